@@ -1,0 +1,32 @@
+//! The default resources every service gets without user code. A service replaces one by
+//! declaring a resource of the same name with `#[resource(replaces_default)]`.
+//!
+//! | name | what |
+//! |---|---|
+//! | `tamarco_http_report_server` | HTTP server for operational endpoints (127.0.0.1:5747) |
+//! | `status` | `GET /status` on the report server |
+//!
+//! `metrics`, `registry` and `profiler` are reserved for the default resources of those names.
+
+mod report_server;
+mod status;
+
+use std::sync::Arc;
+
+use crate::resource::ErasedResource;
+
+pub use report_server::ReportServer;
+pub(crate) use status::StatusBoard;
+pub use status::StatusResource;
+
+/// Names of the default resources, reserved in every service.
+pub const DEFAULT_RESOURCE_NAMES: &[&str] =
+    &["tamarco_http_report_server", "metrics", "status", "registry", "profiler"];
+
+/// The default resources, in start order.
+pub(crate) fn defaults(board: &StatusBoard) -> Vec<(&'static str, Arc<dyn ErasedResource>)> {
+    vec![
+        (ReportServer::NAME, Arc::new(ReportServer::default())),
+        (StatusResource::NAME, Arc::new(StatusResource::new(board.clone()))),
+    ]
+}

@@ -1,0 +1,74 @@
+use std::net::SocketAddr;
+use std::sync::{Mutex, OnceLock};
+
+use serde::Deserialize;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::BoxError;
+use crate::resource::{Resource, ResourceContext};
+
+/// The HTTP server for operational endpoints (`/status`, `/metrics`...), on
+/// `system.resources.tamarco_http_report_server.{host, port}` (127.0.0.1:5747 by default;
+/// port 0 picks a free port). `enabled: false` turns it off.
+#[derive(Debug, Default)]
+pub struct ReportServer {
+    settings: OnceLock<ReportServerSettings>,
+    local_addr: OnceLock<SocketAddr>,
+    running: Mutex<Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReportServerSettings {
+    enabled: bool,
+    host: String,
+    port: u16,
+}
+
+impl ReportServer {
+    /// The resource's name.
+    pub const NAME: &'static str = "tamarco_http_report_server";
+
+    /// The address it listens on, once started.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.local_addr.get().copied()
+    }
+}
+
+impl Resource for ReportServer {
+    async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
+        let settings: ReportServerSettings = cx.settings().load()?;
+        let _ = self.settings.set(settings);
+        Ok(())
+    }
+
+    async fn start(&self, cx: &ResourceContext) -> Result<(), BoxError> {
+        let Some(settings) = self.settings.get().filter(|settings| settings.enabled) else {
+            return Ok(());
+        };
+        let address = format!("{}:{}", settings.host, settings.port);
+        let listener = TcpListener::bind(&address)
+            .await
+            .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+        let local = listener.local_addr()?;
+        let _ = self.local_addr.set(local);
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let server = axum::serve(listener, cx.report_routes().router()).with_graceful_shutdown(async {
+            let _ = stop_rx.await;
+        });
+        let join = tokio::spawn(std::future::IntoFuture::into_future(server));
+        *self.running.lock().expect("report server lock") = Some((stop_tx, join));
+        tracing::info!("report server listening on http://{local}");
+        Ok(())
+    }
+
+    async fn stop(&self, _cx: &ResourceContext) -> Result<(), BoxError> {
+        let running = self.running.lock().expect("report server lock").take();
+        if let Some((stop, join)) = running {
+            let _ = stop.send(());
+            join.await??;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,103 @@
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use serde_json::{Map, Value, json};
+
+use crate::BoxError;
+use crate::resource::{ErasedResource, ResourceContext, ResourceStatus, StatusCell};
+use crate::runtime::Entry;
+
+/// The `status` resource: serves `GET /status` on the report server.
+///
+/// The body is one key per resource, in start order:
+/// `{"tamarco_http_report_server":{"status":2,"status_str":"STARTED"}, ...}`. The HTTP code is
+/// 200 when every resource is STARTED (2), 500 when any is STOPPED (4) or FAILED (5), and 503
+/// otherwise (starting, stopping).
+#[derive(Debug)]
+pub struct StatusResource {
+    board: StatusBoard,
+}
+
+impl StatusResource {
+    /// The resource's name.
+    pub const NAME: &'static str = "status";
+
+    pub(crate) fn new(board: StatusBoard) -> Self {
+        StatusResource { board }
+    }
+}
+
+impl crate::resource::Resource for StatusResource {
+    async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
+        let routes = Router::new().route("/status", get(status)).with_state(self.board.clone());
+        cx.report_routes().merge(routes);
+        Ok(())
+    }
+}
+
+/// Every resource's status, for `/status`; filled once the resources are known.
+#[derive(Clone, Default)]
+pub(crate) struct StatusBoard(Arc<OnceLock<Vec<BoardEntry>>>);
+
+struct BoardEntry {
+    name: String,
+    cell: StatusCell,
+    resource: Arc<dyn ErasedResource>,
+}
+
+impl std::fmt::Debug for StatusBoard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StatusBoard")
+    }
+}
+
+impl StatusBoard {
+    pub(crate) fn fill(&self, entries: &[Entry]) {
+        let board = entries
+            .iter()
+            .map(|entry| BoardEntry {
+                name: entry.name().to_owned(),
+                cell: entry.cx.status().clone(),
+                resource: Arc::clone(&entry.resource),
+            })
+            .collect();
+        let _ = self.0.set(board);
+    }
+
+    /// The `/status` document and its HTTP code.
+    pub(crate) fn report(&self) -> (StatusCode, Map<String, Value>) {
+        let mut body = Map::new();
+        let mut code = StatusCode::OK;
+        for entry in self.0.get().map(Vec::as_slice).unwrap_or_default() {
+            let status = entry.resource.status_dyn().unwrap_or_else(|| entry.cell.get());
+            code = match status {
+                ResourceStatus::Stopped | ResourceStatus::Failed => StatusCode::INTERNAL_SERVER_ERROR,
+                ResourceStatus::Started => code,
+                _ if code == StatusCode::INTERNAL_SERVER_ERROR => code,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            let mut fields = entry.resource.status_fields_dyn();
+            fields.retain(|key, _| !looks_secret(key));
+            let mut item = json!({"status": status.code(), "status_str": status.as_str()});
+            if let Value::Object(item) = &mut item {
+                item.extend(fields);
+            }
+            body.insert(entry.name.clone(), item);
+        }
+        (code, body)
+    }
+}
+
+async fn status(State(board): State<StatusBoard>) -> (StatusCode, axum::Json<Map<String, Value>>) {
+    let (code, body) = board.report();
+    (code, axum::Json(body))
+}
+
+/// Whether a `/status` field name may hold a secret, which must never be shown.
+fn looks_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    ["password", "passwd", "token", "secret", "credential"].iter().any(|word| key.contains(word))
+}

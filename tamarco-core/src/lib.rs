@@ -1,0 +1,27 @@
+//! The runtime of [tamarco](https://docs.rs/tamarco): resources and their lifecycle, settings,
+//! tasks, signals, the report server and `/status`.
+//!
+//! Services depend on the `tamarco` crate, which re-exports everything here. Crates that only
+//! provide a resource (plugins) may depend on `tamarco-core` alone and implement [`Resource`].
+
+pub mod builtin;
+#[doc(hidden)]
+pub mod codegen;
+mod context;
+mod error;
+mod logging;
+mod microservice;
+pub mod resource;
+pub mod runtime;
+pub mod settings;
+mod shutdown;
+pub mod task;
+
+pub use context::MicroserviceContext;
+pub use error::{BoxError, Error, Phase, ResourceError, error_chain};
+pub use microservice::{HookFn, Hooks, Microservice, ResourceSlot, TaskSet};
+pub use resource::{Resource, ResourceContext, ResourceStatus};
+pub use runtime::{ExitStatus, Running, Runtime, Stage, StageFailed};
+pub use settings::{Settings, SettingsError, SettingsView};
+pub use shutdown::{ShutdownHandle, StopReason};
+pub use task::TaskContext;

@@ -1,0 +1,111 @@
+//! The contracts that `#[microservice]` implements: [`Microservice`] for the struct (its name
+//! and resources) and [`TaskSet`] for the impl block (its tasks and lifecycle hooks).
+
+use std::sync::Arc;
+
+use crate::BoxError;
+use crate::resource::{BoxFuture, ErasedResource};
+use crate::runtime::{ExitStatus, Runtime, Stage};
+use crate::task::TaskSpec;
+
+/// A service: a named struct whose `#[resource]` fields the runtime drives through the
+/// lifecycle. Implemented by `#[microservice]` on the struct.
+pub trait Microservice: Send + Sync + Sized + 'static {
+    /// The service's name: settings overrides, logs and metrics use it.
+    const NAME: &'static str;
+
+    /// The service's resources, in declaration order, with their dependencies.
+    fn resources(&self) -> Vec<ResourceSlot<'_>>;
+
+    /// Runs the service until a stop signal or a graceful stop, on a new tokio runtime;
+    /// returns how it ended, for `main` to return.
+    fn run(self) -> ExitStatus
+    where
+        Self: TaskSet,
+    {
+        Runtime::new(self).run()
+    }
+
+    /// A [`Runtime`] for the service, to set in-code settings or options before running.
+    fn runtime(self) -> Runtime<Self>
+    where
+        Self: TaskSet,
+    {
+        Runtime::new(self)
+    }
+}
+
+/// The tasks and lifecycle hooks of a service. Implemented by `#[microservice]` on an impl
+/// block of the service (which may be empty).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no `#[microservice]` impl block",
+    label = "tasks and hooks come from a `#[microservice] impl` block",
+    note = "add `#[microservice] impl {Self} {{}}` (it may be empty)"
+)]
+pub trait TaskSet: Microservice {
+    /// The service's tasks, timers and threads.
+    fn tasks() -> Vec<TaskSpec<Self>>;
+
+    /// The service's lifecycle hooks.
+    fn hooks() -> Hooks<Self> {
+        Hooks::default()
+    }
+}
+
+/// One `#[resource]` field: its settings name, dependencies and the resource itself.
+#[derive(Clone, Copy)]
+pub struct ResourceSlot<'a> {
+    /// The settings name: `system.resources.<name>`.
+    pub name: &'static str,
+    /// Settings names of the resources this one starts after.
+    pub depends_on: &'static [&'static str],
+    /// Whether this resource replaces the default resource of the same name.
+    pub replaces_default: bool,
+    /// The resource.
+    pub resource: &'a dyn ErasedResource,
+}
+
+impl std::fmt::Debug for ResourceSlot<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResourceSlot")
+            .field("name", &self.name)
+            .field("depends_on", &self.depends_on)
+            .field("replaces_default", &self.replaces_default)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A lifecycle hook of service `S`: gets the service and the [`Stage`] it wraps.
+pub type HookFn<S> = fn(Arc<S>, Stage) -> BoxFuture<'static, Result<(), BoxError>>;
+
+/// The service's own code around each stage of the framework's work.
+pub struct Hooks<S> {
+    /// Around the resources' `pre_start`.
+    pub pre_start: Option<HookFn<S>>,
+    /// Around the resources' `start`.
+    pub start: Option<HookFn<S>>,
+    /// Around the resources' `post_start`.
+    pub post_start: Option<HookFn<S>>,
+    /// Around the resources' `stop` (tasks are already stopped).
+    pub stop: Option<HookFn<S>>,
+    /// Around the resources' `post_stop`.
+    pub post_stop: Option<HookFn<S>>,
+}
+
+impl<S> Default for Hooks<S> {
+    fn default() -> Self {
+        Hooks { pre_start: None, start: None, post_start: None, stop: None, post_stop: None }
+    }
+}
+
+impl<S> std::fmt::Debug for Hooks<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("pre_start", &self.pre_start.is_some())
+            .field("start", &self.start.is_some())
+            .field("post_start", &self.post_start.is_some())
+            .field("stop", &self.stop.is_some())
+            .field("post_stop", &self.post_stop.is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,106 @@
+//! Operations on the JSON tree behind [`Settings`](super::Settings): dotted-key lookup, insert,
+//! remove, deep merge and typed decoding with the full key in errors.
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::SettingsError;
+
+/// Rejects keys that cannot address the tree: empty, or with an empty segment.
+pub(super) fn check_key(key: &str) -> Result<(), SettingsError> {
+    if key.is_empty() || key.split('.').any(str::is_empty) {
+        return Err(SettingsError::BadKey { key: key.to_owned(), reason: "empty segment" });
+    }
+    Ok(())
+}
+
+/// The value at a dotted key, if every segment exists.
+pub(super) fn lookup<'a>(tree: &'a Value, key: &str) -> Option<&'a Value> {
+    key.split('.').try_fold(tree, |node, segment| node.as_object()?.get(segment))
+}
+
+/// The value at `key` as service `service` sees it: `system.microservices.<service>.<rest>`
+/// overrides `system.<rest>`; where both are maps they merge key by key.
+pub(super) fn resolve(tree: &Value, service: &str, key: &str) -> Option<Value> {
+    let base = lookup(tree, key).cloned();
+    let rest = match key.strip_prefix("system") {
+        Some("") => Some(""),
+        Some(rest) => rest.strip_prefix('.'),
+        None => None,
+    };
+    let over = rest
+        .filter(|rest| !rest.starts_with("microservices"))
+        .and_then(|rest| {
+            let over_key = if rest.is_empty() {
+                format!("system.microservices.{service}")
+            } else {
+                format!("system.microservices.{service}.{rest}")
+            };
+            lookup(tree, &over_key).cloned()
+        });
+    match (base, over) {
+        (Some(mut base), Some(over)) if base.is_object() && over.is_object() => {
+            merge(&mut base, over);
+            Some(base)
+        }
+        (base, over) => over.or(base),
+    }
+}
+
+/// Merges `from` into `into`: maps merge key by key, anything else is replaced.
+pub(super) fn merge(into: &mut Value, from: Value) {
+    match (into, from) {
+        (Value::Object(into), Value::Object(from)) => {
+            for (key, value) in from {
+                match into.get_mut(&key) {
+                    Some(slot) => merge(slot, value),
+                    None => {
+                        into.insert(key, value);
+                    }
+                }
+            }
+        }
+        (slot, value) => *slot = value,
+    }
+}
+
+/// Sets the value at a dotted key, creating maps on the way and replacing non-map nodes.
+pub(super) fn insert(tree: &mut Value, key: &str, value: Value) {
+    let mut node = tree;
+    for segment in key.split('.') {
+        if !node.is_object() {
+            *node = Value::Object(Map::new());
+        }
+        node = node
+            .as_object_mut()
+            .expect("just made a map")
+            .entry(segment)
+            .or_insert(Value::Null);
+    }
+    *node = value;
+}
+
+/// Removes the value at a dotted key; a missing key is not an error.
+pub(super) fn remove(tree: &mut Value, key: &str) {
+    let (parent, last) = match key.rsplit_once('.') {
+        Some((parent, last)) => (parent, last),
+        None => ("", key),
+    };
+    let node = if parent.is_empty() {
+        Some(tree)
+    } else {
+        parent.split('.').try_fold(tree, |node, segment| node.as_object_mut()?.get_mut(segment))
+    };
+    if let Some(map) = node.and_then(Value::as_object_mut) {
+        map.remove(last);
+    }
+}
+
+/// Decodes `value` as `T`, naming `key` (and the path inside it) on failure.
+pub(super) fn decode<T: DeserializeOwned>(key: &str, value: Value) -> Result<T, SettingsError> {
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let inner = err.path().to_string();
+        let key = if inner.is_empty() || inner == "." { key.to_owned() } else { format!("{key}.{inner}") };
+        SettingsError::Invalid { key, message: err.into_inner().to_string() }
+    })
+}

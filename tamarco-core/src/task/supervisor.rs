@@ -1,0 +1,172 @@
+//! Spawns a service's tasks, timers and threads, reports their failures, and stops them.
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::task::JoinHandle;
+
+use super::{TaskContext, TaskKind, TaskSpec};
+use crate::error::error_chain;
+use crate::settings::Settings;
+use crate::shutdown::{ShutdownHandle, StopReason};
+use crate::BoxError;
+
+/// The running tasks of one service.
+pub(crate) struct Supervisor {
+    running: Vec<Running>,
+}
+
+struct Running {
+    name: &'static str,
+    join: JoinHandle<()>,
+    on_stop: OnStop,
+}
+
+enum OnStop {
+    /// Cancelled at once.
+    Abort,
+    /// Awaited: it watches the stop itself (bounded by the grace period).
+    Await,
+    /// An OS thread: awaited for at most the join timeout, then left behind.
+    Join,
+}
+
+impl Supervisor {
+    /// Spawns every task of `specs` on the current tokio runtime.
+    pub(crate) fn spawn<S: Send + Sync + 'static>(
+        service: &Arc<S>,
+        specs: Vec<TaskSpec<S>>,
+        shutdown: &ShutdownHandle,
+        settings: &Settings,
+    ) -> Supervisor {
+        let running = specs
+            .into_iter()
+            .map(|spec| {
+                let name = spec.name;
+                let cx = TaskContext::new(name, shutdown.clone(), settings.clone());
+                let service = Arc::clone(service);
+                let (join, on_stop) = match spec.kind {
+                    TaskKind::Async { run, cooperative } => {
+                        let join = tokio::spawn(async move {
+                            let shutdown = cx.shutdown().clone();
+                            let outcome = AssertUnwindSafe(run(service, cx)).catch_unwind().await;
+                            report(name, flatten(outcome), &shutdown);
+                        });
+                        (join, if cooperative { OnStop::Await } else { OnStop::Abort })
+                    }
+                    TaskKind::Timer { run, interval, one_shot, autostart } => {
+                        let join = tokio::spawn(run_timer(service, cx, run, interval, one_shot, autostart));
+                        (join, OnStop::Abort)
+                    }
+                    TaskKind::Thread { run } => (spawn_thread(name, service, run, shutdown.clone()), OnStop::Join),
+                };
+                tracing::debug!(task = name, "task started");
+                Running { name, join, on_stop }
+            })
+            .collect();
+        Supervisor { running }
+    }
+
+    /// Stops every task: cancels plain tasks and timers, waits for cooperative tasks, and joins
+    /// threads for at most `thread_timeout` each. The stop must already have been requested.
+    pub(crate) async fn stop(self, thread_timeout: Duration) {
+        for task in &self.running {
+            if matches!(task.on_stop, OnStop::Abort) {
+                task.join.abort();
+            }
+        }
+        for task in self.running {
+            match task.on_stop {
+                OnStop::Abort => {
+                    let _ = task.join.await;
+                }
+                OnStop::Await => {
+                    let _ = task.join.await;
+                }
+                OnStop::Join => {
+                    if tokio::time::timeout(thread_timeout, task.join).await.is_err() {
+                        tracing::warn!(
+                            task = task.name,
+                            "thread did not stop within {thread_timeout:?}; leaving it behind"
+                        );
+                    }
+                }
+            }
+            tracing::debug!(task = task.name, "task stopped");
+        }
+    }
+}
+
+async fn run_timer<S: Send + Sync + 'static>(
+    service: Arc<S>,
+    cx: TaskContext,
+    run: super::AsyncTaskFn<S>,
+    interval: Duration,
+    one_shot: bool,
+    autostart: bool,
+) {
+    let name = cx.name();
+    let mut failures: u64 = 0;
+    if !autostart {
+        tokio::time::sleep(interval).await;
+    }
+    loop {
+        let tick = AssertUnwindSafe(run(Arc::clone(&service), cx.clone())).catch_unwind().await;
+        if let Err(error) = flatten(tick) {
+            failures += 1;
+            tracing::error!(task = name, failures, "timer tick failed: {}", error_chain(&*error));
+        }
+        if one_shot {
+            break;
+        }
+        tokio::time::sleep(interval).await;
+    }
+}
+
+fn spawn_thread<S: Send + Sync + 'static>(
+    name: &'static str,
+    service: Arc<S>,
+    run: super::ThreadFn<S>,
+    shutdown: ShutdownHandle,
+) -> JoinHandle<()> {
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let thread_shutdown = shutdown.clone();
+    let spawned = std::thread::Builder::new().name(name.to_owned()).spawn(move || {
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| run(service, thread_shutdown)));
+        let _ = done_tx.send(flatten(outcome));
+    });
+    tokio::spawn(async move {
+        let outcome = match spawned {
+            Ok(_) => done_rx.await.unwrap_or_else(|_| Err("thread ended without a result".into())),
+            Err(e) => Err(Box::new(e) as BoxError),
+        };
+        report(name, outcome, &shutdown);
+    })
+}
+
+fn flatten(outcome: Result<Result<(), BoxError>, Box<dyn Any + Send>>) -> Result<(), BoxError> {
+    outcome.unwrap_or_else(|panic| Err(format!("panicked: {}", panic_message(&*panic)).into()))
+}
+
+fn panic_message(panic: &(dyn Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-string panic payload")
+}
+
+/// Logs how a task ended; a failure begins a graceful stop of the service.
+fn report(name: &'static str, outcome: Result<(), BoxError>, shutdown: &ShutdownHandle) {
+    match outcome {
+        Ok(()) => tracing::debug!(task = name, "task finished"),
+        Err(error) => {
+            let message = error_chain(&*error);
+            tracing::error!(task = name, "task failed, stopping the service: {message}");
+            shutdown.request(StopReason::TaskFailed { task: name.to_owned(), message });
+        }
+    }
+}
