@@ -1,0 +1,127 @@
+//! Code generation only: reads the model, makes no decisions.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{ItemImpl, ItemStruct};
+
+use super::model::{Service, TaskBlock, TaskKind};
+use crate::paths::Private;
+
+/// The struct, unchanged but for the removed `#[resource]` attributes, and its
+/// `Microservice` impl.
+pub(crate) fn service(item: &ItemStruct, service: &Service, p: &Private) -> TokenStream {
+    let ident = &service.ident;
+    let name = &service.name;
+    let slots = service.resources.iter().map(|resource| {
+        let field = &resource.field;
+        let ty = &resource.ty;
+        let name = &resource.name;
+        let depends_on = resource.depends_on.iter().map(|dependency| {
+            // Dependencies are declared by field; the runtime knows resources by settings name.
+            let target = service.resources.iter().find(|r| r.field == *dependency).expect("checked");
+            target.name.clone()
+        });
+        let replaces = resource.replaces_default.is_some();
+        let slot = quote_spanned!(ty.span()=> #p::resource_slot::<#ty>);
+        quote! { #slot(#name, &[#(#depends_on),*], #replaces, &self.#field) }
+    });
+    quote! {
+        #item
+
+        const _: () = {
+            #[automatically_derived]
+            impl #p::Microservice for #ident {
+                const NAME: &'static str = #name;
+
+                fn resources(&self) -> #p::Vec<#p::ResourceSlot<'_>> {
+                    #p::Vec::from([#(#slots),*])
+                }
+            }
+        };
+    }
+}
+
+/// The impl block, unchanged but for the removed task attributes, and its `TaskSet` impl.
+pub(crate) fn task_block(item: &ItemImpl, block: &TaskBlock, p: &Private) -> TokenStream {
+    let self_ty = &block.self_ty;
+    let tasks = block.tasks.iter().map(|task| {
+        let method = &task.method;
+        let name = &task.name;
+        let cfg = &task.cfg;
+        let (param, args) = match task.takes_context {
+            true => (quote!(__tamarco_cx), quote!(__tamarco_cx)),
+            false => (quote!(_), quote!()),
+        };
+        let spec = match &task.kind {
+            TaskKind::Task | TaskKind::Timer { .. } => {
+                let run = quote_spanned! {method.span()=>
+                    |__tamarco_svc, #param| ::std::boxed::Box::pin(async move {
+                        #p::into_task_result(Self::#method(&__tamarco_svc, #args).await)
+                    })
+                };
+                match task.kind {
+                    TaskKind::Timer { interval_ms, one_shot, autostart } => {
+                        let interval_ms = proc_macro2::Literal::u64_unsuffixed(interval_ms);
+                        quote!(#p::timer::<Self>(#name, #interval_ms, #one_shot, #autostart, #run))
+                    }
+                    _ => {
+                        let cooperative = task.takes_context;
+                        quote!(#p::task::<Self>(#name, #cooperative, #run))
+                    }
+                }
+            }
+            TaskKind::Thread => {
+                let run = quote_spanned! {method.span()=>
+                    |__tamarco_svc, #param| #p::into_task_result(Self::#method(&__tamarco_svc, #args))
+                };
+                quote!(#p::thread::<Self>(#name, #run))
+            }
+        };
+        quote! {
+            #(#cfg)*
+            __tamarco_tasks.push(#spec);
+        }
+    });
+    let hooks = block.hooks.iter().map(|hook| {
+        let method = &hook.method;
+        let cfg = &hook.cfg;
+        let field = format_ident!("{}", method);
+        quote_spanned! {method.span()=>
+            #(#cfg)*
+            // In a block: attributes may not stand before an assignment expression.
+            {
+                __tamarco_hooks.#field = ::std::option::Option::Some(|__tamarco_svc, __tamarco_stage| {
+                    ::std::boxed::Box::pin(async move {
+                        #p::into_task_result(Self::#method(&__tamarco_svc, __tamarco_stage).await)
+                    })
+                });
+            }
+        }
+    });
+    let hooks_fn = (!block.hooks.is_empty()).then(|| {
+        quote! {
+            fn hooks() -> #p::Hooks<Self> {
+                let mut __tamarco_hooks = #p::Hooks::<Self>::default();
+                #(#hooks)*
+                __tamarco_hooks
+            }
+        }
+    });
+    quote! {
+        #item
+
+        const _: () = {
+            #[automatically_derived]
+            impl #p::TaskSet for #self_ty {
+                fn tasks() -> #p::Vec<#p::TaskSpec<Self>> {
+                    #[allow(unused_mut)]
+                    let mut __tamarco_tasks = #p::Vec::new();
+                    #(#tasks)*
+                    __tamarco_tasks
+                }
+                #hooks_fn
+            }
+        };
+    }
+}

@@ -1,0 +1,336 @@
+//! The typed model of a service and of its task block, built from syn. Parsing removes our
+//! helper attributes (`#[resource]`, `#[task]`, `#[task_timer]`, `#[thread]`) from the item in
+//! place, so that the item can be emitted clean even when there are errors.
+
+use proc_macro2::Span;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Attribute, FnArg, Ident, ImplItem, ItemImpl, ItemStruct, LitStr, Token, Type};
+
+use super::args::{ServiceArgs, set_once};
+use super::{check, interval};
+use crate::diagnostics::Diagnostics;
+
+/// A `#[microservice]` struct.
+pub(crate) struct Service {
+    pub(crate) ident: Ident,
+    /// The service name: `name = "..."` or the struct's name in snake_case.
+    pub(crate) name: String,
+    pub(crate) resources: Vec<ResourceField>,
+}
+
+/// A `#[resource]` field.
+pub(crate) struct ResourceField {
+    pub(crate) field: Ident,
+    pub(crate) ty: Type,
+    /// The settings name: `name = "..."` or the field name.
+    pub(crate) name: String,
+    /// Where the name comes from: the literal, or the field.
+    pub(crate) name_span: Span,
+    pub(crate) depends_on: Vec<Ident>,
+    pub(crate) replaces_default: Option<Span>,
+}
+
+impl Service {
+    pub(crate) fn parse(item: &mut ItemStruct, args: &ServiceArgs) -> syn::Result<Self> {
+        let mut diag = Diagnostics::default();
+        if !item.generics.params.is_empty() {
+            diag.error_at(&item.generics, "a `#[microservice]` struct cannot be generic");
+        }
+        let name = match &args.name {
+            Some(name) => {
+                check::settings_segment(&mut diag, &name.value(), name.span(), "service name");
+                name.value()
+            }
+            None => snake_case(&item.ident.to_string()),
+        };
+        let mut resources = Vec::new();
+        match &mut item.fields {
+            syn::Fields::Named(fields) => {
+                for field in &mut fields.named {
+                    let Some(options) = take_attr(&mut field.attrs, "resource") else { continue };
+                    let ident = field.ident.clone().expect("named field");
+                    match ResourceOptions::parse(options) {
+                        Ok(options) => {
+                            let (name, name_span) = match options.name {
+                                Some(name) => (name.value(), name.span()),
+                                None => (ident.to_string(), ident.span()),
+                            };
+                            resources.push(ResourceField {
+                                field: ident,
+                                ty: field.ty.clone(),
+                                name,
+                                name_span,
+                                depends_on: options.depends_on,
+                                replaces_default: options.replaces_default,
+                            });
+                        }
+                        Err(error) => diag.push(error),
+                    }
+                }
+            }
+            syn::Fields::Unnamed(_) | syn::Fields::Unit => {
+                diag.error_at(&item.ident, "a `#[microservice]` struct needs named fields, e.g. `struct Svc { #[resource] db: Db }`");
+            }
+        }
+        let service = Service { ident: item.ident.clone(), name, resources };
+        check::resources(&mut diag, &service);
+        diag.finish().map(|()| service)
+    }
+}
+
+/// Options of `#[resource(...)]`.
+#[derive(Default)]
+struct ResourceOptions {
+    name: Option<LitStr>,
+    depends_on: Vec<Ident>,
+    replaces_default: Option<Span>,
+}
+
+impl ResourceOptions {
+    fn parse(attr: Attribute) -> syn::Result<Self> {
+        let mut options = ResourceOptions::default();
+        if matches!(attr.meta, syn::Meta::Path(_)) {
+            return Ok(options);
+        }
+        let mut depends_on = None;
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("name") {
+                set_once(&meta, &mut options.name, meta.value()?.parse()?)
+            } else if meta.path.is_ident("depends_on") {
+                let value = meta.value()?;
+                let content;
+                syn::bracketed!(content in value);
+                let list = Punctuated::<Ident, Token![,]>::parse_terminated(&content)?;
+                set_once(&meta, &mut depends_on, list.into_iter().collect())
+            } else if meta.path.is_ident("replaces_default") {
+                set_once(&meta, &mut options.replaces_default, meta.path.span())
+            } else {
+                Err(meta.error("unknown `resource` option; expected `name`, `depends_on` or `replaces_default`"))
+            }
+        })?;
+        options.depends_on = depends_on.unwrap_or_default();
+        Ok(options)
+    }
+}
+
+/// A `#[microservice]` impl block.
+pub(crate) struct TaskBlock {
+    pub(crate) self_ty: Type,
+    pub(crate) tasks: Vec<TaskMethod>,
+    pub(crate) hooks: Vec<HookMethod>,
+}
+
+/// A method marked `#[task]`, `#[task_timer]` or `#[thread]`.
+pub(crate) struct TaskMethod {
+    pub(crate) method: Ident,
+    pub(crate) name: String,
+    pub(crate) name_span: Span,
+    pub(crate) kind: TaskKind,
+    /// Whether the method takes a second argument (`TaskContext` or `ShutdownHandle`).
+    pub(crate) takes_context: bool,
+    pub(crate) cfg: Vec<Attribute>,
+}
+
+pub(crate) enum TaskKind {
+    Task,
+    Timer { interval_ms: u64, one_shot: bool, autostart: bool },
+    Thread,
+}
+
+/// A lifecycle hook: an async method named like a phase.
+pub(crate) struct HookMethod {
+    pub(crate) method: Ident,
+    pub(crate) cfg: Vec<Attribute>,
+}
+
+/// Method names that are lifecycle hooks.
+pub(crate) const HOOKS: &[&str] = &["pre_start", "start", "post_start", "stop", "post_stop"];
+
+impl TaskBlock {
+    pub(crate) fn parse(item: &mut ItemImpl) -> syn::Result<Self> {
+        let mut diag = Diagnostics::default();
+        if let Some((_, path, _)) = &item.trait_ {
+            diag.error_at(path, "`#[microservice]` goes on an inherent impl block (`impl Svc { ... }`), not a trait impl");
+        }
+        if !item.generics.params.is_empty() {
+            diag.error_at(&item.generics, "a `#[microservice]` impl block cannot be generic");
+        }
+        let mut tasks = Vec::new();
+        let mut hooks = Vec::new();
+        for impl_item in &mut item.items {
+            let ImplItem::Fn(method) = impl_item else { continue };
+            let mut found: Vec<(&str, Attribute)> = Vec::new();
+            for kind in ["task", "task_timer", "thread"] {
+                while let Some(attr) = take_attr(&mut method.attrs, kind) {
+                    found.push((kind, attr));
+                }
+            }
+            let cfg: Vec<Attribute> = method.attrs.iter().filter(|a| a.path().is_ident("cfg")).cloned().collect();
+            let sig = &method.sig;
+            let Some((kind, attr)) = found.first().cloned() else {
+                if HOOKS.contains(&sig.ident.to_string().as_str()) {
+                    check_hook(&mut diag, sig);
+                    hooks.push(HookMethod { method: sig.ident.clone(), cfg });
+                }
+                continue;
+            };
+            for (_, extra) in found.iter().skip(1) {
+                diag.error_at(extra, "a method can have only one of `#[task]`, `#[task_timer]` and `#[thread]`");
+            }
+            match TaskOptions::parse(kind, &attr) {
+                Ok(options) => {
+                    let takes_context = check_task_signature(&mut diag, kind, sig);
+                    let (name, name_span) = match options.name {
+                        Some(name) => (name.value(), name.span()),
+                        None => (sig.ident.to_string(), sig.ident.span()),
+                    };
+                    tasks.push(TaskMethod { method: sig.ident.clone(), name, name_span, kind: options.kind, takes_context, cfg });
+                }
+                Err(error) => {
+                    diag.push(error);
+                    check_task_signature(&mut diag, kind, sig);
+                }
+            }
+        }
+        check::tasks(&mut diag, &tasks);
+        let block = TaskBlock { self_ty: (*item.self_ty).clone(), tasks, hooks };
+        diag.finish().map(|()| block)
+    }
+}
+
+/// Options of `#[task]`, `#[task_timer]` and `#[thread]`.
+struct TaskOptions {
+    name: Option<LitStr>,
+    kind: TaskKind,
+}
+
+impl TaskOptions {
+    fn parse(attribute: &str, attr: &Attribute) -> syn::Result<Self> {
+        let mut name: Option<LitStr> = None;
+        let mut interval: Option<u64> = None;
+        let mut one_shot: Option<bool> = None;
+        let mut autostart: Option<bool> = None;
+        let mut diag = Diagnostics::default();
+        if !matches!(attr.meta, syn::Meta::Path(_)) {
+            let parsed = attr.parse_nested_meta(|meta| {
+                if meta.path.is_ident("name") {
+                    return set_once(&meta, &mut name, meta.value()?.parse()?);
+                }
+                if attribute != "task_timer" {
+                    return Err(meta.error(format!("unknown `{attribute}` option; expected `name`")));
+                }
+                if meta.path.is_ident("interval") {
+                    let expr: syn::Expr = meta.value()?.parse()?;
+                    match interval::parse(&expr) {
+                        Ok(ms) => set_once(&meta, &mut interval, ms),
+                        Err(error) => {
+                            diag.push(error);
+                            Ok(())
+                        }
+                    }
+                } else if meta.path.is_ident("one_shot") {
+                    set_once(&meta, &mut one_shot, flag(&meta)?)
+                } else if meta.path.is_ident("autostart") {
+                    set_once(&meta, &mut autostart, flag(&meta)?)
+                } else {
+                    Err(meta.error(
+                        "unknown `task_timer` option; expected `interval`, `one_shot`, `autostart` or `name`",
+                    ))
+                }
+            });
+            if let Err(error) = parsed {
+                diag.push(error);
+            }
+        }
+        diag.finish()?;
+        let kind = match attribute {
+            "task" => TaskKind::Task,
+            "thread" => TaskKind::Thread,
+            _ => TaskKind::Timer {
+                interval_ms: interval.unwrap_or(1000),
+                one_shot: one_shot.unwrap_or(false),
+                autostart: autostart.unwrap_or(false),
+            },
+        };
+        Ok(TaskOptions { name, kind })
+    }
+}
+
+/// `flag`, `flag = true` or `flag = false`.
+fn flag(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<bool> {
+    if meta.input.peek(Token![=]) {
+        let value: syn::LitBool = meta.value()?.parse()?;
+        Ok(value.value)
+    } else {
+        Ok(true)
+    }
+}
+
+/// Checks a task's signature; returns whether it takes a context argument.
+fn check_task_signature(diag: &mut Diagnostics, kind: &str, sig: &syn::Signature) -> bool {
+    match (kind, &sig.asyncness) {
+        ("thread", Some(asyncness)) => diag.error_at(asyncness, "`#[thread]` methods must not be `async`: they run on their own OS thread"),
+        ("thread", None) => {}
+        (_, None) => diag.error_at(sig.fn_token, format!("`#[{kind}]` methods must be `async fn`")),
+        _ => {}
+    }
+    check_receiver_and_generics(diag, sig, &format!("`#[{kind}]` method"));
+    let extra: Vec<&FnArg> = sig.inputs.iter().skip(1).collect();
+    let argument = if kind == "thread" { "a `ShutdownHandle`" } else { "a `TaskContext`" };
+    for arg in extra.iter().skip(1) {
+        diag.error_at(arg, format!("`#[{kind}]` methods take `&self` and at most one more argument, {argument}"));
+    }
+    !extra.is_empty()
+}
+
+/// Checks a lifecycle hook: `async fn start(&self, stage: Stage) -> ...`.
+fn check_hook(diag: &mut Diagnostics, sig: &syn::Signature) {
+    let name = &sig.ident;
+    if sig.asyncness.is_none() {
+        diag.error_at(sig.fn_token, format!("the lifecycle hook `{name}` must be `async fn {name}(&self, stage: Stage)`; rename the method if it is not a hook"));
+    }
+    check_receiver_and_generics(diag, sig, "lifecycle hook");
+    if sig.inputs.len() != 2 {
+        diag.error_at(&sig.inputs, format!("the lifecycle hook `{name}` takes `&self` and a `Stage`: `async fn {name}(&self, stage: Stage)`"));
+    }
+}
+
+fn check_receiver_and_generics(diag: &mut Diagnostics, sig: &syn::Signature, what: &str) {
+    match sig.inputs.first() {
+        Some(FnArg::Receiver(receiver)) => {
+            if receiver.reference.is_none() || receiver.mutability.is_some() {
+                diag.error_at(receiver, format!("a {what} takes `&self`"));
+            }
+        }
+        _ => diag.error_at(&sig.ident, format!("a {what} takes `&self`")),
+    }
+    if !sig.generics.params.is_empty() {
+        diag.error_at(&sig.generics, format!("a {what} cannot be generic"));
+    }
+}
+
+/// Removes the first attribute named `name` from `attrs` and returns it.
+fn take_attr(attrs: &mut Vec<Attribute>, name: &str) -> Option<Attribute> {
+    let index = attrs.iter().position(|attr| attr.path().is_ident(name))?;
+    Some(attrs.remove(index))
+}
+
+/// `HelloWorld` → `hello_world`; `HTTPServer` → `http_server`.
+pub(crate) fn snake_case(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if c.is_uppercase() {
+            let after_lower = i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let acronym_end = i > 0 && chars[i - 1].is_uppercase() && chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            if (after_lower || acronym_end) && !out.ends_with('_') {
+                out.push('_');
+            }
+            out.extend(c.to_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

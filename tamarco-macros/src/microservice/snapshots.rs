@@ -1,0 +1,80 @@
+//! Snapshot tests of the expansion: the generated code for a few representative services,
+//! formatted with prettyplease and committed under `tamarco-macros/snapshots/`. A change to the
+//! generated code shows up as a diff to review. Re-bless with `TAMARCO_BLESS=1 cargo test -p
+//! tamarco-macros`.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+fn check(name: &str, args: TokenStream, item: TokenStream) {
+    let output = super::expand(args, item);
+    let file: syn::File = syn::parse2(output).expect("the expansion parses as items");
+    let formatted = prettyplease::unparse(&file);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots").join(format!("{name}.expanded.rs"));
+    if std::env::var_os("TAMARCO_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &formatted).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("no snapshot at {}; run with TAMARCO_BLESS=1 to record it", path.display()));
+    assert!(
+        expected == formatted,
+        "the expansion of `{name}` changed; review it and re-bless with TAMARCO_BLESS=1\n--- expected\n{expected}\n--- actual\n{formatted}"
+    );
+}
+
+#[test]
+fn hello_service() {
+    check(
+        "hello_service",
+        quote!(),
+        quote! {
+            /// A service with one timer.
+            pub struct Hello {
+                #[resource]
+                http_server: HttpServer,
+                greetings: AtomicU64,
+            }
+        },
+    );
+}
+
+#[test]
+fn resources_with_options() {
+    check(
+        "resources_with_options",
+        quote!(name = "orders"),
+        quote! {
+            struct OrderService {
+                #[resource]
+                db: Postgres,
+                #[resource(depends_on = [db], name = "order_cache")]
+                cache: Redis,
+                #[resource(replaces_default)]
+                status: MyStatus,
+            }
+        },
+    );
+}
+
+#[test]
+fn tasks_timers_threads_and_hooks() {
+    check(
+        "tasks_timers_threads_and_hooks",
+        quote!(),
+        quote! {
+            impl Hello {
+                #[task]
+                async fn consume(&self, cx: TaskContext) -> Result<(), BoxError> { Ok(()) }
+                #[task_timer(interval = "2s", autostart)]
+                async fn tick(&self) {}
+                #[cfg(unix)]
+                #[thread(name = "worker")]
+                fn blocking(&self, stop: ShutdownHandle) {}
+                async fn start(&self, stage: Stage) -> Result<(), BoxError> { stage.run().await?; Ok(()) }
+                fn helper(&self) -> u8 { 1 }
+            }
+        },
+    );
+}

@@ -1,0 +1,50 @@
+#![doc = include_str!("../../README.md")]
+#![doc(test(attr(deny(warnings))))]
+
+pub use tamarco_core::{
+    BoxError, Error, ExitStatus, HookFn, Hooks, Microservice, MicroserviceContext, Phase, Resource, ResourceContext,
+    ResourceError, ResourceSlot, ResourceStatus, Running, Runtime, Settings, SettingsError, SettingsView,
+    ShutdownHandle, Stage, StageFailed, StopReason, TaskContext, TaskSet, error_chain,
+};
+pub use tamarco_core::{builtin, resource, runtime, settings, task};
+
+#[doc = include_str!("docs/microservice.md")]
+#[doc(inline)]
+pub use tamarco_macros::microservice;
+/// Marks an async method of a `#[microservice]` impl block as a task that runs for the life of
+/// the service. See [`microservice`](macro@microservice).
+#[doc(inline)]
+pub use tamarco_macros::task;
+/// Marks an async method of a `#[microservice]` impl block as a timer:
+/// `#[task_timer(interval = "2s", one_shot, autostart)]`. See [`microservice`](macro@microservice).
+#[doc(inline)]
+pub use tamarco_macros::task_timer;
+/// Marks a blocking method of a `#[microservice]` impl block as an OS thread. See
+/// [`microservice`](macro@microservice).
+#[doc(inline)]
+pub use tamarco_macros::thread;
+
+/// Re-exports of the crates a service usually needs, so one dependency is enough.
+pub mod reexports {
+    pub use serde;
+    pub use serde_json;
+    pub use tokio;
+    pub use tracing;
+}
+
+/// The names most services use: `use tamarco::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        BoxError, ExitStatus, Microservice, MicroserviceContext, Resource, ResourceContext, ResourceStatus, Settings,
+        ShutdownHandle, Stage, TaskContext, microservice, task, task_timer, thread,
+    };
+}
+
+/// Used by macro-generated code. Not public API; may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use ::std::vec::Vec;
+    pub use tamarco_core::codegen::*;
+    pub use tamarco_core::task::TaskSpec;
+    pub use tamarco_core::{Hooks, Microservice, ResourceSlot, TaskSet};
+}
