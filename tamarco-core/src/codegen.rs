@@ -16,7 +16,12 @@ pub fn resource_slot<'a, R: Resource>(
     replaces_default: bool,
     resource: &'a R,
 ) -> ResourceSlot<'a> {
-    ResourceSlot { name, depends_on, replaces_default, resource }
+    ResourceSlot {
+        name,
+        depends_on,
+        replaces_default,
+        resource,
+    }
 }
 
 /// What a task, thread or hook may return: `()` or `Result<(), E>` for any error `E`.
@@ -48,16 +53,36 @@ pub fn into_task_result<T: IntoTaskResult>(value: T) -> Result<(), BoxError> {
 
 /// A `#[task]`.
 pub fn task<S>(name: &'static str, cooperative: bool, run: AsyncTaskFn<S>) -> TaskSpec<S> {
-    TaskSpec { name, kind: TaskKind::Async { run, cooperative } }
+    TaskSpec {
+        name,
+        kind: TaskKind::Async { run, cooperative },
+    }
 }
 
 /// A `#[task_timer]`; the macro has checked the interval.
-pub fn timer<S>(name: &'static str, interval_ms: u64, one_shot: bool, autostart: bool, run: AsyncTaskFn<S>) -> TaskSpec<S> {
+pub fn timer<S>(
+    name: &'static str,
+    interval_ms: u64,
+    one_shot: bool,
+    autostart: bool,
+    run: AsyncTaskFn<S>,
+) -> TaskSpec<S> {
     let interval = Duration::from_millis(interval_ms);
-    TaskSpec { name, kind: TaskKind::Timer { run, interval, one_shot, autostart } }
+    TaskSpec {
+        name,
+        kind: TaskKind::Timer {
+            run,
+            interval,
+            one_shot,
+            autostart,
+        },
+    }
 }
 
 /// A `#[thread]`.
 pub fn thread<S>(name: &'static str, run: ThreadFn<S>) -> TaskSpec<S> {
-    TaskSpec { name, kind: TaskKind::Thread { run } }
+    TaskSpec {
+        name,
+        kind: TaskKind::Thread { run },
+    }
 }

@@ -33,8 +33,15 @@ pub struct MicroserviceContext {
 
 impl std::fmt::Debug for MicroserviceContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.declared.iter().map(|(name, ..)| name.as_str()).collect();
-        f.debug_struct("MicroserviceContext").field("name", &self.settings.service()).field("resources", &names).finish()
+        let names: Vec<&str> = self
+            .declared
+            .iter()
+            .map(|(name, ..)| name.as_str())
+            .collect();
+        f.debug_struct("MicroserviceContext")
+            .field("name", &self.settings.service())
+            .field("resources", &names)
+            .finish()
     }
 }
 
@@ -66,10 +73,19 @@ impl MicroserviceContext {
     }
 
     /// Adds a resource that starts after the named ones.
-    pub fn add_after<R: Resource>(&mut self, name: &str, depends_on: &[&str], resource: R) -> Arc<R> {
+    pub fn add_after<R: Resource>(
+        &mut self,
+        name: &str,
+        depends_on: &[&str],
+        resource: R,
+    ) -> Arc<R> {
         let resource = Arc::new(resource);
         let deps = depends_on.iter().map(|d| (*d).to_owned()).collect();
-        self.declared.push((name.to_owned(), deps, resource.clone() as Arc<dyn ErasedResource>));
+        self.declared.push((
+            name.to_owned(),
+            deps,
+            resource.clone() as Arc<dyn ErasedResource>,
+        ));
         resource
     }
 
@@ -82,7 +98,10 @@ impl MicroserviceContext {
             .iter()
             .map(|(name, deps, _)| (name.as_str(), deps.iter().map(String::as_str).collect(), ()))
             .collect();
-        let keyed: Vec<(&str, &[&str], ())> = keyed.iter().map(|(n, d, ())| (*n, d.as_slice(), ())).collect();
+        let keyed: Vec<(&str, &[&str], ())> = keyed
+            .iter()
+            .map(|(n, d, ())| (*n, d.as_slice(), ()))
+            .collect();
         let entries = dependency_order(&keyed)
             .into_iter()
             .map(|index| {
@@ -98,7 +117,13 @@ impl MicroserviceContext {
             })
             .collect();
         let driver = self.driver.insert(Driver::new(entries));
-        for phase in [Phase::Bind, Phase::Configure, Phase::PreStart, Phase::Start, Phase::PostStart] {
+        for phase in [
+            Phase::Bind,
+            Phase::Configure,
+            Phase::PreStart,
+            Phase::Start,
+            Phase::PostStart,
+        ] {
             if let Err(error) = driver.start_phase(phase).await {
                 driver.stop_started().await;
                 return Err(error);
@@ -110,7 +135,9 @@ impl MicroserviceContext {
     /// Stops every started resource in reverse order; the first failure is returned after all
     /// were stopped.
     pub async fn stop(&mut self) -> Result<(), Error> {
-        let Some(driver) = self.driver.take() else { return Ok(()) };
+        let Some(driver) = self.driver.take() else {
+            return Ok(());
+        };
         self.shutdown.stop_gracefully();
         let stopped = driver.stop_phase(Phase::Stop).await;
         let post_stopped = driver.stop_phase(Phase::PostStop).await;
@@ -120,6 +147,9 @@ impl MicroserviceContext {
     /// The status of the resource named `name`, once started.
     pub fn status(&self, name: &str) -> Option<ResourceStatus> {
         let entries = self.driver.as_ref()?.entries();
-        entries.iter().find(|entry| entry.name() == name).map(Entry::status)
+        entries
+            .iter()
+            .find(|entry| entry.name() == name)
+            .map(Entry::status)
     }
 }

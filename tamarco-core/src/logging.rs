@@ -2,6 +2,8 @@
 //! `system.logging.profile` (DEVELOP and TESTING: debug; PRODUCTION: info). `RUST_LOG`, when
 //! set, wins. Records from crates that use the `log` crate arrive too.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::settings::Settings;
@@ -17,7 +19,11 @@ pub(crate) fn init(settings: &Settings) {
         _ => ("info", false),
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let installed = tracing_subscriber::fmt().with_env_filter(filter).try_init().is_ok();
+    let installed = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal())
+        .try_init()
+        .is_ok();
     if installed && !known {
         tracing::warn!(
             "setting `system.logging.profile`: unknown profile {profile:?} (expected DEVELOP, PRODUCTION or TESTING); using PRODUCTION"

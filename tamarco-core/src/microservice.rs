@@ -94,7 +94,13 @@ pub struct Hooks<S> {
 
 impl<S> Default for Hooks<S> {
     fn default() -> Self {
-        Hooks { pre_start: None, start: None, post_start: None, stop: None, post_stop: None }
+        Hooks {
+            pre_start: None,
+            start: None,
+            post_start: None,
+            stop: None,
+            post_stop: None,
+        }
     }
 }
 

@@ -45,8 +45,14 @@ impl Default for ShutdownHandle {
 impl ShutdownHandle {
     /// A handle on which no stop was requested yet.
     pub fn new() -> Self {
-        let inner = Inner { reason: Mutex::new(None), changed: Condvar::new(), notify: watch::Sender::new(false) };
-        ShutdownHandle { inner: Arc::new(inner) }
+        let inner = Inner {
+            reason: Mutex::new(None),
+            changed: Condvar::new(),
+            notify: watch::Sender::new(false),
+        };
+        ShutdownHandle {
+            inner: Arc::new(inner),
+        }
     }
 
     /// Asks the service to stop gracefully. Calling it again changes nothing.
@@ -96,7 +102,9 @@ impl ShutdownHandle {
 
 impl fmt::Debug for ShutdownHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ShutdownHandle").field("reason", &self.reason()).finish()
+        f.debug_struct("ShutdownHandle")
+            .field("reason", &self.reason())
+            .finish()
     }
 }
 
@@ -126,6 +134,9 @@ mod tests {
             async move { handle.stopping().await }
         });
         handle.stop_gracefully();
-        tokio::time::timeout(Duration::from_secs(5), waiter).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .unwrap()
+            .unwrap();
     }
 }

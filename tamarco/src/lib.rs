@@ -2,9 +2,10 @@
 #![doc(test(attr(deny(warnings))))]
 
 pub use tamarco_core::{
-    BoxError, Error, ExitStatus, HookFn, Hooks, Microservice, MicroserviceContext, Phase, Resource, ResourceContext,
-    ResourceError, ResourceSlot, ResourceStatus, Running, Runtime, Settings, SettingsError, SettingsView,
-    ShutdownHandle, Stage, StageFailed, StopReason, TaskContext, TaskSet, error_chain,
+    BoxError, Error, ExitStatus, HookFn, Hooks, Microservice, MicroserviceContext, Phase, Resource,
+    ResourceContext, ResourceError, ResourceSlot, ResourceStatus, Running, Runtime, Settings,
+    SettingsError, SettingsView, ShutdownHandle, Stage, StageFailed, StopReason, TaskContext,
+    TaskSet, error_chain,
 };
 pub use tamarco_core::{builtin, resource, runtime, settings, task};
 
@@ -24,19 +25,22 @@ pub use tamarco_macros::task_timer;
 #[doc(inline)]
 pub use tamarco_macros::thread;
 
-/// Re-exports of the crates a service usually needs, so one dependency is enough.
-pub mod reexports {
-    pub use serde;
-    pub use serde_json;
-    pub use tokio;
-    pub use tracing;
-}
+// The crates a service usually needs, so that `tamarco` is the one dependency.
+#[doc(no_inline)]
+pub use serde;
+#[doc(no_inline)]
+pub use serde_json;
+#[doc(no_inline)]
+pub use tokio;
+#[doc(no_inline)]
+pub use tracing;
 
 /// The names most services use: `use tamarco::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        BoxError, ExitStatus, Microservice, MicroserviceContext, Resource, ResourceContext, ResourceStatus, Settings,
-        ShutdownHandle, Stage, TaskContext, microservice, task, task_timer, thread,
+        BoxError, ExitStatus, Microservice, MicroserviceContext, Resource, ResourceContext,
+        ResourceStatus, Settings, ShutdownHandle, Stage, TaskContext, microservice, task,
+        task_timer, thread,
     };
 }
 

@@ -20,13 +20,21 @@ pub(crate) use status::StatusBoard;
 pub use status::StatusResource;
 
 /// Names of the default resources, reserved in every service.
-pub const DEFAULT_RESOURCE_NAMES: &[&str] =
-    &["tamarco_http_report_server", "metrics", "status", "registry", "profiler"];
+pub const DEFAULT_RESOURCE_NAMES: &[&str] = &[
+    "tamarco_http_report_server",
+    "metrics",
+    "status",
+    "registry",
+    "profiler",
+];
 
 /// The default resources, in start order.
 pub(crate) fn defaults(board: &StatusBoard) -> Vec<(&'static str, Arc<dyn ErasedResource>)> {
     vec![
         (ReportServer::NAME, Arc::new(ReportServer::default())),
-        (StatusResource::NAME, Arc::new(StatusResource::new(board.clone()))),
+        (
+            StatusResource::NAME,
+            Arc::new(StatusResource::new(board.clone())),
+        ),
     ]
 }

@@ -54,9 +54,10 @@ impl Resource for ReportServer {
         let local = listener.local_addr()?;
         let _ = self.local_addr.set(local);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let server = axum::serve(listener, cx.report_routes().router()).with_graceful_shutdown(async {
-            let _ = stop_rx.await;
-        });
+        let server =
+            axum::serve(listener, cx.report_routes().router()).with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            });
         let join = tokio::spawn(std::future::IntoFuture::into_future(server));
         *self.running.lock().expect("report server lock") = Some((stop_tx, join));
         tracing::info!("report server listening on http://{local}");

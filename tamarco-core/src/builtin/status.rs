@@ -32,7 +32,9 @@ impl StatusResource {
 
 impl crate::resource::Resource for StatusResource {
     async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
-        let routes = Router::new().route("/status", get(status)).with_state(self.board.clone());
+        let routes = Router::new()
+            .route("/status", get(status))
+            .with_state(self.board.clone());
         cx.report_routes().merge(routes);
         Ok(())
     }
@@ -72,9 +74,14 @@ impl StatusBoard {
         let mut body = Map::new();
         let mut code = StatusCode::OK;
         for entry in self.0.get().map(Vec::as_slice).unwrap_or_default() {
-            let status = entry.resource.status_dyn().unwrap_or_else(|| entry.cell.get());
+            let status = entry
+                .resource
+                .status_dyn()
+                .unwrap_or_else(|| entry.cell.get());
             code = match status {
-                ResourceStatus::Stopped | ResourceStatus::Failed => StatusCode::INTERNAL_SERVER_ERROR,
+                ResourceStatus::Stopped | ResourceStatus::Failed => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
                 ResourceStatus::Started => code,
                 _ if code == StatusCode::INTERNAL_SERVER_ERROR => code,
                 _ => StatusCode::SERVICE_UNAVAILABLE,
@@ -99,5 +106,7 @@ async fn status(State(board): State<StatusBoard>) -> (StatusCode, axum::Json<Map
 /// Whether a `/status` field name may hold a secret, which must never be shown.
 fn looks_secret(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    ["password", "passwd", "token", "secret", "credential"].iter().any(|word| key.contains(word))
+    ["password", "passwd", "token", "secret", "credential"]
+        .iter()
+        .any(|word| key.contains(word))
 }

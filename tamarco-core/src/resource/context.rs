@@ -32,8 +32,17 @@ impl ResourceContext {
         shutdown: ShutdownHandle,
         report_routes: ReportRoutes,
     ) -> Self {
-        let inner = Inner { name, service, settings, shutdown, status: StatusCell::default(), report_routes };
-        ResourceContext { inner: Arc::new(inner) }
+        let inner = Inner {
+            name,
+            service,
+            settings,
+            shutdown,
+            status: StatusCell::default(),
+            report_routes,
+        };
+        ResourceContext {
+            inner: Arc::new(inner),
+        }
     }
 
     /// The resource's name: its field name, or the `name` given in `#[resource(...)]`.

@@ -62,7 +62,10 @@ pub trait Resource: Send + Sync + 'static {
     }
 
     /// Runs after the service's tasks started.
-    fn post_start(&self, cx: &ResourceContext) -> impl Future<Output = Result<(), BoxError>> + Send {
+    fn post_start(
+        &self,
+        cx: &ResourceContext,
+    ) -> impl Future<Output = Result<(), BoxError>> + Send {
         let _ = cx;
         async { Ok(()) }
     }

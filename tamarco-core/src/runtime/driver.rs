@@ -23,7 +23,11 @@ struct Progress {
 
 impl Entry {
     pub(crate) fn new(resource: Arc<dyn ErasedResource>, cx: ResourceContext) -> Self {
-        Entry { resource, cx, progress: Mutex::new(Progress::default()) }
+        Entry {
+            resource,
+            cx,
+            progress: Mutex::new(Progress::default()),
+        }
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -32,7 +36,9 @@ impl Entry {
 
     /// The status `/status` shows: the resource's own, else the lifecycle's.
     pub(crate) fn status(&self) -> ResourceStatus {
-        self.resource.status_dyn().unwrap_or_else(|| self.cx.status().get())
+        self.resource
+            .status_dyn()
+            .unwrap_or_else(|| self.cx.status().get())
     }
 
     fn progress(&self) -> Progress {
@@ -72,7 +78,12 @@ impl Entry {
             Err(source) => {
                 progress.failed = true;
                 cx.status().set(ResourceStatus::Failed);
-                Err(ResourceError { resource: self.name().to_owned(), phase, source }.into())
+                Err(ResourceError {
+                    resource: self.name().to_owned(),
+                    phase,
+                    source,
+                }
+                .into())
             }
         }
     }
@@ -111,7 +122,9 @@ impl Driver {
         let mut first = None;
         for entry in self.entries.iter().rev() {
             let progress = entry.progress();
-            if progress.reached < Some(Phase::PreStart) || (progress.failed && phase == Phase::PostStop) {
+            if progress.reached < Some(Phase::PreStart)
+                || (progress.failed && phase == Phase::PostStop)
+            {
                 continue;
             }
             tracing::info!(resource = entry.name(), "{phase}");

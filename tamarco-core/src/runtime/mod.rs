@@ -42,7 +42,11 @@ pub struct Runtime<S> {
 impl<S: TaskSet> Runtime<S> {
     /// A runtime for `service` with the framework's default settings.
     pub fn new(service: S) -> Self {
-        Runtime { service, settings: Settings::new(S::NAME), handle_signals: true }
+        Runtime {
+            service,
+            settings: Settings::new(S::NAME),
+            handle_signals: true,
+        }
     }
 
     /// The service's settings, to change before it runs (in-code settings).
@@ -67,7 +71,10 @@ impl<S: TaskSet> Runtime<S> {
     /// Runs the service on a new multi-threaded tokio runtime until it stops.
     pub fn run(self) -> ExitStatus {
         logging::init(&self.settings);
-        let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        let runtime = match tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        {
             Ok(runtime) => runtime,
             Err(error) => {
                 tracing::error!("{}", error_chain(&Error::Runtime(error)));
@@ -101,7 +108,11 @@ impl<S: TaskSet> Runtime<S> {
     /// Starts the service and returns once it is running, with a handle to stop it and read
     /// its resources' status. On a failed start, what had started is stopped again.
     pub async fn start(self) -> Result<Running<S>, Error> {
-        let Runtime { service, settings, handle_signals } = self;
+        let Runtime {
+            service,
+            settings,
+            handle_signals,
+        } = self;
         logging::init(&settings);
         let service = Arc::new(service);
         let shutdown = ShutdownHandle::new();
@@ -128,7 +139,9 @@ impl<S: TaskSet> Runtime<S> {
         tracing::info!(service = S::NAME, "starting");
         let mut forced = running.forced.take();
         let started = running.start_stages(hooks.pre_start, hooks.start, hooks.post_start);
-        let outcome = until_forced(&mut forced, started).await.and_then(|outcome| outcome);
+        let outcome = until_forced(&mut forced, started)
+            .await
+            .and_then(|outcome| outcome);
         running.forced = forced;
         match outcome {
             Ok(()) => {
@@ -137,7 +150,10 @@ impl<S: TaskSet> Runtime<S> {
             }
             Err(Error::Forced) => Err(Error::Forced),
             Err(error) => {
-                tracing::error!("start failed, stopping what had started: {}", error_chain(&error));
+                tracing::error!(
+                    "start failed, stopping what had started: {}",
+                    error_chain(&error)
+                );
                 running.shutdown.request(StopReason::Requested);
                 let supervisor = running.supervisor.take();
                 let cleanup = async {
@@ -169,7 +185,9 @@ pub struct Running<S> {
 
 impl<S> std::fmt::Debug for Running<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Running").field("shutdown", &self.shutdown).finish_non_exhaustive()
+        f.debug_struct("Running")
+            .field("shutdown", &self.shutdown)
+            .finish_non_exhaustive()
     }
 }
 
@@ -191,7 +209,11 @@ impl<S: TaskSet> Running<S> {
 
     /// The status of every resource, in start order.
     pub fn statuses(&self) -> Vec<(String, ResourceStatus)> {
-        self.driver.entries().iter().map(|entry| (entry.name().to_owned(), entry.status())).collect()
+        self.driver
+            .entries()
+            .iter()
+            .map(|entry| (entry.name().to_owned(), entry.status()))
+            .collect()
     }
 
     /// Waits until a stop is requested, then stops the service gracefully.
@@ -214,10 +236,15 @@ impl<S: TaskSet> Running<S> {
             if let Some(supervisor) = supervisor {
                 supervisor.stop(this.thread_timeout).await;
             }
-            for (phase, hook) in [(Phase::Stop, this.hooks_stop), (Phase::PostStop, this.hooks_post_stop)] {
+            for (phase, hook) in [
+                (Phase::Stop, this.hooks_stop),
+                (Phase::PostStop, this.hooks_post_stop),
+            ] {
                 let driver = Arc::clone(&this.driver);
                 let work = Box::pin(async move { driver.stop_phase(phase).await });
-                if let Err(error) = Stage::around(phase, this.hook(hook), work, &this.shutdown).await {
+                if let Err(error) =
+                    Stage::around(phase, this.hook(hook), work, &this.shutdown).await
+                {
                     first.get_or_insert(error);
                 }
             }
@@ -225,7 +252,10 @@ impl<S: TaskSet> Running<S> {
         };
         let first = within_grace(&mut forced, self.grace, work).await?;
         if let Some(StopReason::TaskFailed { task, message }) = reason {
-            return Err(Error::Task { task, source: message.into() });
+            return Err(Error::Task {
+                task,
+                source: message.into(),
+            });
         }
         first.map_or(Ok(()), Err)
     }
@@ -244,18 +274,30 @@ impl<S: TaskSet> Running<S> {
             let work = Box::pin(async move { driver.start_phase(phase).await });
             Stage::around(phase, self.hook(hook), work, &self.shutdown).await?;
         }
-        self.supervisor =
-            Some(Supervisor::spawn(&self.service, S::tasks(), &self.shutdown, &self.settings));
+        self.supervisor = Some(Supervisor::spawn(
+            &self.service,
+            S::tasks(),
+            &self.shutdown,
+            &self.settings,
+        ));
         let driver = Arc::clone(&self.driver);
         let work = Box::pin(async move { driver.start_phase(Phase::PostStart).await });
-        Stage::around(Phase::PostStart, self.hook(post_start), work, &self.shutdown).await
+        Stage::around(
+            Phase::PostStart,
+            self.hook(post_start),
+            work,
+            &self.shutdown,
+        )
+        .await
     }
 
     /// The hook bound to this service, ready for [`Stage::around`].
     fn hook(
         &self,
         hook: Option<HookFn<S>>,
-    ) -> Option<impl FnOnce(Stage) -> crate::resource::BoxFuture<'static, Result<(), BoxError>> + use<S>> {
+    ) -> Option<
+        impl FnOnce(Stage) -> crate::resource::BoxFuture<'static, Result<(), BoxError>> + use<S>,
+    > {
         let service = Arc::clone(&self.service);
         hook.map(move |hook| move |stage| hook(service, stage))
     }
@@ -273,7 +315,10 @@ async fn within_grace<T>(
 }
 
 /// Runs `work` unless a second signal forces the exit first.
-async fn until_forced<T>(forced: &mut Option<oneshot::Receiver<()>>, work: impl Future<Output = T>) -> Result<T, Error> {
+async fn until_forced<T>(
+    forced: &mut Option<oneshot::Receiver<()>>,
+    work: impl Future<Output = T>,
+) -> Result<T, Error> {
     match forced {
         Some(forced) => tokio::select! {
             value = work => Ok(value),
@@ -287,24 +332,41 @@ async fn until_forced<T>(forced: &mut Option<oneshot::Receiver<()>>, work: impl 
 fn seconds(settings: &Settings, key: &str) -> Result<Duration, Error> {
     let value: f64 = settings.get(key)?;
     Duration::try_from_secs_f64(value).map_err(|_| {
-        SettingsError::Invalid { key: key.to_owned(), message: format!("{value} is not a duration in seconds") }
-            .into()
+        SettingsError::Invalid {
+            key: key.to_owned(),
+            message: format!("{value} is not a duration in seconds"),
+        }
+        .into()
     })
 }
 
 /// The default resources and the service's own, in start order.
-fn entries<S: Microservice>(service: &Arc<S>, settings: &Settings, shutdown: &ShutdownHandle) -> Vec<Entry> {
+fn entries<S: Microservice>(
+    service: &Arc<S>,
+    settings: &Settings,
+    shutdown: &ShutdownHandle,
+) -> Vec<Entry> {
     let routes = ReportRoutes::default();
     let slots = service.resources();
     let board = builtin::StatusBoard::default();
-    let mut declared: Vec<(&'static str, &'static [&'static str], Arc<dyn ErasedResource>)> = Vec::new();
+    let mut declared: Vec<(
+        &'static str,
+        &'static [&'static str],
+        Arc<dyn ErasedResource>,
+    )> = Vec::new();
     for (name, resource) in builtin::defaults(&board) {
-        if !slots.iter().any(|slot| slot.name == name && slot.replaces_default) {
+        if !slots
+            .iter()
+            .any(|slot| slot.name == name && slot.replaces_default)
+        {
             declared.push((name, &[], resource));
         }
     }
     for (index, slot) in slots.iter().enumerate() {
-        let resource = Arc::new(ServiceResource { service: Arc::clone(service), index });
+        let resource = Arc::new(ServiceResource {
+            service: Arc::clone(service),
+            index,
+        });
         declared.push((slot.name, slot.depends_on, resource));
     }
     let entries: Vec<Entry> = dependency_order(&declared)
@@ -328,7 +390,12 @@ fn entries<S: Microservice>(service: &Arc<S>, settings: &Settings, shutdown: &Sh
 /// Indices of `declared` such that every resource comes after its dependencies, otherwise in
 /// declaration order. The macro rejects cycles and unknown names, so both are ignored here.
 pub(crate) fn dependency_order<T>(declared: &[(&str, &[&str], T)]) -> Vec<usize> {
-    fn visit<T>(index: usize, declared: &[(&str, &[&str], T)], seen: &mut [bool], order: &mut Vec<usize>) {
+    fn visit<T>(
+        index: usize,
+        declared: &[(&str, &[&str], T)],
+        seen: &mut [bool],
+        order: &mut Vec<usize>,
+    ) {
         if std::mem::replace(&mut seen[index], true) {
             return;
         }
@@ -395,8 +462,12 @@ mod tests {
 
     #[test]
     fn dependencies_come_first_otherwise_declaration_order() {
-        let declared: Vec<(&str, &[&str], ())> =
-            vec![("web", &["cache", "db"], ()), ("cache", &["db"], ()), ("db", &[], ()), ("log", &[], ())];
+        let declared: Vec<(&str, &[&str], ())> = vec![
+            ("web", &["cache", "db"], ()),
+            ("cache", &["db"], ()),
+            ("db", &[], ()),
+            ("log", &[], ()),
+        ];
         assert_eq!(dependency_order(&declared), vec![2, 1, 0, 3]);
     }
 }

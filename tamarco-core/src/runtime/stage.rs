@@ -45,11 +45,22 @@ impl Stage {
     where
         H: FnOnce(Stage) -> BoxFuture<'static, Result<(), crate::BoxError>>,
     {
-        let shared = Arc::new(Shared { work: Mutex::new(Some(work)), failure: Mutex::new(None) });
-        let stage = Stage { phase, shared: Arc::clone(&shared), shutdown: shutdown.clone() };
+        let shared = Arc::new(Shared {
+            work: Mutex::new(Some(work)),
+            failure: Mutex::new(None),
+        });
+        let stage = Stage {
+            phase,
+            shared: Arc::clone(&shared),
+            shutdown: shutdown.clone(),
+        };
         let hook_result = match hook {
             Some(hook) => {
-                let finisher = Stage { phase, shared: Arc::clone(&shared), shutdown: shutdown.clone() };
+                let finisher = Stage {
+                    phase,
+                    shared: Arc::clone(&shared),
+                    shutdown: shutdown.clone(),
+                };
                 let result = hook(stage).await;
                 finisher.run_work().await;
                 result
@@ -78,7 +89,10 @@ impl Stage {
     /// Runs the framework's work for this phase; calling it again does nothing.
     pub async fn run(&self) -> Result<(), StageFailed> {
         match self.run_work().await {
-            Some(message) => Err(StageFailed { phase: self.phase, message }),
+            Some(message) => Err(StageFailed {
+                phase: self.phase,
+                message,
+            }),
             None => Ok(()),
         }
     }
@@ -95,7 +109,9 @@ impl Stage {
 
 impl fmt::Debug for Stage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Stage").field("phase", &self.phase).finish_non_exhaustive()
+        f.debug_struct("Stage")
+            .field("phase", &self.phase)
+            .finish_non_exhaustive()
     }
 }
 

@@ -56,7 +56,9 @@ struct Inner {
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The tree may hold secrets: never print it.
-        f.debug_struct("Settings").field("service", &self.inner.service).finish_non_exhaustive()
+        f.debug_struct("Settings")
+            .field("service", &self.inner.service)
+            .finish_non_exhaustive()
     }
 }
 
@@ -134,13 +136,17 @@ impl Settings {
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<T, SettingsError> {
         match self.value(key) {
             Some(value) => tree::decode(key, value),
-            None => Err(SettingsError::Missing { key: key.to_owned() }),
+            None => Err(SettingsError::Missing {
+                key: key.to_owned(),
+            }),
         }
     }
 
     /// The typed value at `key`, or `None` when it is missing; a wrong type is still an error.
     pub fn get_opt<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SettingsError> {
-        self.value(key).map(|value| tree::decode(key, value)).transpose()
+        self.value(key)
+            .map(|value| tree::decode(key, value))
+            .transpose()
     }
 
     /// The typed value at `key`, or `default` when it is missing; a wrong type is still an error.
@@ -164,7 +170,12 @@ impl Settings {
         self.view(format!("system.resources.{name}"))
     }
 
-    fn merge_into_layer(&self, layer: Layer, source: &str, value: Value) -> Result<(), SettingsError> {
+    fn merge_into_layer(
+        &self,
+        layer: Layer,
+        source: &str,
+        value: Value,
+    ) -> Result<(), SettingsError> {
         if !value.is_object() {
             return Err(SettingsError::Source {
                 source_name: source.to_owned(),
@@ -177,7 +188,9 @@ impl Settings {
 
     fn edit_layer(&self, layer: Layer, edit: impl FnOnce(&mut Value)) {
         let mut layers = self.inner.layers.write().expect("settings lock");
-        let slot = layers.entry(layer).or_insert_with(|| Value::Object(Default::default()));
+        let slot = layers
+            .entry(layer)
+            .or_insert_with(|| Value::Object(Default::default()));
         edit(slot);
         let mut merged = Value::Object(Default::default());
         for value in layers.values() {

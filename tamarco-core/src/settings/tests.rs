@@ -6,8 +6,13 @@ use super::*;
 #[test]
 fn defaults_let_a_service_run_without_settings() {
     let settings = Settings::new("dog");
-    assert_eq!(settings.get::<String>("system.deploy_name").unwrap(), DEFAULT_DEPLOY_NAME);
-    let port: u16 = settings.get("system.resources.tamarco_http_report_server.port").unwrap();
+    assert_eq!(
+        settings.get::<String>("system.deploy_name").unwrap(),
+        DEFAULT_DEPLOY_NAME
+    );
+    let port: u16 = settings
+        .get("system.resources.tamarco_http_report_server.port")
+        .unwrap();
     assert_eq!(port, 5747);
 }
 
@@ -15,12 +20,23 @@ fn defaults_let_a_service_run_without_settings() {
 fn in_code_settings_merge_over_defaults() {
     let settings = Settings::new("dog");
     settings
-        .update_internal_yaml("system:\n  deploy_name: staging\n  resources:\n    db:\n      port: 5432\n")
+        .update_internal_yaml(
+            "system:\n  deploy_name: staging\n  resources:\n    db:\n      port: 5432\n",
+        )
         .unwrap();
-    assert_eq!(settings.get::<String>("system.deploy_name").unwrap(), "staging");
-    assert_eq!(settings.get::<u16>("system.resources.db.port").unwrap(), 5432);
+    assert_eq!(
+        settings.get::<String>("system.deploy_name").unwrap(),
+        "staging"
+    );
+    assert_eq!(
+        settings.get::<u16>("system.resources.db.port").unwrap(),
+        5432
+    );
     // the defaults next to the merged keys survive
-    assert_eq!(settings.get::<String>("system.logging.profile").unwrap(), "PRODUCTION");
+    assert_eq!(
+        settings.get::<String>("system.logging.profile").unwrap(),
+        "PRODUCTION"
+    );
 }
 
 #[test]
@@ -33,8 +49,14 @@ fn per_service_override_wins_for_that_service_only() {
     dog.update_internal(&doc).unwrap();
     let cat = Settings::new("cat");
     cat.update_internal(&doc).unwrap();
-    assert_eq!(dog.get::<String>("system.logging.profile").unwrap(), "DEVELOP");
-    assert_eq!(cat.get::<String>("system.logging.profile").unwrap(), "PRODUCTION");
+    assert_eq!(
+        dog.get::<String>("system.logging.profile").unwrap(),
+        "DEVELOP"
+    );
+    assert_eq!(
+        cat.get::<String>("system.logging.profile").unwrap(),
+        "PRODUCTION"
+    );
     // subtrees merge key by key
     let logging = dog.value("system.logging").unwrap();
     assert_eq!(logging, json!({"profile": "DEVELOP", "stdout": true}));
@@ -43,7 +65,9 @@ fn per_service_override_wins_for_that_service_only() {
 #[test]
 fn wrong_type_names_full_key_and_expected_type() {
     let settings = Settings::new("dog");
-    settings.set("system.resources.db.port", "not a port").unwrap();
+    settings
+        .set("system.resources.db.port", "not a port")
+        .unwrap();
     let err = settings.resource_view("db").get::<u16>("port").unwrap_err();
     let text = err.to_string();
     assert!(text.contains("system.resources.db.port"), "{text}");
@@ -65,18 +89,35 @@ fn nested_wrong_type_names_the_leaf() {
     }
     let settings = Settings::new("dog");
     settings
-        .update_internal(json!({"system": {"resources": {"db": {"host": "h", "pool": {"size": -3}}}}}))
+        .update_internal(
+            json!({"system": {"resources": {"db": {"host": "h", "pool": {"size": -3}}}}}),
+        )
         .unwrap();
     let err = settings.resource_view("db").load::<Db>().unwrap_err();
-    assert!(err.to_string().contains("`system.resources.db.pool.size`"), "{err}");
+    assert!(
+        err.to_string().contains("`system.resources.db.pool.size`"),
+        "{err}"
+    );
 }
 
 #[test]
 fn missing_key_is_named() {
     let settings = Settings::new("dog");
-    let err = settings.get::<String>("system.resources.db.host").unwrap_err();
-    assert_eq!(err, SettingsError::Missing { key: "system.resources.db.host".into() });
-    assert_eq!(settings.get_or("system.resources.db.host", "x".to_string()).unwrap(), "x");
+    let err = settings
+        .get::<String>("system.resources.db.host")
+        .unwrap_err();
+    assert_eq!(
+        err,
+        SettingsError::Missing {
+            key: "system.resources.db.host".into()
+        }
+    );
+    assert_eq!(
+        settings
+            .get_or("system.resources.db.host", "x".to_string())
+            .unwrap(),
+        "x"
+    );
 }
 
 #[test]
@@ -92,6 +133,8 @@ fn set_and_delete_edit_the_in_code_layer() {
 #[test]
 fn malformed_yaml_names_the_line() {
     let settings = Settings::new("dog");
-    let err = settings.update_internal_yaml("system:\n  a: [1, 2\n").unwrap_err();
+    let err = settings
+        .update_internal_yaml("system:\n  a: [1, 2\n")
+        .unwrap_err();
     assert!(err.to_string().contains("line"), "{err}");
 }

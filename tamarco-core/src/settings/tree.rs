@@ -9,14 +9,18 @@ use super::SettingsError;
 /// Rejects keys that cannot address the tree: empty, or with an empty segment.
 pub(super) fn check_key(key: &str) -> Result<(), SettingsError> {
     if key.is_empty() || key.split('.').any(str::is_empty) {
-        return Err(SettingsError::BadKey { key: key.to_owned(), reason: "empty segment" });
+        return Err(SettingsError::BadKey {
+            key: key.to_owned(),
+            reason: "empty segment",
+        });
     }
     Ok(())
 }
 
 /// The value at a dotted key, if every segment exists.
 pub(super) fn lookup<'a>(tree: &'a Value, key: &str) -> Option<&'a Value> {
-    key.split('.').try_fold(tree, |node, segment| node.as_object()?.get(segment))
+    key.split('.')
+        .try_fold(tree, |node, segment| node.as_object()?.get(segment))
 }
 
 /// The value at `key` as service `service` sees it: `system.microservices.<service>.<rest>`
@@ -89,7 +93,9 @@ pub(super) fn remove(tree: &mut Value, key: &str) {
     let node = if parent.is_empty() {
         Some(tree)
     } else {
-        parent.split('.').try_fold(tree, |node, segment| node.as_object_mut()?.get_mut(segment))
+        parent
+            .split('.')
+            .try_fold(tree, |node, segment| node.as_object_mut()?.get_mut(segment))
     };
     if let Some(map) = node.and_then(Value::as_object_mut) {
         map.remove(last);
@@ -100,7 +106,14 @@ pub(super) fn remove(tree: &mut Value, key: &str) {
 pub(super) fn decode<T: DeserializeOwned>(key: &str, value: Value) -> Result<T, SettingsError> {
     serde_path_to_error::deserialize(value).map_err(|err| {
         let inner = err.path().to_string();
-        let key = if inner.is_empty() || inner == "." { key.to_owned() } else { format!("{key}.{inner}") };
-        SettingsError::Invalid { key, message: err.into_inner().to_string() }
+        let key = if inner.is_empty() || inner == "." {
+            key.to_owned()
+        } else {
+            format!("{key}.{inner}")
+        };
+        SettingsError::Invalid {
+            key,
+            message: err.into_inner().to_string(),
+        }
     })
 }

@@ -28,7 +28,11 @@ impl SettingsView {
 
     /// The full dotted key for `key` relative to the root.
     pub fn full_key(&self, key: &str) -> String {
-        if key.is_empty() { self.root.clone() } else { format!("{}.{key}", self.root) }
+        if key.is_empty() {
+            self.root.clone()
+        } else {
+            format!("{}.{key}", self.root)
+        }
     }
 
     /// The typed value at `root.key`; errors name the full key.

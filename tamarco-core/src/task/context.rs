@@ -11,7 +11,11 @@ pub struct TaskContext {
 
 impl TaskContext {
     pub(crate) fn new(name: &'static str, shutdown: ShutdownHandle, settings: Settings) -> Self {
-        TaskContext { name, shutdown, settings }
+        TaskContext {
+            name,
+            shutdown,
+            settings,
+        }
     }
 
     /// The task's name.

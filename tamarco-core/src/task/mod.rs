@@ -73,16 +73,29 @@ pub enum TaskKind<S> {
 
 impl<S> fmt::Debug for TaskSpec<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskSpec").field("name", &self.name).field("kind", &self.kind).finish()
+        f.debug_struct("TaskSpec")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .finish()
     }
 }
 
 impl<S> fmt::Debug for TaskKind<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TaskKind::Async { cooperative, .. } => write!(f, "Async {{ cooperative: {cooperative} }}"),
-            TaskKind::Timer { interval, one_shot, autostart, .. } => {
-                write!(f, "Timer {{ interval: {interval:?}, one_shot: {one_shot}, autostart: {autostart} }}")
+            TaskKind::Async { cooperative, .. } => {
+                write!(f, "Async {{ cooperative: {cooperative} }}")
+            }
+            TaskKind::Timer {
+                interval,
+                one_shot,
+                autostart,
+                ..
+            } => {
+                write!(
+                    f,
+                    "Timer {{ interval: {interval:?}, one_shot: {one_shot}, autostart: {autostart} }}"
+                )
             }
             TaskKind::Thread { .. } => f.write_str("Thread"),
         }

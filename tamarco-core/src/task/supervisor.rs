@@ -9,10 +9,10 @@ use futures_util::FutureExt;
 use tokio::task::JoinHandle;
 
 use super::{TaskContext, TaskKind, TaskSpec};
+use crate::BoxError;
 use crate::error::error_chain;
 use crate::settings::Settings;
 use crate::shutdown::{ShutdownHandle, StopReason};
-use crate::BoxError;
 
 /// The running tasks of one service.
 pub(crate) struct Supervisor {
@@ -55,16 +55,37 @@ impl Supervisor {
                             let outcome = AssertUnwindSafe(run(service, cx)).catch_unwind().await;
                             report(name, flatten(outcome), &shutdown);
                         });
-                        (join, if cooperative { OnStop::Await } else { OnStop::Abort })
+                        (
+                            join,
+                            if cooperative {
+                                OnStop::Await
+                            } else {
+                                OnStop::Abort
+                            },
+                        )
                     }
-                    TaskKind::Timer { run, interval, one_shot, autostart } => {
-                        let join = tokio::spawn(run_timer(service, cx, run, interval, one_shot, autostart));
+                    TaskKind::Timer {
+                        run,
+                        interval,
+                        one_shot,
+                        autostart,
+                    } => {
+                        let join = tokio::spawn(run_timer(
+                            service, cx, run, interval, one_shot, autostart,
+                        ));
                         (join, OnStop::Abort)
                     }
-                    TaskKind::Thread { run } => (spawn_thread(name, service, run, shutdown.clone()), OnStop::Join),
+                    TaskKind::Thread { run } => (
+                        spawn_thread(name, service, run, shutdown.clone()),
+                        OnStop::Join,
+                    ),
                 };
                 tracing::debug!(task = name, "task started");
-                Running { name, join, on_stop }
+                Running {
+                    name,
+                    join,
+                    on_stop,
+                }
             })
             .collect();
         Supervisor { running }
@@ -87,7 +108,10 @@ impl Supervisor {
                     let _ = task.join.await;
                 }
                 OnStop::Join => {
-                    if tokio::time::timeout(thread_timeout, task.join).await.is_err() {
+                    if tokio::time::timeout(thread_timeout, task.join)
+                        .await
+                        .is_err()
+                    {
                         tracing::warn!(
                             task = task.name,
                             "thread did not stop within {thread_timeout:?}; leaving it behind"
@@ -114,10 +138,17 @@ async fn run_timer<S: Send + Sync + 'static>(
         tokio::time::sleep(interval).await;
     }
     loop {
-        let tick = AssertUnwindSafe(run(Arc::clone(&service), cx.clone())).catch_unwind().await;
+        let tick = AssertUnwindSafe(run(Arc::clone(&service), cx.clone()))
+            .catch_unwind()
+            .await;
         if let Err(error) = flatten(tick) {
             failures += 1;
-            tracing::error!(task = name, failures, "timer tick failed: {}", error_chain(&*error));
+            tracing::error!(
+                task = name,
+                failures,
+                "timer tick failed: {}",
+                error_chain(&*error)
+            );
         }
         if one_shot {
             break;
@@ -134,13 +165,18 @@ fn spawn_thread<S: Send + Sync + 'static>(
 ) -> JoinHandle<()> {
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let thread_shutdown = shutdown.clone();
-    let spawned = std::thread::Builder::new().name(name.to_owned()).spawn(move || {
-        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| run(service, thread_shutdown)));
-        let _ = done_tx.send(flatten(outcome));
-    });
+    let spawned = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            let outcome =
+                std::panic::catch_unwind(AssertUnwindSafe(|| run(service, thread_shutdown)));
+            let _ = done_tx.send(flatten(outcome));
+        });
     tokio::spawn(async move {
         let outcome = match spawned {
-            Ok(_) => done_rx.await.unwrap_or_else(|_| Err("thread ended without a result".into())),
+            Ok(_) => done_rx
+                .await
+                .unwrap_or_else(|_| Err("thread ended without a result".into())),
             Err(e) => Err(Box::new(e) as BoxError),
         };
         report(name, outcome, &shutdown);
@@ -166,7 +202,10 @@ fn report(name: &'static str, outcome: Result<(), BoxError>, shutdown: &Shutdown
         Err(error) => {
             let message = error_chain(&*error);
             tracing::error!(task = name, "task failed, stopping the service: {message}");
-            shutdown.request(StopReason::TaskFailed { task: name.to_owned(), message });
+            shutdown.request(StopReason::TaskFailed {
+                task: name.to_owned(),
+                message,
+            });
         }
     }
 }

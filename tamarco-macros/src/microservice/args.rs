@@ -29,7 +29,11 @@ impl ServiceArgs {
             if meta.path.is_ident("name") {
                 set_once(&meta, &mut parsed.name, meta.value()?.parse()?)
             } else if meta.path.is_ident("crate") {
-                set_once(&meta, &mut parsed.krate, meta.value()?.parse::<LitStr>()?.parse()?)
+                set_once(
+                    &meta,
+                    &mut parsed.krate,
+                    meta.value()?.parse::<LitStr>()?.parse()?,
+                )
             } else {
                 Err(meta.error("unknown `microservice` option; expected `name` or `crate`"))
             }
@@ -50,7 +54,11 @@ impl ImplArgs {
         let mut parsed = ImplArgs::default();
         let parser = syn::meta::parser(|meta| {
             if meta.path.is_ident("crate") {
-                set_once(&meta, &mut parsed.krate, meta.value()?.parse::<LitStr>()?.parse()?)
+                set_once(
+                    &meta,
+                    &mut parsed.krate,
+                    meta.value()?.parse::<LitStr>()?.parse()?,
+                )
             } else if meta.path.is_ident("name") {
                 Err(meta.error("the service's `name` goes on the `#[microservice]` struct, not on its impl block"))
             } else {
@@ -67,9 +75,17 @@ impl ImplArgs {
 }
 
 /// Stores an option's value, rejecting a second occurrence at its key.
-pub(crate) fn set_once<T>(meta: &ParseNestedMeta<'_>, slot: &mut Option<T>, value: T) -> syn::Result<()> {
+pub(crate) fn set_once<T>(
+    meta: &ParseNestedMeta<'_>,
+    slot: &mut Option<T>,
+    value: T,
+) -> syn::Result<()> {
     if slot.is_some() {
-        let key = meta.path.get_ident().map(ToString::to_string).unwrap_or_default();
+        let key = meta
+            .path
+            .get_ident()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         return Err(meta.error(format!("`{key}` is given more than once")));
     }
     *slot = Some(value);

@@ -9,22 +9,39 @@ use super::model::{ResourceField, Service, TaskMethod};
 use crate::diagnostics::Diagnostics;
 
 /// Names of the default resources every service has.
-const DEFAULT_RESOURCES: &[&str] = &["tamarco_http_report_server", "metrics", "status", "registry", "profiler"];
+const DEFAULT_RESOURCES: &[&str] = &[
+    "tamarco_http_report_server",
+    "metrics",
+    "status",
+    "registry",
+    "profiler",
+];
 
 /// A settings path segment: letters, digits, `_` and `-`; no dots, not empty.
 pub(crate) fn settings_segment(diag: &mut Diagnostics, name: &str, span: Span, what: &str) {
-    let valid = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if !valid {
         diag.error_span(span, format!("`{name}` is not a valid {what}: use letters, digits, `_` and `-` (it is a segment of a settings key)"));
     }
 }
 
 pub(crate) fn resources(diag: &mut Diagnostics, service: &Service) {
-    let by_field: HashMap<String, &ResourceField> =
-        service.resources.iter().map(|r| (r.field.to_string(), r)).collect();
+    let by_field: HashMap<String, &ResourceField> = service
+        .resources
+        .iter()
+        .map(|r| (r.field.to_string(), r))
+        .collect();
     let mut seen_names: HashMap<&str, &ResourceField> = HashMap::new();
     for resource in &service.resources {
-        settings_segment(diag, &resource.name, resource.name_span, "resource settings name");
+        settings_segment(
+            diag,
+            &resource.name,
+            resource.name_span,
+            "resource settings name",
+        );
         if let Some(first) = seen_names.insert(&resource.name, resource) {
             diag.error_span(
                 resource.name_span,
@@ -45,13 +62,24 @@ pub(crate) fn resources(diag: &mut Diagnostics, service: &Service) {
         }
         for dependency in &resource.depends_on {
             if !by_field.contains_key(&dependency.to_string()) {
-                let known: Vec<String> = service.resources.iter().map(|r| format!("`{}`", r.field)).collect();
+                let known: Vec<String> = service
+                    .resources
+                    .iter()
+                    .map(|r| format!("`{}`", r.field))
+                    .collect();
                 diag.error_at(
                     dependency,
-                    format!("`{dependency}` is not a resource of `{}`; its resources are {}", service.ident, known.join(", ")),
+                    format!(
+                        "`{dependency}` is not a resource of `{}`; its resources are {}",
+                        service.ident,
+                        known.join(", ")
+                    ),
                 );
             } else if *dependency == resource.field {
-                diag.error_at(dependency, format!("`{dependency}` cannot depend on itself"));
+                diag.error_at(
+                    dependency,
+                    format!("`{dependency}` cannot depend on itself"),
+                );
             }
         }
     }
@@ -79,14 +107,24 @@ fn cycles(diag: &mut Diagnostics, service: &Service, by_field: &HashMap<String, 
             if *dependency == resource.field {
                 continue;
             }
-            let Some(&next) = by_field.get(&dependency.to_string()) else { continue };
-            match marks.get(&dependency.to_string()).copied().unwrap_or(Mark::New) {
+            let Some(&next) = by_field.get(&dependency.to_string()) else {
+                continue;
+            };
+            match marks
+                .get(&dependency.to_string())
+                .copied()
+                .unwrap_or(Mark::New)
+            {
                 Mark::New => visit(next, by_field, marks, path, diag),
                 Mark::Open => {
                     let start = path.iter().position(|r| r.field == next.field).unwrap_or(0);
-                    let mut names: Vec<String> = path[start..].iter().map(|r| r.field.to_string()).collect();
+                    let mut names: Vec<String> =
+                        path[start..].iter().map(|r| r.field.to_string()).collect();
                     names.push(next.field.to_string());
-                    diag.error_at(dependency, format!("dependency cycle: {}", names.join(" -> ")));
+                    diag.error_at(
+                        dependency,
+                        format!("dependency cycle: {}", names.join(" -> ")),
+                    );
                 }
                 Mark::Done => {}
             }
@@ -96,7 +134,12 @@ fn cycles(diag: &mut Diagnostics, service: &Service, by_field: &HashMap<String, 
     }
     let mut marks = HashMap::new();
     for resource in &service.resources {
-        if marks.get(&resource.field.to_string()).copied().unwrap_or(Mark::New) == Mark::New {
+        if marks
+            .get(&resource.field.to_string())
+            .copied()
+            .unwrap_or(Mark::New)
+            == Mark::New
+        {
             visit(resource, by_field, &mut marks, &mut Vec::new(), diag);
         }
     }

@@ -19,7 +19,11 @@ pub(crate) fn service(item: &ItemStruct, service: &Service, p: &Private) -> Toke
         let name = &resource.name;
         let depends_on = resource.depends_on.iter().map(|dependency| {
             // Dependencies are declared by field; the runtime knows resources by settings name.
-            let target = service.resources.iter().find(|r| r.field == *dependency).expect("checked");
+            let target = service
+                .resources
+                .iter()
+                .find(|r| r.field == *dependency)
+                .expect("checked");
             target.name.clone()
         });
         let replaces = resource.replaces_default.is_some();

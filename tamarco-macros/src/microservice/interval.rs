@@ -6,17 +6,25 @@ use syn::{Expr, ExprLit, ExprUnary, Lit, UnOp};
 /// Milliseconds for an `interval = ...` expression, or an error at the offending token.
 pub(crate) fn parse(expr: &Expr) -> syn::Result<u64> {
     match expr {
-        Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) => {
-            let ms: u64 = int.base10_parse().map_err(|_| syn::Error::new_spanned(int, "interval is too large"))?;
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => {
+            let ms: u64 = int
+                .base10_parse()
+                .map_err(|_| syn::Error::new_spanned(int, "interval is too large"))?;
             positive(ms, int)
         }
-        Expr::Lit(ExprLit { lit: Lit::Str(text), .. }) => {
-            let ms = parse_text(&text.value()).map_err(|message| syn::Error::new_spanned(text, message))?;
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(text),
+            ..
+        }) => {
+            let ms = parse_text(&text.value())
+                .map_err(|message| syn::Error::new_spanned(text, message))?;
             positive(ms, text)
         }
-        Expr::Unary(ExprUnary { op: UnOp::Neg(_), .. }) => {
-            Err(syn::Error::new_spanned(expr, "interval cannot be negative"))
-        }
+        Expr::Unary(ExprUnary {
+            op: UnOp::Neg(_), ..
+        }) => Err(syn::Error::new_spanned(expr, "interval cannot be negative")),
         _ => Err(syn::Error::new_spanned(
             expr,
             "interval must be milliseconds (`interval = 500`) or a duration string (`interval = \"2s\"`)",
@@ -26,7 +34,10 @@ pub(crate) fn parse(expr: &Expr) -> syn::Result<u64> {
 
 fn positive(ms: u64, at: impl quote::ToTokens) -> syn::Result<u64> {
     if ms == 0 {
-        return Err(syn::Error::new_spanned(at, "interval must be greater than zero"));
+        return Err(syn::Error::new_spanned(
+            at,
+            "interval must be greater than zero",
+        ));
     }
     Ok(ms)
 }
@@ -37,21 +48,37 @@ fn parse_text(text: &str) -> Result<u64, String> {
     if text.starts_with('-') {
         return Err("interval cannot be negative".into());
     }
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     if number.is_empty() {
-        return Err(format!("`{text}` is not a duration; write a whole number and a unit, like \"250ms\" or \"2s\""));
+        return Err(format!(
+            "`{text}` is not a duration; write a whole number and a unit, like \"250ms\" or \"2s\""
+        ));
     }
     let factor = match unit.trim() {
         "ms" => 1,
         "s" => 1_000,
         "m" => 60_000,
         "h" => 3_600_000,
-        "" => return Err(format!("`{text}` has no unit; add one of ms, s, m, h (or write milliseconds as an integer)")),
-        other => return Err(format!("unknown unit `{other}` in `{text}`; expected ms, s, m or h")),
+        "" => {
+            return Err(format!(
+                "`{text}` has no unit; add one of ms, s, m, h (or write milliseconds as an integer)"
+            ));
+        }
+        other => {
+            return Err(format!(
+                "unknown unit `{other}` in `{text}`; expected ms, s, m or h"
+            ));
+        }
     };
-    let number: u64 = number.parse().map_err(|_| format!("`{text}` is too large"))?;
-    number.checked_mul(factor).ok_or_else(|| format!("`{text}` is too large"))
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is too large"))?;
+    number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` is too large"))
 }
 
 #[cfg(test)]

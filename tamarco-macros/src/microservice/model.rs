@@ -35,7 +35,10 @@ impl Service {
     pub(crate) fn parse(item: &mut ItemStruct, args: &ServiceArgs) -> syn::Result<Self> {
         let mut diag = Diagnostics::default();
         if !item.generics.params.is_empty() {
-            diag.error_at(&item.generics, "a `#[microservice]` struct cannot be generic");
+            diag.error_at(
+                &item.generics,
+                "a `#[microservice]` struct cannot be generic",
+            );
         }
         let name = match &args.name {
             Some(name) => {
@@ -48,7 +51,9 @@ impl Service {
         match &mut item.fields {
             syn::Fields::Named(fields) => {
                 for field in &mut fields.named {
-                    let Some(options) = take_attr(&mut field.attrs, "resource") else { continue };
+                    let Some(options) = take_attr(&mut field.attrs, "resource") else {
+                        continue;
+                    };
                     let ident = field.ident.clone().expect("named field");
                     match ResourceOptions::parse(options) {
                         Ok(options) => {
@@ -73,7 +78,11 @@ impl Service {
                 diag.error_at(&item.ident, "a `#[microservice]` struct needs named fields, e.g. `struct Svc { #[resource] db: Db }`");
             }
         }
-        let service = Service { ident: item.ident.clone(), name, resources };
+        let service = Service {
+            ident: item.ident.clone(),
+            name,
+            resources,
+        };
         check::resources(&mut diag, &service);
         diag.finish().map(|()| service)
     }
@@ -134,7 +143,11 @@ pub(crate) struct TaskMethod {
 
 pub(crate) enum TaskKind {
     Task,
-    Timer { interval_ms: u64, one_shot: bool, autostart: bool },
+    Timer {
+        interval_ms: u64,
+        one_shot: bool,
+        autostart: bool,
+    },
     Thread,
 }
 
@@ -154,29 +167,45 @@ impl TaskBlock {
             diag.error_at(path, "`#[microservice]` goes on an inherent impl block (`impl Svc { ... }`), not a trait impl");
         }
         if !item.generics.params.is_empty() {
-            diag.error_at(&item.generics, "a `#[microservice]` impl block cannot be generic");
+            diag.error_at(
+                &item.generics,
+                "a `#[microservice]` impl block cannot be generic",
+            );
         }
         let mut tasks = Vec::new();
         let mut hooks = Vec::new();
         for impl_item in &mut item.items {
-            let ImplItem::Fn(method) = impl_item else { continue };
+            let ImplItem::Fn(method) = impl_item else {
+                continue;
+            };
             let mut found: Vec<(&str, Attribute)> = Vec::new();
             for kind in ["task", "task_timer", "thread"] {
                 while let Some(attr) = take_attr(&mut method.attrs, kind) {
                     found.push((kind, attr));
                 }
             }
-            let cfg: Vec<Attribute> = method.attrs.iter().filter(|a| a.path().is_ident("cfg")).cloned().collect();
+            let cfg: Vec<Attribute> = method
+                .attrs
+                .iter()
+                .filter(|a| a.path().is_ident("cfg"))
+                .cloned()
+                .collect();
             let sig = &method.sig;
             let Some((kind, attr)) = found.first().cloned() else {
                 if HOOKS.contains(&sig.ident.to_string().as_str()) {
                     check_hook(&mut diag, sig);
-                    hooks.push(HookMethod { method: sig.ident.clone(), cfg });
+                    hooks.push(HookMethod {
+                        method: sig.ident.clone(),
+                        cfg,
+                    });
                 }
                 continue;
             };
             for (_, extra) in found.iter().skip(1) {
-                diag.error_at(extra, "a method can have only one of `#[task]`, `#[task_timer]` and `#[thread]`");
+                diag.error_at(
+                    extra,
+                    "a method can have only one of `#[task]`, `#[task_timer]` and `#[thread]`",
+                );
             }
             match TaskOptions::parse(kind, &attr) {
                 Ok(options) => {
@@ -185,7 +214,14 @@ impl TaskBlock {
                         Some(name) => (name.value(), name.span()),
                         None => (sig.ident.to_string(), sig.ident.span()),
                     };
-                    tasks.push(TaskMethod { method: sig.ident.clone(), name, name_span, kind: options.kind, takes_context, cfg });
+                    tasks.push(TaskMethod {
+                        method: sig.ident.clone(),
+                        name,
+                        name_span,
+                        kind: options.kind,
+                        takes_context,
+                        cfg,
+                    });
                 }
                 Err(error) => {
                     diag.push(error);
@@ -194,7 +230,11 @@ impl TaskBlock {
             }
         }
         check::tasks(&mut diag, &tasks);
-        let block = TaskBlock { self_ty: (*item.self_ty).clone(), tasks, hooks };
+        let block = TaskBlock {
+            self_ty: (*item.self_ty).clone(),
+            tasks,
+            hooks,
+        };
         diag.finish().map(|()| block)
     }
 }
@@ -270,16 +310,29 @@ fn flag(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<bool> {
 /// Checks a task's signature; returns whether it takes a context argument.
 fn check_task_signature(diag: &mut Diagnostics, kind: &str, sig: &syn::Signature) -> bool {
     match (kind, &sig.asyncness) {
-        ("thread", Some(asyncness)) => diag.error_at(asyncness, "`#[thread]` methods must not be `async`: they run on their own OS thread"),
+        ("thread", Some(asyncness)) => diag.error_at(
+            asyncness,
+            "`#[thread]` methods must not be `async`: they run on their own OS thread",
+        ),
         ("thread", None) => {}
-        (_, None) => diag.error_at(sig.fn_token, format!("`#[{kind}]` methods must be `async fn`")),
+        (_, None) => diag.error_at(
+            sig.fn_token,
+            format!("`#[{kind}]` methods must be `async fn`"),
+        ),
         _ => {}
     }
     check_receiver_and_generics(diag, sig, &format!("`#[{kind}]` method"));
     let extra: Vec<&FnArg> = sig.inputs.iter().skip(1).collect();
-    let argument = if kind == "thread" { "a `ShutdownHandle`" } else { "a `TaskContext`" };
+    let argument = if kind == "thread" {
+        "a `ShutdownHandle`"
+    } else {
+        "a `TaskContext`"
+    };
     for arg in extra.iter().skip(1) {
-        diag.error_at(arg, format!("`#[{kind}]` methods take `&self` and at most one more argument, {argument}"));
+        diag.error_at(
+            arg,
+            format!("`#[{kind}]` methods take `&self` and at most one more argument, {argument}"),
+        );
     }
     !extra.is_empty()
 }
@@ -322,8 +375,11 @@ pub(crate) fn snake_case(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 4);
     for (i, &c) in chars.iter().enumerate() {
         if c.is_uppercase() {
-            let after_lower = i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
-            let acronym_end = i > 0 && chars[i - 1].is_uppercase() && chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            let after_lower =
+                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let acronym_end = i > 0
+                && chars[i - 1].is_uppercase()
+                && chars.get(i + 1).is_some_and(|n| n.is_lowercase());
             if (after_lower || acronym_end) && !out.ends_with('_') {
                 out.push('_');
             }

@@ -10,14 +10,20 @@ fn check(name: &str, args: TokenStream, item: TokenStream) {
     let output = super::expand(args, item);
     let file: syn::File = syn::parse2(output).expect("the expansion parses as items");
     let formatted = prettyplease::unparse(&file);
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots").join(format!("{name}.expanded.rs"));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("snapshots")
+        .join(format!("{name}.expanded.rs"));
     if std::env::var_os("TAMARCO_BLESS").is_some() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, &formatted).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("no snapshot at {}; run with TAMARCO_BLESS=1 to record it", path.display()));
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot at {}; run with TAMARCO_BLESS=1 to record it",
+            path.display()
+        )
+    });
     assert!(
         expected == formatted,
         "the expansion of `{name}` changed; review it and re-bless with TAMARCO_BLESS=1\n--- expected\n{expected}\n--- actual\n{formatted}"

@@ -32,7 +32,11 @@ fn reports_every_problem_of_a_struct_at_once() {
             #[resource(name = "x.y")] c: C,
         }
     };
-    let found = errors(Service::parse(&mut item, &ServiceArgs::default()).err().unwrap());
+    let found = errors(
+        Service::parse(&mut item, &ServiceArgs::default())
+            .err()
+            .unwrap(),
+    );
     assert_eq!(found.len(), 4, "{found:#?}");
 }
 

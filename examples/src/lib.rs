@@ -1,0 +1,1 @@
+//! The numbered examples live beside this crate; see `README.md`.
