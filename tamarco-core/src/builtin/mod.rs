@@ -29,9 +29,12 @@ pub const DEFAULT_RESOURCE_NAMES: &[&str] = &[
 ];
 
 /// The default resources, in start order.
-pub(crate) fn defaults(board: &StatusBoard) -> Vec<(&'static str, Arc<dyn ErasedResource>)> {
+pub(crate) fn defaults(
+    board: &StatusBoard,
+    report_server: &Arc<ReportServer>,
+) -> Vec<(&'static str, Arc<dyn ErasedResource>)> {
     vec![
-        (ReportServer::NAME, Arc::new(ReportServer::default())),
+        (ReportServer::NAME, Arc::clone(report_server) as Arc<dyn ErasedResource>),
         (
             StatusResource::NAME,
             Arc::new(StatusResource::new(board.clone())),

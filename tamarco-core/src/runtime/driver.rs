@@ -116,7 +116,7 @@ impl Driver {
         Ok(())
     }
 
-    /// Runs a stop phase over every resource that got past pre_start, in reverse order. A
+    /// Runs a stop phase over every resource that started, in reverse order. A
     /// failure is logged and the others still stop; the first failure is returned.
     pub(crate) async fn stop_phase(&self, phase: Phase) -> Result<(), Error> {
         let mut first = None;
@@ -136,13 +136,13 @@ impl Driver {
         first.map_or(Ok(()), Err)
     }
 
-    /// After a failed start: stops, in reverse order, the resources that had completed
-    /// pre_start, except the ones that failed.
+    /// After a failed start: stops, in reverse order, the resources that had started, except
+    /// the ones that failed.
     pub(crate) async fn stop_started(&self) {
         for phase in [Phase::Stop, Phase::PostStop] {
             for entry in self.entries.iter().rev() {
                 let progress = entry.progress();
-                if progress.failed || progress.reached < Some(Phase::PreStart) {
+                if progress.failed || progress.reached < Some(Phase::Start) {
                     continue;
                 }
                 tracing::info!(resource = entry.name(), "{phase}");

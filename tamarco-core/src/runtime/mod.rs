@@ -122,7 +122,8 @@ impl<S: TaskSet> Runtime<S> {
         };
         let grace = seconds(&settings, "system.shutdown.grace_period_seconds")?;
         let thread_timeout = seconds(&settings, "system.shutdown.thread_join_timeout_seconds")?;
-        let driver = Arc::new(Driver::new(entries(&service, &settings, &shutdown)));
+        let report_server = Arc::new(builtin::ReportServer::default());
+        let driver = Arc::new(Driver::new(entries(&service, &settings, &shutdown, &report_server)));
         let hooks = S::hooks();
         let mut running = Running {
             service,
@@ -132,6 +133,7 @@ impl<S: TaskSet> Runtime<S> {
             hooks_stop: hooks.stop,
             hooks_post_stop: hooks.post_stop,
             supervisor: None,
+            report_server,
             forced,
             grace,
             thread_timeout,
@@ -178,6 +180,7 @@ pub struct Running<S> {
     hooks_stop: Option<HookFn<S>>,
     hooks_post_stop: Option<HookFn<S>>,
     supervisor: Option<Supervisor>,
+    report_server: Arc<builtin::ReportServer>,
     forced: Option<oneshot::Receiver<()>>,
     grace: Duration,
     thread_timeout: Duration,
@@ -205,6 +208,11 @@ impl<S: TaskSet> Running<S> {
     /// The handle that stops the service gracefully.
     pub fn shutdown(&self) -> &ShutdownHandle {
         &self.shutdown
+    }
+
+    /// The address the default report server listens on, unless it is disabled or replaced.
+    pub fn report_addr(&self) -> Option<std::net::SocketAddr> {
+        self.report_server.local_addr()
     }
 
     /// The status of every resource, in start order.
@@ -345,6 +353,7 @@ fn entries<S: Microservice>(
     service: &Arc<S>,
     settings: &Settings,
     shutdown: &ShutdownHandle,
+    report_server: &Arc<builtin::ReportServer>,
 ) -> Vec<Entry> {
     let routes = ReportRoutes::default();
     let slots = service.resources();
@@ -354,7 +363,7 @@ fn entries<S: Microservice>(
         &'static [&'static str],
         Arc<dyn ErasedResource>,
     )> = Vec::new();
-    for (name, resource) in builtin::defaults(&board) {
+    for (name, resource) in builtin::defaults(&board, report_server) {
         if !slots
             .iter()
             .any(|slot| slot.name == name && slot.replaces_default)

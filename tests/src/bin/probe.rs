@@ -1,0 +1,54 @@
+//! A service for the process-level tests (signals, exit codes), chosen by `PROBE_MODE`:
+//!
+//! - `hello`: a timer and the report server on a free port; stops on a signal.
+//! - `fail_start`: the resource `broken` fails in start after `first` started.
+//! - `slow_stop`: a resource takes 60 s to stop, the grace period is 0.3 s.
+//! - `stuck_stop`: a resource takes 60 s to stop, the grace period is 60 s.
+
+use std::time::Duration;
+
+use tamarco::Phase;
+use tamarco::prelude::*;
+use tamarco::serde_json::json;
+use tamarco_tests::{EventLog, RecordingResource};
+
+#[microservice(name = "probe")]
+struct Probe {
+    #[resource]
+    first: RecordingResource,
+    #[resource(depends_on = [first])]
+    broken: RecordingResource,
+}
+
+#[microservice]
+impl Probe {
+    #[task_timer(interval = "50ms", autostart)]
+    async fn tick(&self) {
+        tamarco::tracing::debug!("tick");
+    }
+}
+
+fn main() -> ExitStatus {
+    let mode = std::env::var("PROBE_MODE").unwrap_or_default();
+    let log = EventLog::default();
+    let mut broken = RecordingResource::new(&log);
+    let mut grace = 30.0;
+    match mode.as_str() {
+        "fail_start" => broken = broken.failing_in(Phase::Start),
+        "slow_stop" => {
+            broken = broken.slow_to_stop(Duration::from_secs(60));
+            grace = 0.3;
+        }
+        "stuck_stop" => {
+            broken = broken.slow_to_stop(Duration::from_secs(60));
+            grace = 60.0;
+        }
+        _ => {}
+    }
+    let probe = Probe { first: RecordingResource::new(&log), broken };
+    let settings = json!({"system": {
+        "shutdown": {"grace_period_seconds": grace},
+        "resources": {"tamarco_http_report_server": {"port": 0}}
+    }});
+    probe.runtime().with_settings(settings).expect("valid settings").run()
+}

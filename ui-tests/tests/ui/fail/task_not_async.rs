@@ -1,0 +1,13 @@
+use tamarco::prelude::*;
+
+#[microservice]
+#[derive(Default)]
+struct Worker {}
+
+#[microservice]
+impl Worker {
+    #[task]
+    fn listen(&self) {}
+}
+
+fn main() {}
