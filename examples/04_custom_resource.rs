@@ -60,7 +60,7 @@ impl Counting {
     #[task_timer(interval = "500ms", autostart)]
     async fn traffic(&self) {
         let views = self.views.record();
-        if views % 3 == 0 {
+        if views.is_multiple_of(3) {
             self.clicks.record();
         }
     }

@@ -16,8 +16,11 @@ use crate::resource::{Resource, ResourceContext};
 pub struct ReportServer {
     settings: OnceLock<ReportServerSettings>,
     local_addr: OnceLock<SocketAddr>,
-    running: Mutex<Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>>,
+    running: Mutex<Option<Serving>>,
 }
+
+/// The stop trigger and the task of a running server.
+type Serving = (oneshot::Sender<()>, JoinHandle<std::io::Result<()>>);
 
 #[derive(Debug, Deserialize)]
 struct ReportServerSettings {
