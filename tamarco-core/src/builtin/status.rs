@@ -9,8 +9,15 @@ use serde_json::{Map, Value, json};
 use crate::BoxError;
 use crate::resource::{ErasedResource, ResourceContext, ResourceStatus, StatusCell};
 use crate::runtime::Entry;
+use crate::shutdown::ShutdownHandle;
 
-/// The `status` resource: serves `GET /status` on the report server.
+/// The `status` resource: serves `GET /status` and the health probes on the report server.
+///
+/// - `GET /health/live` (liveness) answers 200 while the process serves requests, including
+///   during a graceful stop: restarting a service that is stopping helps nobody.
+/// - `GET /health/ready` (readiness) answers 200 only while no stop has begun and every
+///   resource is STARTED; 503 otherwise (starting, CONNECTING, STOPPING, STOPPED, FAILED, or a
+///   graceful stop under way), so load balancers stop sending traffic before anything closes.
 ///
 /// The body is one key per resource, in start order:
 /// `{"tamarco_http_report_server":{"status":2,"status_str":"STARTED"}, ...}`. The HTTP code is
@@ -32,9 +39,12 @@ impl StatusResource {
 
 impl crate::resource::Resource for StatusResource {
     async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
+        let state = Probes { board: self.board.clone(), shutdown: cx.shutdown().clone() };
         let routes = Router::new()
             .route("/status", get(status))
-            .with_state(self.board.clone());
+            .route("/health/live", get(live))
+            .route("/health/ready", get(ready))
+            .with_state(state);
         cx.report_routes().merge(routes);
         Ok(())
     }
@@ -98,9 +108,31 @@ impl StatusBoard {
     }
 }
 
-async fn status(State(board): State<StatusBoard>) -> (StatusCode, axum::Json<Map<String, Value>>) {
-    let (code, body) = board.report();
+/// What the `/status` and health handlers read.
+#[derive(Clone)]
+struct Probes {
+    board: StatusBoard,
+    shutdown: ShutdownHandle,
+}
+
+async fn status(State(probes): State<Probes>) -> (StatusCode, axum::Json<Map<String, Value>>) {
+    let (code, body) = probes.board.report();
     (code, axum::Json(body))
+}
+
+async fn live() -> axum::Json<Value> {
+    axum::Json(json!({"status": "UP"}))
+}
+
+async fn ready(State(probes): State<Probes>) -> (StatusCode, axum::Json<Value>) {
+    let stopping = probes.shutdown.is_stopping();
+    let (code, _) = probes.board.report();
+    if !stopping && code == StatusCode::OK {
+        (StatusCode::OK, axum::Json(json!({"status": "READY"})))
+    } else {
+        let reason = if stopping { "stopping" } else { "resources not started" };
+        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "NOT_READY", "reason": reason})))
+    }
 }
 
 /// Whether a `/status` field name may hold a secret, which must never be shown.
