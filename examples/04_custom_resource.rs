@@ -70,7 +70,7 @@ fn main() -> ExitStatus {
     let runtime = Counting::default().runtime();
     runtime
         .settings()
-        .set("system.resources.views.label", "page views")
+        .set_internal("system.resources.views.label", "page views")
         .expect("a valid key");
     runtime.run()
 }

@@ -41,7 +41,7 @@ async fn main() -> Result<(), tamarco::Error> {
     let mut context = MicroserviceContext::new("script");
     context
         .settings()
-        .set("system.resources.db.url", "postgres://127.0.0.1/test")?;
+        .set_internal("system.resources.db.url", "postgres://127.0.0.1/test")?;
     let db = context.add("db", Connection::default());
     context.start().await?;
     println!(

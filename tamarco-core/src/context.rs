@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::error::{Error, Phase};
 use crate::resource::{ErasedResource, ReportRoutes, Resource, ResourceContext, ResourceStatus};
 use crate::runtime::{Driver, Entry, dependency_order};
-use crate::settings::Settings;
+use crate::settings::{Settings, sources};
 use crate::shutdown::ShutdownHandle;
 
 /// A set of resources started and stopped together, outside a service.
@@ -17,7 +17,7 @@ use crate::shutdown::ShutdownHandle;
 /// # impl Resource for Client {}
 /// # async fn demo() -> Result<(), tamarco_core::Error> {
 /// let mut cx = MicroserviceContext::new("script");
-/// cx.settings().set("system.resources.client.url", "http://127.0.0.1:8080").unwrap();
+/// cx.settings().set_internal("system.resources.client.url", "http://127.0.0.1:8080").unwrap();
 /// let client = cx.add("client", Client::default());
 /// cx.start().await?;
 /// // ... use `client` ...
@@ -29,6 +29,7 @@ pub struct MicroserviceContext {
     shutdown: ShutdownHandle,
     declared: Vec<(String, Vec<String>, Arc<dyn ErasedResource>)>,
     driver: Option<Driver>,
+    sources: Option<sources::Sources>,
 }
 
 impl std::fmt::Debug for MicroserviceContext {
@@ -53,6 +54,7 @@ impl MicroserviceContext {
             shutdown: ShutdownHandle::new(),
             declared: Vec::new(),
             driver: None,
+            sources: None,
         }
     }
 
@@ -92,6 +94,7 @@ impl MicroserviceContext {
     /// Binds, configures and starts every resource in dependency order. On failure the ones
     /// that had started are stopped again and the error names the resource and the phase.
     pub async fn start(&mut self) -> Result<(), Error> {
+        self.sources = Some(sources::load_all(&self.settings).await?);
         let routes = ReportRoutes::default();
         let keyed: Vec<(&str, Vec<&str>, ())> = self
             .declared

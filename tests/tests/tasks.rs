@@ -56,7 +56,11 @@ impl Timers {
 }
 
 fn quiet<S: TaskSet>(service: S) -> Runtime<S> {
-    service.runtime().with_settings(quiet_settings()).unwrap().handle_signals(false)
+    service
+        .runtime()
+        .with_settings(quiet_settings())
+        .unwrap()
+        .handle_signals(false)
 }
 
 #[tokio::test(start_paused = true)]
@@ -76,16 +80,39 @@ async fn timers_follow_interval_autostart_and_one_shot_and_survive_failures() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(count(&timers.autostart), 4);
     assert_eq!(count(&timers.delayed), 3);
-    assert_eq!(count(&timers.once), 1, "one_shot runs once, after one interval");
-    assert_eq!(count(&timers.once_now), 1, "one_shot with autostart runs once, at once");
-    assert_eq!(count(&timers.failing), 4, "a failing tick does not stop the timer");
-    assert_eq!(count(&timers.panicking), 4, "a panicking tick does not stop the timer");
-    assert!(!running.shutdown().is_stopping(), "failing ticks do not stop the service");
+    assert_eq!(
+        count(&timers.once),
+        1,
+        "one_shot runs once, after one interval"
+    );
+    assert_eq!(
+        count(&timers.once_now),
+        1,
+        "one_shot with autostart runs once, at once"
+    );
+    assert_eq!(
+        count(&timers.failing),
+        4,
+        "a failing tick does not stop the timer"
+    );
+    assert_eq!(
+        count(&timers.panicking),
+        4,
+        "a panicking tick does not stop the timer"
+    );
+    assert!(
+        !running.shutdown().is_stopping(),
+        "failing ticks do not stop the service"
+    );
 
     running.stop().await.unwrap();
     let after_stop = count(&timers.autostart);
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(count(&timers.autostart), after_stop, "timers are cancelled on stop");
+    assert_eq!(
+        count(&timers.autostart),
+        after_stop,
+        "timers are cancelled on stop"
+    );
 }
 
 #[microservice]
@@ -102,8 +129,12 @@ impl FailingTask {
 
 #[tokio::test]
 async fn a_failing_task_stops_the_service_and_names_the_task() {
-    let outcome =
-        tokio::time::timeout(Duration::from_secs(10), quiet(FailingTask::default()).try_serve()).await.unwrap();
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(10),
+        quiet(FailingTask::default()).try_serve(),
+    )
+    .await
+    .unwrap();
     match outcome {
         Err(Error::Task { task, source }) => {
             assert_eq!(task, "ingest");
@@ -127,10 +158,17 @@ impl PanickingThread {
 
 #[tokio::test]
 async fn a_panicking_thread_stops_the_service_and_names_it() {
-    let outcome =
-        tokio::time::timeout(Duration::from_secs(10), quiet(PanickingThread::default()).try_serve()).await.unwrap();
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(10),
+        quiet(PanickingThread::default()).try_serve(),
+    )
+    .await
+    .unwrap();
     let error = outcome.expect_err("the service fails");
-    assert_eq!(tamarco::error_chain(&error), "task `cruncher` failed: panicked: out of numbers");
+    assert_eq!(
+        tamarco::error_chain(&error),
+        "task `cruncher` failed: panicked: out of numbers"
+    );
     assert_eq!(ExitStatus::of(&Err(error)).code(), 1);
 }
 
@@ -173,10 +211,21 @@ async fn threads_see_the_stop_and_cooperative_tasks_finish() {
             tokio::task::yield_now().await;
         }
     };
-    tokio::time::timeout(Duration::from_secs(5), plain_running).await.expect("the plain task runs");
-    tokio::time::timeout(Duration::from_secs(10), running.stop()).await.expect("stop is bounded").unwrap();
-    assert!(workers.thread_saw_stop.load(Ordering::SeqCst), "the thread saw the stop signal before the join");
-    assert!(workers.cooperative_finished.load(Ordering::SeqCst), "a cooperative task may finish its work");
+    tokio::time::timeout(Duration::from_secs(5), plain_running)
+        .await
+        .expect("the plain task runs");
+    tokio::time::timeout(Duration::from_secs(10), running.stop())
+        .await
+        .expect("stop is bounded")
+        .unwrap();
+    assert!(
+        workers.thread_saw_stop.load(Ordering::SeqCst),
+        "the thread saw the stop signal before the join"
+    );
+    assert!(
+        workers.cooperative_finished.load(Ordering::SeqCst),
+        "a cooperative task may finish its work"
+    );
 }
 
 #[microservice]
@@ -194,8 +243,14 @@ impl DeafThread {
 #[tokio::test]
 async fn a_thread_that_ignores_the_stop_is_left_behind_after_the_join_timeout() {
     let runtime = quiet(DeafThread::default());
-    runtime.settings().set("system.shutdown.thread_join_timeout_seconds", 0.2).unwrap();
+    runtime
+        .settings()
+        .set_internal("system.shutdown.thread_join_timeout_seconds", 0.2)
+        .unwrap();
     let running = runtime.start().await.unwrap();
     let stopped = tokio::time::timeout(Duration::from_secs(5), running.stop()).await;
-    assert!(matches!(stopped, Ok(Ok(()))), "the stop does not wait for the deaf thread: {stopped:?}");
+    assert!(
+        matches!(stopped, Ok(Ok(()))),
+        "the stop does not wait for the deaf thread: {stopped:?}"
+    );
 }

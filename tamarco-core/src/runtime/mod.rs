@@ -22,7 +22,7 @@ use crate::builtin;
 use crate::error::{Error, Phase, error_chain};
 use crate::microservice::{HookFn, Microservice, TaskSet};
 use crate::resource::{ErasedResource, ReportRoutes, Resource, ResourceContext, ResourceStatus};
-use crate::settings::{Settings, SettingsError};
+use crate::settings::{Settings, SettingsError, sources};
 use crate::shutdown::{ShutdownHandle, StopReason};
 use crate::task::supervisor::Supervisor;
 use crate::{BoxError, logging};
@@ -70,14 +70,14 @@ impl<S: TaskSet> Runtime<S> {
 
     /// Runs the service on a new multi-threaded tokio runtime until it stops.
     pub fn run(self) -> ExitStatus {
-        logging::init(&self.settings);
         let runtime = match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
         {
             Ok(runtime) => runtime,
             Err(error) => {
-                tracing::error!("{}", error_chain(&Error::Runtime(error)));
+                // Logging is not set up yet: it needs the settings, loaded inside the runtime.
+                eprintln!("error: {}", error_chain(&Error::Runtime(error)));
                 return ExitStatus::Failure;
             }
         };
@@ -113,7 +113,9 @@ impl<S: TaskSet> Runtime<S> {
             settings,
             handle_signals,
         } = self;
+        let loaded = sources::load_all(&settings).await;
         logging::init(&settings);
+        let sources = loaded?;
         let service = Arc::new(service);
         let shutdown = ShutdownHandle::new();
         let forced = match handle_signals {
@@ -134,6 +136,7 @@ impl<S: TaskSet> Runtime<S> {
             hooks_post_stop: hooks.post_stop,
             supervisor: None,
             report_server,
+            _sources: sources,
             forced,
             grace,
             thread_timeout,
@@ -181,6 +184,8 @@ pub struct Running<S> {
     hooks_post_stop: Option<HookFn<S>>,
     supervisor: Option<Supervisor>,
     report_server: Arc<builtin::ReportServer>,
+    /// Settings sources with background work (the etcd watch), stopped with the service.
+    _sources: sources::Sources,
     forced: Option<oneshot::Receiver<()>>,
     grace: Duration,
     thread_timeout: Duration,

@@ -1,29 +1,45 @@
 //! The settings model: one tree of values addressed by dotted keys (`system.resources.db.host`).
 //!
-//! The tree is the merge of layers, lowest precedence first: the framework's defaults, then the
-//! service's in-code settings ([`Settings::update_internal`]); later sources (file, etcd,
-//! environment) add layers above those. Reads under `system.` see the per-service override:
-//! `system.microservices.<service>.<path>` wins over `system.<path>` for that service only, and
-//! for a subtree the two are merged key by key.
+//! The tree is the merge of layers. Precedence, lowest first (a later layer wins key by key):
 //!
+//! 1. the framework's defaults ([`Layer::Defaults`]);
+//! 2. the service's in-code settings ([`Settings::update_internal`], [`Settings::set_internal`]);
+//! 3. a YAML or JSON file named by `TAMARCO_YML_FILE` ([`Layer::File`]);
+//! 4. etcd, when `TAMARCO_ETCD_HOST` is set ([`Layer::Etcd`]);
+//! 5. single keys from environment variables `TAMARCO__<KEY>` ([`Layer::Environment`]; see
+//!    [`sources`]).
+//!
+//! Reads under `system.` see the per-service override: `system.microservices.<service>.<path>`
+//! wins over `system.<path>` for that service only, and for a subtree the two merge key by key.
 //! Typed reads go through serde; a failure names the full key and the expected type.
+//!
+//! Changes are pushed, not polled: [`Settings::watch`] calls back when the value a key resolves
+//! to changes (from any layer, the override included), and [`Settings::live`] gives a typed handle
+//! that always holds the latest value, read without a lookup.
 
 mod error;
+mod live;
+pub mod sources;
 mod tree;
 mod view;
+mod watch;
 
 #[cfg(test)]
 mod tests;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::resource::BoxFuture;
+
 pub use error::SettingsError;
+pub use live::Live;
 pub use view::SettingsView;
+pub use watch::WatchId;
 
 /// Where a layer of settings comes from. Later variants take precedence over earlier ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -41,6 +57,21 @@ pub enum Layer {
     Environment,
 }
 
+/// A store that [`Settings::set`] and [`Settings::delete`] write through (etcd). The store
+/// feeds its changes back into its own [`Layer`].
+pub trait SettingsBackend: Send + Sync + 'static {
+    /// A description for errors and `/status`, without secrets (`etcd at 127.0.0.1:2379`).
+    fn describe(&self) -> String;
+    /// Whether the store is reachable right now.
+    fn is_connected(&self) -> bool;
+    /// The layer the store's values live in.
+    fn layer(&self) -> Layer;
+    /// Stores `value` at the dotted `key`.
+    fn put<'a>(&'a self, key: &'a str, value: &'a Value) -> BoxFuture<'a, Result<(), SettingsError>>;
+    /// Removes the dotted `key` and everything under it.
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), SettingsError>>;
+}
+
 /// The settings of one service: cheap to clone, shared by every resource and task.
 #[derive(Clone)]
 pub struct Settings {
@@ -51,14 +82,14 @@ struct Inner {
     service: String,
     layers: RwLock<BTreeMap<Layer, Value>>,
     merged: RwLock<Arc<Value>>,
+    watchers: watch::Watchers,
+    backend: Mutex<Option<Arc<dyn SettingsBackend>>>,
 }
 
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The tree may hold secrets: never print it.
-        f.debug_struct("Settings")
-            .field("service", &self.inner.service)
-            .finish_non_exhaustive()
+        f.debug_struct("Settings").field("service", &self.inner.service).finish_non_exhaustive()
     }
 }
 
@@ -70,6 +101,8 @@ impl Settings {
                 service: service.into(),
                 layers: RwLock::new(BTreeMap::new()),
                 merged: RwLock::new(Arc::new(Value::Object(Default::default()))),
+                watchers: watch::Watchers::default(),
+                backend: Mutex::new(None),
             }),
         };
         settings.replace_layer(Layer::Defaults, defaults());
@@ -110,21 +143,50 @@ impl Settings {
     }
 
     /// Sets one key in the in-code layer.
-    pub fn set(&self, key: &str, value: impl Serialize) -> Result<(), SettingsError> {
+    pub fn set_internal(&self, key: &str, value: impl Serialize) -> Result<(), SettingsError> {
         tree::check_key(key)?;
-        let value = serde_json::to_value(value).map_err(|e| SettingsError::Invalid {
-            key: key.to_owned(),
-            message: e.to_string(),
-        })?;
+        let value = to_value(key, value)?;
         self.edit_layer(Layer::InCode, |layer| tree::insert(layer, key, value));
         Ok(())
     }
 
     /// Removes one key (and its subtree) from the in-code layer.
-    pub fn delete(&self, key: &str) -> Result<(), SettingsError> {
+    pub fn delete_internal(&self, key: &str) -> Result<(), SettingsError> {
         tree::check_key(key)?;
         self.edit_layer(Layer::InCode, |layer| tree::remove(layer, key));
         Ok(())
+    }
+
+    /// Stores `value` at `key` in the central store (etcd) when there is one, otherwise in the
+    /// in-code layer. The new value is visible to `get` as soon as this returns.
+    pub async fn set(&self, key: &str, value: impl Serialize) -> Result<(), SettingsError> {
+        tree::check_key(key)?;
+        let value = to_value(key, value)?;
+        match self.backend() {
+            Some(backend) => {
+                backend.put(key, &value).await?;
+                self.apply(backend.layer(), [(key.to_owned(), Some(value))]);
+                Ok(())
+            }
+            None => {
+                self.edit_layer(Layer::InCode, |layer| tree::insert(layer, key, value));
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes `key` and its subtree from the central store when there is one, otherwise from
+    /// the in-code layer.
+    pub async fn delete(&self, key: &str) -> Result<(), SettingsError> {
+        tree::check_key(key)?;
+        match self.backend() {
+            Some(backend) => {
+                backend.delete(key).await?;
+                self.apply(backend.layer(), [(key.to_owned(), None)]);
+                Ok(())
+            }
+            None => self.delete_internal(key),
+        }
     }
 
     /// Replaces a whole layer, for settings sources. `value` must be a map.
@@ -132,21 +194,40 @@ impl Settings {
         self.edit_layer(layer, |slot| *slot = value);
     }
 
+    /// Sets (`Some`) or removes (`None`) dotted keys in one layer, as one change: watchers see
+    /// the result once. For settings sources that receive changes key by key.
+    pub fn apply(&self, layer: Layer, changes: impl IntoIterator<Item = (String, Option<Value>)>) {
+        self.edit_layer(layer, |slot| {
+            for (key, value) in changes {
+                match value {
+                    Some(value) => tree::insert(slot, &key, value),
+                    None => tree::remove(slot, &key),
+                }
+            }
+        });
+    }
+
+    /// Makes [`set`](Settings::set) and [`delete`](Settings::delete) write through `backend`.
+    pub fn attach_backend(&self, backend: Arc<dyn SettingsBackend>) {
+        *self.inner.backend.lock().expect("settings lock") = Some(backend);
+    }
+
+    /// The central store, if one is attached.
+    pub fn backend(&self) -> Option<Arc<dyn SettingsBackend>> {
+        self.inner.backend.lock().expect("settings lock").clone()
+    }
+
     /// The typed value at `key`; an error names the key when it is missing or of the wrong type.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<T, SettingsError> {
         match self.value(key) {
             Some(value) => tree::decode(key, value),
-            None => Err(SettingsError::Missing {
-                key: key.to_owned(),
-            }),
+            None => Err(SettingsError::Missing { key: key.to_owned() }),
         }
     }
 
     /// The typed value at `key`, or `None` when it is missing; a wrong type is still an error.
     pub fn get_opt<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SettingsError> {
-        self.value(key)
-            .map(|value| tree::decode(key, value))
-            .transpose()
+        self.value(key).map(|value| tree::decode(key, value)).transpose()
     }
 
     /// The typed value at `key`, or `default` when it is missing; a wrong type is still an error.
@@ -156,8 +237,43 @@ impl Settings {
 
     /// The raw value at `key`, with the per-service override applied.
     pub fn value(&self, key: &str) -> Option<Value> {
-        let merged = self.inner.merged.read().expect("settings lock").clone();
-        tree::resolve(&merged, &self.inner.service, key)
+        tree::resolve(&self.tree(), &self.inner.service, key)
+    }
+
+    /// Calls `callback(key, value)` whenever the value `key` resolves to changes (the override
+    /// included): with the new value, or `None` when the key was deleted. The callback runs on
+    /// the thread that made the change and must not block; spawn a task for async work.
+    pub fn watch(&self, key: &str, callback: impl Fn(&str, Option<&Value>) + Send + Sync + 'static) -> WatchId {
+        let current = self.value(key);
+        self.inner.watchers.add(key, current, Arc::new(callback))
+    }
+
+    /// Stops a watch.
+    pub fn unwatch(&self, id: WatchId) {
+        self.inner.watchers.remove(id);
+    }
+
+    /// A typed handle that always holds the latest value at `key`. Fails, naming the key, if
+    /// the key is missing or has the wrong type now; later bad values are logged and skipped.
+    pub fn live<T>(&self, key: &str) -> Result<Live<T>, SettingsError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        Live::new(self, key, None)
+    }
+
+    /// Like [`live`](Settings::live), holding `default` while the key is missing.
+    pub fn live_or<T>(&self, key: &str, default: T) -> Result<Live<T>, SettingsError>
+    where
+        T: DeserializeOwned + Send + Sync + 'static,
+    {
+        Live::new(self, key, Some(default))
+    }
+
+    /// The original's `watch_and_update`: every key is already kept up to date from every
+    /// source, so this is a live handle on the raw value at `key` (`None` while missing).
+    pub fn watch_and_update(&self, key: &str) -> Live<Option<Value>> {
+        Live::new(self, key, Some(None)).expect("an optional raw value always decodes")
     }
 
     /// A view rooted at `root`: keys read through it are relative to the root.
@@ -170,12 +286,12 @@ impl Settings {
         self.view(format!("system.resources.{name}"))
     }
 
-    fn merge_into_layer(
-        &self,
-        layer: Layer,
-        source: &str,
-        value: Value,
-    ) -> Result<(), SettingsError> {
+    /// The merged tree (without the per-service override applied).
+    fn tree(&self) -> Arc<Value> {
+        self.inner.merged.read().expect("settings lock").clone()
+    }
+
+    fn merge_into_layer(&self, layer: Layer, source: &str, value: Value) -> Result<(), SettingsError> {
         if !value.is_object() {
             return Err(SettingsError::Source {
                 source_name: source.to_owned(),
@@ -187,17 +303,25 @@ impl Settings {
     }
 
     fn edit_layer(&self, layer: Layer, edit: impl FnOnce(&mut Value)) {
-        let mut layers = self.inner.layers.write().expect("settings lock");
-        let slot = layers
-            .entry(layer)
-            .or_insert_with(|| Value::Object(Default::default()));
-        edit(slot);
-        let mut merged = Value::Object(Default::default());
-        for value in layers.values() {
-            tree::merge(&mut merged, value.clone());
-        }
-        *self.inner.merged.write().expect("settings lock") = Arc::new(merged);
+        let merged = {
+            let mut layers = self.inner.layers.write().expect("settings lock");
+            let slot = layers.entry(layer).or_insert_with(|| Value::Object(Default::default()));
+            edit(slot);
+            let mut merged = Value::Object(Default::default());
+            for value in layers.values() {
+                tree::merge(&mut merged, value.clone());
+            }
+            let merged = Arc::new(merged);
+            *self.inner.merged.write().expect("settings lock") = Arc::clone(&merged);
+            merged
+        };
+        // Callbacks run without any settings lock held, so they may read settings.
+        self.inner.watchers.notify(|key| tree::resolve(&merged, &self.inner.service, key));
     }
+}
+
+fn to_value(key: &str, value: impl Serialize) -> Result<Value, SettingsError> {
+    serde_json::to_value(value).map_err(|e| SettingsError::Invalid { key: key.to_owned(), message: e.to_string() })
 }
 
 /// The framework's defaults: enough for a service with no settings at all to run.

@@ -66,7 +66,7 @@ fn per_service_override_wins_for_that_service_only() {
 fn wrong_type_names_full_key_and_expected_type() {
     let settings = Settings::new("dog");
     settings
-        .set("system.resources.db.port", "not a port")
+        .set_internal("system.resources.db.port", "not a port")
         .unwrap();
     let err = settings.resource_view("db").get::<u16>("port").unwrap_err();
     let text = err.to_string();
@@ -123,11 +123,11 @@ fn missing_key_is_named() {
 #[test]
 fn set_and_delete_edit_the_in_code_layer() {
     let settings = Settings::new("dog");
-    settings.set("a.b.c", 1).unwrap();
+    settings.set_internal("a.b.c", 1).unwrap();
     assert_eq!(settings.value("a"), Some(json!({"b": {"c": 1}})));
-    settings.delete("a.b").unwrap();
+    settings.delete_internal("a.b").unwrap();
     assert_eq!(settings.value("a"), Some(json!({})));
-    assert!(settings.set("a..b", 1).is_err());
+    assert!(settings.set_internal("a..b", 1).is_err());
 }
 
 #[test]
@@ -137,4 +137,90 @@ fn malformed_yaml_names_the_line() {
         .update_internal_yaml("system:\n  a: [1, 2\n")
         .unwrap_err();
     assert!(err.to_string().contains("line"), "{err}");
+}
+
+#[test]
+fn watch_fires_on_change_and_delete_with_the_override() {
+    use std::sync::{Arc, Mutex};
+    let settings = Settings::new("dog");
+    settings.set_internal("system.resources.db.port", 1).unwrap();
+    let seen: Arc<Mutex<Vec<(String, Option<Value>)>>> = Arc::default();
+    let sink = Arc::clone(&seen);
+    settings.watch("system.resources.db.port", move |key, value| {
+        sink.lock().unwrap().push((key.to_owned(), value.cloned()));
+    });
+    settings.set_internal("system.resources.db.host", "h").unwrap(); // another key: no call
+    settings.set_internal("system.resources.db.port", 2).unwrap();
+    settings.set_internal("system.microservices.dog.resources.db.port", 3).unwrap();
+    settings.set_internal("system.microservices.cat.resources.db.port", 4).unwrap(); // not us
+    settings.delete_internal("system.microservices.dog").unwrap();
+    settings.delete_internal("system.resources.db.port").unwrap();
+    let key = "system.resources.db.port".to_owned();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![(key.clone(), Some(json!(2))), (key.clone(), Some(json!(3))), (key.clone(), Some(json!(2))), (key, None)]
+    );
+}
+
+#[test]
+fn live_handles_follow_changes_and_keep_the_last_good_value() {
+    let settings = Settings::new("dog");
+    settings.set_internal("system.resources.db.pool", 5).unwrap();
+    let pool = settings.resource_view("db").live::<u32>("pool").unwrap();
+    assert_eq!(*pool.get(), 5);
+    settings.set_internal("system.resources.db.pool", 8).unwrap();
+    assert_eq!(**pool.load(), 8);
+    settings.set_internal("system.resources.db.pool", "many").unwrap();
+    assert_eq!(*pool.get(), 8, "a bad value is skipped");
+    let missing = settings.live::<u32>("system.resources.db.missing").unwrap_err();
+    assert_eq!(missing, SettingsError::Missing { key: "system.resources.db.missing".into() });
+    let timeout = settings.live_or("system.resources.db.timeout", 30u32).unwrap();
+    assert_eq!(*timeout.get(), 30);
+    settings.set_internal("system.resources.db.timeout", 10).unwrap();
+    assert_eq!(*timeout.get(), 10);
+    settings.delete_internal("system.resources.db.timeout").unwrap();
+    assert_eq!(*timeout.get(), 30, "back to the default when deleted");
+}
+
+#[test]
+fn layers_follow_the_documented_precedence() {
+    let settings = Settings::new("dog");
+    settings.set_internal("system.k", "in-code").unwrap();
+    settings.replace_layer(Layer::File, json!({"system": {"k": "file", "f": 1}}));
+    assert_eq!(settings.get::<String>("system.k").unwrap(), "file");
+    settings.replace_layer(Layer::Etcd, json!({"system": {"k": "etcd"}}));
+    assert_eq!(settings.get::<String>("system.k").unwrap(), "etcd");
+    sources::load_env(&settings, [("TAMARCO__SYSTEM__K".to_owned(), "env".to_owned())]).unwrap();
+    assert_eq!(settings.get::<String>("system.k").unwrap(), "env");
+    assert_eq!(settings.get::<u32>("system.f").unwrap(), 1, "other keys of lower layers survive");
+}
+
+#[test]
+fn environment_values_are_typed_like_yaml_scalars() {
+    let settings = Settings::new("dog");
+    let vars = [
+        ("TAMARCO__SYSTEM__RESOURCES__DB__PORT", "5432"),
+        ("TAMARCO__SYSTEM__RESOURCES__DB__TLS", "true"),
+        ("TAMARCO__SYSTEM__RESOURCES__DB__NAME", "\"5432\""),
+        ("TAMARCO__SYSTEM__RESOURCES__DB__HOSTS", "[a, b]"),
+        ("TAMARCO__SYSTEM__RESOURCES__DB__EMPTY", ""),
+        ("UNRELATED", "x"),
+    ];
+    sources::load_env(&settings, vars.map(|(k, v)| (k.to_owned(), v.to_owned()))).unwrap();
+    assert_eq!(
+        settings.value("system.resources.db"),
+        Some(json!({"port": 5432, "tls": true, "name": "5432", "hosts": ["a", "b"], "empty": ""}))
+    );
+    let bad = sources::load_env(&settings, [("TAMARCO__SYSTEM____X".to_owned(), "1".to_owned())]).unwrap_err();
+    assert!(bad.to_string().contains("TAMARCO__SYSTEM____X"), "{bad}");
+}
+
+#[test]
+fn a_malformed_file_names_the_file_and_line() {
+    let path = std::env::temp_dir().join(format!("tamarco-bad-{}.yml", std::process::id()));
+    std::fs::write(&path, "system:\n  resources:\n    db: {port: 1\n").unwrap();
+    let err = sources::load_file(&Settings::new("dog"), &path).unwrap_err().to_string();
+    std::fs::remove_file(&path).unwrap();
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(err.contains("line"), "{err}");
 }

@@ -1,7 +1,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{Settings, SettingsError, tree};
+use super::{Live, Settings, SettingsError, WatchId, tree};
 
 /// Settings seen from a root key, usually `system.resources.<name>`: each resource reads its
 /// own subtree through one. The per-service override applies as for [`Settings`].
@@ -48,6 +48,35 @@ impl SettingsView {
     /// The typed value at `root.key`, or `default` when missing.
     pub fn get_or<T: DeserializeOwned>(&self, key: &str, default: T) -> Result<T, SettingsError> {
         self.settings.get_or(&self.full_key(key), default)
+    }
+
+    /// Stores `value` at `root.key` (in etcd when there is one); see [`Settings::set`].
+    pub async fn set(&self, key: &str, value: impl serde::Serialize) -> Result<(), SettingsError> {
+        self.settings.set(&self.full_key(key), value).await
+    }
+
+    /// Removes `root.key`; see [`Settings::delete`].
+    pub async fn delete(&self, key: &str) -> Result<(), SettingsError> {
+        self.settings.delete(&self.full_key(key)).await
+    }
+
+    /// Watches `root.key`; the callback gets the full key. See [`Settings::watch`].
+    pub fn watch(&self, key: &str, callback: impl Fn(&str, Option<&Value>) + Send + Sync + 'static) -> WatchId {
+        self.settings.watch(&self.full_key(key), callback)
+    }
+
+    /// A live handle on `root.key`; see [`Settings::live`].
+    pub fn live<T: DeserializeOwned + Send + Sync + 'static>(&self, key: &str) -> Result<Live<T>, SettingsError> {
+        self.settings.live(&self.full_key(key))
+    }
+
+    /// A live handle on `root.key`, holding `default` while it is missing.
+    pub fn live_or<T: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        key: &str,
+        default: T,
+    ) -> Result<Live<T>, SettingsError> {
+        self.settings.live_or(&self.full_key(key), default)
     }
 
     /// The whole subtree as one typed value. A missing subtree reads as an empty map, so a
