@@ -9,6 +9,7 @@ use quote::{ToTokens, quote};
 #[derive(Default)]
 pub(crate) struct Diagnostics {
     combined: Option<syn::Error>,
+    count: usize,
 }
 
 impl Diagnostics {
@@ -24,10 +25,17 @@ impl Diagnostics {
 
     /// Records an error.
     pub(crate) fn push(&mut self, error: syn::Error) {
+        self.count += (&error).into_iter().count();
         match &mut self.combined {
             Some(first) => first.combine(error),
             None => self.combined = Some(error),
         }
+    }
+
+    /// How many errors have been recorded so far; comparing counts tells whether a check of one
+    /// part found anything.
+    pub(crate) fn count(&self) -> usize {
+        self.count
     }
 
     /// `Err` with every recorded error, if any.
@@ -36,8 +44,8 @@ impl Diagnostics {
     }
 }
 
-/// The user's item (already cleaned of our helper attributes) followed by the errors, so that
-/// the rest of the crate and the IDE keep working.
+/// The user's item (already cleaned of our helper attributes, possibly with its generated impl)
+/// followed by the errors, so that the rest of the crate and the IDE keep working.
 pub(crate) fn with_item(item: TokenStream, error: &syn::Error) -> TokenStream {
     let errors = error.to_compile_error();
     quote! { #item #errors }
@@ -46,13 +54,21 @@ pub(crate) fn with_item(item: TokenStream, error: &syn::Error) -> TokenStream {
 /// Output of `#[task]`, `#[task_timer]` and `#[thread]` when they run at all: inside a
 /// `#[microservice]` impl block they are consumed first, so running means they are misplaced.
 pub(crate) fn outside_microservice(attribute: &str, item: TokenStream) -> TokenStream {
-    let message = format!(
-        "`#[{attribute}]` only works on methods of a `#[microservice] impl` block; \
-         add `#[microservice]` to the impl block"
-    );
-    let at = match syn::parse2::<syn::ImplItemFn>(item.clone()) {
-        Ok(method) => method.sig.ident.into_token_stream(),
-        Err(_) => item.clone(),
+    let in_block =
+        format!("`#[{attribute}]` only works on methods of a `#[microservice] impl` block");
+    let (at, message) = match syn::parse2::<syn::ImplItemFn>(item.clone()) {
+        Ok(method) if method.sig.receiver().is_some() => (
+            method.sig.ident.into_token_stream(),
+            format!("{in_block}; add `#[microservice]` to the impl block"),
+        ),
+        Ok(method) => (
+            method.sig.ident.into_token_stream(),
+            format!(
+                "`#[{attribute}]` goes on a `&self` method of a `#[microservice] impl` block; \
+                 this function takes no `self`"
+            ),
+        ),
+        Err(_) => (item.clone(), in_block),
     };
     with_item(item, &syn::Error::new_spanned(at, message))
 }

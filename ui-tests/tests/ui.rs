@@ -12,7 +12,10 @@
 
 /// `.stderr` files are recorded with rustc 1.95; other compilers word errors differently.
 /// CI passes `--include-ignored`, so a toolchain bump shows up as a diff, not a silent skip.
-#[rustversion::attr(not(stable(1.95)), ignore = "ui snapshots are recorded with rustc 1.95")]
+#[rustversion::attr(
+    not(stable(1.95)),
+    ignore = "ui snapshots are recorded with rustc 1.95"
+)]
 #[test]
 fn ui() {
     let t = trybuild::TestCases::new();

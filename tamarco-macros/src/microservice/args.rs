@@ -22,9 +22,9 @@ pub(crate) struct ImplArgs {
 }
 
 impl ServiceArgs {
-    pub(crate) fn parse(args: TokenStream) -> syn::Result<Self> {
+    /// Parses the arguments; on an error, records it and keeps the options read before it.
+    pub(crate) fn parse(args: TokenStream, diag: &mut Diagnostics) -> Self {
         let mut parsed = ServiceArgs::default();
-        let mut diag = Diagnostics::default();
         let parser = syn::meta::parser(|meta| {
             if meta.path.is_ident("name") {
                 set_once(&meta, &mut parsed.name, meta.value()?.parse()?)
@@ -41,7 +41,7 @@ impl ServiceArgs {
         if let Err(error) = syn::parse::Parser::parse2(parser, args) {
             diag.push(error);
         }
-        diag.finish().map(|()| parsed)
+        parsed
     }
 
     pub(crate) fn private(&self) -> Private {
@@ -50,7 +50,8 @@ impl ServiceArgs {
 }
 
 impl ImplArgs {
-    pub(crate) fn parse(args: TokenStream) -> syn::Result<Self> {
+    /// Parses the arguments; on an error, records it and keeps the options read before it.
+    pub(crate) fn parse(args: TokenStream, diag: &mut Diagnostics) -> Self {
         let mut parsed = ImplArgs::default();
         let parser = syn::meta::parser(|meta| {
             if meta.path.is_ident("crate") {
@@ -65,8 +66,10 @@ impl ImplArgs {
                 Err(meta.error("unknown `microservice` option for an impl block; expected `crate`"))
             }
         });
-        syn::parse::Parser::parse2(parser, args)?;
-        Ok(parsed)
+        if let Err(error) = syn::parse::Parser::parse2(parser, args) {
+            diag.push(error);
+        }
+        parsed
     }
 
     pub(crate) fn private(&self) -> Private {

@@ -118,12 +118,17 @@ fn cycles(diag: &mut Diagnostics, service: &Service, by_field: &HashMap<String, 
                 Mark::New => visit(next, by_field, marks, path, diag),
                 Mark::Open => {
                     let start = path.iter().position(|r| r.field == next.field).unwrap_or(0);
-                    let mut names: Vec<String> =
-                        path[start..].iter().map(|r| r.field.to_string()).collect();
-                    names.push(next.field.to_string());
+                    let links: Vec<String> = path[start..]
+                        .iter()
+                        .zip(path[start + 1..].iter().chain([&next]))
+                        .map(|(from, to)| format!("`{}` depends on `{}`", from.field, to.field))
+                        .collect();
                     diag.error_at(
                         dependency,
-                        format!("dependency cycle: {}", names.join(" -> ")),
+                        format!(
+                            "dependency cycle: {}; remove one of these `depends_on` entries",
+                            links.join(", ")
+                        ),
                     );
                 }
                 Mark::Done => {}
@@ -145,7 +150,7 @@ fn cycles(diag: &mut Diagnostics, service: &Service, by_field: &HashMap<String, 
     }
 }
 
-pub(crate) fn tasks(diag: &mut Diagnostics, tasks: &[TaskMethod]) {
+pub(crate) fn tasks<'a>(diag: &mut Diagnostics, tasks: impl IntoIterator<Item = &'a TaskMethod>) {
     let mut seen: HashMap<&str, &TaskMethod> = HashMap::new();
     for task in tasks {
         if let Some(first) = seen.insert(&task.name, task) {

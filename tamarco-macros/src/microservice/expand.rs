@@ -17,14 +17,11 @@ pub(crate) fn service(item: &ItemStruct, service: &Service, p: &Private) -> Toke
         let field = &resource.field;
         let ty = &resource.ty;
         let name = &resource.name;
-        let depends_on = resource.depends_on.iter().map(|dependency| {
-            // Dependencies are declared by field; the runtime knows resources by settings name.
-            let target = service
-                .resources
-                .iter()
-                .find(|r| r.field == *dependency)
-                .expect("checked");
-            target.name.clone()
+        // Dependencies are declared by field; the runtime knows resources by settings name.
+        // An unknown one has been reported; it is left out so that the impl still compiles.
+        let depends_on = resource.depends_on.iter().filter_map(|dependency| {
+            let target = service.resources.iter().find(|r| r.field == *dependency)?;
+            Some(target.name.clone())
         });
         let replaces = resource.replaces_default.is_some();
         let slot = quote_spanned!(ty.span()=> #p::resource_slot::<#ty>);

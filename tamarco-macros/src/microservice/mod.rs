@@ -18,39 +18,46 @@ mod tests;
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 
-use crate::diagnostics::with_item;
+use crate::diagnostics::{Diagnostics, with_item};
 
 /// Expands `#[microservice(args)]` on `item`.
+///
+/// With errors, the item still gets its generated impl, built from the parts that are sound,
+/// followed by the errors: an error in the struct must not also surface as "`Svc` does not
+/// implement `Microservice`" at its impl block, nor a broken task as "`Svc` has no
+/// `#[microservice]` impl block" at `run()`.
 pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut diag = Diagnostics::default();
     let output = match syn::parse2::<syn::Item>(item.clone()) {
         Ok(syn::Item::Struct(mut item)) => {
-            let parsed = args::ServiceArgs::parse(args).and_then(|args| {
-                let service = model::Service::parse(&mut item, &args)?;
-                Ok((args, service))
-            });
-            match parsed {
-                Ok((args, service)) => expand::service(&item, &service, &args.private()),
-                Err(error) => with_item(item.into_token_stream(), &error),
+            let args = args::ServiceArgs::parse(args, &mut diag);
+            match model::Service::parse(&mut item, &args, &mut diag) {
+                Some(service) => expand::service(&item, &service, &args.private()),
+                None => item.into_token_stream(),
             }
         }
         Ok(syn::Item::Impl(mut item)) => {
-            let parsed = args::ImplArgs::parse(args).and_then(|args| {
-                let tasks = model::TaskBlock::parse(&mut item)?;
-                Ok((args, tasks))
-            });
-            match parsed {
-                Ok((args, tasks)) => expand::task_block(&item, &tasks, &args.private()),
-                Err(error) => with_item(item.into_token_stream(), &error),
+            let args = args::ImplArgs::parse(args, &mut diag);
+            match model::TaskBlock::parse(&mut item, &mut diag) {
+                Some(tasks) => expand::task_block(&item, &tasks, &args.private()),
+                None => item.into_token_stream(),
             }
         }
-        Ok(other) => with_item(
-            other.to_token_stream(),
-            &syn::Error::new_spanned(
+        Ok(other) => {
+            diag.error_at(
                 &other,
                 "`#[microservice]` goes on a struct (the service) or on an impl block of it (its tasks)",
-            ),
-        ),
-        Err(error) => with_item(item, &error),
+            );
+            other.into_token_stream()
+        }
+        Err(error) => {
+            diag.push(error);
+            item
+        }
+    };
+    let output = match diag.finish() {
+        Ok(()) => output,
+        Err(error) => with_item(output, &error),
     };
     if std::env::var_os("TAMARCO_MACROS_DEBUG").is_some() {
         eprintln!("{output}");

@@ -32,9 +32,16 @@ pub(crate) struct ResourceField {
 }
 
 impl Service {
-    pub(crate) fn parse(item: &mut ItemStruct, args: &ServiceArgs) -> syn::Result<Self> {
-        let mut diag = Diagnostics::default();
-        if !item.generics.params.is_empty() {
+    /// Builds the model, recording every problem in `diag`. The model holds the resources whose
+    /// options parsed, so that the `Microservice` impl is generated even when a check failed;
+    /// `None` when no impl can be generated (a generic struct).
+    pub(crate) fn parse(
+        item: &mut ItemStruct,
+        args: &ServiceArgs,
+        diag: &mut Diagnostics,
+    ) -> Option<Self> {
+        let generic = !item.generics.params.is_empty();
+        if generic {
             diag.error_at(
                 &item.generics,
                 "a `#[microservice]` struct cannot be generic",
@@ -42,7 +49,7 @@ impl Service {
         }
         let name = match &args.name {
             Some(name) => {
-                check::settings_segment(&mut diag, &name.value(), name.span(), "service name");
+                check::settings_segment(diag, &name.value(), name.span(), "service name");
                 name.value()
             }
             None => snake_case(&item.ident.to_string()),
@@ -83,8 +90,8 @@ impl Service {
             name,
             resources,
         };
-        check::resources(&mut diag, &service);
-        diag.finish().map(|()| service)
+        check::resources(diag, &service);
+        (!generic).then_some(service)
     }
 }
 
@@ -161,8 +168,12 @@ pub(crate) struct HookMethod {
 pub(crate) const HOOKS: &[&str] = &["pre_start", "start", "post_start", "stop", "post_stop"];
 
 impl TaskBlock {
-    pub(crate) fn parse(item: &mut ItemImpl) -> syn::Result<Self> {
-        let mut diag = Diagnostics::default();
+    /// Builds the model, recording every problem in `diag`. The model holds only the tasks and
+    /// hooks without errors, so that the `TaskSet` impl is generated even when some are broken
+    /// and no second error follows from them; `None` when no impl can be generated (a trait impl
+    /// or a generic impl block).
+    pub(crate) fn parse(item: &mut ItemImpl, diag: &mut Diagnostics) -> Option<Self> {
+        let expandable = item.trait_.is_none() && item.generics.params.is_empty();
         if let Some((_, path, _)) = &item.trait_ {
             diag.error_at(path, "`#[microservice]` goes on an inherent impl block (`impl Svc { ... }`), not a trait impl");
         }
@@ -172,7 +183,8 @@ impl TaskBlock {
                 "a `#[microservice]` impl block cannot be generic",
             );
         }
-        let mut tasks = Vec::new();
+        // Every task, with whether it is sound; names are compared across all of them.
+        let mut tasks: Vec<(TaskMethod, bool)> = Vec::new();
         let mut hooks = Vec::new();
         for impl_item in &mut item.items {
             let ImplItem::Fn(method) = impl_item else {
@@ -191,13 +203,16 @@ impl TaskBlock {
                 .cloned()
                 .collect();
             let sig = &method.sig;
+            let errors_before = diag.count();
             let Some((kind, attr)) = found.first().cloned() else {
                 if HOOKS.contains(&sig.ident.to_string().as_str()) {
-                    check_hook(&mut diag, sig);
-                    hooks.push(HookMethod {
-                        method: sig.ident.clone(),
-                        cfg,
-                    });
+                    check_hook(diag, sig);
+                    if diag.count() == errors_before {
+                        hooks.push(HookMethod {
+                            method: sig.ident.clone(),
+                            cfg,
+                        });
+                    }
                 }
                 continue;
             };
@@ -209,33 +224,37 @@ impl TaskBlock {
             }
             match TaskOptions::parse(kind, &attr) {
                 Ok(options) => {
-                    let takes_context = check_task_signature(&mut diag, kind, sig);
+                    let takes_context = check_task_signature(diag, kind, sig);
                     let (name, name_span) = match options.name {
                         Some(name) => (name.value(), name.span()),
                         None => (sig.ident.to_string(), sig.ident.span()),
                     };
-                    tasks.push(TaskMethod {
+                    let task = TaskMethod {
                         method: sig.ident.clone(),
                         name,
                         name_span,
                         kind: options.kind,
                         takes_context,
                         cfg,
-                    });
+                    };
+                    tasks.push((task, diag.count() == errors_before));
                 }
                 Err(error) => {
                     diag.push(error);
-                    check_task_signature(&mut diag, kind, sig);
+                    check_task_signature(diag, kind, sig);
                 }
             }
         }
-        check::tasks(&mut diag, &tasks);
+        check::tasks(diag, tasks.iter().map(|(task, _)| task));
         let block = TaskBlock {
             self_ty: (*item.self_ty).clone(),
-            tasks,
+            tasks: tasks
+                .into_iter()
+                .filter_map(|(task, sound)| sound.then_some(task))
+                .collect(),
             hooks,
         };
-        diag.finish().map(|()| block)
+        expandable.then_some(block)
     }
 }
 

@@ -5,9 +5,13 @@ use syn::parse_quote;
 
 use super::args::ServiceArgs;
 use super::model::{Service, TaskBlock, snake_case};
+use crate::diagnostics::Diagnostics;
 
-fn errors(error: syn::Error) -> Vec<String> {
-    error.into_iter().map(|e| e.to_string()).collect()
+fn errors(diag: Diagnostics) -> Vec<String> {
+    match diag.finish() {
+        Ok(()) => Vec::new(),
+        Err(error) => error.into_iter().map(|e| e.to_string()).collect(),
+    }
 }
 
 #[test]
@@ -15,7 +19,9 @@ fn strips_resource_attributes_and_keeps_plain_fields() {
     let mut item: syn::ItemStruct = parse_quote! {
         struct Shop { #[resource] db: Db, #[resource(depends_on = [db], name = "cache-1")] cache: Cache, hits: u64 }
     };
-    let service = Service::parse(&mut item, &ServiceArgs::default()).unwrap();
+    let mut diag = Diagnostics::default();
+    let service = Service::parse(&mut item, &ServiceArgs::default(), &mut diag).unwrap();
+    assert!(errors(diag).is_empty());
     assert_eq!(service.name, "shop");
     let names: Vec<_> = service.resources.iter().map(|r| r.name.as_str()).collect();
     assert_eq!(names, ["db", "cache-1"]);
@@ -32,12 +38,32 @@ fn reports_every_problem_of_a_struct_at_once() {
             #[resource(name = "x.y")] c: C,
         }
     };
-    let found = errors(
-        Service::parse(&mut item, &ServiceArgs::default())
-            .err()
-            .unwrap(),
-    );
+    let mut diag = Diagnostics::default();
+    let service = Service::parse(&mut item, &ServiceArgs::default(), &mut diag);
+    let found = errors(diag);
     assert_eq!(found.len(), 4, "{found:#?}");
+    // The impl is still generated, so the errors come without a "not a `Microservice`" one.
+    assert_eq!(service.unwrap().resources.len(), 4);
+}
+
+#[test]
+fn reports_a_cycle_by_its_links() {
+    let mut item: syn::ItemStruct = parse_quote! {
+        struct Shop {
+            #[resource(depends_on = [z])] x: A,
+            #[resource(depends_on = [x])] y: A,
+            #[resource(depends_on = [y])] z: A,
+        }
+    };
+    let mut diag = Diagnostics::default();
+    Service::parse(&mut item, &ServiceArgs::default(), &mut diag);
+    assert_eq!(
+        errors(diag),
+        [
+            "dependency cycle: `x` depends on `z`, `z` depends on `y`, `y` depends on `x`; \
+          remove one of these `depends_on` entries"
+        ]
+    );
 }
 
 #[test]
@@ -50,9 +76,31 @@ fn reports_every_problem_of_a_task_block_at_once() {
             #[task_timer(interval = "5x", every = 1)] async fn bad(&self) {}
         }
     };
-    let found = errors(TaskBlock::parse(&mut item).err().unwrap());
+    let mut diag = Diagnostics::default();
+    let block = TaskBlock::parse(&mut item, &mut diag);
+    let found = errors(diag);
     assert_eq!(found.len(), 5, "{found:#?}");
     assert!(!item.to_token_stream().to_string().contains("task_timer"));
+    // Broken tasks are left out of the generated impl; the impl itself is still generated.
+    assert!(block.unwrap().tasks.is_empty());
+}
+
+#[test]
+fn keeps_sound_tasks_next_to_broken_ones() {
+    let mut item: syn::ItemImpl = parse_quote! {
+        impl Shop {
+            #[task] async fn good(&self) {}
+            #[task] fn not_async(&self) {}
+            #[task(name = "good")] async fn same_name(&self) {}
+            fn start(&self) {}
+        }
+    };
+    let mut diag = Diagnostics::default();
+    let block = TaskBlock::parse(&mut item, &mut diag).unwrap();
+    assert_eq!(errors(diag).len(), 4);
+    let kept: Vec<String> = block.tasks.iter().map(|t| t.method.to_string()).collect();
+    assert_eq!(kept, ["good", "same_name"]);
+    assert!(block.hooks.is_empty());
 }
 
 #[test]

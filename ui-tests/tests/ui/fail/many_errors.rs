@@ -4,6 +4,7 @@ use tamarco::prelude::*;
 #[derive(Default)]
 struct Worker {}
 
+/// Four mistakes, four errors, at once.
 #[microservice]
 impl Worker {
     #[task]
@@ -19,4 +20,7 @@ impl Worker {
     async fn bad_unit(&self) {}
 }
 
-fn main() {}
+// The service still has its `TaskSet` impl: no second error here.
+fn main() -> ExitStatus {
+    Worker::default().run()
+}

@@ -4,7 +4,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use tamarco::prelude::*;
-use tamarco::Microservice as _;
 
 #[derive(Default)]
 struct Db {
