@@ -5,7 +5,7 @@ impl Hello {
     async fn tick(&self) {}
     #[cfg(unix)]
     fn blocking(&self, stop: ShutdownHandle) {}
-    async fn start(&self, stage: Stage) -> Result<(), BoxError> {
+    async fn start(self: Arc<Self>, stage: Stage) -> Result<(), BoxError> {
         stage.run().await?;
         Ok(())
     }
@@ -72,7 +72,7 @@ const _: () = {
                 {
                     ::std::boxed::Box::pin(async move {
                         ::tamarco::__private::into_task_result(
-                            Self::start(&__tamarco_svc, __tamarco_stage).await,
+                            Self::start(__tamarco_svc, __tamarco_stage).await,
                         )
                     })
                 });

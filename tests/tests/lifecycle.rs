@@ -132,3 +132,41 @@ fn microservice_context_starts_and_stops_resources_without_a_service() {
     assert_eq!(log.who("start"), ["a", "b"]);
     assert_eq!(log.who("stop"), ["b", "a"]);
 }
+
+/// Hooks and tasks may take `self: Arc<Self>`, to hand the service to handlers or spawned work.
+#[microservice]
+#[derive(Default)]
+struct Shared {
+    log: EventLog,
+}
+
+#[microservice]
+impl Shared {
+    async fn pre_start(self: std::sync::Arc<Self>, stage: Stage) -> Result<(), BoxError> {
+        let service = std::sync::Arc::clone(&self);
+        tokio::spawn(async move { service.log.push("spawned:with-the-service") }).await?;
+        stage.run().await?;
+        Ok(())
+    }
+
+    #[task]
+    async fn owner(self: std::sync::Arc<Self>, cx: TaskContext) {
+        self.log.push("task:owns-the-service");
+        cx.stopping().await;
+    }
+}
+
+#[tokio::test]
+async fn hooks_and_tasks_can_take_the_shared_service() {
+    let running = Shared::default().runtime().with_settings(quiet_settings()).unwrap().handle_signals(false);
+    let running = running.start().await.unwrap();
+    let log = running.service().log.clone();
+    let task_ran = async {
+        while !log.events().iter().any(|e| e == "task:owns-the-service") {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), task_ran).await.expect("the task runs");
+    running.stop().await.unwrap();
+    assert!(log.events().contains(&"spawned:with-the-service".to_owned()));
+}

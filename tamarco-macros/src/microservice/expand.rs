@@ -48,6 +48,7 @@ pub(crate) fn task_block(item: &ItemImpl, block: &TaskBlock, p: &Private) -> Tok
     let self_ty = &block.self_ty;
     let tasks = block.tasks.iter().map(|task| {
         let method = &task.method;
+        let receiver = receiver(task.by_arc);
         let name = &task.name;
         let cfg = &task.cfg;
         let (param, args) = match task.takes_context {
@@ -58,7 +59,7 @@ pub(crate) fn task_block(item: &ItemImpl, block: &TaskBlock, p: &Private) -> Tok
             TaskKind::Task | TaskKind::Timer { .. } => {
                 let run = quote_spanned! {method.span()=>
                     |__tamarco_svc, #param| ::std::boxed::Box::pin(async move {
-                        #p::into_task_result(Self::#method(&__tamarco_svc, #args).await)
+                        #p::into_task_result(Self::#method(#receiver, #args).await)
                     })
                 };
                 match task.kind {
@@ -74,7 +75,7 @@ pub(crate) fn task_block(item: &ItemImpl, block: &TaskBlock, p: &Private) -> Tok
             }
             TaskKind::Thread => {
                 let run = quote_spanned! {method.span()=>
-                    |__tamarco_svc, #param| #p::into_task_result(Self::#method(&__tamarco_svc, #args))
+                    |__tamarco_svc, #param| #p::into_task_result(Self::#method(#receiver, #args))
                 };
                 quote!(#p::thread::<Self>(#name, #run))
             }
@@ -86,6 +87,7 @@ pub(crate) fn task_block(item: &ItemImpl, block: &TaskBlock, p: &Private) -> Tok
     });
     let hooks = block.hooks.iter().map(|hook| {
         let method = &hook.method;
+        let receiver = receiver(hook.by_arc);
         let cfg = &hook.cfg;
         let field = format_ident!("{}", method);
         quote_spanned! {method.span()=>
@@ -94,7 +96,7 @@ pub(crate) fn task_block(item: &ItemImpl, block: &TaskBlock, p: &Private) -> Tok
             {
                 __tamarco_hooks.#field = ::std::option::Option::Some(|__tamarco_svc, __tamarco_stage| {
                     ::std::boxed::Box::pin(async move {
-                        #p::into_task_result(Self::#method(&__tamarco_svc, __tamarco_stage).await)
+                        #p::into_task_result(Self::#method(#receiver, __tamarco_stage).await)
                     })
                 });
             }
@@ -125,4 +127,10 @@ pub(crate) fn task_block(item: &ItemImpl, block: &TaskBlock, p: &Private) -> Tok
             }
         };
     }
+}
+
+/// The first argument of a call to the user's method: the shared service itself for
+/// `self: Arc<Self>`, a reference to it for `&self`.
+fn receiver(by_arc: bool) -> TokenStream {
+    if by_arc { quote!(__tamarco_svc) } else { quote!(&__tamarco_svc) }
 }

@@ -145,6 +145,8 @@ pub(crate) struct TaskMethod {
     pub(crate) kind: TaskKind,
     /// Whether the method takes a second argument (`TaskContext` or `ShutdownHandle`).
     pub(crate) takes_context: bool,
+    /// Whether it takes `self: Arc<Self>`.
+    pub(crate) by_arc: bool,
     pub(crate) cfg: Vec<Attribute>,
 }
 
@@ -161,6 +163,8 @@ pub(crate) enum TaskKind {
 /// A lifecycle hook: an async method named like a phase.
 pub(crate) struct HookMethod {
     pub(crate) method: Ident,
+    /// Whether it takes `self: Arc<Self>`.
+    pub(crate) by_arc: bool,
     pub(crate) cfg: Vec<Attribute>,
 }
 
@@ -210,6 +214,7 @@ impl TaskBlock {
                     if diag.count() == errors_before {
                         hooks.push(HookMethod {
                             method: sig.ident.clone(),
+                            by_arc: takes_arc_self(sig),
                             cfg,
                         });
                     }
@@ -235,6 +240,7 @@ impl TaskBlock {
                         name_span,
                         kind: options.kind,
                         takes_context,
+                        by_arc: takes_arc_self(sig),
                         cfg,
                     };
                     tasks.push((task, diag.count() == errors_before));
@@ -371,15 +377,26 @@ fn check_hook(diag: &mut Diagnostics, sig: &syn::Signature) {
 fn check_receiver_and_generics(diag: &mut Diagnostics, sig: &syn::Signature, what: &str) {
     match sig.inputs.first() {
         Some(FnArg::Receiver(receiver)) => {
-            if receiver.reference.is_none() || receiver.mutability.is_some() {
-                diag.error_at(receiver, format!("a {what} takes `&self`"));
+            let shared = receiver.reference.is_some() && receiver.mutability.is_none();
+            if !shared && !takes_arc_self(sig) {
+                diag.error_at(receiver, format!("a {what} takes `&self` or `self: Arc<Self>`"));
             }
         }
-        _ => diag.error_at(&sig.ident, format!("a {what} takes `&self`")),
+        _ => diag.error_at(&sig.ident, format!("a {what} takes `&self` or `self: Arc<Self>`")),
     }
     if !sig.generics.params.is_empty() {
         diag.error_at(&sig.generics, format!("a {what} cannot be generic"));
     }
+}
+
+/// Whether the method's receiver is `self: Arc<Self>` (it gets the shared service itself, to
+/// hand to handlers and spawned tasks) rather than `&self`.
+pub(crate) fn takes_arc_self(sig: &syn::Signature) -> bool {
+    let Some(FnArg::Receiver(receiver)) = sig.inputs.first() else { return false };
+    if receiver.reference.is_some() || receiver.colon_token.is_none() {
+        return false;
+    }
+    matches!(&*receiver.ty, Type::Path(path) if path.path.segments.last().is_some_and(|s| s.ident == "Arc"))
 }
 
 /// Removes the first attribute named `name` from `attrs` and returns it.

@@ -78,7 +78,7 @@ fn tasks_timers_threads_and_hooks() {
                 #[cfg(unix)]
                 #[thread(name = "worker")]
                 fn blocking(&self, stop: ShutdownHandle) {}
-                async fn start(&self, stage: Stage) -> Result<(), BoxError> { stage.run().await?; Ok(()) }
+                async fn start(self: Arc<Self>, stage: Stage) -> Result<(), BoxError> { stage.run().await?; Ok(()) }
                 fn helper(&self) -> u8 { 1 }
             }
         },
