@@ -88,6 +88,14 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// A restart policy stopped the service because a resource failed.
+    #[error(
+        "resource `{resource}` failed; the restart policy stops the service so that it is restarted"
+    )]
+    RestartRequested {
+        /// The resource that failed.
+        resource: String,
+    },
     /// A setting is missing or has the wrong type.
     #[error(transparent)]
     Settings(#[from] SettingsError),

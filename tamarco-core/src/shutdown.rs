@@ -15,6 +15,12 @@ pub enum StopReason {
     Signal(&'static str),
     /// Code called [`ShutdownHandle::stop_gracefully`].
     Requested,
+    /// A FAILED resource is covered by `restart_microservice_on_failure`: the service stops
+    /// and exits with code 75 so that its orchestrator restarts it.
+    RestartRequested {
+        /// The resource that failed.
+        resource: String,
+    },
     /// A task, timer or thread failed; the service stops and exits non-zero.
     TaskFailed {
         /// The task's name.

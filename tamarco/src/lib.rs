@@ -7,7 +7,7 @@ pub use tamarco_core::{
     SettingsError, SettingsView, ShutdownHandle, Stage, StageFailed, StopReason, TaskContext,
     TaskSet, error_chain,
 };
-pub use tamarco_core::{builtin, resource, runtime, settings, task};
+pub use tamarco_core::{builtin, metrics, resource, runtime, settings, task};
 
 #[doc = include_str!("docs/microservice.md")]
 #[doc(inline)]

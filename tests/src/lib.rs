@@ -29,7 +29,10 @@ impl EventLog {
     /// in order.
     pub fn who(&self, suffix: &str) -> Vec<String> {
         let tail = format!(":{suffix}");
-        self.events().iter().filter_map(|e| e.strip_suffix(&tail).map(str::to_owned)).collect()
+        self.events()
+            .iter()
+            .filter_map(|e| e.strip_suffix(&tail).map(str::to_owned))
+            .collect()
     }
 }
 
@@ -40,17 +43,29 @@ pub struct RecordingResource {
     log: EventLog,
     fail_in: Option<Phase>,
     stop_delay: Option<Duration>,
+    fails_once_started: bool,
 }
 
 impl RecordingResource {
     /// Records into `log`.
     pub fn new(log: &EventLog) -> Self {
-        RecordingResource { log: log.clone(), fail_in: None, stop_delay: None }
+        RecordingResource {
+            log: log.clone(),
+            fail_in: None,
+            stop_delay: None,
+            fails_once_started: false,
+        }
     }
 
     /// Fails in `phase`.
     pub fn failing_in(mut self, phase: Phase) -> Self {
         self.fail_in = Some(phase);
+        self
+    }
+
+    /// Marks itself FAILED right after the start, like a resource that lost its connection.
+    pub fn failing_once_started(mut self) -> Self {
+        self.fails_once_started = true;
         self
     }
 
@@ -83,6 +98,9 @@ impl Resource for RecordingResource {
         self.record(cx, Phase::Start)
     }
     async fn post_start(&self, cx: &ResourceContext) -> Result<(), BoxError> {
+        if self.fails_once_started {
+            cx.status().set(tamarco::ResourceStatus::Failed);
+        }
         self.record(cx, Phase::PostStart)
     }
     async fn stop(&self, cx: &ResourceContext) -> Result<(), BoxError> {
@@ -105,11 +123,21 @@ pub fn quiet_settings() -> tamarco::serde_json::Value {
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
-    let code = response.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let code = response
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     Ok((code, body))
 }
 
@@ -124,7 +152,13 @@ pub struct Probe {
 impl Probe {
     /// Starts the probe binary `exe` in `mode`.
     pub fn spawn(exe: &str, mode: &str) -> Probe {
+        Probe::spawn_with(exe, mode, &[])
+    }
+
+    /// Starts the probe binary `exe` in `mode` with extra environment variables.
+    pub fn spawn_with(exe: &str, mode: &str, env: &[(&str, &str)]) -> Probe {
         let mut child = Command::new(exe)
+            .envs(env.iter().copied())
             .env("PROBE_MODE", mode)
             .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
@@ -140,7 +174,11 @@ impl Probe {
                 }
             }
         });
-        Probe { child, lines, seen: Vec::new() }
+        Probe {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
     }
 
     /// Waits (at most `timeout`) for an output line containing `needle`; returns it.
@@ -158,21 +196,31 @@ impl Probe {
                         return line;
                     }
                 }
-                Err(_) => panic!("no line with {needle:?} within {timeout:?}; output so far:\n{}", self.seen.join("\n")),
+                Err(_) => panic!(
+                    "no line with {needle:?} within {timeout:?}; output so far:\n{}",
+                    self.seen.join("\n")
+                ),
             }
         }
     }
 
     /// The report server's address, read from the probe's log.
     pub fn report_addr(&mut self) -> SocketAddr {
-        let line = self.wait_for_line("report server listening on http://", Duration::from_secs(10));
+        let line = self.wait_for_line(
+            "report server listening on http://",
+            Duration::from_secs(10),
+        );
         let addr = line.rsplit("http://").next().unwrap().trim();
         addr.parse().expect("an address in the log line")
     }
 
     /// Sends a signal (`TERM`, `INT`) to the probe.
     pub fn signal(&self, name: &str) {
-        let status = Command::new("kill").arg(format!("-{name}")).arg(self.child.id().to_string()).status().unwrap();
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
         assert!(status.success(), "kill -{name} failed");
     }
 
@@ -187,11 +235,18 @@ impl Probe {
                 while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
                     self.seen.push(line);
                 }
-                return (status.code().unwrap_or(-1), took, std::mem::take(&mut self.seen));
+                return (
+                    status.code().unwrap_or(-1),
+                    took,
+                    std::mem::take(&mut self.seen),
+                );
             }
             if started.elapsed() > timeout {
                 let _ = self.child.kill();
-                panic!("the probe did not exit within {timeout:?}; output:\n{}", self.seen.join("\n"));
+                panic!(
+                    "the probe did not exit within {timeout:?}; output:\n{}",
+                    self.seen.join("\n")
+                );
             }
             while let Ok(line) = self.lines.try_recv() {
                 self.seen.push(line);

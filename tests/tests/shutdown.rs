@@ -18,7 +18,16 @@ fn status_is_200_then_sigterm_exits_0_with_stop_stages_in_reverse_start_order() 
     let status: tamarco::serde_json::Value = tamarco::serde_json::from_str(&body).unwrap();
     let entries = status.as_object().unwrap();
     let names: Vec<&str> = entries.keys().map(String::as_str).collect();
-    assert_eq!(names, ["tamarco_http_report_server", "status", "first", "broken"]);
+    assert_eq!(
+        names,
+        [
+            "tamarco_http_report_server",
+            "metrics",
+            "status",
+            "first",
+            "broken"
+        ]
+    );
     for (name, entry) in entries {
         assert_eq!(entry["status"], 2, "{name}: {entry}");
         assert_eq!(entry["status_str"], "STARTED", "{name}: {entry}");
@@ -27,21 +36,39 @@ fn status_is_200_then_sigterm_exits_0_with_stop_stages_in_reverse_start_order() 
     probe.signal("TERM");
     let (code, took, lines) = probe.wait_exit(Duration::from_secs(5));
     assert_eq!(code, 0, "{lines:#?}");
-    assert!(took < Duration::from_secs(1), "SIGTERM to exit took {took:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "SIGTERM to exit took {took:?}"
+    );
     let order = |stage: &str| -> Vec<String> {
         let prefix = format!(" {stage} resource=\"");
         lines
             .iter()
-            .filter_map(|l| l.split_once(&prefix).map(|(_, rest)| rest.trim_end_matches('"').to_owned()))
+            .filter_map(|l| {
+                l.split_once(&prefix)
+                    .map(|(_, rest)| rest.trim_end_matches('"').to_owned())
+            })
             .collect()
     };
     let started: Vec<String> = lines
         .iter()
-        .filter_map(|l| l.split_once(" started resource=\"").map(|(_, r)| r.trim_end_matches('"').to_owned()))
+        .filter_map(|l| {
+            l.split_once(" started resource=\"")
+                .map(|(_, r)| r.trim_end_matches('"').to_owned())
+        })
         .collect();
     let mut reversed = started.clone();
     reversed.reverse();
-    assert_eq!(started, ["tamarco_http_report_server", "status", "first", "broken"]);
+    assert_eq!(
+        started,
+        [
+            "tamarco_http_report_server",
+            "metrics",
+            "status",
+            "first",
+            "broken"
+        ]
+    );
     assert_eq!(order("stop"), reversed);
     assert_eq!(order("post_stop"), reversed);
 }
@@ -52,10 +79,16 @@ fn a_failed_start_exits_1_naming_the_resource_and_stage() {
     let (code, _, lines) = probe.wait_exit(Duration::from_secs(10));
     assert_eq!(code, 1, "{lines:#?}");
     assert!(
-        lines.iter().any(|l| l.contains("resource `broken` failed in start: broken was told to fail in start")),
+        lines
+            .iter()
+            .any(|l| l
+                .contains("resource `broken` failed in start: broken was told to fail in start")),
         "{lines:#?}"
     );
-    assert!(lines.iter().any(|l| l.contains("stop resource=\"first\"")), "first is stopped: {lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.contains("stop resource=\"first\"")),
+        "first is stopped: {lines:#?}"
+    );
 }
 
 #[test]
@@ -66,7 +99,10 @@ fn the_grace_period_expires_into_exit_code_124() {
     let (code, took, lines) = probe.wait_exit(Duration::from_secs(10));
     assert_eq!(code, 124, "{lines:#?}");
     assert!(took < Duration::from_secs(5), "took {took:?}");
-    assert!(lines.iter().any(|l| l.contains("grace period")), "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.contains("grace period")),
+        "{lines:#?}"
+    );
 }
 
 #[test]
@@ -79,4 +115,17 @@ fn a_second_signal_exits_at_once_with_130() {
     let (code, took, lines) = probe.wait_exit(Duration::from_secs(10));
     assert_eq!(code, 130, "{lines:#?}");
     assert!(took < Duration::from_secs(2), "took {took:?}");
+}
+
+#[test]
+fn the_service_restart_policy_exits_with_75() {
+    let probe = Probe::spawn(PROBE, "restart_service");
+    let (code, _, lines) = probe.wait_exit(Duration::from_secs(10));
+    assert_eq!(code, 75, "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("resource `broken` failed; the restart policy stops the service")),
+        "{lines:#?}"
+    );
 }

@@ -4,18 +4,23 @@
 //! | name | what |
 //! |---|---|
 //! | `tamarco_http_report_server` | HTTP server for operational endpoints (127.0.0.1:5747) |
-//! | `status` | `GET /status` on the report server |
+//! | `metrics` | `GET /metrics` and the metrics reporters |
+//! | `status` | `GET /status`, health probes and restart policies |
 //!
-//! `metrics`, `registry` and `profiler` are reserved for the default resources of those names.
+//! `registry` and `profiler` are reserved for the default resources of those names.
 
+mod metrics;
 mod report_server;
+mod restart;
 mod status;
 
 use std::sync::Arc;
 
 use crate::resource::ErasedResource;
 
+pub use metrics::MetricsResource;
 pub use report_server::ReportServer;
+pub use restart::{RestartPolicy, RestartPolicyError, Selection};
 pub(crate) use status::StatusBoard;
 pub use status::StatusResource;
 
@@ -34,7 +39,14 @@ pub(crate) fn defaults(
     report_server: &Arc<ReportServer>,
 ) -> Vec<(&'static str, Arc<dyn ErasedResource>)> {
     vec![
-        (ReportServer::NAME, Arc::clone(report_server) as Arc<dyn ErasedResource>),
+        (
+            ReportServer::NAME,
+            Arc::clone(report_server) as Arc<dyn ErasedResource>,
+        ),
+        (
+            MetricsResource::NAME,
+            Arc::new(MetricsResource::new(board.clone())),
+        ),
         (
             StatusResource::NAME,
             Arc::new(StatusResource::new(board.clone())),

@@ -7,7 +7,7 @@ use axum::routing::get;
 use serde_json::{Map, Value, json};
 
 use crate::BoxError;
-use crate::resource::{ErasedResource, ResourceContext, ResourceStatus, StatusCell};
+use crate::resource::{ErasedResource, ResourceContext, ResourceStatus};
 use crate::runtime::Entry;
 use crate::shutdown::ShutdownHandle;
 
@@ -23,9 +23,13 @@ use crate::shutdown::ShutdownHandle;
 /// `{"tamarco_http_report_server":{"status":2,"status_str":"STARTED"}, ...}`. The HTTP code is
 /// 200 when every resource is STARTED (2), 500 when any is STOPPED (4) or FAILED (5), and 503
 /// otherwise (starting, stopping).
+///
+/// It also applies the restart policies; see [`RestartPolicy`](super::restart::RestartPolicy).
 #[derive(Debug)]
 pub struct StatusResource {
     board: StatusBoard,
+    policy: std::sync::OnceLock<super::restart::RestartPolicy>,
+    watcher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl StatusResource {
@@ -33,19 +37,48 @@ impl StatusResource {
     pub const NAME: &'static str = "status";
 
     pub(crate) fn new(board: StatusBoard) -> Self {
-        StatusResource { board }
+        StatusResource {
+            board,
+            policy: Default::default(),
+            watcher: Default::default(),
+        }
     }
 }
 
 impl crate::resource::Resource for StatusResource {
     async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
-        let state = Probes { board: self.board.clone(), shutdown: cx.shutdown().clone() };
+        let state = Probes {
+            board: self.board.clone(),
+            shutdown: cx.shutdown().clone(),
+        };
         let routes = Router::new()
             .route("/status", get(status))
             .route("/health/live", get(live))
             .route("/health/ready", get(ready))
             .with_state(state);
         cx.report_routes().merge(routes);
+        let _ = self
+            .policy
+            .set(cx.settings().get_or("restart_policy", Default::default())?);
+        Ok(())
+    }
+
+    async fn start(&self, cx: &ResourceContext) -> Result<(), BoxError> {
+        if let Some(policy) = self.policy.get().filter(|policy| policy.is_active()) {
+            let watcher = tokio::spawn(
+                policy
+                    .clone()
+                    .enforce(self.board.clone(), cx.shutdown().clone()),
+            );
+            *self.watcher.lock().expect("watcher lock") = Some(watcher);
+        }
+        Ok(())
+    }
+
+    async fn stop(&self, _cx: &ResourceContext) -> Result<(), BoxError> {
+        if let Some(watcher) = self.watcher.lock().expect("watcher lock").take() {
+            watcher.abort();
+        }
         Ok(())
     }
 }
@@ -54,10 +87,19 @@ impl crate::resource::Resource for StatusResource {
 #[derive(Clone, Default)]
 pub(crate) struct StatusBoard(Arc<OnceLock<Vec<BoardEntry>>>);
 
-struct BoardEntry {
-    name: String,
-    cell: StatusCell,
-    resource: Arc<dyn ErasedResource>,
+pub(crate) struct BoardEntry {
+    pub(crate) name: String,
+    pub(crate) cx: ResourceContext,
+    pub(crate) resource: Arc<dyn ErasedResource>,
+}
+
+impl BoardEntry {
+    /// The resource's own status if it reports one, else the lifecycle's.
+    pub(crate) fn status(&self) -> ResourceStatus {
+        self.resource
+            .status_dyn()
+            .unwrap_or_else(|| self.cx.status().get())
+    }
 }
 
 impl std::fmt::Debug for StatusBoard {
@@ -72,22 +114,32 @@ impl StatusBoard {
             .iter()
             .map(|entry| BoardEntry {
                 name: entry.name().to_owned(),
-                cell: entry.cx.status().clone(),
+                cx: entry.cx.clone(),
                 resource: Arc::clone(&entry.resource),
             })
             .collect();
         let _ = self.0.set(board);
     }
 
+    /// The resources, in start order (empty until filled).
+    pub(crate) fn entries(&self) -> &[BoardEntry] {
+        self.0.get().map(Vec::as_slice).unwrap_or_default()
+    }
+
+    /// Every resource's name and status, in start order.
+    pub(crate) fn statuses(&self) -> Vec<(String, ResourceStatus)> {
+        self.entries()
+            .iter()
+            .map(|entry| (entry.name.clone(), entry.status()))
+            .collect()
+    }
+
     /// The `/status` document and its HTTP code.
     pub(crate) fn report(&self) -> (StatusCode, Map<String, Value>) {
         let mut body = Map::new();
         let mut code = StatusCode::OK;
-        for entry in self.0.get().map(Vec::as_slice).unwrap_or_default() {
-            let status = entry
-                .resource
-                .status_dyn()
-                .unwrap_or_else(|| entry.cell.get());
+        for entry in self.entries() {
+            let status = entry.status();
             code = match status {
                 ResourceStatus::Stopped | ResourceStatus::Failed => {
                     StatusCode::INTERNAL_SERVER_ERROR
@@ -130,8 +182,15 @@ async fn ready(State(probes): State<Probes>) -> (StatusCode, axum::Json<Value>) 
     if !stopping && code == StatusCode::OK {
         (StatusCode::OK, axum::Json(json!({"status": "READY"})))
     } else {
-        let reason = if stopping { "stopping" } else { "resources not started" };
-        (StatusCode::SERVICE_UNAVAILABLE, axum::Json(json!({"status": "NOT_READY", "reason": reason})))
+        let reason = if stopping {
+            "stopping"
+        } else {
+            "resources not started"
+        };
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(json!({"status": "NOT_READY", "reason": reason})),
+        )
     }
 }
 

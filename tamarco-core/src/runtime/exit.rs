@@ -11,6 +11,9 @@ pub enum ExitStatus {
     Success,
     /// A resource, hook, task or setting failed: exit code 1. The error was logged.
     Failure,
+    /// A restart policy asked for the service to be restarted (`restart_microservice_on_failure`):
+    /// exit code 75.
+    RestartRequested,
     /// The graceful stop outlived the grace period: exit code 124.
     GracePeriodExpired,
     /// A second stop signal forced the exit: exit code 130.
@@ -23,6 +26,7 @@ impl ExitStatus {
         match self {
             ExitStatus::Success => 0,
             ExitStatus::Failure => 1,
+            ExitStatus::RestartRequested => 75,
             ExitStatus::GracePeriodExpired => 124,
             ExitStatus::Forced => 130,
         }
@@ -34,6 +38,7 @@ impl ExitStatus {
             Ok(()) => ExitStatus::Success,
             Err(Error::GracePeriodExpired(_)) => ExitStatus::GracePeriodExpired,
             Err(Error::Forced) => ExitStatus::Forced,
+            Err(Error::RestartRequested { .. }) => ExitStatus::RestartRequested,
             Err(_) => ExitStatus::Failure,
         }
     }

@@ -125,7 +125,12 @@ impl<S: TaskSet> Runtime<S> {
         let grace = seconds(&settings, "system.shutdown.grace_period_seconds")?;
         let thread_timeout = seconds(&settings, "system.shutdown.thread_join_timeout_seconds")?;
         let report_server = Arc::new(builtin::ReportServer::default());
-        let driver = Arc::new(Driver::new(entries(&service, &settings, &shutdown, &report_server)));
+        let driver = Arc::new(Driver::new(entries(
+            &service,
+            &settings,
+            &shutdown,
+            &report_server,
+        )));
         let hooks = S::hooks();
         let mut running = Running {
             service,
@@ -264,11 +269,17 @@ impl<S: TaskSet> Running<S> {
             first
         };
         let first = within_grace(&mut forced, self.grace, work).await?;
-        if let Some(StopReason::TaskFailed { task, message }) = reason {
-            return Err(Error::Task {
-                task,
-                source: message.into(),
-            });
+        match reason {
+            Some(StopReason::TaskFailed { task, message }) => {
+                return Err(Error::Task {
+                    task,
+                    source: message.into(),
+                });
+            }
+            Some(StopReason::RestartRequested { resource }) => {
+                return Err(Error::RestartRequested { resource });
+            }
+            _ => {}
         }
         first.map_or(Ok(()), Err)
     }

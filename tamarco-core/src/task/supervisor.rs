@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use super::{TaskContext, TaskKind, TaskSpec};
 use crate::BoxError;
 use crate::error::error_chain;
+use crate::metrics::Counter;
 use crate::settings::Settings;
 use crate::shutdown::{ShutdownHandle, StopReason};
 
@@ -141,7 +142,9 @@ async fn run_timer<S: Send + Sync + 'static>(
         let tick = AssertUnwindSafe(run(Arc::clone(&service), cx.clone()))
             .catch_unwind()
             .await;
+        Counter::new("task_runs_total", &[("task", name)]).increment();
         if let Err(error) = flatten(tick) {
+            Counter::new("task_failures_total", &[("task", name)]).increment();
             failures += 1;
             tracing::error!(
                 task = name,
@@ -197,6 +200,10 @@ fn panic_message(panic: &(dyn Any + Send)) -> &str {
 
 /// Logs how a task ended; a failure begins a graceful stop of the service.
 fn report(name: &'static str, outcome: Result<(), BoxError>, shutdown: &ShutdownHandle) {
+    Counter::new("task_runs_total", &[("task", name)]).increment();
+    if outcome.is_err() {
+        Counter::new("task_failures_total", &[("task", name)]).increment();
+    }
     match outcome {
         Ok(()) => tracing::debug!(task = name, "task finished"),
         Err(error) => {

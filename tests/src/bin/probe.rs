@@ -4,6 +4,8 @@
 //! - `fail_start`: the resource `broken` fails in start after `first` started.
 //! - `slow_stop`: a resource takes 60 s to stop, the grace period is 0.3 s.
 //! - `stuck_stop`: a resource takes 60 s to stop, the grace period is 60 s.
+//! - `metrics_reporters`: metrics sent every 50 ms to stdout and to the file `PROBE_METRICS_FILE`.
+//! - `restart_service`: `broken` fails after start; the policy restarts the whole service.
 
 use std::time::Duration;
 
@@ -33,6 +35,7 @@ fn main() -> ExitStatus {
     let log = EventLog::default();
     let mut broken = RecordingResource::new(&log);
     let mut grace = 30.0;
+    let mut extra = json!({});
     match mode.as_str() {
         "fail_start" => broken = broken.failing_in(Phase::Start),
         "slow_stop" => {
@@ -43,12 +46,37 @@ fn main() -> ExitStatus {
             broken = broken.slow_to_stop(Duration::from_secs(60));
             grace = 60.0;
         }
+        "metrics_reporters" => {
+            let path = std::env::var("PROBE_METRICS_FILE").expect("PROBE_METRICS_FILE");
+            extra = json!({"system": {"resources": {"metrics": {
+                "collect_frequency": 0.05,
+                "handlers": {"stdout": {"enabled": true}, "file": {"enabled": true, "path": path}}
+            }}}});
+        }
+        "restart_service" => {
+            broken = broken.failing_once_started();
+            extra = json!({"system": {"resources": {"status": {"restart_policy": {
+                "resources": {"restart_microservice_on_failure": "all"},
+                "check_interval_seconds": 0.05
+            }}}}});
+        }
         _ => {}
     }
-    let probe = Probe { first: RecordingResource::new(&log), broken };
+    let probe = Probe {
+        first: RecordingResource::new(&log),
+        broken,
+    };
     let settings = json!({"system": {
         "shutdown": {"grace_period_seconds": grace},
         "resources": {"tamarco_http_report_server": {"port": 0}}
     }});
-    probe.runtime().with_settings(settings).expect("valid settings").run()
+    let runtime = probe
+        .runtime()
+        .with_settings(settings)
+        .expect("valid settings");
+    runtime
+        .settings()
+        .update_internal(extra)
+        .expect("valid settings");
+    runtime.run()
 }

@@ -1,0 +1,285 @@
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use axum::http::header;
+use axum::routing::get;
+use serde::Deserialize;
+use tokio::task::JoinHandle;
+
+use super::StatusBoard;
+use crate::BoxError;
+use crate::metrics::reporter::{Reporter, graphite_lines, segment};
+use crate::metrics::{self, Gauge, render};
+use crate::resource::{Resource, ResourceContext};
+
+/// The `metrics` resource: serves `GET /metrics` on the report server (Prometheus text format,
+/// names prefixed with the service name) and, every `collect_frequency` seconds, updates the
+/// built-in metrics and sends the same samples to the Carbon, file and stdout reporters.
+///
+/// Settings under `system.resources.metrics` (defaults in brackets): `collect_frequency` [10],
+/// `handlers.prometheus.enabled` [true], `handlers.carbon.{enabled [false], host [127.0.0.1],
+/// port [2003]}`, `handlers.file.{enabled [false], path [metrics.txt]}`,
+/// `handlers.stdout.enabled` [false].
+///
+/// Built-in metrics: `resource_status{resource}` (the status code, 0-5),
+/// `task_runs_total{task}` and `task_failures_total{task}`, `process_resident_memory_bytes`,
+/// `process_cpu_seconds_total`, `process_open_fds`, `tokio_workers`, `tokio_alive_tasks`,
+/// `tokio_global_queue_depth`.
+#[derive(Debug)]
+pub struct MetricsResource {
+    board: StatusBoard,
+    settings: OnceLock<MetricsSettings>,
+    collector: Mutex<Option<JoinHandle<()>>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+struct MetricsSettings {
+    collect_frequency: f64,
+    handlers: Handlers,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+struct Handlers {
+    prometheus: Enabled,
+    carbon: Carbon,
+    file: File,
+    stdout: Toggle,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+struct Enabled {
+    enabled: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+struct Toggle {
+    enabled: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+struct Carbon {
+    enabled: bool,
+    host: String,
+    port: u16,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+struct File {
+    enabled: bool,
+    path: PathBuf,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        MetricsSettings {
+            collect_frequency: 10.0,
+            handlers: Handlers::default(),
+        }
+    }
+}
+
+impl Default for Enabled {
+    fn default() -> Self {
+        Enabled { enabled: true }
+    }
+}
+
+impl Default for Carbon {
+    fn default() -> Self {
+        Carbon {
+            enabled: false,
+            host: "127.0.0.1".into(),
+            port: 2003,
+        }
+    }
+}
+
+impl Default for File {
+    fn default() -> Self {
+        File {
+            enabled: false,
+            path: "metrics.txt".into(),
+        }
+    }
+}
+
+impl MetricsResource {
+    /// The resource's name.
+    pub const NAME: &'static str = "metrics";
+
+    pub(crate) fn new(board: StatusBoard) -> Self {
+        MetricsResource {
+            board,
+            settings: OnceLock::new(),
+            collector: Mutex::new(None),
+        }
+    }
+}
+
+impl Resource for MetricsResource {
+    async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
+        let settings: MetricsSettings = cx.settings().load()?;
+        if !(settings.collect_frequency > 0.0 && settings.collect_frequency.is_finite()) {
+            return Err(format!(
+                "setting `{}`: expected a positive number of seconds, found {}",
+                cx.settings().full_key("collect_frequency"),
+                settings.collect_frequency
+            )
+            .into());
+        }
+        let Some(handle) = metrics::install() else {
+            return Ok(());
+        };
+        if settings.handlers.prometheus.enabled {
+            let prefix = cx.service().to_owned();
+            let route = get(move || {
+                let body = render::exposition(handle, &prefix);
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            "text/plain; version=0.0.4; charset=utf-8",
+                        )],
+                        body,
+                    )
+                }
+            });
+            cx.report_routes()
+                .merge(Router::new().route("/metrics", route));
+        }
+        let _ = self.settings.set(settings);
+        Ok(())
+    }
+
+    async fn start(&self, cx: &ResourceContext) -> Result<(), BoxError> {
+        let (Some(settings), Some(handle)) = (self.settings.get().cloned(), metrics::install())
+        else {
+            return Ok(());
+        };
+        let mut reporters = Vec::new();
+        let handlers = &settings.handlers;
+        if handlers.carbon.enabled {
+            let address = format!("{}:{}", handlers.carbon.host, handlers.carbon.port);
+            reporters.push(Reporter::Carbon {
+                address,
+                stream: None,
+            });
+        }
+        if handlers.file.enabled {
+            reporters.push(Reporter::File {
+                path: handlers.file.path.clone(),
+            });
+        }
+        if handlers.stdout.enabled {
+            reporters.push(Reporter::Stdout);
+        }
+        let deploy: String = cx.settings().settings().get_or(
+            "system.deploy_name",
+            crate::settings::DEFAULT_DEPLOY_NAME.to_owned(),
+        )?;
+        let service = cx.service().to_owned();
+        let path_prefix = format!(
+            "{}.{}.{}.",
+            segment(&deploy),
+            segment(&service),
+            segment(&hostname())
+        );
+        let board = self.board.clone();
+        let period = Duration::from_secs_f64(settings.collect_frequency);
+        let collector = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                record_builtin(&board);
+                if reporters.is_empty() {
+                    continue;
+                }
+                let exposition = render::exposition(handle, &service);
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs();
+                let lines = graphite_lines(
+                    &render::samples(&exposition),
+                    &path_prefix,
+                    &format!("{service}_"),
+                    now,
+                );
+                for reporter in &mut reporters {
+                    if let Err(error) = reporter.send(&lines).await {
+                        tracing::warn!(reporter = reporter.name(), "metrics not sent: {error}");
+                    }
+                }
+            }
+        });
+        *self.collector.lock().expect("collector lock") = Some(collector);
+        Ok(())
+    }
+
+    async fn stop(&self, _cx: &ResourceContext) -> Result<(), BoxError> {
+        let collector = self.collector.lock().expect("collector lock").take();
+        if let Some(collector) = collector {
+            collector.abort();
+        }
+        Ok(())
+    }
+}
+
+/// Updates the built-in gauges: resource status, process and tokio runtime figures.
+pub(crate) fn record_builtin(board: &StatusBoard) {
+    for (name, status) in board.statuses() {
+        Gauge::new("resource_status", &[("resource", &name)]).set(f64::from(status.code()));
+    }
+    if let Some(kib) = proc_status_kib("VmRSS:") {
+        Gauge::new("process_resident_memory_bytes", &[]).set(kib * 1024.0);
+    }
+    if let Some(seconds) = cpu_seconds() {
+        Gauge::new("process_cpu_seconds_total", &[]).set(seconds);
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        Gauge::new("process_open_fds", &[]).set(fds.count() as f64);
+    }
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        let stats = runtime.metrics();
+        Gauge::new("tokio_workers", &[]).set(stats.num_workers() as f64);
+        Gauge::new("tokio_alive_tasks", &[]).set(stats.num_alive_tasks() as f64);
+        Gauge::new("tokio_global_queue_depth", &[]).set(stats.global_queue_depth() as f64);
+    }
+}
+
+fn proc_status_kib(field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// User plus system CPU time of the whole process, from `/proc/self/stat` (in clock ticks of
+/// 1/100 s, the value on every mainstream Linux).
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into())
+}

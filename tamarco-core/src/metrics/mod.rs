@@ -1,0 +1,48 @@
+//! Metrics on the [`metrics`] facade, exported by `metrics-exporter-prometheus`.
+//!
+//! - [`Counter`], [`Gauge`] and [`Summary`] are the meters for user code: the same name and
+//!   labels give the same meter wherever it is created. Code that uses the plain `metrics`
+//!   macros (`metrics::counter!`...) lands in the same registry and is exported too.
+//! - The default `metrics` resource serves `GET /metrics` on the report server and feeds the
+//!   other reporters (Carbon, file, stdout) every `collect_frequency` seconds; see
+//!   [`MetricsResource`](crate::builtin::MetricsResource).
+//! - Exported names are prefixed with the service name: a counter `requests_total` of the
+//!   service `orders` is `orders_requests_total`.
+//!
+//! The registry is process-wide (one recorder per process), so one process runs one service.
+
+mod meter;
+pub(crate) mod render;
+pub(crate) mod reporter;
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+pub use meter::{Counter, Gauge, Summary, SummaryTimer};
+
+/// The quantiles every Summary reports.
+pub const DEFAULT_QUANTILES: [f64; 5] = [0.5, 0.75, 0.9, 0.95, 0.99];
+
+static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs tamarco's recorder as the process-wide `metrics` recorder, once. Returns `None` when
+/// the program had installed another recorder first (then tamarco exports nothing itself).
+pub fn install() -> Option<&'static PrometheusHandle> {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_quantiles(&DEFAULT_QUANTILES)
+                .expect("valid quantiles");
+            match builder.install_recorder() {
+                Ok(handle) => Some(handle),
+                Err(error) => {
+                    tracing::warn!(
+                        "another metrics recorder is installed; tamarco exports no metrics: {error}"
+                    );
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
