@@ -10,6 +10,7 @@ pub mod codegen;
 mod context;
 mod error;
 mod logging;
+pub mod metrics;
 mod microservice;
 pub mod resource;
 pub mod runtime;
