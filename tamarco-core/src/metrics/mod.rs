@@ -46,3 +46,9 @@ pub fn install() -> Option<&'static PrometheusHandle> {
         })
         .as_ref()
 }
+
+/// The current metrics in the Prometheus text format, names prefixed with `<service>_`, as
+/// `GET /metrics` serves them. `None` when tamarco's recorder is not installed.
+pub fn exposition(service: &str) -> Option<String> {
+    install().map(|handle| render::exposition(handle, service))
+}
