@@ -124,6 +124,8 @@ impl MetricsResource {
     }
 }
 
+// Internal: kept out of the "other types implement Resource" list in user errors.
+#[diagnostic::do_not_recommend]
 impl Resource for MetricsResource {
     async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
         let settings: MetricsSettings = cx.settings().load()?;

@@ -39,6 +39,8 @@ impl ReportServer {
     }
 }
 
+// Internal: kept out of the "other types implement Resource" list in user errors.
+#[diagnostic::do_not_recommend]
 impl Resource for ReportServer {
     async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
         let settings: ReportServerSettings = cx.settings().load()?;

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::BoxError;
 use crate::resource::{ErasedResource, ResourceContext, ResourceStatus};
 use crate::runtime::Entry;
+use crate::settings::Settings;
 use crate::shutdown::ShutdownHandle;
 
 /// The `status` resource: serves `GET /status` and the health probes on the report server.
@@ -25,9 +26,15 @@ use crate::shutdown::ShutdownHandle;
 /// otherwise (starting, stopping).
 ///
 /// It also applies the restart policies; see [`RestartPolicy`](super::restart::RestartPolicy).
+///
+/// When settings come from a central store (etcd), the `status` entry also says whether the
+/// store is reachable. While it is not, the service runs on its last known settings and the
+/// HTTP code does not change:
+/// `"status":{"status":2,"status_str":"STARTED","settings":{"etcd":"DISCONNECTED","source":"etcd at 127.0.0.1:2379"}}`.
 #[derive(Debug)]
 pub struct StatusResource {
     board: StatusBoard,
+    settings: OnceLock<Settings>,
     policy: std::sync::OnceLock<super::restart::RestartPolicy>,
     watcher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -39,12 +46,15 @@ impl StatusResource {
     pub(crate) fn new(board: StatusBoard) -> Self {
         StatusResource {
             board,
+            settings: OnceLock::new(),
             policy: Default::default(),
             watcher: Default::default(),
         }
     }
 }
 
+// Internal: kept out of the "other types implement Resource" list in user errors.
+#[diagnostic::do_not_recommend]
 impl crate::resource::Resource for StatusResource {
     async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
         let state = Probes {
@@ -57,6 +67,7 @@ impl crate::resource::Resource for StatusResource {
             .route("/health/ready", get(ready))
             .with_state(state);
         cx.report_routes().merge(routes);
+        let _ = self.settings.set(cx.settings().settings().clone());
         let _ = self
             .policy
             .set(cx.settings().get_or("restart_policy", Default::default())?);
@@ -80,6 +91,19 @@ impl crate::resource::Resource for StatusResource {
             watcher.abort();
         }
         Ok(())
+    }
+
+    fn status_fields(&self) -> Map<String, Value> {
+        let mut fields = Map::new();
+        if let Some(backend) = self.settings.get().and_then(Settings::backend) {
+            let state = match backend.is_connected() {
+                true => "CONNECTED",
+                false => "DISCONNECTED",
+            };
+            let settings = json!({ backend.layer().name(): state, "source": backend.describe() });
+            fields.insert("settings".into(), settings);
+        }
+        fields
     }
 }
 

@@ -70,6 +70,7 @@ impl<S: TaskSet> Runtime<S> {
 
     /// Runs the service on a new multi-threaded tokio runtime until it stops.
     pub fn run(self) -> ExitStatus {
+        logging::provisional();
         let runtime = match tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -82,6 +83,7 @@ impl<S: TaskSet> Runtime<S> {
             }
         };
         let status = runtime.block_on(self.serve());
+        logging::flush(Duration::from_secs(2));
         // Threads that outlived their join timeout, or tasks abandoned by a forced exit, must
         // not hold the process.
         runtime.shutdown_background();
@@ -113,6 +115,7 @@ impl<S: TaskSet> Runtime<S> {
             settings,
             handle_signals,
         } = self;
+        logging::provisional();
         let loaded = sources::load_all(&settings).await;
         logging::init(&settings);
         let sources = loaded?;
@@ -269,6 +272,7 @@ impl<S: TaskSet> Running<S> {
             first
         };
         let first = within_grace(&mut forced, self.grace, work).await?;
+        logging::flush_on_stop().await;
         match reason {
             Some(StopReason::TaskFailed { task, message }) => {
                 return Err(Error::Task {
@@ -451,6 +455,8 @@ impl<S: Microservice> ServiceResource<S> {
     }
 }
 
+// Internal: kept out of the "other types implement Resource" list in user errors.
+#[diagnostic::do_not_recommend]
 impl<S: Microservice> Resource for ServiceResource<S> {
     fn bind(&self, cx: &ResourceContext) {
         self.get().bind_dyn(cx);
