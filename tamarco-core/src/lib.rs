@@ -5,6 +5,7 @@
 //! provide a resource (plugins) may depend on `tamarco-core` alone and implement [`Resource`].
 
 pub mod builtin;
+pub mod codec;
 #[doc(hidden)]
 pub mod codegen;
 mod context;

@@ -8,6 +8,7 @@ pub use tamarco_core::{
     TaskSet, error_chain,
 };
 pub use tamarco_core::{builtin, metrics, resource, runtime, settings, task};
+pub use tamarco_core::codec;
 
 #[doc = include_str!("docs/microservice.md")]
 #[doc(inline)]
