@@ -57,6 +57,19 @@ pub enum Layer {
     Environment,
 }
 
+impl Layer {
+    /// The layer's name in lower case (`etcd`), for logs and `/status`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Layer::Defaults => "defaults",
+            Layer::InCode => "in-code",
+            Layer::File => "file",
+            Layer::Etcd => "etcd",
+            Layer::Environment => "environment",
+        }
+    }
+}
+
 /// A store that [`Settings::set`] and [`Settings::delete`] write through (etcd). The store
 /// feeds its changes back into its own [`Layer`].
 pub trait SettingsBackend: Send + Sync + 'static {
