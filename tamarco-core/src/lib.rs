@@ -10,7 +10,7 @@ pub mod codec;
 pub mod codegen;
 mod context;
 mod error;
-mod logging;
+pub mod logging;
 pub mod metrics;
 mod microservice;
 pub mod resource;

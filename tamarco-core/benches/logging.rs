@@ -1,0 +1,3 @@
+//! Benchmark of a log call (written with the logging sinks).
+
+fn main() {}

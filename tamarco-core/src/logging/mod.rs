@@ -1,0 +1,174 @@
+//! Logging, set up for every service on `tracing`, from `system.logging`.
+//!
+//! From the first instant of [`Runtime::start`](crate::Runtime::start) (and
+//! [`run`](crate::Runtime::run)) a provisional logger writes to stdout at `info` (or as `RUST_LOG`
+//! says), so that errors while loading the settings are visible. Once the settings are loaded it
+//! is replaced by the configured one: the level follows `system.logging.profile` (and changes
+//! without a restart when the profile changes), and records go to stdout, a size-rotated file,
+//! Logstash over UDP, a Redis list and an HTTP endpoint, as configured. Records from crates that
+//! use the `log` crate arrive too.
+//!
+//! The sinks other than stdout never block the service: each sits behind a bounded queue served
+//! by its own thread; when a sink is slow or down, records are dropped and counted (the metrics
+//! counter `log_records_dropped_total{sink}`, [`stats`], and a periodic warning). A sink that
+//! comes back is used again. On a graceful stop the queues are flushed within
+//! `system.logging.flush_timeout_seconds`.
+//!
+//! Fields named `password` or `auth_token` (and those listed in `system.logging.secret_fields`)
+//! never reach any sink, stdout included; values wrapped in [`Secret`] print as `***`.
+//!
+//! The keys, the Logstash document and how to write tags and extra fields are described in the
+//! `tamarco` crate's `logging` module documentation.
+
+mod config;
+mod document;
+mod layer;
+mod record;
+mod secret;
+mod sink;
+mod sinks;
+mod text;
+mod time;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::{Registry, reload};
+
+use crate::settings::Settings;
+
+pub use config::Profile;
+pub use secret::Secret;
+pub use sink::SinkStats;
+
+use config::Config;
+use layer::{Pipeline, TamarcoLayer};
+
+/// The target of the records that logging itself writes (sink problems, dropped records).
+pub const TARGET: &str = "tamarco::logging";
+
+/// The process-wide logging state: the global subscriber is installed once per process.
+struct Global {
+    filter: reload::Handle<Targets, Registry>,
+    pipeline: Arc<ArcSwap<Pipeline>>,
+    /// Incremented by every [`init`]; a settings watch of an older configuration does nothing.
+    generation: AtomicU64,
+}
+
+static GLOBAL: OnceLock<Option<Global>> = OnceLock::new();
+
+/// The global state, installing the provisional logger on first use. `None` when the program
+/// had installed a global subscriber of its own: then tamarco leaves logging alone.
+fn global() -> Option<&'static Global> {
+    GLOBAL.get_or_init(install).as_ref()
+}
+
+fn install() -> Option<Global> {
+    let filter = env_filter().unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    let (filter_layer, filter) = reload::Layer::new(filter);
+    let pipeline = Arc::new(ArcSwap::from_pointee(Pipeline::provisional()));
+    let subscriber = Registry::default()
+        .with(filter_layer)
+        .with(TamarcoLayer::new(Arc::clone(&pipeline)));
+    tracing::subscriber::set_global_default(subscriber).ok()?;
+    // Records of crates that use `log`; fails only if the program set a `log` logger itself.
+    let _ = tracing_log::LogTracer::init();
+    Some(Global {
+        filter,
+        pipeline,
+        generation: AtomicU64::new(0),
+    })
+}
+
+/// `RUST_LOG`, when set and valid, wins over the profile (`info,my_crate=debug` syntax).
+fn env_filter() -> Option<Targets> {
+    std::env::var("RUST_LOG").ok()?.parse().ok()
+}
+
+/// Installs the provisional stdout logger, unless logging is installed already (or the program
+/// installed its own subscriber).
+pub(crate) fn provisional() {
+    let _ = global();
+}
+
+/// Sets logging up from the service's settings: replaces the provisional logger (or a previous
+/// configuration), starts the sinks, and follows later changes of the levels. Problems (an
+/// unknown profile, a missing key of an enabled sink, a sink that can't be opened) are logged,
+/// naming the key; the service runs on with the sinks that work.
+pub(crate) fn init(settings: &Settings) {
+    let Some(global) = global() else { return };
+    let (config, mut problems) = Config::read(settings);
+    let generation = global.generation.fetch_add(1, Ordering::SeqCst) + 1;
+    let pipeline = Pipeline::build(&config, settings.service(), &mut problems);
+    let old = global.pipeline.swap(Arc::new(pipeline));
+    drop(old); // its sinks drain what they hold and stop
+    reload_filter(global, &config);
+    settings.watch("system.logging", {
+        let settings = settings.clone();
+        move |_, _| {
+            let Some(global) = GLOBAL.get().and_then(Option::as_ref) else {
+                return;
+            };
+            if global.generation.load(Ordering::SeqCst) != generation {
+                return;
+            }
+            let (config, problems) = Config::read_levels(&settings);
+            reload_filter(global, &config);
+            for problem in problems {
+                tracing::warn!(target: TARGET, "{problem}");
+            }
+            tracing::info!(
+                target: TARGET,
+                profile = %config.profile,
+                level = %config.profile.level(),
+                "logging levels changed"
+            );
+        }
+    });
+    for problem in problems {
+        tracing::error!(target: TARGET, "{problem}");
+    }
+}
+
+fn reload_filter(global: &Global, config: &Config) {
+    let filter = env_filter().unwrap_or_else(|| config.targets(&global.pipeline.load().service));
+    // Fails only if the subscriber is gone, which it never is.
+    let _ = global.filter.reload(filter);
+}
+
+/// Waits (at most `timeout`) until every record queued so far has been delivered to its sink,
+/// or given up on; true if all sinks finished in time. The runtime calls it at the end of a
+/// graceful stop; call it yourself before exiting a program that logs without the runtime.
+pub fn flush(timeout: Duration) -> bool {
+    let Some(global) = GLOBAL.get().and_then(Option::as_ref) else {
+        return true;
+    };
+    let pipeline = global.pipeline.load_full();
+    pipeline.flush(Instant::now() + timeout)
+}
+
+/// [`flush`] with the configured `system.logging.flush_timeout_seconds`, off the async
+/// threads.
+pub(crate) async fn flush_on_stop() {
+    let Some(global) = GLOBAL.get().and_then(Option::as_ref) else {
+        return;
+    };
+    let timeout = global.pipeline.load().flush_timeout;
+    let _ = tokio::task::spawn_blocking(move || flush(timeout)).await;
+}
+
+/// The counters of every configured sink other than stdout: records sent, dropped because the
+/// queue was full, failed in delivery, and whether the sink is reachable now.
+pub fn stats() -> Vec<SinkStats> {
+    match GLOBAL.get().and_then(Option::as_ref) {
+        Some(global) => global.pipeline.load().stats(),
+        None => Vec::new(),
+    }
+}

@@ -1,0 +1,205 @@
+use std::time::{Duration, UNIX_EPOCH};
+
+use super::config::Profile;
+use super::time::rfc3339_millis;
+
+#[test]
+fn timestamps_are_utc_with_milliseconds() {
+    assert_eq!(rfc3339_millis(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+    let t = UNIX_EPOCH + Duration::from_millis(1_709_210_096_789);
+    assert_eq!(rfc3339_millis(t), "2024-02-29T12:34:56.789Z");
+}
+
+#[test]
+fn profiles() {
+    assert_eq!(
+        "develop".parse::<Profile>().unwrap().level(),
+        tracing::Level::DEBUG
+    );
+    assert_eq!(
+        "TESTING".parse::<Profile>().unwrap().level(),
+        tracing::Level::DEBUG
+    );
+    assert_eq!(
+        "PRODUCTION".parse::<Profile>().unwrap().level(),
+        tracing::Level::INFO
+    );
+    assert!(
+        "LOUD"
+            .parse::<Profile>()
+            .unwrap_err()
+            .contains("unknown profile \"LOUD\"")
+    );
+}
+
+mod captured {
+    use std::sync::Arc;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use arc_swap::ArcSwap;
+    use serde_json::{Value, json};
+    use tracing_subscriber::Registry;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use crate::logging::Secret;
+    use crate::logging::document::{self, DocContext};
+    use crate::logging::layer::{Pipeline, TamarcoLayer};
+    use crate::logging::record::Record;
+    use crate::logging::sink::{Batch, Sink, Transport};
+    use crate::logging::text;
+
+    /// A sink that hands each rendered record (document and text line) to the test.
+    struct Capture {
+        tx: mpsc::Sender<String>,
+        cx: DocContext,
+    }
+
+    impl Transport for Capture {
+        fn render(&self, record: &Record) -> String {
+            let doc = document::value(record, &self.cx);
+            json!({"doc": doc, "line": text::line(record, false)}).to_string()
+        }
+        async fn connect(&mut self) -> Result<(), String> {
+            Ok(())
+        }
+        async fn send(&mut self, batch: Vec<String>) -> Result<(), String> {
+            for item in batch {
+                let _ = self.tx.send(item);
+            }
+            Ok(())
+        }
+    }
+
+    /// Runs `f` under a subscriber with the capturing sink; returns what reached it.
+    fn capture(f: impl FnOnce()) -> Vec<Value> {
+        let (tx, rx) = mpsc::channel();
+        let cx = DocContext::new("svc".into(), "staging".into());
+        let sink = Sink::spawn("test", "test", 100, Batch::Drain(10), Capture { tx, cx }).unwrap();
+        let pipeline = Arc::new(ArcSwap::from_pointee(Pipeline::for_tests(vec![sink])));
+        let subscriber = Registry::default().with(TamarcoLayer::new(Arc::clone(&pipeline)));
+        tracing::subscriber::with_default(subscriber, f);
+        assert!(
+            pipeline
+                .load()
+                .flush(Instant::now() + Duration::from_secs(5))
+        );
+        rx.try_iter()
+            .map(|s| serde_json::from_str(&s).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn documents_carry_every_field_tags_and_span_fields() {
+        let got = capture(|| {
+            let span = tracing::info_span!("req", request_id = "r-9", tags = ?["api", "v2"]);
+            let _guard = span.enter();
+            tracing::warn!(target: "svc::billing", tags = "slow", n = 3, big = u128::MAX, ok = false, "late");
+        });
+        assert_eq!(got.len(), 1);
+        let doc = &got[0]["doc"];
+        let keys: Vec<&str> = doc
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "@timestamp",
+                "@version",
+                "message",
+                "host",
+                "path",
+                "tags",
+                "type",
+                "level",
+                "logger_name",
+                "service_name",
+                "deploy_name",
+                "request_id",
+                "n",
+                "big",
+                "ok"
+            ]
+        );
+        assert_eq!(doc["level"], "WARNING");
+        assert_eq!(doc["logger_name"], "svc::billing");
+        assert_eq!(doc["service_name"], "svc");
+        assert_eq!(doc["deploy_name"], "staging");
+        assert_eq!(doc["tags"], json!(["api", "v2", "slow"]));
+        assert_eq!(doc["n"], 3);
+        assert_eq!(doc["big"], u128::MAX.to_string());
+        assert!(doc["path"].as_str().unwrap().ends_with("tests.rs"));
+        let line = got[0]["line"].as_str().unwrap();
+        assert!(line.contains(" WARN svc::billing "), "{line}");
+        assert!(
+            line.contains(": [api,v2,slow] late request_id=\"r-9\" n=3"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn secrets_never_reach_a_sink() {
+        let got = capture(|| {
+            let span = tracing::info_span!("auth", auth_token = "t0ken-in-span");
+            let _guard = span.enter();
+            let key = Secret::new("k3y");
+            tracing::info!(password = "p4ss", PIN = 1234, api_key = %key, "using {key:?}");
+        });
+        let text = got[0].to_string();
+        for secret in ["t0ken-in-span", "p4ss", "1234", "k3y"] {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+        assert_eq!(got[0]["doc"]["message"], "using ***");
+        assert_eq!(got[0]["doc"]["api_key"], "***");
+    }
+
+    #[test]
+    fn an_error_brings_its_whole_chain() {
+        let inner = std::io::Error::other("disk full");
+        let outer = std::io::Error::other(Wrapped(inner));
+        let got = capture(|| {
+            tracing::error!(error = &outer as &dyn std::error::Error, "save failed");
+        });
+        let doc = &got[0]["doc"];
+        assert_eq!(doc["error"], "could not save");
+        assert_eq!(doc["stack_trace"], "could not save\ndisk full");
+        let line = got[0]["line"].as_str().unwrap();
+        assert!(
+            line.ends_with("save failed error=\"could not save: disk full\""),
+            "{line}"
+        );
+    }
+
+    #[derive(Debug)]
+    struct Wrapped(std::io::Error);
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("could not save")
+        }
+    }
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn records_of_the_log_crate_arrive_with_their_target() {
+        let _ = tracing_log::LogTracer::init();
+        let got = capture(|| log::info!(target: "legacy::db", "from the log crate {}", 42));
+        let doc = &got[0]["doc"];
+        assert_eq!(doc["message"], "from the log crate 42");
+        assert_eq!(doc["logger_name"], "legacy::db");
+        assert!(doc["path"].as_str().unwrap().ends_with("tests.rs"), "{doc}");
+        assert!(
+            doc.as_object()
+                .unwrap()
+                .keys()
+                .all(|k| !k.starts_with("log.")),
+            "{doc}"
+        );
+    }
+}
