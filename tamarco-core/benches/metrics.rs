@@ -32,7 +32,7 @@ fn meters(c: &mut Criterion) {
 fn render(c: &mut Criterion) {
     metrics::install().expect("the recorder installs");
     for i in 0..1000 {
-        Counter::new("bench_series_total", &[("series", &i.to_string())]).increment();
+        Counter::new("bench_series_total", &[("series", i.to_string())]).increment();
     }
     c.bench_function("render /metrics with 1000+ series", |b| b.iter(|| metrics::exposition("bench")));
 }

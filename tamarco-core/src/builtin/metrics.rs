@@ -236,25 +236,28 @@ impl Resource for MetricsResource {
     }
 }
 
+/// Labels of a meter that has none.
+const NO_LABELS: &[(&str, &str)] = &[];
+
 /// Updates the built-in gauges: resource status, process and tokio runtime figures.
 pub(crate) fn record_builtin(board: &StatusBoard) {
     for (name, status) in board.statuses() {
-        Gauge::new("resource_status", &[("resource", &name)]).set(f64::from(status.code()));
+        Gauge::new("resource_status", &[("resource", name)]).set(f64::from(status.code()));
     }
     if let Some(kib) = proc_status_kib("VmRSS:") {
-        Gauge::new("process_resident_memory_bytes", &[]).set(kib * 1024.0);
+        Gauge::new("process_resident_memory_bytes", NO_LABELS).set(kib * 1024.0);
     }
     if let Some(seconds) = cpu_seconds() {
-        Gauge::new("process_cpu_seconds_total", &[]).set(seconds);
+        Gauge::new("process_cpu_seconds_total", NO_LABELS).set(seconds);
     }
     if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
-        Gauge::new("process_open_fds", &[]).set(fds.count() as f64);
+        Gauge::new("process_open_fds", NO_LABELS).set(fds.count() as f64);
     }
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         let stats = runtime.metrics();
-        Gauge::new("tokio_workers", &[]).set(stats.num_workers() as f64);
-        Gauge::new("tokio_alive_tasks", &[]).set(stats.num_alive_tasks() as f64);
-        Gauge::new("tokio_global_queue_depth", &[]).set(stats.global_queue_depth() as f64);
+        Gauge::new("tokio_workers", NO_LABELS).set(stats.num_workers() as f64);
+        Gauge::new("tokio_alive_tasks", NO_LABELS).set(stats.num_alive_tasks() as f64);
+        Gauge::new("tokio_global_queue_depth", NO_LABELS).set(stats.global_queue_depth() as f64);
     }
 }
 

@@ -3,14 +3,7 @@
 use std::future::Future;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use metrics::Label;
-
-fn labels(labels: &[(&str, &str)]) -> Vec<Label> {
-    labels
-        .iter()
-        .map(|(k, v)| Label::new((*k).to_owned(), (*v).to_owned()))
-        .collect()
-}
+use metrics::{IntoLabels, KeyName};
 
 /// A value that only goes up: requests served, errors seen.
 ///
@@ -25,9 +18,10 @@ fn labels(labels: &[(&str, &str)]) -> Vec<Label> {
 pub struct Counter(metrics::Counter);
 
 impl Counter {
-    /// The counter named `name` with `labels`; the same name and labels give the same counter.
-    pub fn new(name: &str, labels_: &[(&str, &str)]) -> Self {
-        Counter(metrics::counter!(name.to_owned(), labels(labels_)))
+    /// The counter named `name` with `labels` (`&[("route", "/orders")]`, or owned `String`s);
+    /// the same name and labels give the same counter. Static strings cost no allocation.
+    pub fn new(name: impl Into<KeyName>, labels: impl IntoLabels) -> Self {
+        Counter(metrics::counter!(name, labels))
     }
 
     /// Adds one.
@@ -80,8 +74,8 @@ pub struct Gauge(metrics::Gauge);
 
 impl Gauge {
     /// The gauge named `name` with `labels`; the same name and labels give the same gauge.
-    pub fn new(name: &str, labels_: &[(&str, &str)]) -> Self {
-        Gauge(metrics::gauge!(name.to_owned(), labels(labels_)))
+    pub fn new(name: impl Into<KeyName>, labels: impl IntoLabels) -> Self {
+        Gauge(metrics::gauge!(name, labels))
     }
 
     /// Adds `value`.
@@ -131,8 +125,8 @@ pub struct Summary(metrics::Histogram);
 
 impl Summary {
     /// The summary named `name` with `labels`; the same name and labels give the same summary.
-    pub fn new(name: &str, labels_: &[(&str, &str)]) -> Self {
-        Summary(metrics::histogram!(name.to_owned(), labels(labels_)))
+    pub fn new(name: impl Into<KeyName>, labels: impl IntoLabels) -> Self {
+        Summary(metrics::histogram!(name, labels))
     }
 
     /// Records one observation.
