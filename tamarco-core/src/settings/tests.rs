@@ -143,42 +143,81 @@ fn malformed_yaml_names_the_line() {
 fn watch_fires_on_change_and_delete_with_the_override() {
     use std::sync::{Arc, Mutex};
     let settings = Settings::new("dog");
-    settings.set_internal("system.resources.db.port", 1).unwrap();
-    let seen: Arc<Mutex<Vec<(String, Option<Value>)>>> = Arc::default();
+    settings
+        .set_internal("system.resources.db.port", 1)
+        .unwrap();
+    type Calls = Arc<Mutex<Vec<(String, Option<Value>)>>>;
+    let seen: Calls = Arc::default();
     let sink = Arc::clone(&seen);
     settings.watch("system.resources.db.port", move |key, value| {
         sink.lock().unwrap().push((key.to_owned(), value.cloned()));
     });
-    settings.set_internal("system.resources.db.host", "h").unwrap(); // another key: no call
-    settings.set_internal("system.resources.db.port", 2).unwrap();
-    settings.set_internal("system.microservices.dog.resources.db.port", 3).unwrap();
-    settings.set_internal("system.microservices.cat.resources.db.port", 4).unwrap(); // not us
-    settings.delete_internal("system.microservices.dog").unwrap();
-    settings.delete_internal("system.resources.db.port").unwrap();
+    settings
+        .set_internal("system.resources.db.host", "h")
+        .unwrap(); // another key: no call
+    settings
+        .set_internal("system.resources.db.port", 2)
+        .unwrap();
+    settings
+        .set_internal("system.microservices.dog.resources.db.port", 3)
+        .unwrap();
+    settings
+        .set_internal("system.microservices.cat.resources.db.port", 4)
+        .unwrap(); // not us
+    settings
+        .delete_internal("system.microservices.dog")
+        .unwrap();
+    settings
+        .delete_internal("system.resources.db.port")
+        .unwrap();
     let key = "system.resources.db.port".to_owned();
     assert_eq!(
         *seen.lock().unwrap(),
-        vec![(key.clone(), Some(json!(2))), (key.clone(), Some(json!(3))), (key.clone(), Some(json!(2))), (key, None)]
+        vec![
+            (key.clone(), Some(json!(2))),
+            (key.clone(), Some(json!(3))),
+            (key.clone(), Some(json!(2))),
+            (key, None)
+        ]
     );
 }
 
 #[test]
 fn live_handles_follow_changes_and_keep_the_last_good_value() {
     let settings = Settings::new("dog");
-    settings.set_internal("system.resources.db.pool", 5).unwrap();
+    settings
+        .set_internal("system.resources.db.pool", 5)
+        .unwrap();
     let pool = settings.resource_view("db").live::<u32>("pool").unwrap();
     assert_eq!(*pool.get(), 5);
-    settings.set_internal("system.resources.db.pool", 8).unwrap();
+    settings
+        .set_internal("system.resources.db.pool", 8)
+        .unwrap();
     assert_eq!(**pool.load(), 8);
-    settings.set_internal("system.resources.db.pool", "many").unwrap();
+    settings
+        .set_internal("system.resources.db.pool", "many")
+        .unwrap();
     assert_eq!(*pool.get(), 8, "a bad value is skipped");
-    let missing = settings.live::<u32>("system.resources.db.missing").unwrap_err();
-    assert_eq!(missing, SettingsError::Missing { key: "system.resources.db.missing".into() });
-    let timeout = settings.live_or("system.resources.db.timeout", 30u32).unwrap();
+    let missing = settings
+        .live::<u32>("system.resources.db.missing")
+        .unwrap_err();
+    assert_eq!(
+        missing,
+        SettingsError::Missing {
+            key: "system.resources.db.missing".into()
+        }
+    );
+    let timeout = settings
+        .live_or("system.resources.db.timeout", 30u32)
+        .unwrap();
     assert_eq!(*timeout.get(), 30);
-    settings.set_internal("system.resources.db.timeout", 10).unwrap();
+    settings
+        .set_internal("system.resources.db.timeout", 10)
+        .unwrap();
     assert_eq!(*timeout.get(), 10);
-    settings.delete_internal("system.resources.db.timeout").unwrap();
+    settings
+        .delete_internal("system.resources.db.timeout")
+        .unwrap();
     assert_eq!(*timeout.get(), 30, "back to the default when deleted");
 }
 
@@ -190,9 +229,17 @@ fn layers_follow_the_documented_precedence() {
     assert_eq!(settings.get::<String>("system.k").unwrap(), "file");
     settings.replace_layer(Layer::Etcd, json!({"system": {"k": "etcd"}}));
     assert_eq!(settings.get::<String>("system.k").unwrap(), "etcd");
-    sources::load_env(&settings, [("TAMARCO__SYSTEM__K".to_owned(), "env".to_owned())]).unwrap();
+    sources::load_env(
+        &settings,
+        [("TAMARCO__SYSTEM__K".to_owned(), "env".to_owned())],
+    )
+    .unwrap();
     assert_eq!(settings.get::<String>("system.k").unwrap(), "env");
-    assert_eq!(settings.get::<u32>("system.f").unwrap(), 1, "other keys of lower layers survive");
+    assert_eq!(
+        settings.get::<u32>("system.f").unwrap(),
+        1,
+        "other keys of lower layers survive"
+    );
 }
 
 #[test]
@@ -211,7 +258,11 @@ fn environment_values_are_typed_like_yaml_scalars() {
         settings.value("system.resources.db"),
         Some(json!({"port": 5432, "tls": true, "name": "5432", "hosts": ["a", "b"], "empty": ""}))
     );
-    let bad = sources::load_env(&settings, [("TAMARCO__SYSTEM____X".to_owned(), "1".to_owned())]).unwrap_err();
+    let bad = sources::load_env(
+        &settings,
+        [("TAMARCO__SYSTEM____X".to_owned(), "1".to_owned())],
+    )
+    .unwrap_err();
     assert!(bad.to_string().contains("TAMARCO__SYSTEM____X"), "{bad}");
 }
 
@@ -219,7 +270,9 @@ fn environment_values_are_typed_like_yaml_scalars() {
 fn a_malformed_file_names_the_file_and_line() {
     let path = std::env::temp_dir().join(format!("tamarco-bad-{}.yml", std::process::id()));
     std::fs::write(&path, "system:\n  resources:\n    db: {port: 1\n").unwrap();
-    let err = sources::load_file(&Settings::new("dog"), &path).unwrap_err().to_string();
+    let err = sources::load_file(&Settings::new("dog"), &path)
+        .unwrap_err()
+        .to_string();
     std::fs::remove_file(&path).unwrap();
     assert!(err.contains(&path.display().to_string()), "{err}");
     assert!(err.contains("line"), "{err}");
