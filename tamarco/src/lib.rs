@@ -8,6 +8,8 @@ pub use tamarco_core::{
     TaskSet, error_chain,
 };
 pub use tamarco_core::{builtin, metrics, resource, runtime, settings, task};
+#[doc = include_str!("docs/logging.md")]
+pub use tamarco_core::logging;
 pub use tamarco_core::codec;
 
 #[doc = include_str!("docs/microservice.md")]

@@ -29,9 +29,8 @@ pub(super) fn start(config: &HttpConfig, cx: &DocContext) -> Result<Sink, String
             url.scheme()
         )));
     }
-    if url.scheme() == "https" {
-        super::install_crypto_provider();
-    }
+    // reqwest needs a provider to build a client, even for plain http.
+    super::install_crypto_provider();
     let client = reqwest::Client::builder()
         .timeout(config.timeout)
         .connect_timeout(config.timeout.min(Duration::from_secs(2)))
