@@ -98,11 +98,16 @@ pub(crate) fn provisional() {
     let _ = global();
 }
 
-/// Sets logging up from the service's settings: replaces the provisional logger (or a previous
+/// Sets logging up from `settings`: replaces the provisional logger (or a previous
 /// configuration), starts the sinks, and follows later changes of the levels. Problems (an
 /// unknown profile, a missing key of an enabled sink, a sink that can't be opened) are logged,
 /// naming the key; the service runs on with the sinks that work.
-pub(crate) fn init(settings: &Settings) {
+///
+/// The runtime calls it once the settings are loaded. Programs that log without the runtime
+/// (scripts around a [`MicroserviceContext`](crate::MicroserviceContext), benchmarks) may call
+/// it themselves, and [`flush`] before they exit. Does nothing if the program installed a
+/// global `tracing` subscriber of its own.
+pub fn init(settings: &Settings) {
     let Some(global) = global() else { return };
     let (config, mut problems) = Config::read(settings);
     let generation = global.generation.fetch_add(1, Ordering::SeqCst) + 1;
