@@ -8,6 +8,12 @@ pub use tamarco_core::{
     TaskSet, error_chain,
 };
 pub use tamarco_core::{builtin, metrics, resource, runtime, settings, task};
+
+pub mod resources;
+#[cfg(feature = "http")]
+pub use resources::http;
+#[cfg(feature = "websocket")]
+pub use resources::websocket;
 #[doc = include_str!("docs/logging.md")]
 pub use tamarco_core::logging;
 pub use tamarco_core::codec;

@@ -1,0 +1,496 @@
+//! [`ResponseCacheLayer`]: a TTL cache of GET responses, keyed by URL and chosen request
+//! headers, that marks every looked-up response with `x-cache: HIT` or `x-cache: MISS`.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::{Body, Bytes, HttpBody};
+use axum::http::header::{
+    AGE, CACHE_CONTROL, HOST, HeaderMap, HeaderName, HeaderValue, SET_COOKIE,
+};
+use axum::http::{Method, Request, Response, StatusCode};
+use tower::{Layer, Service};
+
+/// The header that says whether a response came from the cache.
+pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
+
+/// A tower layer that caches `200 OK` answers to `GET` requests for a time (the TTL).
+///
+/// The key is the request's URL (host, path and query) plus the values of the request headers
+/// named with [`key_headers`](Self::key_headers). A hit is answered from the cache with
+/// `x-cache: HIT` and an `age` header; every other GET gets `x-cache: MISS`. A response is
+/// stored only when its size is known and at most [`max_body_bytes`](Self::max_body_bytes),
+/// and it has no `set-cookie` and no `cache-control: no-store` or `private`. At most
+/// [`max_entries`](Self::max_entries) responses are kept; the oldest go first.
+///
+/// An [`HttpServer`](super::HttpServer) applies it to every route when its setting
+/// `cache.enabled` is true. To cache some routes only, apply it yourself:
+///
+/// ```
+/// use std::time::Duration;
+/// use tamarco::http::ResponseCacheLayer;
+/// use tamarco::http::axum::{Router, routing::get};
+///
+/// let cached = Router::new()
+///     .route("/prices", get(|| async { "42" }))
+///     .layer(ResponseCacheLayer::new(Duration::from_secs(5)).key_headers(["accept-language"]));
+/// let router: Router = Router::new().route("/live", get(|| async { "now" })).merge(cached);
+/// # drop(router);
+/// ```
+#[derive(Clone)]
+pub struct ResponseCacheLayer {
+    cache: Arc<Cache>,
+}
+
+struct Cache {
+    config: Config,
+    store: Mutex<Store>,
+}
+
+#[derive(Clone)]
+struct Config {
+    ttl: Duration,
+    max_entries: usize,
+    max_body_bytes: usize,
+    headers: Vec<HeaderName>,
+}
+
+#[derive(Default)]
+struct Store {
+    entries: HashMap<String, Entry>,
+    /// Keys in insertion order, with the generation they were stored under; records whose
+    /// entry was replaced or removed since are skipped.
+    order: VecDeque<(String, u64)>,
+    generation: u64,
+}
+
+struct Entry {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+    stored: Instant,
+    generation: u64,
+}
+
+impl ResponseCacheLayer {
+    /// A cache whose responses stay fresh for `ttl`, with at most 1024 entries of at most
+    /// 1 MiB each, keyed by URL only.
+    pub fn new(ttl: Duration) -> Self {
+        Self::from_config(Config {
+            ttl,
+            max_entries: 1024,
+            max_body_bytes: 1024 * 1024,
+            headers: Vec::new(),
+        })
+    }
+
+    fn from_config(config: Config) -> Self {
+        ResponseCacheLayer {
+            cache: Arc::new(Cache {
+                config,
+                store: Mutex::new(Store::default()),
+            }),
+        }
+    }
+
+    fn with(self, change: impl FnOnce(&mut Config)) -> Self {
+        let mut config = self.cache.config.clone();
+        change(&mut config);
+        Self::from_config(config)
+    }
+
+    /// Keeps at most `max` responses (at least 1).
+    pub fn max_entries(self, max: usize) -> Self {
+        self.with(|config| config.max_entries = max.max(1))
+    }
+
+    /// Stores only responses of at most `max` bytes.
+    pub fn max_body_bytes(self, max: usize) -> Self {
+        self.with(|config| config.max_body_bytes = max)
+    }
+
+    /// Makes the values of these request headers part of the key (a `Vary`, in HTTP terms).
+    ///
+    /// # Panics
+    ///
+    /// If a name is not a valid header name.
+    pub fn key_headers<I>(self, names: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let headers = names
+            .into_iter()
+            .map(|name| {
+                HeaderName::try_from(name.as_ref())
+                    .unwrap_or_else(|_| panic!("{:?} is not a header name", name.as_ref()))
+            })
+            .collect();
+        self.with(|config| config.headers = headers)
+    }
+
+    /// The settings' cache, or an error naming the bad header.
+    pub(crate) fn from_settings(
+        root: &str,
+        settings: &super::CacheSettings,
+    ) -> Result<Self, String> {
+        let ttl = Duration::try_from_secs_f64(settings.ttl_seconds).map_err(|_| {
+            format!(
+                "setting `{root}.cache.ttl_seconds`: {} is not a duration in seconds",
+                settings.ttl_seconds
+            )
+        })?;
+        let headers = settings
+            .headers
+            .iter()
+            .map(|name| {
+                HeaderName::try_from(name.as_str()).map_err(|_| {
+                    format!("setting `{root}.cache.headers`: {name:?} is not a header name")
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Self::from_config(Config {
+            ttl,
+            max_entries: settings.max_entries.max(1),
+            max_body_bytes: settings.max_body_bytes,
+            headers,
+        }))
+    }
+
+    /// How many responses are stored now (fresh or not yet evicted).
+    pub fn len(&self) -> usize {
+        self.cache.store.lock().expect("cache lock").entries.len()
+    }
+
+    /// Whether nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every stored response.
+    pub fn clear(&self) {
+        *self.cache.store.lock().expect("cache lock") = Store::default();
+    }
+}
+
+impl fmt::Debug for ResponseCacheLayer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let config = &self.cache.config;
+        f.debug_struct("ResponseCacheLayer")
+            .field("ttl", &config.ttl)
+            .field("max_entries", &config.max_entries)
+            .field("max_body_bytes", &config.max_body_bytes)
+            .field("headers", &config.headers)
+            .finish()
+    }
+}
+
+impl<S> Layer<S> for ResponseCacheLayer {
+    type Service = ResponseCache<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ResponseCache {
+            inner,
+            cache: Arc::clone(&self.cache),
+        }
+    }
+}
+
+/// The service made by [`ResponseCacheLayer`].
+#[derive(Clone)]
+pub struct ResponseCache<S> {
+    inner: S,
+    cache: Arc<Cache>,
+}
+
+impl<S> fmt::Debug for ResponseCache<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseCache").finish_non_exhaustive()
+    }
+}
+
+/// The response future of [`ResponseCache`].
+pub type ResponseCacheFuture<E> =
+    Pin<Box<dyn Future<Output = Result<Response<Body>, E>> + Send + 'static>>;
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for ResponseCache<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: HttpBody<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<axum::BoxError>,
+{
+    type Response = Response<Body>;
+    type Error = S::Error;
+    type Future = ResponseCacheFuture<S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // The clone is the ready one: keep it for this call, leave the fresh one (tower's rule).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        if request.method() != Method::GET {
+            let response = inner.call(request);
+            return Box::pin(async move { Ok(response.await?.map(Body::new)) });
+        }
+        let cache = Arc::clone(&self.cache);
+        let key = cache.key(&request);
+        if let Some(hit) = cache.get(&key) {
+            return Box::pin(std::future::ready(Ok(hit)));
+        }
+        let response = inner.call(request);
+        Box::pin(async move {
+            let response = response.await?;
+            Ok(cache.store(key, response).await)
+        })
+    }
+}
+
+impl Cache {
+    /// The URL (host, path and query) and the chosen headers' values, one per line: a line
+    /// break cannot occur inside any of them.
+    fn key<B>(&self, request: &Request<B>) -> String {
+        let mut key = String::with_capacity(64);
+        let host = request.headers().get(HOST).and_then(|h| h.to_str().ok());
+        key.push_str(host.unwrap_or_default());
+        key.push('\n');
+        key.push_str(request.uri().path_and_query().map_or("/", |pq| pq.as_str()));
+        for name in &self.config.headers {
+            key.push('\n');
+            for (i, value) in request.headers().get_all(name).iter().enumerate() {
+                if i > 0 {
+                    key.push(',');
+                }
+                key.push_str(&String::from_utf8_lossy(value.as_bytes()));
+            }
+        }
+        key
+    }
+
+    /// A fresh stored response, marked HIT.
+    fn get(&self, key: &str) -> Option<Response<Body>> {
+        let mut store = self.store.lock().expect("cache lock");
+        let entry = store.entries.get(key)?;
+        let age = entry.stored.elapsed();
+        if age >= self.config.ttl {
+            store.entries.remove(key);
+            return None;
+        }
+        let mut response = Response::new(Body::from(entry.body.clone()));
+        *response.status_mut() = entry.status;
+        *response.headers_mut() = entry.headers.clone();
+        drop(store);
+        let headers = response.headers_mut();
+        headers.insert(X_CACHE, HeaderValue::from_static("HIT"));
+        headers.insert(AGE, HeaderValue::from(age.as_secs()));
+        Some(response)
+    }
+
+    /// Stores `response` if it may be, and returns it marked MISS.
+    async fn store<B>(&self, key: String, response: Response<B>) -> Response<Body>
+    where
+        B: HttpBody<Data = Bytes> + Send + 'static,
+        B::Error: Into<axum::BoxError>,
+    {
+        let mut response = if self.storable(&response) {
+            let (parts, body) = response.into_parts();
+            match axum::body::to_bytes(Body::new(body), self.config.max_body_bytes).await {
+                Ok(bytes) => {
+                    self.insert(key, parts.status, &parts.headers, bytes.clone());
+                    Response::from_parts(parts, Body::from(bytes))
+                }
+                Err(error) => {
+                    tracing::warn!("response cache: the response body failed: {error}");
+                    let mut failed = Response::new(Body::empty());
+                    *failed.status_mut() = StatusCode::BAD_GATEWAY;
+                    failed
+                }
+            }
+        } else {
+            response.map(Body::new)
+        };
+        response
+            .headers_mut()
+            .insert(X_CACHE, HeaderValue::from_static("MISS"));
+        response
+    }
+
+    fn storable<B: HttpBody>(&self, response: &Response<B>) -> bool {
+        let headers = response.headers();
+        let forbidden = headers.get_all(CACHE_CONTROL).iter().any(|value| {
+            let value = String::from_utf8_lossy(value.as_bytes()).to_ascii_lowercase();
+            value.contains("no-store") || value.contains("private")
+        });
+        let size = response.body().size_hint().exact();
+        response.status() == StatusCode::OK
+            && !forbidden
+            && !headers.contains_key(SET_COOKIE)
+            && size.is_some_and(|size| size <= self.config.max_body_bytes as u64)
+    }
+
+    fn insert(&self, key: String, status: StatusCode, headers: &HeaderMap, body: Bytes) {
+        let mut store = self.store.lock().expect("cache lock");
+        let Store {
+            entries,
+            order,
+            generation,
+        } = &mut *store;
+        *generation += 1;
+        let now = Instant::now();
+        let max = self.config.max_entries;
+        if entries.len() >= max && !entries.contains_key(&key) {
+            // Expired entries go first, then the oldest.
+            entries.retain(|_, entry| now.duration_since(entry.stored) < self.config.ttl);
+            while entries.len() >= max {
+                let Some((old, old_generation)) = order.pop_front() else {
+                    break;
+                };
+                if entries
+                    .get(&old)
+                    .is_some_and(|e| e.generation == old_generation)
+                {
+                    entries.remove(&old);
+                }
+            }
+        }
+        order.push_back((key.clone(), *generation));
+        let entry = Entry {
+            status,
+            headers: headers.clone(),
+            body,
+            stored: now,
+            generation: *generation,
+        };
+        entries.insert(key, entry);
+        if order.len() > 2 * max {
+            order.retain(|(key, generation)| {
+                entries
+                    .get(key)
+                    .is_some_and(|e| e.generation == *generation)
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// A service that answers the number of calls so far, and whatever headers the path asks.
+    fn counting(
+        calls: Arc<AtomicUsize>,
+    ) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send>
+    + Clone
+    + Send
+    + 'static {
+        tower::service_fn(move |request: Request<Body>| {
+            let n = calls.fetch_add(1, Ordering::SeqCst) + 1;
+            let mut response = Response::new(Body::from(n.to_string()));
+            if request.uri().path() == "/private" {
+                response
+                    .headers_mut()
+                    .insert(CACHE_CONTROL, HeaderValue::from_static("private"));
+            }
+            if request.uri().path() == "/missing" {
+                *response.status_mut() = StatusCode::NOT_FOUND;
+            }
+            std::future::ready(Ok::<_, Infallible>(response))
+        })
+    }
+
+    async fn get(
+        layer: &ResponseCacheLayer,
+        calls: &Arc<AtomicUsize>,
+        uri: &str,
+        lang: &str,
+    ) -> (String, String) {
+        let service = layer.layer(counting(Arc::clone(calls)));
+        let request = Request::get(uri)
+            .header("accept-language", lang)
+            .body(Body::empty())
+            .unwrap();
+        let response = service.oneshot(request).await.unwrap();
+        let x_cache = response
+            .headers()
+            .get(X_CACHE)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (x_cache, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn miss_then_hit_keyed_by_url_and_chosen_headers() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let layer =
+            ResponseCacheLayer::new(Duration::from_secs(60)).key_headers(["accept-language"]);
+        assert_eq!(
+            get(&layer, &calls, "/a", "en").await,
+            ("MISS".into(), "1".into())
+        );
+        assert_eq!(
+            get(&layer, &calls, "/a", "en").await,
+            ("HIT".into(), "1".into())
+        );
+        assert_eq!(
+            get(&layer, &calls, "/a", "fr").await,
+            ("MISS".into(), "2".into())
+        );
+        assert_eq!(
+            get(&layer, &calls, "/a?x=1", "en").await,
+            ("MISS".into(), "3".into())
+        );
+        assert_eq!(
+            get(&layer, &calls, "/a", "fr").await,
+            ("HIT".into(), "2".into())
+        );
+        assert_eq!(layer.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn private_and_non_200_responses_are_not_stored() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let layer = ResponseCacheLayer::new(Duration::from_secs(60));
+        assert_eq!(get(&layer, &calls, "/private", "").await.0, "MISS");
+        assert_eq!(get(&layer, &calls, "/private", "").await.0, "MISS");
+        assert_eq!(get(&layer, &calls, "/missing", "").await.0, "MISS");
+        assert_eq!(get(&layer, &calls, "/missing", "").await.0, "MISS");
+        assert!(layer.is_empty());
+    }
+
+    #[tokio::test]
+    async fn entries_expire_and_the_size_is_bounded() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let layer = ResponseCacheLayer::new(Duration::from_millis(50)).max_entries(2);
+        get(&layer, &calls, "/1", "").await;
+        get(&layer, &calls, "/2", "").await;
+        get(&layer, &calls, "/3", "").await;
+        assert_eq!(layer.len(), 2, "the oldest went");
+        assert_eq!(get(&layer, &calls, "/1", "").await.0, "MISS");
+        assert_eq!(get(&layer, &calls, "/3", "").await.0, "HIT");
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(get(&layer, &calls, "/3", "").await.0, "MISS", "expired");
+        for i in 0..100 {
+            get(&layer, &calls, &format!("/many/{i}"), "").await;
+        }
+        assert_eq!(layer.len(), 2);
+        assert!(layer.cache.store.lock().unwrap().order.len() <= 4 + 1);
+    }
+}

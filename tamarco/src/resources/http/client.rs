@@ -1,0 +1,219 @@
+//! [`HttpClient`]: one pooled HTTP client per resource, built on start and dropped on stop.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Client, Method, RequestBuilder, Url};
+
+use super::settings::{ClientSettings, seconds};
+use crate::{BoxError, Resource, ResourceContext};
+
+/// An HTTP client resource: one [`reqwest::Client`] (a connection pool) with the timeouts, base
+/// URL and default headers of `system.resources.<name>` (see [`ClientSettings`]). It is built
+/// on start and dropped on stop.
+///
+/// ```no_run
+/// use tamarco::http::HttpClient;
+/// use tamarco::prelude::*;
+///
+/// #[microservice]
+/// #[derive(Default)]
+/// struct Poller {
+///     #[resource]
+///     backend: HttpClient, // system.resources.backend.base_url: http://127.0.0.1:8080/api
+/// }
+///
+/// #[microservice]
+/// impl Poller {
+///     #[task_timer(interval = "5s")]
+///     async fn poll(&self) -> Result<(), BoxError> {
+///         let body = self.backend.get("health").send().await?.error_for_status()?.text().await?;
+///         tamarco::tracing::info!(%body, "backend answered");
+///         Ok(())
+///     }
+/// }
+/// # fn main() { let _ = Poller::default().run(); }
+/// ```
+///
+/// A handler of an [`HttpServer`](super::HttpServer) that uses a client must not outlive it:
+/// declare the client before the server, or name it in the server's `depends_on`, so that the
+/// server drains before the client stops.
+#[derive(Debug, Default)]
+pub struct HttpClient {
+    settings: Mutex<Option<Prepared>>,
+    client: Mutex<Option<Client>>,
+}
+
+/// The settings, checked in configure.
+#[derive(Debug, Clone)]
+struct Prepared {
+    settings: ClientSettings,
+    base_url: Option<Url>,
+    headers: HeaderMap,
+    timeout: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    pool_idle_timeout: Option<Duration>,
+}
+
+impl HttpClient {
+    /// A client that reads its settings from `system.resources.<its name>`.
+    pub fn new() -> Self {
+        HttpClient::default()
+    }
+
+    /// The pooled client, once started; `None` before the start and after the stop. Clones
+    /// share the pool.
+    pub fn try_client(&self) -> Option<Client> {
+        let client = self.client.lock().expect("client lock");
+        client.clone()
+    }
+
+    /// The pooled client.
+    ///
+    /// # Panics
+    ///
+    /// Before the resource started or after it stopped.
+    pub fn client(&self) -> Client {
+        self.try_client()
+            .expect("the HttpClient is used before its start or after its stop")
+    }
+
+    /// The base URL from the settings, once configured.
+    pub fn base_url(&self) -> Option<Url> {
+        let settings = self.settings.lock().expect("settings lock");
+        settings.as_ref().and_then(|s| s.base_url.clone())
+    }
+
+    /// The URL for `path`: an absolute URL is kept; anything else is appended to the base URL
+    /// (`http://host/api` and `users/1` or `/users/1` give `http://host/api/users/1`).
+    pub fn url(&self, path: &str) -> Result<Url, BoxError> {
+        if let Ok(url) = Url::parse(path) {
+            return Ok(url);
+        }
+        let base = self
+            .base_url()
+            .ok_or_else(|| format!("{path:?} is not a URL and the client has no `base_url`"))?;
+        let joined = format!(
+            "{}/{}",
+            base.as_str().trim_end_matches('/'),
+            path.trim_start_matches('/')
+        );
+        Ok(Url::parse(&joined)?)
+    }
+
+    /// A request with `method` to `path` (see [`url`](Self::url)). A bad path shows up as
+    /// the error of `send()`.
+    ///
+    /// # Panics
+    ///
+    /// Before the resource started or after it stopped.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let client = self.client();
+        match self.url(path) {
+            Ok(url) => client.request(method, url),
+            // reqwest reports an unparsable URL when the request is sent.
+            Err(_) => client.request(method, path),
+        }
+    }
+
+    /// A GET request to `path`, relative to the base URL. See [`request`](Self::request).
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.request(Method::GET, path)
+    }
+
+    /// A POST request to `path`, relative to the base URL. See [`request`](Self::request).
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.request(Method::POST, path)
+    }
+
+    /// A PUT request to `path`, relative to the base URL. See [`request`](Self::request).
+    pub fn put(&self, path: &str) -> RequestBuilder {
+        self.request(Method::PUT, path)
+    }
+
+    /// A DELETE request to `path`, relative to the base URL. See [`request`](Self::request).
+    pub fn delete(&self, path: &str) -> RequestBuilder {
+        self.request(Method::DELETE, path)
+    }
+}
+
+/// A [`reqwest::ClientBuilder`] ready to build: TLS is rustls, whose process-wide crypto
+/// provider this installs (ring) unless the program installed one before. Use it for clients
+/// of your own; a bare `reqwest::Client::new()` would panic without a provider.
+pub fn client_builder() -> reqwest::ClientBuilder {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    Client::builder()
+}
+
+impl Resource for HttpClient {
+    async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
+        let root = cx.settings().root().to_owned();
+        let settings: ClientSettings = cx.settings().load()?;
+        let base_url = match &settings.base_url {
+            Some(url) => Some(
+                Url::parse(url)
+                    .map_err(|e| format!("setting `{root}.base_url`: {url:?} is not a URL: {e}"))?,
+            ),
+            None => None,
+        };
+        let mut headers = HeaderMap::new();
+        for (name, value) in &settings.default_headers {
+            let bad = || {
+                format!(
+                    "setting `{root}.default_headers`: {name:?}: {value:?} is not a valid header"
+                )
+            };
+            let name = HeaderName::try_from(name.as_str()).map_err(|_| bad())?;
+            let value = HeaderValue::try_from(value.as_str()).map_err(|_| bad())?;
+            headers.insert(name, value);
+        }
+        let prepared = Prepared {
+            base_url,
+            headers,
+            timeout: seconds(&root, "timeout_seconds", settings.timeout_seconds)?,
+            connect_timeout: seconds(
+                &root,
+                "connect_timeout_seconds",
+                settings.connect_timeout_seconds,
+            )?,
+            pool_idle_timeout: seconds(
+                &root,
+                "pool_idle_timeout_seconds",
+                settings.pool_idle_timeout_seconds,
+            )?,
+            settings,
+        };
+        *self.settings.lock().expect("settings lock") = Some(prepared);
+        Ok(())
+    }
+
+    async fn start(&self, _cx: &ResourceContext) -> Result<(), BoxError> {
+        let prepared = self
+            .settings
+            .lock()
+            .expect("settings lock")
+            .clone()
+            .ok_or("the client was not configured")?;
+        let mut builder = client_builder()
+            .user_agent(prepared.settings.user_agent.clone())
+            .default_headers(prepared.headers.clone())
+            .pool_idle_timeout(prepared.pool_idle_timeout)
+            .pool_max_idle_per_host(prepared.settings.pool_max_idle_per_host);
+        if let Some(timeout) = prepared.timeout {
+            builder = builder.timeout(timeout);
+        }
+        if let Some(timeout) = prepared.connect_timeout {
+            builder = builder.connect_timeout(timeout);
+        }
+        let client = builder.build()?;
+        *self.client.lock().expect("client lock") = Some(client);
+        Ok(())
+    }
+
+    async fn stop(&self, _cx: &ResourceContext) -> Result<(), BoxError> {
+        // Requests still running hold their own clone of the pool; new ones cannot start.
+        self.client.lock().expect("client lock").take();
+        Ok(())
+    }
+}

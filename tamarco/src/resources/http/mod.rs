@@ -1,0 +1,36 @@
+//! HTTP resources (cargo feature `http`): [`HttpServer`] on axum and hyper, [`HttpClient`] on
+//! reqwest, and the [`ResponseCacheLayer`].
+//!
+//! Routes are plain axum [`Router`](axum::Router)s; this module re-exports [`axum`] and
+//! [`reqwest`] so that `tamarco` stays the one dependency. Each resource reads
+//! `system.resources.<its name>`: see [`ServerSettings`] and [`ClientSettings`].
+//!
+//! Every request to an [`HttpServer`] is measured through the [`metrics`](https://docs.rs/metrics)
+//! facade, whatever recorder the program installed:
+//!
+//! | metric | kind | labels |
+//! |---|---|---|
+//! | `http_server_requests_total` | counter | `server`, `route`, `method`, `status` |
+//! | `http_server_request_duration_seconds` | histogram (seconds) | the same |
+//!
+//! `server` is the resource's name, `route` the route template (`/users/{id}`; `unmatched`
+//! for the fallback), `method` the method (`OTHER` for non-standard ones). Each request runs in
+//! a `request` span with its method, route and [`RequestId`], taken from the `x-request-id`
+//! header or generated, and echoed in the response.
+
+mod cache;
+mod client;
+mod observe;
+mod server;
+mod settings;
+
+pub use cache::{ResponseCache, ResponseCacheFuture, ResponseCacheLayer, X_CACHE};
+pub use client::{HttpClient, client_builder};
+pub use observe::RequestId;
+pub use server::HttpServer;
+pub use settings::{CacheSettings, ClientSettings, CorsSettings, ServerSettings};
+
+#[doc(no_inline)]
+pub use axum;
+#[doc(no_inline)]
+pub use reqwest;

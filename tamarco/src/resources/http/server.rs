@@ -1,0 +1,508 @@
+//! [`HttpServer`]: an HTTP/1.1 server resource on axum and hyper, with request metrics and
+//! logs, CORS, a response cache and a graceful drain.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit};
+use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use serde_json::{Map, Value, json};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{oneshot, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tower::{Service, ServiceBuilder};
+use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, Any, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
+
+use super::cache::ResponseCacheLayer;
+use super::observe::ObserveLayer;
+use super::settings::{CorsSettings, ServerSettings, seconds};
+use crate::{BoxError, Resource, ResourceContext};
+
+/// An HTTP/1.1 server: a resource that serves an axum [`Router`] on
+/// `system.resources.<name>.{host, port}` (127.0.0.1:8080 by default; see
+/// [`ServerSettings`] for every key).
+///
+/// The service gives it its routes before the start stage, usually in its `pre_start` hook
+/// taking `self: Arc<Self>`, so that handlers get the service, and through it every other
+/// resource, as their state:
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use tamarco::http::HttpServer;
+/// use tamarco::http::axum::{Router, extract::State, routing::get};
+/// use tamarco::prelude::*;
+///
+/// #[microservice]
+/// #[derive(Default)]
+/// struct Hello {
+///     #[resource]
+///     http_server: HttpServer,
+/// }
+///
+/// #[microservice]
+/// impl Hello {
+///     async fn pre_start(self: Arc<Self>, stage: Stage) -> Result<(), BoxError> {
+///         let routes = Router::new().route("/", get(hello)).with_state(Arc::clone(&self));
+///         self.http_server.set_router(routes);
+///         stage.run().await?;
+///         Ok(())
+///     }
+/// }
+///
+/// async fn hello(State(_service): State<Arc<Hello>>) -> &'static str {
+///     "Hello world!"
+/// }
+/// # fn main() { let _ = Hello::default().run(); }
+/// ```
+///
+/// A service may hold several servers; each reads the settings of its own name.
+///
+/// **Start** binds the address: a port in use or an address that cannot be bound fails the
+/// start, naming the address, and the service stops with exit code 1. **Every request** goes
+/// through the request-id, span, metrics and log layer (see [`RequestId`](super::RequestId)
+/// and the [module docs](super)), then CORS, the request timeout, the body limit and the
+/// response cache, as set. **Stop** drains: the server keeps accepting for
+/// `drain_delay_seconds` (the service's readiness is already 503), then closes its listener,
+/// lets every request in flight finish (at most `drain_timeout_seconds`), and closes the
+/// connections. Resources that handlers use must stop after the server: declare them before it,
+/// or name them in its `depends_on`.
+#[derive(Debug, Default)]
+pub struct HttpServer {
+    router: Mutex<Option<Router>>,
+    config: Mutex<Option<Arc<Config>>>,
+    local_addr: Mutex<Option<SocketAddr>>,
+    running: Mutex<Option<Serving>>,
+    connections: Arc<AtomicUsize>,
+}
+
+/// The stop trigger and the task of a running server.
+#[derive(Debug)]
+struct Serving {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+/// The settings, checked and turned into what the server uses.
+#[derive(Debug)]
+pub(crate) struct Config {
+    pub(crate) settings: ServerSettings,
+    header_read_timeout: Option<Duration>,
+    request_timeout: Option<Duration>,
+    drain_delay: Option<Duration>,
+    drain_timeout: Option<Duration>,
+    request_id_header: HeaderName,
+    cors: Option<CorsLayer>,
+    cache: Option<ResponseCacheLayer>,
+}
+
+impl HttpServer {
+    /// A server that reads its settings from `system.resources.<its name>`.
+    pub fn new() -> Self {
+        HttpServer::default()
+    }
+
+    /// Sets the routes to serve, replacing any set before. Call it before the start stage
+    /// (in the service's `pre_start` hook, or its `start` hook before `stage.run()`); a
+    /// running server keeps the routes it started with until its next start.
+    pub fn set_router(&self, router: Router) {
+        *self.router.lock().expect("router lock") = Some(router);
+    }
+
+    /// Adds routes to the ones set so far (see [`Router::merge`]).
+    pub fn add_routes(&self, router: Router) {
+        let mut slot = self.router.lock().expect("router lock");
+        let merged = match slot.take() {
+            Some(routes) => routes.merge(router),
+            None => router,
+        };
+        *slot = Some(merged);
+    }
+
+    /// The address the server listens on, once started: with port 0 in the settings, the
+    /// port the system picked.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        *self.local_addr.lock().expect("address lock")
+    }
+
+    /// The settings read in the configure phase.
+    pub fn settings(&self) -> Option<ServerSettings> {
+        let config = self.config.lock().expect("config lock");
+        config.as_ref().map(|config| config.settings.clone())
+    }
+
+    /// How many client connections are open now.
+    pub fn open_connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
+    }
+
+    /// Reads and checks the settings.
+    pub(crate) fn configure_from(&self, cx: &ResourceContext) -> Result<Arc<Config>, BoxError> {
+        let settings: ServerSettings = cx.settings().load()?;
+        let config = Arc::new(Config::new(cx.settings().root(), settings)?);
+        *self.config.lock().expect("config lock") = Some(Arc::clone(&config));
+        Ok(config)
+    }
+
+    /// Binds the address and serves `router` with the layers of `config`.
+    pub(crate) async fn start_with(
+        &self,
+        cx: &ResourceContext,
+        router: Router,
+    ) -> Result<(), BoxError> {
+        let config = self
+            .config
+            .lock()
+            .expect("config lock")
+            .clone()
+            .ok_or("the server was not configured")?;
+        let settings = &config.settings;
+        let address = format!("{}:{}", settings.host, settings.port);
+        let listener = TcpListener::bind(&address)
+            .await
+            .map_err(|e| format!("cannot listen on {address}: {e}"))?;
+        let local = listener.local_addr()?;
+        *self.local_addr.lock().expect("address lock") = Some(local);
+        let router = config.layered(cx.name(), router);
+        let mut http = http1::Builder::new();
+        http.keep_alive(settings.keep_alive)
+            .timer(TokioTimer::new())
+            .header_read_timeout(config.header_read_timeout);
+        let connections = Connections {
+            http,
+            router,
+            count: Arc::clone(&self.connections),
+        };
+        let (stop, stop_rx) = oneshot::channel();
+        let task = tokio::spawn(serve(
+            listener,
+            Arc::new(connections),
+            stop_rx,
+            Arc::clone(&config),
+            cx.name().to_owned(),
+        ));
+        *self.running.lock().expect("running lock") = Some(Serving { stop, task });
+        tracing::info!(
+            resource = cx.name(),
+            "http server listening on http://{local}"
+        );
+        Ok(())
+    }
+
+    /// Drains and stops the server, if it runs.
+    pub(crate) async fn stop_serving(&self) -> Result<(), BoxError> {
+        let running = self.running.lock().expect("running lock").take();
+        if let Some(Serving { stop, task }) = running {
+            let _ = stop.send(());
+            task.await?;
+        }
+        Ok(())
+    }
+
+    /// The `/status` fields: the address and the open connections.
+    pub(crate) fn fields(&self) -> Map<String, Value> {
+        let mut fields = Map::new();
+        if let Some(addr) = self.local_addr() {
+            fields.insert("address".into(), json!(addr.to_string()));
+        }
+        fields.insert("connections".into(), json!(self.open_connections()));
+        fields
+    }
+
+    /// The routes set so far; an empty router (every path 404) with a warning if none.
+    pub(crate) fn routes(&self, cx: &ResourceContext) -> Router {
+        let routes = self.router.lock().expect("router lock").clone();
+        routes.unwrap_or_else(|| {
+            tracing::warn!(
+                resource = cx.name(),
+                "no routes: call `set_router` before the start stage; every request gets 404"
+            );
+            Router::new()
+        })
+    }
+
+    /// Forgets the routes; they may hold the service, which holds this server.
+    pub(crate) fn forget_routes(&self) {
+        self.router.lock().expect("router lock").take();
+    }
+}
+
+impl Resource for HttpServer {
+    async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
+        self.configure_from(cx)?;
+        Ok(())
+    }
+
+    async fn start(&self, cx: &ResourceContext) -> Result<(), BoxError> {
+        let routes = self.routes(cx);
+        self.start_with(cx, routes).await
+    }
+
+    async fn stop(&self, _cx: &ResourceContext) -> Result<(), BoxError> {
+        self.stop_serving().await
+    }
+
+    async fn post_stop(&self, _cx: &ResourceContext) -> Result<(), BoxError> {
+        self.forget_routes();
+        Ok(())
+    }
+
+    fn status_fields(&self) -> Map<String, Value> {
+        self.fields()
+    }
+}
+
+impl Config {
+    fn new(root: &str, settings: ServerSettings) -> Result<Config, String> {
+        let request_id_header =
+            HeaderName::try_from(settings.request_id_header.as_str()).map_err(|_| {
+                format!(
+                    "setting `{root}.request_id_header`: {:?} is not a header name",
+                    settings.request_id_header
+                )
+            })?;
+        let cors = match settings.cors.is_enabled() {
+            true => Some(cors_layer(root, &settings.cors)?),
+            false => None,
+        };
+        let cache = match settings.cache.enabled {
+            true => Some(ResponseCacheLayer::from_settings(root, &settings.cache)?),
+            false => None,
+        };
+        Ok(Config {
+            header_read_timeout: seconds(
+                root,
+                "header_read_timeout_seconds",
+                settings.header_read_timeout_seconds,
+            )?,
+            request_timeout: seconds(
+                root,
+                "request_timeout_seconds",
+                settings.request_timeout_seconds,
+            )?,
+            drain_delay: seconds(root, "drain_delay_seconds", settings.drain_delay_seconds)?,
+            drain_timeout: seconds(
+                root,
+                "drain_timeout_seconds",
+                settings.drain_timeout_seconds,
+            )?,
+            request_id_header,
+            cors,
+            cache,
+            settings,
+        })
+    }
+
+    /// `router` with the server's layers around every route, outermost first: request id,
+    /// span, metrics and logs; CORS; the request timeout; the body limit; the cache.
+    fn layered(&self, name: &str, router: Router) -> Router {
+        let stack = ServiceBuilder::new()
+            .layer(ObserveLayer::new(
+                name,
+                self.request_id_header.clone(),
+                self.settings.keep_alive,
+            ))
+            .option_layer(self.cors.clone())
+            .option_layer(
+                self.request_timeout
+                    .map(|t| TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, t)),
+            )
+            .layer(DefaultBodyLimit::max(
+                self.settings.request_body_limit_bytes,
+            ))
+            .option_layer(self.cache.clone());
+        router.layer(stack)
+    }
+}
+
+/// The CORS layer of the settings; errors name the key.
+fn cors_layer(root: &str, cors: &CorsSettings) -> Result<CorsLayer, String> {
+    if cors.permissive {
+        return Ok(CorsLayer::permissive());
+    }
+    let any = |list: &[String]| list.iter().any(|item| item == "*");
+    let bad = |key: &str, item: &str| format!("setting `{root}.cors.{key}`: {item:?} is not valid");
+    let mut layer = CorsLayer::new().allow_credentials(cors.allow_credentials);
+    if any(&cors.allow_origins) {
+        layer = layer.allow_origin(Any);
+    } else if !cors.allow_origins.is_empty() {
+        let origins = cors
+            .allow_origins
+            .iter()
+            .map(|o| HeaderValue::try_from(o.as_str()).map_err(|_| bad("allow_origins", o)))
+            .collect::<Result<Vec<_>, _>>()?;
+        layer = layer.allow_origin(AllowOrigin::list(origins));
+    }
+    if any(&cors.allow_methods) {
+        layer = layer.allow_methods(Any);
+    } else if !cors.allow_methods.is_empty() {
+        let methods = cors
+            .allow_methods
+            .iter()
+            .map(|m| {
+                Method::try_from(m.to_ascii_uppercase().as_str())
+                    .map_err(|_| bad("allow_methods", m))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        layer = layer.allow_methods(AllowMethods::list(methods));
+    }
+    let names = |key: &str, list: &[String]| {
+        list.iter()
+            .map(|h| HeaderName::try_from(h.as_str()).map_err(|_| bad(key, h)))
+            .collect::<Result<Vec<_>, _>>()
+    };
+    if any(&cors.allow_headers) {
+        layer = layer.allow_headers(Any);
+    } else if !cors.allow_headers.is_empty() {
+        layer = layer.allow_headers(AllowHeaders::list(names(
+            "allow_headers",
+            &cors.allow_headers,
+        )?));
+    }
+    if any(&cors.expose_headers) {
+        layer = layer.expose_headers(Any);
+    } else if !cors.expose_headers.is_empty() {
+        layer = layer.expose_headers(names("expose_headers", &cors.expose_headers)?);
+    }
+    if let Some(max_age) = cors.max_age_seconds {
+        layer = layer.max_age(Duration::from_secs(max_age));
+    }
+    Ok(layer)
+}
+
+/// What every connection of one server needs.
+struct Connections {
+    http: http1::Builder,
+    router: Router,
+    count: Arc<AtomicUsize>,
+}
+
+/// The accept loop: serves until `stop` fires, then drains (see [`HttpServer`]).
+async fn serve(
+    listener: TcpListener,
+    connections: Arc<Connections>,
+    mut stop: oneshot::Receiver<()>,
+    config: Arc<Config>,
+    name: String,
+) {
+    let (close, closing) = watch::channel(false);
+    let mut open = JoinSet::new();
+    let mut stopping = false;
+    let delay = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut stop, if !stopping => {
+                stopping = true;
+                match config.drain_delay {
+                    Some(pause) => {
+                        tracing::info!(resource = %name, "stopping: still accepting for {pause:?}");
+                        delay.as_mut().reset(tokio::time::Instant::now() + pause);
+                    }
+                    None => break,
+                }
+            }
+            () = &mut delay, if stopping => break,
+            Some(_) = open.join_next(), if !open.is_empty() => {}
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    open.spawn(connection(stream, peer, Arc::clone(&connections), closing.clone()));
+                }
+                Err(error) => accept_failed(&name, error).await,
+            },
+        }
+    }
+    drop(listener);
+    let in_flight = open.len();
+    tracing::info!(resource = %name, connections = in_flight, "stopped accepting; draining");
+    close.send_replace(true);
+    let drained = async { while open.join_next().await.is_some() {} };
+    let finished = match config.drain_timeout {
+        Some(limit) => tokio::time::timeout(limit, drained).await.is_ok(),
+        None => {
+            drained.await;
+            true
+        }
+    };
+    if !finished {
+        tracing::warn!(
+            resource = %name,
+            connections = open.len(),
+            "drain timeout: closing the connections still open"
+        );
+        open.shutdown().await;
+    }
+    tracing::info!(resource = %name, "http server stopped");
+}
+
+/// Errors of one connection (reset, refused) pass; others (no file descriptors left) are
+/// logged and retried after a pause, like axum's own loop.
+async fn accept_failed(name: &str, error: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        error.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(resource = %name, "accept failed: {error}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// Serves one connection; shuts it down gracefully (in-flight request first) once `closing`.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    connections: Arc<Connections>,
+    mut closing: watch::Receiver<bool>,
+) {
+    let count = Arc::clone(&connections.count);
+    count.fetch_add(1, Ordering::Relaxed);
+    let _open = scopeguard(move || {
+        count.fetch_sub(1, Ordering::Relaxed);
+    });
+    let _ = stream.set_nodelay(true);
+    let router = connections.router.clone();
+    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        router.clone().call(request)
+    });
+    let conn = connections
+        .http
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(error) = result {
+                tracing::trace!("connection from {peer}: {error}");
+            }
+            return;
+        }
+        _ = closing.wait_for(|closing| *closing) => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    if let Err(error) = conn.await {
+        tracing::trace!("connection from {peer}: {error}");
+    }
+}
+
+/// Runs `f` when dropped.
+fn scopeguard(f: impl FnOnce()) -> impl Drop {
+    struct Guard<F: FnOnce()>(Option<F>);
+    impl<F: FnOnce()> Drop for Guard<F> {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    Guard(Some(f))
+}

@@ -1,0 +1,12 @@
+//! Optional resources, each behind the cargo feature of its name: a service compiles only
+//! what it uses.
+//!
+//! | feature | module | resources |
+//! |---|---|---|
+//! | `http` | `tamarco::http` | `HttpServer`, `HttpClient`, `ResponseCacheLayer` |
+//! | `websocket` | `tamarco::websocket` | `WebSocketServer` |
+
+#[cfg(feature = "http")]
+pub mod http;
+#[cfg(feature = "websocket")]
+pub mod websocket;
