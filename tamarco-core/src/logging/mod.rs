@@ -115,27 +115,30 @@ pub fn init(settings: &Settings) {
     let old = global.pipeline.swap(Arc::new(pipeline));
     drop(old); // its sinks drain what they hold and stop
     reload_filter(global, &config);
-    settings.watch("system.logging", {
-        let settings = settings.clone();
-        move |_, _| {
-            let Some(global) = GLOBAL.get().and_then(Option::as_ref) else {
-                return;
-            };
-            if global.generation.load(Ordering::SeqCst) != generation {
-                return;
-            }
-            let (config, problems) = Config::read_levels(&settings);
-            reload_filter(global, &config);
-            for problem in problems {
-                tracing::warn!(target: TARGET, "{problem}");
-            }
-            tracing::info!(
-                target: TARGET,
-                profile = %config.profile,
-                level = %config.profile.level(),
-                "logging levels changed"
-            );
+    let service = settings.service().to_owned();
+    settings.watch("system.logging", move |_, value| {
+        let Some(global) = GLOBAL.get().and_then(Option::as_ref) else {
+            return;
+        };
+        if global.generation.load(Ordering::SeqCst) != generation {
+            return;
         }
+        // The new (resolved) subtree, read through scratch settings: holding the service's
+        // own settings here would make them own themselves through this callback.
+        let scratch = Settings::new(service.clone());
+        let logging = value.cloned().unwrap_or_else(|| serde_json::json!({}));
+        let _ = scratch.update_internal(serde_json::json!({"system": {"logging": logging}}));
+        let (config, problems) = Config::read_levels(&scratch);
+        reload_filter(global, &config);
+        for problem in problems {
+            tracing::warn!(target: TARGET, "{problem}");
+        }
+        tracing::info!(
+            target: TARGET,
+            profile = %config.profile,
+            level = %config.profile.level(),
+            "logging levels changed"
+        );
     });
     for problem in problems {
         tracing::error!(target: TARGET, "{problem}");
