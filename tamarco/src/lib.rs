@@ -1,22 +1,27 @@
 #![doc = include_str!("../../README.md")]
 #![doc(test(attr(deny(warnings))))]
 
+#[doc = include_str!("docs/settings.md")]
+pub use tamarco_core::settings;
 pub use tamarco_core::{
     BoxError, Error, ExitStatus, HookFn, Hooks, Microservice, MicroserviceContext, Phase, Resource,
     ResourceContext, ResourceError, ResourceSlot, ResourceStatus, Running, Runtime, Settings,
     SettingsError, SettingsView, ShutdownHandle, Stage, StageFailed, StopReason, TaskContext,
     TaskSet, error_chain,
 };
-pub use tamarco_core::{builtin, metrics, resource, runtime, settings, task};
+pub use tamarco_core::{builtin, metrics, resource, runtime, task};
+
+#[cfg(feature = "cli")]
+pub mod cli;
 
 pub mod resources;
 #[cfg(feature = "http")]
 pub use resources::http;
 #[cfg(feature = "websocket")]
 pub use resources::websocket;
+pub use tamarco_core::codec;
 #[doc = include_str!("docs/logging.md")]
 pub use tamarco_core::logging;
-pub use tamarco_core::codec;
 
 #[doc = include_str!("docs/microservice.md")]
 #[doc(inline)]

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use tamarco::{BoxError, Phase, Resource, ResourceContext};
 
+pub mod etcd;
+
 /// A shared, ordered list of events (`"db:start"`, `"hook:stop:before"`...).
 #[derive(Clone, Debug, Default)]
 pub struct EventLog(Arc<Mutex<Vec<String>>>);

@@ -18,6 +18,8 @@
 //! that always holds the latest value, read without a lookup.
 
 mod error;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 mod live;
 pub mod sources;
 mod tree;
@@ -80,7 +82,11 @@ pub trait SettingsBackend: Send + Sync + 'static {
     /// The layer the store's values live in.
     fn layer(&self) -> Layer;
     /// Stores `value` at the dotted `key`.
-    fn put<'a>(&'a self, key: &'a str, value: &'a Value) -> BoxFuture<'a, Result<(), SettingsError>>;
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a Value,
+    ) -> BoxFuture<'a, Result<(), SettingsError>>;
     /// Removes the dotted `key` and everything under it.
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), SettingsError>>;
 }
@@ -102,7 +108,9 @@ struct Inner {
 impl std::fmt::Debug for Settings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The tree may hold secrets: never print it.
-        f.debug_struct("Settings").field("service", &self.inner.service).finish_non_exhaustive()
+        f.debug_struct("Settings")
+            .field("service", &self.inner.service)
+            .finish_non_exhaustive()
     }
 }
 
@@ -208,13 +216,14 @@ impl Settings {
     }
 
     /// Sets (`Some`) or removes (`None`) dotted keys in one layer, as one change: watchers see
-    /// the result once. For settings sources that receive changes key by key.
+    /// the result once. For settings sources that receive changes key by key: a removal also
+    /// removes the maps it leaves empty, as such sources have no empty folders.
     pub fn apply(&self, layer: Layer, changes: impl IntoIterator<Item = (String, Option<Value>)>) {
         self.edit_layer(layer, |slot| {
             for (key, value) in changes {
                 match value {
                     Some(value) => tree::insert(slot, &key, value),
-                    None => tree::remove(slot, &key),
+                    None => tree::remove_pruning(slot, &key),
                 }
             }
         });
@@ -234,13 +243,17 @@ impl Settings {
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<T, SettingsError> {
         match self.value(key) {
             Some(value) => tree::decode(key, value),
-            None => Err(SettingsError::Missing { key: key.to_owned() }),
+            None => Err(SettingsError::Missing {
+                key: key.to_owned(),
+            }),
         }
     }
 
     /// The typed value at `key`, or `None` when it is missing; a wrong type is still an error.
     pub fn get_opt<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SettingsError> {
-        self.value(key).map(|value| tree::decode(key, value)).transpose()
+        self.value(key)
+            .map(|value| tree::decode(key, value))
+            .transpose()
     }
 
     /// The typed value at `key`, or `default` when it is missing; a wrong type is still an error.
@@ -256,7 +269,11 @@ impl Settings {
     /// Calls `callback(key, value)` whenever the value `key` resolves to changes (the override
     /// included): with the new value, or `None` when the key was deleted. The callback runs on
     /// the thread that made the change and must not block; spawn a task for async work.
-    pub fn watch(&self, key: &str, callback: impl Fn(&str, Option<&Value>) + Send + Sync + 'static) -> WatchId {
+    pub fn watch(
+        &self,
+        key: &str,
+        callback: impl Fn(&str, Option<&Value>) + Send + Sync + 'static,
+    ) -> WatchId {
         let current = self.value(key);
         self.inner.watchers.add(key, current, Arc::new(callback))
     }
@@ -304,7 +321,12 @@ impl Settings {
         self.inner.merged.read().expect("settings lock").clone()
     }
 
-    fn merge_into_layer(&self, layer: Layer, source: &str, value: Value) -> Result<(), SettingsError> {
+    fn merge_into_layer(
+        &self,
+        layer: Layer,
+        source: &str,
+        value: Value,
+    ) -> Result<(), SettingsError> {
         if !value.is_object() {
             return Err(SettingsError::Source {
                 source_name: source.to_owned(),
@@ -318,7 +340,9 @@ impl Settings {
     fn edit_layer(&self, layer: Layer, edit: impl FnOnce(&mut Value)) {
         let merged = {
             let mut layers = self.inner.layers.write().expect("settings lock");
-            let slot = layers.entry(layer).or_insert_with(|| Value::Object(Default::default()));
+            let slot = layers
+                .entry(layer)
+                .or_insert_with(|| Value::Object(Default::default()));
             edit(slot);
             let mut merged = Value::Object(Default::default());
             for value in layers.values() {
@@ -329,12 +353,17 @@ impl Settings {
             merged
         };
         // Callbacks run without any settings lock held, so they may read settings.
-        self.inner.watchers.notify(|key| tree::resolve(&merged, &self.inner.service, key));
+        self.inner
+            .watchers
+            .notify(|key| tree::resolve(&merged, &self.inner.service, key));
     }
 }
 
 fn to_value(key: &str, value: impl Serialize) -> Result<Value, SettingsError> {
-    serde_json::to_value(value).map_err(|e| SettingsError::Invalid { key: key.to_owned(), message: e.to_string() })
+    serde_json::to_value(value).map_err(|e| SettingsError::Invalid {
+        key: key.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 /// The framework's defaults: enough for a service with no settings at all to run.

@@ -102,6 +102,26 @@ pub(super) fn remove(tree: &mut Value, key: &str) {
     }
 }
 
+/// Removes the value at a dotted key, then the maps that the removal left empty, as a store
+/// without folders (etcd) sees it. A missing key is not an error and prunes nothing.
+pub(super) fn remove_pruning(tree: &mut Value, key: &str) {
+    if lookup(tree, key).is_none() {
+        return;
+    }
+    remove(tree, key);
+    let mut child = key;
+    while let Some((parent, _)) = child.rsplit_once('.') {
+        if !lookup(tree, parent)
+            .and_then(Value::as_object)
+            .is_some_and(Map::is_empty)
+        {
+            break;
+        }
+        remove(tree, parent);
+        child = parent;
+    }
+}
+
 /// Decodes `value` as `T`, naming `key` (and the path inside it) on failure.
 pub(super) fn decode<T: DeserializeOwned>(key: &str, value: Value) -> Result<T, SettingsError> {
     serde_path_to_error::deserialize(value).map_err(|err| {
