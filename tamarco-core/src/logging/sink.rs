@@ -57,6 +57,8 @@ pub(crate) struct Shared {
     pub(crate) dropped: AtomicU64,
     pub(crate) sent: AtomicU64,
     pub(crate) failed: AtomicU64,
+    /// Logging's own reports that could not be delivered: not counted as failed.
+    ignored: AtomicU64,
     pub(crate) connected: AtomicBool,
     /// The last delivery error, for the monitor to report.
     pub(crate) last_error: Mutex<Option<String>>,
@@ -65,7 +67,17 @@ pub(crate) struct Shared {
 
 impl Shared {
     fn done(&self) -> u64 {
-        self.sent.load(Ordering::Acquire) + self.failed.load(Ordering::Acquire)
+        self.sent.load(Ordering::Acquire)
+            + self.failed.load(Ordering::Acquire)
+            + self.ignored.load(Ordering::Acquire)
+    }
+
+    /// Counts `batch` as failed, except logging's own reports about failures.
+    fn fail(&self, batch: &[Arc<Record>]) {
+        let own = batch.iter().filter(|r| r.target == super::TARGET).count() as u64;
+        self.ignored.fetch_add(own, Ordering::Release);
+        self.failed
+            .fetch_add(batch.len() as u64 - own, Ordering::Release);
     }
 
     fn up(&self) {
@@ -123,11 +135,18 @@ impl Sink {
     }
 
     /// Enqueues `record` without waiting; counts it as dropped when the queue is full.
+    /// Logging's own reports (about the drops) are not counted, or every warning about drops
+    /// would cause the next one.
     pub(crate) fn push(&self, record: &Arc<Record>) {
         match self.tx.try_send(Arc::clone(record)) {
-            Ok(()) => self.shared.enqueued.fetch_add(1, Ordering::Release),
-            Err(_) => self.shared.dropped.fetch_add(1, Ordering::Relaxed),
-        };
+            Ok(()) => {
+                self.shared.enqueued.fetch_add(1, Ordering::Release);
+            }
+            Err(_) if record.target == super::TARGET => {}
+            Err(_) => {
+                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Asks the thread to deliver what it holds now; returns the count to wait for.
@@ -233,8 +252,8 @@ async fn serve<T: Transport>(
             // While down, try again at most once per backoff; meanwhile records fail at once
             // (and the queue, full, drops at the caller).
             if Instant::now() < retry_at && !flushing {
+                shared.fail(&batch);
                 batch.clear();
-                shared.failed.fetch_add(count, Ordering::Release);
                 let wait = retry_at.saturating_duration_since(Instant::now());
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
@@ -250,26 +269,28 @@ async fn serve<T: Transport>(
                 }
                 Err(error) => {
                     shared.down(error);
+                    shared.fail(&batch);
                     batch.clear();
-                    shared.failed.fetch_add(count, Ordering::Release);
                     retry_at = Instant::now() + backoff;
                     backoff = (backoff * 2).min(MAX_BACKOFF);
                     continue;
                 }
             }
         }
-        let rendered: Vec<String> = batch.drain(..).map(|r| transport.render(&r)).collect();
-        match transport.send(rendered).await {
+        let rendered: Vec<String> = batch.iter().map(|r| transport.render(r)).collect();
+        let sent = transport.send(rendered).await;
+        match sent {
             Ok(()) => {
                 shared.sent.fetch_add(count, Ordering::Release);
             }
             Err(error) => {
-                shared.failed.fetch_add(count, Ordering::Release);
+                shared.fail(&batch);
                 shared.down(error);
                 connected = false;
                 retry_at = Instant::now() + backoff;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
+        batch.clear();
     }
 }
