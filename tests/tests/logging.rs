@@ -332,7 +332,11 @@ struct Server {
 
 impl Server {
     fn start(stalled: bool) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Server::start_on("127.0.0.1:0", stalled)
+    }
+
+    fn start_on(addr: &str, stalled: bool) -> Server {
+        let listener = TcpListener::bind(addr).unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -507,6 +511,45 @@ fn http_posts_json_arrays_batched_by_count_and_by_time_with_basic_auth() {
         stopping - timed
     );
     assert_eq!(run.stat("http", "dropped"), 0);
+}
+
+#[test]
+fn a_sink_that_comes_back_is_used_again() {
+    // Nobody listens at first: bind, note the port, close.
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let http = json!({"enabled": true, "url": format!("http://{addr}/"),
+                      "max_records": 1, "max_time_seconds": 0.05});
+    let probe = std::thread::spawn(move || {
+        probe(
+            "trickle",
+            json!({"http": http}),
+            &[("LOGPROBE_COUNT", "40".into())],
+        )
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let server = Server::start_on(&addr.to_string(), false);
+    let run = probe.join().unwrap();
+    assert_eq!(run.code, 0, "{}", run.text());
+    let delivered: Vec<u64> = server
+        .requests()
+        .iter()
+        .flat_map(|r| serde_json::from_str::<Vec<Value>>(&r.body).unwrap())
+        .filter(|d| d["message"] == "trickle-record")
+        .map(|d| d["n"].as_u64().unwrap())
+        .collect();
+    // Lost while it was down, delivered once it was back: the last ones all arrive.
+    assert!(run.stat("http", "failed") > 0, "{}", run.text());
+    assert!(!delivered.contains(&0), "{delivered:?}");
+    assert!(delivered.ends_with(&[35, 36, 37, 38, 39]), "{delivered:?}");
+    let text = run.text();
+    assert!(
+        text.contains("logging sink `http` (setting `system.logging.http`) is unreachable"),
+        "{text}"
+    );
+    assert!(text.contains("logging sink `http` is reachable"), "{text}");
 }
 
 fn temp_dir(name: &str) -> PathBuf {

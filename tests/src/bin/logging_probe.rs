@@ -8,6 +8,7 @@
 //! - `batch`: waits, logs 12 records at once, waits 1.5 s, then stops (HTTP batching).
 //! - `spam`: logs `LOGPROBE_COUNT` records as fast as it can, timing each call; prints the
 //!   timings, waits `LOGPROBE_WAIT_MS`, then stops.
+//! - `trickle`: logs `LOGPROBE_COUNT` numbered records 100 ms apart, then stops.
 //! - `rotate`: logs `LOGPROBE_COUNT` numbered records, then stops.
 //!
 //! It ends by printing `LOGPROBE_STATS` lines, one per sink, from `tamarco::logging::stats()`.
@@ -121,6 +122,12 @@ async fn scenario(name: &str, settings: &Settings) {
             );
             let wait = env_number("LOGPROBE_WAIT_MS", 0);
             tamarco::tokio::time::sleep(Duration::from_millis(wait)).await;
+        }
+        "trickle" => {
+            for n in 0..env_number("LOGPROBE_COUNT", 40) {
+                info!(n, "trickle-record");
+                tamarco::tokio::time::sleep(Duration::from_millis(100)).await;
+            }
         }
         "rotate" => {
             for n in 0..env_number("LOGPROBE_COUNT", 200) {
