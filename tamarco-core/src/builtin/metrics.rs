@@ -11,17 +11,17 @@ use tokio::task::JoinHandle;
 use super::StatusBoard;
 use crate::BoxError;
 use crate::metrics::reporter::{Reporter, graphite_lines, segment};
-use crate::metrics::{self, Gauge, render};
+use crate::metrics::{self, Gauge, NO_LABELS, render};
 use crate::resource::{Resource, ResourceContext};
 
 /// The `metrics` resource: serves `GET /metrics` on the report server (Prometheus text format,
 /// names prefixed with the service name) and, every `collect_frequency` seconds, updates the
 /// built-in metrics and sends the same samples to the Carbon, file and stdout reporters.
 ///
-/// Settings under `system.resources.metrics` (defaults in brackets): `collect_frequency` [10],
-/// `handlers.prometheus.enabled` [true], `handlers.carbon.{enabled [false], host [127.0.0.1],
-/// port [2003]}`, `handlers.file.{enabled [false], path [metrics.txt]}`,
-/// `handlers.stdout.enabled` [false].
+/// Settings under `system.resources.metrics` (defaults in parentheses): `collect_frequency` (10),
+/// `handlers.prometheus.enabled` (true), `handlers.carbon.{enabled (false), host (127.0.0.1),
+/// port (2003)}`, `handlers.file.{enabled (false), path (metrics.txt)}`,
+/// `handlers.stdout.enabled` (false).
 ///
 /// Built-in metrics: `resource_status{resource}` (the status code, 0-5),
 /// `task_runs_total{task}` and `task_failures_total{task}`, `process_resident_memory_bytes`,
@@ -235,9 +235,6 @@ impl Resource for MetricsResource {
         Ok(())
     }
 }
-
-/// Labels of a meter that has none.
-const NO_LABELS: &[(&str, &str)] = &[];
 
 /// Updates the built-in gauges: resource status, process and tokio runtime figures.
 pub(crate) fn record_builtin(board: &StatusBoard) {

@@ -8,10 +8,10 @@ use metrics::{IntoLabels, KeyName};
 /// A value that only goes up: requests served, errors seen.
 ///
 /// ```
-/// use tamarco_core::metrics::Counter;
+/// use tamarco_core::metrics::{Counter, NO_LABELS};
 /// let requests = Counter::new("requests_total", &[("route", "/orders")]);
 /// requests.increment();
-/// let parsed: Result<u32, _> = Counter::new("parse_errors_total", &[]).count_errors(|| "7".parse());
+/// let parsed: Result<u32, _> = Counter::new("parse_errors_total", NO_LABELS).count_errors(|| "7".parse());
 /// # assert_eq!(parsed, Ok(7));
 /// ```
 #[derive(Clone, Debug)]

@@ -21,6 +21,9 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub use meter::{Counter, Gauge, Summary, SummaryTimer};
 
+/// The labels of a meter that has none: `Counter::new("restarts_total", NO_LABELS)`.
+pub const NO_LABELS: &[(&str, &str)] = &[];
+
 /// The quantiles every Summary reports.
 pub const DEFAULT_QUANTILES: [f64; 5] = [0.5, 0.75, 0.9, 0.95, 0.99];
 
