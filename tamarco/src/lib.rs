@@ -19,6 +19,8 @@ pub mod resources;
 pub use resources::http;
 #[cfg(feature = "websocket")]
 pub use resources::websocket;
+#[cfg(feature = "amqp")]
+pub use resources::amqp;
 pub use tamarco_core::codec;
 #[doc = include_str!("docs/logging.md")]
 pub use tamarco_core::logging;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tamarco::{BoxError, Phase, Resource, ResourceContext};
 
+pub mod amqp;
 pub mod etcd;
 
 /// A shared, ordered list of events (`"db:start"`, `"hook:stop:before"`...).

@@ -10,3 +10,5 @@
 pub mod http;
 #[cfg(feature = "websocket")]
 pub mod websocket;
+#[cfg(feature = "amqp")]
+pub mod amqp;

@@ -1,0 +1,745 @@
+//! AMQP (RabbitMQ): push/pull, publish/subscribe and request/response, with codecs,
+//! publisher confirms, acks after success, retries, dead letters and reconnection (cargo
+//! feature `amqp`; `amqp-tls` adds `amqps`).
+//!
+//! [`Amqp`] is a resource like any other. Its inputs consume a queue and hand each message,
+//! decoded by the input's [codec](tamarco_core::codec), to a handler method of the service or
+//! to a stream; its outputs encode values and send them, resolving once the broker confirmed
+//! them. Queues and exchanges carry the Python original's names, with `P` the
+//! `queues_prefix` setting plus a dot (or nothing):
+//!
+//! | pattern | input | output | broker objects |
+//! |---|---|---|---|
+//! | push/pull | [`pull_input`](Amqp::pull_input) | [`push_output`](Amqp::push_output) | durable queue `P + "push_pull." + queue`, persistent messages, competing consumers |
+//! | publish/subscribe | [`subscription_input`](Amqp::subscription_input) | [`publish_output`](Amqp::publish_output) | durable fanout exchange `P + "publish_subscribe." + queue`; one exclusive queue per subscriber |
+//! | request/response | [`request_input`](Amqp::request_input) | [`request_output`](Amqp::request_output) | queue `P + "request_response." + queue`; requests carry `reply_to` and `correlation_id` |
+//!
+//! A [`generic_output`](Amqp::generic_output) takes the queue per call.
+//!
+//! ```rust,no_run
+//! use std::sync::Arc;
+//!
+//! use tamarco::amqp::{Amqp, Message, PushOutput, Request};
+//! use tamarco::codec::Json;
+//! use tamarco::prelude::*;
+//!
+//! #[derive(tamarco::serde::Serialize, tamarco::serde::Deserialize)]
+//! #[serde(crate = "tamarco::serde")]
+//! struct Order { id: u64, total: f64 }
+//!
+//! #[microservice]
+//! struct Shop {
+//!     #[resource]
+//!     amqp: Amqp,
+//!     invoices: PushOutput<Order>,
+//! }
+//!
+//! #[microservice]
+//! impl Shop {
+//!     /// Inputs are declared before the resource starts; it consumes them as it starts.
+//!     async fn pre_start(self: Arc<Self>, stage: Stage) -> Result<(), BoxError> {
+//!         self.amqp.pull_input("orders", Json).handle_with(&self, Self::on_order)?;
+//!         self.amqp.request_input("totals", Json).handle_with(&self, Self::on_total)?;
+//!         stage.run().await?;
+//!         Ok(())
+//!     }
+//!
+//!     /// Acked once it returns `Ok`; an error is retried, then dead-lettered.
+//!     async fn on_order(self: Arc<Self>, order: Message<Order>) -> Result<(), BoxError> {
+//!         self.invoices.push(order.value()).await?;
+//!         Ok(())
+//!     }
+//!
+//!     async fn on_total(self: Arc<Self>, request: Request<Order, f64>) -> Result<(), BoxError> {
+//!         let total = request.value().total * 1.21;
+//!         request.respond(&total).await?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! fn main() -> ExitStatus {
+//!     let amqp = Amqp::new();
+//!     let invoices = amqp.push_output("invoices", Json);
+//!     Shop { amqp, invoices }.run()
+//! }
+//! ```
+//!
+//! An input can also be read as a stream from a task: `amqp.pull_input::<Order>("orders",
+//! Json).stream()?` gives [`Delivery`]s to [`ack`](Delivery::ack). The stream ends when the
+//! service begins to stop, so a cooperative `#[task]` that reads it ends by itself.
+//!
+//! # Settings
+//!
+//! At `system.resources.<name>`, all optional; see [`AmqpSettings`]: `host`, `port`, `vhost`,
+//! `user`, `password` (never logged, never in `/status` nor in errors), `connection_timeout`,
+//! `queues_prefix`, `tls` and `tls_ca_file`, and the delivery tuning below.
+//!
+//! # Delivery
+//!
+//! At least once. Every output waits for the broker's publisher confirm; push outputs send
+//! persistent messages. An input acks a message only after its handler returned `Ok`. A
+//! handler error (or panic) is retried `retries` times with a doubling backoff; then the
+//! message goes to the input's dead-letter queue (`{queue}.dead_letter`, durable) with the
+//! error, the reason and the attempt count in its headers ([`dead_letter_headers`]), and is
+//! acked. A message the codec cannot decode goes there at once. A request that ends there is
+//! answered with the error, so the requester fails at once ([`Error::Remote`]). `prefetch`
+//! bounds the unacknowledged messages per input, `concurrency` the handlers running at once.
+//!
+//! # Connection
+//!
+//! `start` connects (retrying until `connection_timeout`), declares the outputs' queues and
+//! exchanges, and starts the inputs declared so far (later ones start at once). When the
+//! connection drops (a broker restart, a network cut), the resource reports `CONNECTING`,
+//! reconnects with a doubling backoff (`reconnect_backoff_ms` up to
+//! `reconnect_max_backoff_ms`), declares everything again and resumes consuming; sends wait
+//! for the new connection (at most `publish_timeout_seconds`) and are then sent again, so a
+//! message may arrive twice but is not lost. Requests waiting for a reply when the connection
+//! drops fail with [`Error::ConnectionLost`].
+//!
+//! # Stop
+//!
+//! When the service begins to stop, inputs cancel their consumers (streams end); `stop` then
+//! waits up to `stop_timeout_seconds` for the handlers in flight, closes the input channels
+//! and the connection. Messages the broker had sent ahead but nobody handled go back to their
+//! queue. `/status` lists the connection state, the inputs (queue, codec, counts) and the
+//! outputs.
+
+mod connection;
+mod error;
+mod input;
+mod message;
+mod output;
+mod settings;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Duration;
+
+use lapin::BasicProperties;
+use lapin::types::ShortString;
+use serde_json::{Map, Value, json};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use tamarco_core::codec::Codec;
+use tamarco_core::{BoxError, Resource, ResourceContext, ResourceStatus, error_chain};
+
+use connection::{Declare, Link, PublishFailure, Target};
+use input::{InputEntry, InputSpec, InputStats, Sink};
+use output::OutputInfo;
+use settings::Config;
+
+pub use error::Error;
+pub use input::{
+    Delivery, InputBuilder, InputStream, Request, RequestInputBuilder, RequestStream,
+    dead_letter_headers,
+};
+/// The AMQP client underneath, for what this module does not wrap
+/// ([`Message::properties`]...).
+pub use lapin;
+pub use message::Message;
+pub use output::{GenericOutput, PublishOutput, PushOutput, RequestOutput};
+pub use settings::{AmqpSettings, Pattern};
+
+/// The AMQP resource: declare it as a `#[resource]` field, then make inputs and outputs with
+/// its methods. See the [module docs](self).
+pub struct Amqp {
+    shared: Arc<Shared>,
+}
+
+impl Default for Amqp {
+    fn default() -> Self {
+        Amqp::new()
+    }
+}
+
+impl Amqp {
+    /// A resource with no inputs or outputs yet; it reads its settings when the service starts.
+    pub fn new() -> Self {
+        Amqp {
+            shared: Arc::new(Shared::new()),
+        }
+    }
+
+    /// A push/pull input: consumes the durable queue `P + "push_pull." + queue`, in
+    /// competition with the other consumers of that queue.
+    pub fn pull_input<T: Send + 'static>(
+        &self,
+        queue: &str,
+        codec: impl Codec<T>,
+    ) -> InputBuilder<T> {
+        let spec = InputSpec::new(queue, Pattern::PushPull);
+        InputBuilder::new(Arc::clone(&self.shared), spec, Arc::new(codec))
+    }
+
+    /// A publish/subscribe input: binds an exclusive queue of its own to the fanout exchange
+    /// `P + "publish_subscribe." + queue`, so it gets every message published there.
+    pub fn subscription_input<T: Send + 'static>(
+        &self,
+        queue: &str,
+        codec: impl Codec<T>,
+    ) -> InputBuilder<T> {
+        let spec = InputSpec::new(queue, Pattern::PublishSubscribe);
+        InputBuilder::new(Arc::clone(&self.shared), spec, Arc::new(codec))
+    }
+
+    /// A request/response input: consumes requests `Q` from `P + "request_response." + queue`
+    /// and answers each with a response `R`; `codec` encodes both.
+    pub fn request_input<Q, R, C>(&self, queue: &str, codec: C) -> RequestInputBuilder<Q, R>
+    where
+        Q: Send + 'static,
+        R: Send + 'static,
+        C: Codec<Q> + Codec<R>,
+    {
+        let codec = Arc::new(codec);
+        let requests: Arc<dyn Codec<Q>> = Arc::clone(&codec) as Arc<dyn Codec<Q>>;
+        let responses: Arc<dyn Codec<R>> = codec;
+        let spec = InputSpec::new(queue, Pattern::RequestResponse);
+        RequestInputBuilder::new(Arc::clone(&self.shared), spec, requests, responses)
+    }
+
+    /// An output to the push/pull queue `P + "push_pull." + queue`.
+    pub fn push_output<T: Send + Sync + 'static>(
+        &self,
+        queue: &str,
+        codec: impl Codec<T>,
+    ) -> PushOutput<T> {
+        PushOutput::new(Arc::clone(&self.shared), queue, Arc::new(codec))
+    }
+
+    /// An output to the fanout exchange `P + "publish_subscribe." + queue`.
+    pub fn publish_output<T: Send + Sync + 'static>(
+        &self,
+        queue: &str,
+        codec: impl Codec<T>,
+    ) -> PublishOutput<T> {
+        PublishOutput::new(Arc::clone(&self.shared), queue, Arc::new(codec))
+    }
+
+    /// An output that sends requests `Q` to `P + "request_response." + queue` and returns
+    /// the replies `R`; `codec` encodes both.
+    pub fn request_output<Q, R, C>(&self, queue: &str, codec: C) -> RequestOutput<Q, R>
+    where
+        Q: Send + Sync + 'static,
+        R: Send + 'static,
+        C: Codec<Q> + Codec<R>,
+    {
+        let codec = Arc::new(codec);
+        let requests: Arc<dyn Codec<Q>> = Arc::clone(&codec) as Arc<dyn Codec<Q>>;
+        let replies: Arc<dyn Codec<R>> = codec;
+        RequestOutput::new(Arc::clone(&self.shared), queue, requests, replies)
+    }
+
+    /// An output that takes the queue per call.
+    pub fn generic_output<T: Send + Sync + 'static>(
+        &self,
+        codec: impl Codec<T>,
+    ) -> GenericOutput<T> {
+        GenericOutput::new(Arc::clone(&self.shared), Arc::new(codec))
+    }
+
+    /// The full name of a queue (or, for publish/subscribe, exchange), with the prefix from
+    /// the settings; `None` before the resource is configured.
+    pub fn full_name(&self, pattern: Pattern, queue: &str) -> Option<String> {
+        let config = self.shared.config()?;
+        config.full_name(pattern, queue).ok().map(String::from)
+    }
+
+    /// Whether the resource holds a live connection to the broker.
+    pub fn is_connected(&self) -> bool {
+        matches!(&*self.shared.link.borrow(), LinkState::Up(link) if link.connected())
+    }
+
+    /// How many times the resource reconnected since it started.
+    pub fn reconnects(&self) -> u64 {
+        self.shared.reconnects.load(Ordering::Relaxed)
+    }
+}
+
+impl std::fmt::Debug for Amqp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Amqp")
+            .field("resource", &self.shared.resource())
+            .field("connected", &self.is_connected())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Resource for Amqp {
+    fn bind(&self, cx: &ResourceContext) {
+        let _ = self.shared.name.set(cx.name().to_owned());
+        let _ = self.shared.service.set(cx.service().to_owned());
+    }
+
+    async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
+        let config = Config::load(cx)?;
+        *self.shared.config.write().expect("config lock") = Some(Arc::new(config));
+        Ok(())
+    }
+
+    async fn start(&self, cx: &ResourceContext) -> Result<(), BoxError> {
+        let shared = &self.shared;
+        let config = shared.config().ok_or("the resource was not configured")?;
+        shared.halt.send_replace(false);
+        shared.closing.send_replace(false);
+        let link = connection::connect_first(shared, &config).await?;
+        shared.link.send_replace(LinkState::Up(Arc::clone(&link)));
+        tracing::info!(
+            resource = cx.name(),
+            broker = config.describe(),
+            "amqp: connected"
+        );
+        let supervisor = tokio::spawn(connection::supervise(
+            Arc::clone(shared),
+            Arc::clone(&config),
+            link,
+        ));
+        let shutdown = cx.shutdown().clone();
+        let halting = Arc::clone(shared);
+        let halter = tokio::spawn(async move {
+            shutdown.stopping().await;
+            halting.halt.send_replace(true);
+        });
+        shared
+            .tasks
+            .lock()
+            .expect("tasks lock")
+            .extend([supervisor, halter]);
+        shared.running.store(true, Ordering::Release);
+        // Start the inputs declared so far, and wait until each consumes: once started, a
+        // subscription is bound and sees every message published from then on.
+        let entries = shared.inputs.lock().expect("inputs lock").clone();
+        let mut firsts = Vec::new();
+        for entry in &entries {
+            let (sender, receiver) = tokio::sync::oneshot::channel();
+            *entry.first.lock().expect("first lock") = Some(sender);
+            firsts.push((Arc::clone(entry), receiver));
+            shared.launch(entry);
+        }
+        for (entry, first) in firsts {
+            let outcome = tokio::time::timeout(config.connection_timeout, first).await;
+            let problem = match outcome {
+                Ok(Ok(Ok(()))) => continue,
+                Ok(Ok(Err(error))) => error,
+                Ok(Err(_)) => "it stopped before consuming".to_owned(),
+                Err(_) => format!("not consuming after {:?}", config.connection_timeout),
+            };
+            // The runtime does not stop a resource whose start failed: close what opened.
+            self.shared.close(cx.name()).await;
+            return Err(format!(
+                "amqp input `{}` ({}) cannot start: {problem}",
+                entry.spec.name, entry.spec.pattern
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    async fn stop(&self, cx: &ResourceContext) -> Result<(), BoxError> {
+        self.shared.close(cx.name()).await;
+        Ok(())
+    }
+
+    fn status(&self) -> Option<ResourceStatus> {
+        let shared = &self.shared;
+        let reconnecting = shared.running.load(Ordering::Acquire)
+            && !*shared.halt.borrow()
+            && matches!(&*shared.link.borrow(), LinkState::Down);
+        reconnecting.then_some(ResourceStatus::Connecting)
+    }
+
+    fn status_fields(&self) -> Map<String, Value> {
+        self.shared.status_fields()
+    }
+}
+
+impl Shared {
+    /// The graceful stop: cancel the consumers, let the handlers in flight finish (bounded),
+    /// close the input channels and the connection.
+    async fn close(&self, name: &str) {
+        let shared = self;
+        let config = shared.config();
+        let stop_timeout = config
+            .as_ref()
+            .map_or(Duration::from_secs(10), |c| c.stop_timeout);
+        // 1. Cancel the consumers: no new deliveries.
+        shared.halt.send_replace(true);
+        // 2. Let the handlers in flight finish.
+        let entries = shared.inputs.lock().expect("inputs lock").clone();
+        let loops: Vec<JoinHandle<()>> = entries
+            .iter()
+            .filter_map(|entry| entry.task.lock().expect("task lock").take())
+            .collect();
+        let aborts: Vec<_> = loops.iter().map(JoinHandle::abort_handle).collect();
+        let finished = tokio::time::timeout(stop_timeout, futures_util::future::join_all(loops))
+            .await
+            .is_ok();
+        if !finished {
+            tracing::warn!(
+                resource = name,
+                "amqp: handlers still running after {stop_timeout:?}; their messages go back to the queue"
+            );
+            aborts.iter().for_each(tokio::task::AbortHandle::abort);
+        }
+        shared.running.store(false, Ordering::Release);
+        // 3. Close the channels, then the connection.
+        shared.closing.send_replace(true);
+        let state = shared.link.send_replace(LinkState::Closed);
+        let channels: Vec<_> = entries
+            .iter()
+            .filter_map(|entry| entry.channel.lock().expect("channel lock").take())
+            .collect();
+        let closing = channels
+            .iter()
+            .map(|channel| channel.close(200, "OK".into()));
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            futures_util::future::join_all(closing),
+        )
+        .await;
+        if let LinkState::Up(link) = state {
+            let _ = tokio::time::timeout(
+                Duration::from_secs(5),
+                link.connection.close(200, "OK".into()),
+            )
+            .await;
+        }
+        for task in shared.tasks.lock().expect("tasks lock").drain(..) {
+            task.abort();
+        }
+        tracing::info!(resource = name, "amqp: connection closed");
+    }
+}
+
+/// The connection as inputs and outputs see it.
+#[derive(Clone, Default)]
+pub(crate) enum LinkState {
+    /// Not started yet.
+    #[default]
+    Idle,
+    /// Connected.
+    Up(Arc<Link>),
+    /// Lost; reconnecting.
+    Down,
+    /// Stopped.
+    Closed,
+}
+
+/// What the resource, its inputs and outputs share.
+pub(crate) struct Shared {
+    name: OnceLock<String>,
+    service: OnceLock<String>,
+    config: RwLock<Option<Arc<Config>>>,
+    pub(crate) link: watch::Sender<LinkState>,
+    /// Raised when the service begins to stop: inputs stop taking messages.
+    pub(crate) halt: watch::Sender<bool>,
+    /// Raised by `stop`: the supervisor gives up.
+    pub(crate) closing: watch::Sender<bool>,
+    inputs: Mutex<Vec<Arc<InputEntry>>>,
+    outputs: Mutex<Vec<Arc<OutputInfo>>>,
+    running: AtomicBool,
+    pub(crate) generation: AtomicU64,
+    pub(crate) reconnects: AtomicU64,
+    correlations: AtomicU64,
+    instance: String,
+    tasks: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Shared {
+    fn new() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        Shared {
+            name: OnceLock::new(),
+            service: OnceLock::new(),
+            config: RwLock::new(None),
+            link: watch::Sender::new(LinkState::Idle),
+            halt: watch::Sender::new(false),
+            closing: watch::Sender::new(false),
+            inputs: Mutex::default(),
+            outputs: Mutex::default(),
+            running: AtomicBool::new(false),
+            generation: AtomicU64::new(0),
+            reconnects: AtomicU64::new(0),
+            correlations: AtomicU64::new(0),
+            instance: format!("{:x}.{nanos:x}", std::process::id()),
+            tasks: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn resource(&self) -> &str {
+        self.name.get().map_or("amqp", String::as_str)
+    }
+
+    pub(crate) fn service(&self) -> &str {
+        self.service.get().map_or("tamarco", String::as_str)
+    }
+
+    pub(crate) fn config(&self) -> Option<Arc<Config>> {
+        self.config.read().expect("config lock").clone()
+    }
+
+    pub(crate) fn stopped(&self) -> Error {
+        Error::Stopped {
+            resource: self.resource().to_owned(),
+        }
+    }
+
+    pub(crate) fn publish_deadline(&self) -> Instant {
+        let timeout = self
+            .config()
+            .map_or(Duration::from_secs(30), |c| c.publish_timeout);
+        Instant::now() + timeout
+    }
+
+    /// A correlation id unique to this process.
+    pub(crate) fn correlation_id(&self) -> ShortString {
+        let n = self.correlations.fetch_add(1, Ordering::Relaxed);
+        ShortString::from(format!("{}.{n:x}", self.instance))
+    }
+
+    /// Records an input, and starts it if the resource runs.
+    pub(crate) fn declare_input(
+        self: &Arc<Self>,
+        spec: InputSpec,
+        mode: &'static str,
+        codec: String,
+        sink: Arc<dyn Sink>,
+    ) -> Result<(), Error> {
+        let entry = {
+            let mut inputs = self.inputs.lock().expect("inputs lock");
+            if inputs
+                .iter()
+                .any(|e| e.spec.pattern == spec.pattern && e.spec.name == spec.name)
+            {
+                return Err(Error::DuplicateInput {
+                    resource: self.resource().to_owned(),
+                    pattern: spec.pattern.as_str(),
+                    queue: spec.name,
+                });
+            }
+            if spec.name.is_empty() {
+                return Err(Error::InvalidName {
+                    queue: spec.name,
+                    reason: "empty".to_owned(),
+                });
+            }
+            let entry = Arc::new(InputEntry {
+                label: Arc::from(spec.name.as_str()),
+                spec,
+                mode,
+                codec,
+                sink: Mutex::new(Some(sink)),
+                stats: InputStats::default(),
+                task: Mutex::new(None),
+                channel: Mutex::new(None),
+                first: Mutex::new(None),
+            });
+            inputs.push(Arc::clone(&entry));
+            entry
+        };
+        if self.running.load(Ordering::Acquire) {
+            self.launch(&entry);
+        }
+        Ok(())
+    }
+
+    /// Starts the consuming loop of an input, once.
+    fn launch(self: &Arc<Self>, entry: &Arc<InputEntry>) {
+        let Some(sink) = entry.sink.lock().expect("sink lock").take() else {
+            return;
+        };
+        let task = tokio::spawn(input::run_input(Arc::clone(self), Arc::clone(entry), sink));
+        *entry.task.lock().expect("task lock") = Some(task);
+    }
+
+    pub(crate) fn declare_output(
+        &self,
+        name: &str,
+        pattern: Option<Pattern>,
+        codec: &str,
+    ) -> Arc<OutputInfo> {
+        let info = Arc::new(OutputInfo {
+            name: name.to_owned(),
+            pattern,
+            codec: codec.to_owned(),
+            sent: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        });
+        self.outputs
+            .lock()
+            .expect("outputs lock")
+            .push(Arc::clone(&info));
+        info
+    }
+
+    /// What the outputs known so far need declared on a new connection.
+    pub(crate) fn output_declarations(&self, config: &Config) -> Vec<Declare> {
+        let outputs = self.outputs.lock().expect("outputs lock");
+        let mut declarations: Vec<Declare> = Vec::new();
+        for info in outputs.iter() {
+            let Some(pattern) = info.pattern else {
+                continue;
+            };
+            if let Ok(target) = output::target(config, pattern, &info.name)
+                && !declarations.contains(&target.declare)
+            {
+                declarations.push(target.declare);
+            }
+        }
+        declarations
+    }
+
+    /// The live connection, waiting for it until `deadline` while it is down.
+    pub(crate) async fn wait_link(&self, deadline: Instant) -> Result<Arc<Link>, Error> {
+        if let LinkState::Up(link) = &*self.link.borrow() {
+            return Ok(Arc::clone(link));
+        }
+        let started = Instant::now();
+        let mut states = self.link.subscribe();
+        let waited = tokio::time::timeout_at(
+            deadline,
+            states.wait_for(|s| matches!(s, LinkState::Up(_) | LinkState::Closed)),
+        )
+        .await;
+        match waited {
+            Ok(Ok(state)) => match &*state {
+                LinkState::Up(link) => Ok(Arc::clone(link)),
+                _ => Err(self.stopped()),
+            },
+            Ok(Err(_)) => Err(self.stopped()),
+            Err(_) => Err(Error::NotConnected {
+                resource: self.resource().to_owned(),
+                waited: started.elapsed(),
+            }),
+        }
+    }
+
+    /// Waits until the connection `generation` was replaced (or the resource stopped).
+    pub(crate) async fn wait_new_link(
+        &self,
+        generation: u64,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        let started = Instant::now();
+        let mut states = self.link.subscribe();
+        let waited = tokio::time::timeout_at(
+            deadline,
+            states.wait_for(|s| match s {
+                LinkState::Up(link) => link.generation != generation,
+                LinkState::Closed => true,
+                LinkState::Idle | LinkState::Down => false,
+            }),
+        )
+        .await;
+        match waited {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(self.stopped()),
+            Err(_) => Err(Error::NotConnected {
+                resource: self.resource().to_owned(),
+                waited: started.elapsed(),
+            }),
+        }
+    }
+
+    /// Publishes with a confirm; across a reconnection, sends again on the new connection.
+    pub(crate) async fn publish(
+        &self,
+        target: &Target,
+        body: &[u8],
+        properties: BasicProperties,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        loop {
+            let link = self.wait_link(deadline).await?;
+            match link.publish_once(target, body, properties.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(PublishFailure::Final(error)) => return Err(error),
+                Err(PublishFailure::Retry(error)) => {
+                    tracing::debug!(
+                        resource = self.resource(),
+                        "amqp: {}; sending again after reconnecting",
+                        error_chain(&error)
+                    );
+                    link.suspect.notify_one();
+                    if Instant::now() >= deadline {
+                        return Err(error);
+                    }
+                    self.wait_new_link(link.generation, deadline).await?;
+                }
+            }
+        }
+    }
+
+    fn status_fields(&self) -> Map<String, Value> {
+        let connection = match &*self.link.borrow() {
+            LinkState::Idle => "not_started",
+            LinkState::Up(link) if link.connected() => "connected",
+            LinkState::Up(_) | LinkState::Down => "connecting",
+            LinkState::Closed => "closed",
+        };
+        let config = self.config();
+        let inputs: Vec<Value> = self
+            .inputs
+            .lock()
+            .expect("inputs lock")
+            .iter()
+            .map(|entry| {
+                let stats = &entry.stats;
+                let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+                let full = config
+                    .as_ref()
+                    .and_then(|c| c.full_name(entry.spec.pattern, &entry.spec.name).ok())
+                    .map(String::from);
+                json!({
+                    "name": entry.spec.name,
+                    "pattern": entry.spec.pattern.as_str(),
+                    "source": full,
+                    "queue": stats.queue.lock().expect("queue lock").clone(),
+                    "codec": entry.codec,
+                    "mode": entry.mode,
+                    "consuming": stats.consuming.load(Ordering::Relaxed),
+                    "received": load(&stats.received),
+                    "handled": load(&stats.handled),
+                    "retried": load(&stats.retried),
+                    "dead_lettered": load(&stats.dead_lettered),
+                    "requeued": load(&stats.requeued),
+                })
+            })
+            .collect();
+        let outputs: Vec<Value> = self
+            .outputs
+            .lock()
+            .expect("outputs lock")
+            .iter()
+            .map(|info| {
+                json!({
+                    "name": info.name,
+                    "pattern": info.pattern.map_or("generic", Pattern::as_str),
+                    "codec": info.codec,
+                    "sent": info.sent.load(Ordering::Relaxed),
+                    "failed": info.failed.load(Ordering::Relaxed),
+                })
+            })
+            .collect();
+        let mut fields = Map::new();
+        fields.insert("connection".into(), json!(connection));
+        if let Some(config) = &config {
+            fields.insert("broker".into(), json!(config.describe()));
+        }
+        fields.insert(
+            "reconnects".into(),
+            json!(self.reconnects.load(Ordering::Relaxed)),
+        );
+        fields.insert("inputs".into(), Value::Array(inputs));
+        fields.insert("outputs".into(), Value::Array(outputs));
+        fields
+    }
+}
+
+/// Completes once the flag is raised (or its sender is gone).
+pub(crate) async fn raised(flag: &mut watch::Receiver<bool>) {
+    let _ = flag.wait_for(|raised| *raised).await;
+}

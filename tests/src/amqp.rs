@@ -1,0 +1,210 @@
+//! Support for the AMQP tests and benchmark: unique queue prefixes, settings, a TCP proxy that
+//! can cut and refuse connections, and plain lapin helpers to look into queues and clean up.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lapin::options::{BasicGetOptions, ExchangeDeleteOptions, QueueDeleteOptions};
+use lapin::{Connection, ConnectionProperties};
+use tamarco::amqp::Pattern;
+use tamarco::serde_json::{Value, json};
+use tamarco::tokio;
+use tamarco::tokio::net::{TcpListener, TcpStream};
+use tamarco::tokio::task::AbortHandle;
+
+/// The machine's RabbitMQ.
+pub const BROKER: &str = "127.0.0.1:5672";
+
+/// The broker's URI for plain lapin (guest/guest, vhost `/`).
+pub const BROKER_URI: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// A queue prefix no other test (or run) uses: `t.<test>.<pid>.<n>`.
+pub fn unique_prefix(test: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "t.{test}.{}.{nanos:x}{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// In-code settings for a test service: no report server, and the resources in `amqp`
+/// (`{"amqp": {...}}` by resource name) merged over `queues_prefix = prefix`.
+pub fn settings(prefix: &str, resources: Value) -> Value {
+    let mut settings = crate::quiet_settings();
+    let all = settings["system"]["resources"]
+        .as_object_mut()
+        .expect("resources is a map");
+    let mut resources = match resources {
+        Value::Object(map) => map,
+        _ => Default::default(),
+    };
+    if resources.is_empty() {
+        resources.insert("amqp".into(), json!({}));
+    }
+    for (name, mut extra) in resources {
+        let entry = extra.as_object_mut().expect("resource settings are a map");
+        entry
+            .entry("queues_prefix")
+            .or_insert_with(|| json!(prefix));
+        all.insert(name, extra);
+    }
+    settings
+}
+
+/// A plain lapin connection to the machine's broker.
+pub async fn connect() -> Connection {
+    Connection::connect(BROKER_URI, ConnectionProperties::default())
+        .await
+        .expect("RabbitMQ on 127.0.0.1:5672 (guest/guest)")
+}
+
+/// Takes every message now in `queue` (acked), waiting up to `wait` for the first.
+pub async fn take_all(
+    connection: &Connection,
+    queue: &str,
+    wait: Duration,
+) -> Vec<lapin::message::Delivery> {
+    let channel = connection.create_channel().await.expect("a channel");
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut taken = Vec::new();
+    loop {
+        let got = channel
+            .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+            .await
+            .expect("basic.get");
+        match got {
+            Some(message) => taken.push(message.delivery),
+            None if taken.is_empty() && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            None => break,
+        }
+    }
+    let _ = channel.close(200, "OK".into()).await;
+    taken
+}
+
+/// The full name of a queue or exchange for `prefix`.
+pub fn full_name(prefix: &str, pattern: Pattern, queue: &str) -> String {
+    format!("{prefix}.{pattern}.{queue}")
+}
+
+/// Deletes what the resource declared for `(pattern, queue)` under `prefix`: the queue or
+/// exchange and its dead-letter queue.
+pub async fn cleanup(prefix: &str, endpoints: &[(Pattern, &str)]) {
+    let connection = connect().await;
+    for &(pattern, queue) in endpoints {
+        let name = full_name(prefix, pattern, queue);
+        let channel = connection.create_channel().await.expect("a channel");
+        match pattern {
+            Pattern::PublishSubscribe => {
+                let _ = channel
+                    .exchange_delete(name.as_str().into(), ExchangeDeleteOptions::default())
+                    .await;
+            }
+            _ => {
+                let _ = channel
+                    .queue_delete(name.as_str().into(), QueueDeleteOptions::default())
+                    .await;
+            }
+        }
+        let _ = channel
+            .queue_delete(
+                format!("{name}.dead_letter").as_str().into(),
+                QueueDeleteOptions::default(),
+            )
+            .await;
+        let _ = channel.close(200, "OK".into()).await;
+    }
+    let _ = connection.close(200, "OK".into()).await;
+}
+
+/// A TCP proxy in front of the broker: services connect through it, and the test cuts their
+/// connections ([`cut`](TcpProxy::cut)) or refuses new ones ([`block`](TcpProxy::block)).
+#[derive(Debug)]
+pub struct TcpProxy {
+    port: u16,
+    shared: Arc<ProxyShared>,
+    accept: AbortHandle,
+}
+
+#[derive(Debug, Default)]
+struct ProxyShared {
+    blocked: AtomicBool,
+    connections: Mutex<Vec<AbortHandle>>,
+    accepted: AtomicU64,
+}
+
+impl TcpProxy {
+    /// Listens on a free loopback port and forwards to `upstream`.
+    pub async fn start(upstream: &'static str) -> TcpProxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+        let port = listener.local_addr().expect("an address").port();
+        let shared = Arc::new(ProxyShared::default());
+        let accepting = Arc::clone(&shared);
+        let accept = tokio::spawn(async move {
+            loop {
+                let Ok((mut client, _)) = listener.accept().await else {
+                    continue;
+                };
+                if accepting.blocked.load(Ordering::SeqCst) {
+                    drop(client);
+                    continue;
+                }
+                accepting.accepted.fetch_add(1, Ordering::Relaxed);
+                let forward = tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(upstream).await {
+                        let _ = client.set_nodelay(true);
+                        let _ = server.set_nodelay(true);
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                let mut connections = accepting.connections.lock().expect("proxy lock");
+                connections.retain(|c| !c.is_finished());
+                connections.push(forward.abort_handle());
+            }
+        })
+        .abort_handle();
+        TcpProxy {
+            port,
+            shared,
+            accept,
+        }
+    }
+
+    /// The port services connect to.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// How many connections it accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.shared.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Drops every open connection at once, as a network cut or a broker crash would.
+    pub fn cut(&self) -> usize {
+        let connections = std::mem::take(&mut *self.shared.connections.lock().expect("proxy lock"));
+        for connection in &connections {
+            connection.abort();
+        }
+        connections.len()
+    }
+
+    /// While blocked, new connections are closed as soon as they are accepted.
+    pub fn block(&self, blocked: bool) {
+        self.shared.blocked.store(blocked, Ordering::SeqCst);
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}

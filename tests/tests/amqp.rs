@@ -1,0 +1,738 @@
+//! The AMQP resource against the machine's RabbitMQ (127.0.0.1:5672, guest/guest). Each test
+//! uses its own `queues_prefix`, so they run in parallel, and deletes what it declared.
+//! Services run in this process, without signal handling or report server.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tamarco::amqp::{Amqp, Error as AmqpError, Message, Pattern, Request, dead_letter_headers};
+use tamarco::codec::{Json, Raw};
+use tamarco::prelude::*;
+use tamarco::serde::{Deserialize, Serialize};
+use tamarco::serde_json::{Value, json};
+use tamarco::tokio::sync::mpsc;
+use tamarco::tokio::time::{Instant, sleep, timeout};
+use tamarco::{Running, TaskSet, error_chain, tokio};
+use tamarco_tests::amqp::{
+    BROKER, TcpProxy, cleanup, connect, full_name, settings, take_all, unique_prefix,
+};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "tamarco::serde")]
+struct Order {
+    id: u64,
+    item: String,
+}
+
+fn order(id: u64) -> Order {
+    Order {
+        id,
+        item: format!("item {id}"),
+    }
+}
+
+/// A service with one AMQP resource, `amqp`.
+#[microservice(name = "amqp_test")]
+struct Svc {
+    #[resource]
+    amqp: Amqp,
+}
+
+#[microservice]
+impl Svc {}
+
+/// A service with two AMQP resources, each with its own connection and settings.
+#[microservice(name = "amqp_test_two")]
+struct TwoSvc {
+    #[resource]
+    amqp: Amqp,
+    #[resource]
+    audit: Amqp,
+}
+
+#[microservice]
+impl TwoSvc {}
+
+async fn start<S: TaskSet>(service: S, settings: Value) -> Running<S> {
+    timeout(
+        Duration::from_secs(20),
+        service
+            .runtime()
+            .handle_signals(false)
+            .with_settings(settings)
+            .expect("valid settings")
+            .start(),
+    )
+    .await
+    .expect("the service starts in time")
+    .expect("the service starts")
+}
+
+async fn stop<S: TaskSet>(running: Running<S>) {
+    timeout(Duration::from_secs(20), running.stop())
+        .await
+        .expect("the service stops in time")
+        .expect("the service stops cleanly");
+}
+
+/// Receives `n` items from `receiver`, failing after `wait`.
+async fn receive<T>(receiver: &mut mpsc::UnboundedReceiver<T>, n: usize, wait: Duration) -> Vec<T> {
+    let deadline = Instant::now() + wait;
+    let mut items = Vec::with_capacity(n);
+    while items.len() < n {
+        match tokio::time::timeout_at(deadline, receiver.recv()).await {
+            Ok(Some(item)) => items.push(item),
+            _ => panic!("received {} of {n} within {wait:?}", items.len()),
+        }
+    }
+    items
+}
+
+fn status_of<S: TaskSet>(running: &Running<S>, name: &str) -> ResourceStatus {
+    running
+        .statuses()
+        .into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, s)| s)
+        .expect("a resource of that name")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_pull_between_two_services_with_status_listing_inputs_and_outputs() {
+    let prefix = unique_prefix("push_pull");
+    let (sender, mut received) = mpsc::unbounded_channel();
+    let consumer_amqp = Amqp::new();
+    consumer_amqp
+        .pull_input("orders", Json)
+        .handle(move |order: Message<Order>| {
+            let sender = sender.clone();
+            async move {
+                assert_eq!(order.input(), "orders");
+                assert_eq!(order.content_type(), Some("application/json"));
+                sender.send(order.into_value())?;
+                Ok::<_, BoxError>(())
+            }
+        })
+        .unwrap();
+    // The consumer runs with its report server on a free port, to read /status.
+    let mut consumer_settings = settings(&prefix, json!({}));
+    consumer_settings["system"]["resources"]["tamarco_http_report_server"] =
+        json!({"enabled": true, "port": 0});
+    let consumer = start(
+        Svc {
+            amqp: consumer_amqp,
+        },
+        consumer_settings,
+    )
+    .await;
+
+    let producer_amqp = Amqp::new();
+    let orders = producer_amqp.push_output("orders", Json);
+    let producer = start(
+        Svc {
+            amqp: producer_amqp,
+        },
+        settings(&prefix, json!({})),
+    )
+    .await;
+    for id in 0..20 {
+        orders.push(&order(id)).await.expect("confirmed");
+    }
+    let mut got = receive(&mut received, 20, Duration::from_secs(10)).await;
+    got.sort_by_key(|o| o.id);
+    assert_eq!(got, (0..20).map(order).collect::<Vec<_>>());
+
+    let addr = consumer.report_addr().expect("a report server");
+    let (code, body) = tamarco_tests::http_get(addr, "/status").unwrap();
+    assert_eq!(code, 200, "{body}");
+    let status: Value = tamarco::serde_json::from_str(&body).unwrap();
+    let amqp = &status["amqp"];
+    assert_eq!(amqp["status_str"], "STARTED", "{amqp}");
+    assert_eq!(amqp["connection"], "connected", "{amqp}");
+    let input = &amqp["inputs"][0];
+    assert_eq!(input["name"], "orders");
+    assert_eq!(input["pattern"], "push_pull");
+    assert_eq!(
+        input["queue"],
+        full_name(&prefix, Pattern::PushPull, "orders")
+    );
+    assert_eq!(input["codec"], "json");
+    assert_eq!(input["mode"], "handler");
+    assert_eq!(input["handled"], 20);
+    assert!(!body.to_lowercase().contains("password"), "{body}");
+    assert!(!body.contains("guest:guest"), "{body}");
+
+    let sent = producer.service().amqp.reconnects();
+    assert_eq!(sent, 0);
+    stop(producer).await;
+    stop(consumer).await;
+    cleanup(&prefix, &[(Pattern::PushPull, "orders")]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_subscribe_reaches_every_subscriber_as_handler_and_as_stream() {
+    let prefix = unique_prefix("pubsub");
+    let (sender, mut handled) = mpsc::unbounded_channel();
+    let subscribers = TwoSvc {
+        amqp: Amqp::new(),
+        audit: Amqp::new(),
+    };
+    subscribers
+        .amqp
+        .subscription_input("prices", Json)
+        .handle(move |event: Message<Order>| {
+            let sender = sender.clone();
+            async move { sender.send(event.into_value()).map_err(BoxError::from) }
+        })
+        .unwrap();
+    let mut stream = subscribers
+        .audit
+        .subscription_input::<Order>("prices", Json)
+        .stream()
+        .unwrap();
+    let subscribers = start(
+        subscribers,
+        settings(&prefix, json!({"amqp": {}, "audit": {}})),
+    )
+    .await;
+
+    let publisher_amqp = Amqp::new();
+    let prices = publisher_amqp.publish_output("prices", Json);
+    let publisher = start(
+        Svc {
+            amqp: publisher_amqp,
+        },
+        settings(&prefix, json!({})),
+    )
+    .await;
+    for id in 0..10 {
+        prices.publish(&order(id)).await.expect("confirmed");
+    }
+    let mut by_handler = receive(&mut handled, 10, Duration::from_secs(10)).await;
+    by_handler.sort_by_key(|o| o.id);
+    assert_eq!(by_handler, (0..10).map(order).collect::<Vec<_>>());
+    let mut by_stream = Vec::new();
+    for _ in 0..10 {
+        let delivery = timeout(Duration::from_secs(10), stream.next())
+            .await
+            .expect("a delivery in time")
+            .expect("the stream goes on");
+        by_stream.push(delivery.value().clone());
+        delivery.ack().await.expect("acked");
+    }
+    by_stream.sort_by_key(|o| o.id);
+    assert_eq!(by_stream, (0..10).map(order).collect::<Vec<_>>());
+
+    // The stream ends once the service stops.
+    stop(subscribers).await;
+    let end = timeout(Duration::from_secs(5), stream.next()).await;
+    assert!(matches!(end, Ok(None)), "the stream ended");
+    stop(publisher).await;
+    cleanup(&prefix, &[(Pattern::PublishSubscribe, "prices")]).await;
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(crate = "tamarco::serde")]
+struct Quote {
+    id: u64,
+    cents: u64,
+}
+
+/// Answers quote requests through a handler method.
+#[microservice(name = "amqp_quotes")]
+struct Quotes {
+    #[resource]
+    amqp: Amqp,
+}
+
+#[microservice]
+impl Quotes {
+    async fn pre_start(self: Arc<Self>, stage: Stage) -> Result<(), BoxError> {
+        self.amqp
+            .request_input("quotes", Json)
+            .retries(1)
+            .retry_backoff(Duration::from_millis(10))
+            .handle_with(&self, Self::on_quote)?;
+        stage.run().await?;
+        Ok(())
+    }
+
+    async fn on_quote(self: Arc<Self>, request: Request<Order, Quote>) -> Result<(), BoxError> {
+        if request.value().item == "explode" {
+            return Err("the quote engine exploded".into());
+        }
+        let quote = Quote {
+            id: request.value().id,
+            cents: request.value().id * 100,
+        };
+        request.respond(&quote).await?;
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_response_round_trips_typed_replies_and_times_out() {
+    let prefix = unique_prefix("reqresp");
+    let server = start(Quotes { amqp: Amqp::new() }, settings(&prefix, json!({}))).await;
+    let client_amqp = Amqp::new();
+    let quotes = client_amqp.request_output::<Order, Quote, _>("quotes", Json);
+    let nobody = client_amqp
+        .request_output::<Order, Quote, _>("nobody", Json)
+        .with_timeout(Duration::from_millis(500));
+    let client = start(Svc { amqp: client_amqp }, settings(&prefix, json!({}))).await;
+
+    // Concurrent requests, each gets its own reply.
+    let asks: Vec<_> = (1..=16)
+        .map(|id| tokio::spawn(quotes.request(&order(id))))
+        .collect();
+    for (id, ask) in (1..=16).zip(asks) {
+        let quote = ask.await.unwrap().expect("a reply");
+        assert_eq!(
+            quote,
+            Quote {
+                id,
+                cents: id * 100
+            }
+        );
+    }
+
+    // Nobody serves `nobody`: a timeout, after the timeout and not much later.
+    let started = Instant::now();
+    let error = nobody.request(&order(1)).await.expect_err("no reply");
+    let took = started.elapsed();
+    assert!(matches!(error, AmqpError::Timeout { .. }), "{error}");
+    assert!(
+        took >= Duration::from_millis(500) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert_eq!(
+        error.to_string(),
+        "amqp: no reply from `nobody` within 500ms"
+    );
+
+    // A handler that keeps failing: the requester learns it at once instead of timing out.
+    let started = Instant::now();
+    let mut exploding = order(7);
+    exploding.item = "explode".into();
+    let error = quotes
+        .request(&exploding)
+        .await
+        .expect_err("an error reply");
+    assert!(matches!(error, AmqpError::Remote { .. }), "{error}");
+    assert!(
+        error_chain(&error).contains("the quote engine exploded"),
+        "{error}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    stop(client).await;
+    stop(server).await;
+    cleanup(
+        &prefix,
+        &[
+            (Pattern::RequestResponse, "quotes"),
+            (Pattern::RequestResponse, "nobody"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handler_errors_and_undecodable_messages_reach_the_dead_letter_queue_with_their_error() {
+    let prefix = unique_prefix("dead_letters");
+    let attempts = Arc::new(Mutex::new(Vec::new()));
+    let (sender, mut handled) = mpsc::unbounded_channel();
+    let consumer_amqp = Amqp::new();
+    let seen = Arc::clone(&attempts);
+    consumer_amqp
+        .pull_input("orders", Json)
+        .retries(2)
+        .retry_backoff(Duration::from_millis(10))
+        .handle(move |order: Message<Order>| {
+            let sender = sender.clone();
+            let seen = Arc::clone(&seen);
+            async move {
+                if order.value().item == "poison" {
+                    seen.lock().unwrap().push(order.attempt());
+                    return Err(format!("order {} is poisoned", order.value().id).into());
+                }
+                sender.send(order.value().id).map_err(BoxError::from)
+            }
+        })
+        .unwrap();
+    let consumer = start(
+        Svc {
+            amqp: consumer_amqp,
+        },
+        settings(&prefix, json!({})),
+    )
+    .await;
+
+    let producer_amqp = Amqp::new();
+    let orders = producer_amqp.push_output("orders", Json);
+    let raw = producer_amqp.generic_output(Raw);
+    let producer = start(
+        Svc {
+            amqp: producer_amqp,
+        },
+        settings(&prefix, json!({})),
+    )
+    .await;
+    orders.push(&order(1)).await.unwrap();
+    orders
+        .push(&Order {
+            id: 2,
+            item: "poison".into(),
+        })
+        .await
+        .unwrap();
+    raw.push("orders", &b"{not json".to_vec()).await.unwrap();
+    orders.push(&order(3)).await.unwrap();
+    let mut good = receive(&mut handled, 2, Duration::from_secs(10)).await;
+    good.sort_unstable();
+    assert_eq!(good, [1, 3]);
+
+    let broker = connect().await;
+    let dead_letter_queue = format!(
+        "{}.dead_letter",
+        full_name(&prefix, Pattern::PushPull, "orders")
+    );
+    let mut dead = take_all(&broker, &dead_letter_queue, Duration::from_secs(10)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while dead.len() < 2 && Instant::now() < deadline {
+        dead.extend(take_all(&broker, &dead_letter_queue, Duration::from_millis(200)).await);
+    }
+    assert_eq!(dead.len(), 2, "both reached the dead-letter queue");
+    let header = |delivery: &lapin::message::Delivery, name: &str| -> String {
+        let headers = delivery.properties.headers().as_ref().expect("headers");
+        match headers.inner().get(name).expect(name) {
+            lapin::types::AMQPValue::LongString(s) => {
+                String::from_utf8_lossy(s.as_bytes()).into_owned()
+            }
+            lapin::types::AMQPValue::LongLongInt(n) => n.to_string(),
+            other => format!("{other:?}"),
+        }
+    };
+    let poisoned = dead
+        .iter()
+        .find(|d| header(d, dead_letter_headers::REASON) == "handler")
+        .expect("the handler failure");
+    assert_eq!(
+        header(poisoned, dead_letter_headers::ERROR),
+        "order 2 is poisoned"
+    );
+    assert_eq!(header(poisoned, dead_letter_headers::ATTEMPTS), "3");
+    assert_eq!(header(poisoned, dead_letter_headers::INPUT), "orders");
+    assert_eq!(
+        header(poisoned, dead_letter_headers::QUEUE),
+        full_name(&prefix, Pattern::PushPull, "orders")
+    );
+    let body: Order = tamarco::serde_json::from_slice(&poisoned.data).unwrap();
+    assert_eq!(body.item, "poison");
+    assert_eq!(*attempts.lock().unwrap(), [1, 2, 3]);
+
+    let undecodable = dead
+        .iter()
+        .find(|d| header(d, dead_letter_headers::REASON) == "decode")
+        .expect("the decode failure");
+    let error = header(undecodable, dead_letter_headers::ERROR);
+    assert!(
+        error.starts_with("cannot decode a message from `orders` with the json codec: "),
+        "{error}"
+    );
+    assert_eq!(header(undecodable, dead_letter_headers::ATTEMPTS), "1");
+    assert_eq!(undecodable.data, b"{not json");
+    let _ = broker.close(200, "OK".into()).await;
+
+    stop(producer).await;
+    stop(consumer).await;
+    cleanup(&prefix, &[(Pattern::PushPull, "orders")]).await;
+}
+
+/// Pushes `ids` from `workers` concurrent senders; returns once all are confirmed.
+async fn push_all(
+    orders: &tamarco::amqp::PushOutput<Order>,
+    ids: std::ops::Range<u64>,
+    workers: u64,
+) -> Result<(), AmqpError> {
+    let mut tasks = Vec::new();
+    for worker in 0..workers {
+        let orders = orders.clone();
+        let ids = ids.clone();
+        tasks.push(tokio::spawn(async move {
+            for id in ids.filter(|id| id % workers == worker) {
+                orders.push(&order(id)).await?;
+            }
+            Ok::<_, AmqpError>(())
+        }));
+    }
+    for task in tasks {
+        task.await.expect("a sender task")?;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_messages_survive_a_dropped_connection_with_none_lost() {
+    const N: u64 = 10_000;
+    let prefix = unique_prefix("dropped");
+    let proxy = TcpProxy::start(BROKER).await;
+    let amqp_settings = json!({"amqp": {
+        "port": proxy.port(),
+        "prefetch": 200,
+        "reconnect_backoff_ms": 50,
+        "reconnect_max_backoff_ms": 500,
+    }});
+    let seen = Arc::new(Mutex::new(HashSet::new()));
+    let deliveries = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let consumer_amqp = Amqp::new();
+    {
+        let seen = Arc::clone(&seen);
+        let deliveries = Arc::clone(&deliveries);
+        consumer_amqp
+            .pull_input("orders", Json)
+            .handle(move |order: Message<Order>| {
+                seen.lock().unwrap().insert(order.value().id);
+                deliveries.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                async { Ok::<_, BoxError>(()) }
+            })
+            .unwrap();
+    }
+    let consumer = start(
+        Svc {
+            amqp: consumer_amqp,
+        },
+        settings(&prefix, amqp_settings.clone()),
+    )
+    .await;
+    let producer_amqp = Amqp::new();
+    let orders = producer_amqp.push_output("orders", Json);
+    let producer = start(
+        Svc {
+            amqp: producer_amqp,
+        },
+        settings(&prefix, amqp_settings),
+    )
+    .await;
+
+    let pushing = tokio::spawn({
+        let orders = orders.clone();
+        async move { push_all(&orders, 0..N, 64).await }
+    });
+    // Cut every connection once a third has arrived, and refuse reconnections for a while.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (seen.lock().unwrap().len() as u64) < N / 3 {
+        assert!(Instant::now() < deadline, "a third arrived in time");
+        sleep(Duration::from_millis(5)).await;
+    }
+    proxy.block(true);
+    let cut = proxy.cut();
+    assert!(
+        cut >= 2,
+        "both services were connected through the proxy ({cut})"
+    );
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while status_of(&consumer, "amqp") != ResourceStatus::Connecting {
+        assert!(Instant::now() < deadline, "the consumer reports CONNECTING");
+        sleep(Duration::from_millis(10)).await;
+    }
+    sleep(Duration::from_millis(300)).await;
+    assert_eq!(status_of(&producer, "amqp"), ResourceStatus::Connecting);
+    proxy.block(false);
+
+    timeout(Duration::from_secs(120), pushing)
+        .await
+        .expect("every push confirmed in time")
+        .unwrap()
+        .expect("every push confirmed");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (seen.lock().unwrap().len() as u64) < N {
+        assert!(
+            Instant::now() < deadline,
+            "all arrived: {} of {N}",
+            seen.lock().unwrap().len()
+        );
+        sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(status_of(&consumer, "amqp"), ResourceStatus::Started);
+    assert_eq!(status_of(&producer, "amqp"), ResourceStatus::Started);
+    assert!(consumer.service().amqp.reconnects() >= 1);
+    assert!(producer.service().amqp.reconnects() >= 1);
+    let duplicates = deliveries.load(std::sync::atomic::Ordering::Relaxed) - N;
+    println!(
+        "10000 distinct messages arrived; {duplicates} deliveries were repeats (at least once)"
+    );
+
+    stop(producer).await;
+    stop(consumer).await;
+    cleanup(&prefix, &[(Pattern::PushPull, "orders")]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_graceful_stop_during_a_stream_of_messages_loses_none() {
+    const N: u64 = 2_000;
+    let prefix = unique_prefix("graceful");
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let consumer_amqp = Amqp::new();
+    {
+        let handled = Arc::clone(&handled);
+        consumer_amqp
+            .pull_input("orders", Json)
+            .concurrency(4)
+            .handle(move |order: Message<Order>| {
+                let handled = Arc::clone(&handled);
+                async move {
+                    sleep(Duration::from_millis(2)).await;
+                    handled.lock().unwrap().push(order.value().id);
+                    Ok::<_, BoxError>(())
+                }
+            })
+            .unwrap();
+    }
+    let consumer = start(
+        Svc {
+            amqp: consumer_amqp,
+        },
+        settings(&prefix, json!({})),
+    )
+    .await;
+    let producer_amqp = Amqp::new();
+    let orders = producer_amqp.push_output("orders", Json);
+    let producer = start(
+        Svc {
+            amqp: producer_amqp,
+        },
+        settings(&prefix, json!({})),
+    )
+    .await;
+    let pushing = tokio::spawn({
+        let orders = orders.clone();
+        async move { push_all(&orders, 0..N, 16).await }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while handled.lock().unwrap().len() < 200 {
+        assert!(Instant::now() < deadline, "handling started");
+        sleep(Duration::from_millis(5)).await;
+    }
+    // Stop the consumer in the middle of the stream.
+    stop(consumer).await;
+    let handled_at_stop: Vec<u64> = handled.lock().unwrap().clone();
+    timeout(Duration::from_secs(60), pushing)
+        .await
+        .expect("pushed in time")
+        .unwrap()
+        .expect("every push confirmed");
+    stop(producer).await;
+    assert!((handled_at_stop.len() as u64) < N, "stopped mid-stream");
+    sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        handled.lock().unwrap().len(),
+        handled_at_stop.len(),
+        "nothing handled after stop"
+    );
+
+    // Everything is either handled (and acked) or still in the queue, and nothing is both.
+    let broker = connect().await;
+    let queue = full_name(&prefix, Pattern::PushPull, "orders");
+    let left: Vec<u64> = take_all(&broker, &queue, Duration::from_secs(5))
+        .await
+        .iter()
+        .map(|d| {
+            tamarco::serde_json::from_slice::<Order>(&d.data)
+                .unwrap()
+                .id
+        })
+        .collect();
+    let _ = broker.close(200, "OK".into()).await;
+    let handled: HashSet<u64> = handled_at_stop.iter().copied().collect();
+    let left: HashSet<u64> = left.into_iter().collect();
+    assert_eq!(
+        handled.len(),
+        handled_at_stop.len(),
+        "no message handled twice"
+    );
+    assert!(
+        handled.is_disjoint(&left),
+        "no handled message is still queued"
+    );
+    let all: HashSet<u64> = handled.union(&left).copied().collect();
+    assert_eq!(
+        all.len() as u64,
+        N,
+        "{} handled + {} left",
+        handled.len(),
+        left.len()
+    );
+    cleanup(&prefix, &[(Pattern::PushPull, "orders")]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_fails_the_start_without_showing_it() {
+    let prefix = unique_prefix("password");
+    let secret = "not-the-password-5e1f";
+    let result = Svc { amqp: Amqp::new() }
+        .runtime()
+        .handle_signals(false)
+        .with_settings(settings(
+            &prefix,
+            json!({"amqp": {"password": secret, "connection_timeout": 1}}),
+        ))
+        .unwrap()
+        .start()
+        .await;
+    let error = result.expect_err("the login is refused");
+    let chain = error_chain(&error);
+    assert!(chain.contains("resource `amqp` failed in start"), "{chain}");
+    assert!(
+        chain.contains("cannot connect to amqp://guest@127.0.0.1:5672"),
+        "{chain}"
+    );
+    assert!(!chain.contains(secret), "{chain}");
+}
+
+async fn next(stream: &mut tamarco::amqp::InputStream<Order>) -> tamarco::amqp::Delivery<Order> {
+    timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("in time")
+        .expect("a delivery")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_reader_can_reject_to_the_dead_letter_queue_and_requeue() {
+    let prefix = unique_prefix("stream_reject");
+    let amqp = Amqp::new();
+    let orders = amqp.push_output("orders", Json);
+    let mut stream = amqp.pull_input::<Order>("orders", Json).stream().unwrap();
+    let running = start(Svc { amqp }, settings(&prefix, json!({}))).await;
+    orders.push(&order(1)).await.unwrap();
+    orders.push(&order(2)).await.unwrap();
+    let first = next(&mut stream).await;
+    assert_eq!(first.value().id, 1);
+    first.requeue().await;
+    // Requeued: it comes again (maybe after 2), marked redelivered.
+    let mut again = next(&mut stream).await;
+    if again.value().id == 2 {
+        again.reject("two is refused").await.unwrap();
+        again = next(&mut stream).await;
+    } else {
+        let two = next(&mut stream).await;
+        two.reject("two is refused").await.unwrap();
+    }
+    assert_eq!(again.value().id, 1);
+    assert!(again.redelivered());
+    again.ack().await.unwrap();
+
+    let broker = connect().await;
+    let queue = format!(
+        "{}.dead_letter",
+        full_name(&prefix, Pattern::PushPull, "orders")
+    );
+    let dead = take_all(&broker, &queue, Duration::from_secs(10)).await;
+    assert_eq!(dead.len(), 1);
+    let body: Order = tamarco::serde_json::from_slice(&dead[0].data).unwrap();
+    assert_eq!(body.id, 2);
+    let _ = broker.close(200, "OK".into()).await;
+    stop(running).await;
+    cleanup(&prefix, &[(Pattern::PushPull, "orders")]).await;
+}
