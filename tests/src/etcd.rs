@@ -233,3 +233,76 @@ pub fn temp_dir(tag: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("a temp dir");
     dir
 }
+
+/// A TCP proxy on a free loopback port, to cut a client off from a server that keeps running.
+#[derive(Debug)]
+pub struct TcpProxy {
+    addr: std::net::SocketAddr,
+    state: std::sync::Arc<std::sync::Mutex<ProxyState>>,
+    accept: tamarco::tokio::task::JoinHandle<()>,
+}
+
+#[derive(Debug, Default)]
+struct ProxyState {
+    cut: bool,
+    connections: Vec<tamarco::tokio::task::JoinHandle<()>>,
+}
+
+impl TcpProxy {
+    /// Forwards connections to `upstream` (`host:port`). Must run inside a tokio runtime.
+    pub async fn start(upstream: String) -> TcpProxy {
+        use tamarco::tokio::net::{TcpListener, TcpStream};
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free loopback port");
+        let addr = listener.local_addr().unwrap();
+        let state = std::sync::Arc::new(std::sync::Mutex::new(ProxyState::default()));
+        let shared = std::sync::Arc::clone(&state);
+        let accept = tamarco::tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut state = shared.lock().unwrap();
+                if state.cut {
+                    continue; // dropped: the client sees the connection closed
+                }
+                let upstream = upstream.clone();
+                state.connections.push(tamarco::tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(upstream).await {
+                        let _ = tamarco::tokio::io::copy_bidirectional(&mut inbound, &mut outbound)
+                            .await;
+                    }
+                }));
+            }
+        });
+        TcpProxy {
+            addr,
+            state,
+            accept,
+        }
+    }
+
+    /// `127.0.0.1:<port>` of the proxy.
+    pub fn endpoint(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Closes every connection and refuses new ones, until [`restore`](TcpProxy::restore).
+    pub fn cut(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.cut = true;
+        for connection in state.connections.drain(..) {
+            connection.abort();
+        }
+    }
+
+    /// Forwards new connections again.
+    pub fn restore(&self) {
+        self.state.lock().unwrap().cut = false;
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}

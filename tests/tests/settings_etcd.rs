@@ -18,7 +18,7 @@ use tamarco::serde_json::{Value, json};
 use tamarco::settings::etcd::{self, EtcdConfig, EtcdStore};
 use tamarco::settings::sources;
 use tamarco::tokio::sync::mpsc;
-use tamarco_tests::etcd::{EtcdCluster, EtcdServer, free_port_list, temp_dir};
+use tamarco_tests::etcd::{EtcdCluster, EtcdServer, TcpProxy, free_port_list, temp_dir};
 use tamarco_tests::{Probe, http_get};
 
 /// How long a change may take to reach a watch (generous: CI machines are slow and shared).
@@ -381,6 +381,56 @@ async fn after_etcd_restarts_the_watch_resumes_and_status_shows_the_outage() {
     let (_, body) = status();
     assert!(body.contains(r#""etcd":"CONNECTED""#), "{body}");
     running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_missed_beyond_a_compaction_are_reloaded() {
+    let server = blocking(EtcdServer::start);
+    let mut raw = client(&[server.endpoint()]).await;
+    raw.put("k/system/a", r#""a-1""#, None).await.unwrap();
+    raw.put("k/system/b", r#""b-1""#, None).await.unwrap();
+    let proxy = TcpProxy::start(server.endpoint()).await;
+    let settings = Settings::new("dog");
+    let _sources = etcd::connect(&settings, config(&[proxy.endpoint()], "k/"))
+        .await
+        .unwrap();
+    let backend = settings.backend().unwrap();
+    let (on_a, mut a) = channel();
+    settings.watch("system.a", on_a);
+    let (on_b, mut b) = channel();
+    settings.watch("system.b", on_b);
+
+    // cut the service off; change a, delete b, and compact away the revisions it missed
+    proxy.cut();
+    eventually("the service sees etcd gone", CHANGE_WITHIN, || {
+        !backend.is_connected()
+    })
+    .await;
+    raw.put("k/system/a", r#""a-2""#, None).await.unwrap();
+    raw.delete("k/system/b", None).await.unwrap();
+    let revision = raw
+        .put("k/system/c", "3", None)
+        .await
+        .unwrap()
+        .header()
+        .unwrap()
+        .revision();
+    raw.compact(revision, None).await.unwrap();
+
+    // the watch cannot resume at its revision: the service reads everything again
+    proxy.restore();
+    assert_eq!(
+        next(&mut a, "a after the reload").await.1,
+        Some(json!("a-2"))
+    );
+    assert_eq!(next(&mut b, "b after the reload").await.1, None);
+    assert_eq!(settings.get::<u8>("system.c").unwrap(), 3);
+    // and follows changes again from there
+    raw.put("k/system/a", r#""a-3""#, None).await.unwrap();
+    assert_eq!(
+        next(&mut a, "a after the reload").await.1,
+        Some(json!("a-3"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
