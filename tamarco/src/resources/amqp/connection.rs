@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -88,6 +88,8 @@ pub(crate) struct Target {
     pub(crate) mandatory: bool,
     /// The queue or exchange, for errors.
     pub(crate) label: String,
+    /// The connection generation it was last declared on (0: none yet).
+    declared_on: AtomicU64,
 }
 
 impl Target {
@@ -99,6 +101,7 @@ impl Target {
             label: name.to_string(),
             declare: Declare::Queue { name, durable },
             mandatory: true,
+            declared_on: AtomicU64::new(0),
         }
     }
 
@@ -110,6 +113,7 @@ impl Target {
             label: name.to_string(),
             declare: Declare::Fanout(name),
             mandatory: false,
+            declared_on: AtomicU64::new(0),
         }
     }
 
@@ -122,6 +126,7 @@ impl Target {
             routing_key: queue,
             declare: Declare::Nothing,
             mandatory: false,
+            declared_on: AtomicU64::new(u64::MAX),
         }
     }
 }
@@ -212,7 +217,7 @@ impl Link {
         &self,
         target: &Target,
         body: &[u8],
-        properties: BasicProperties,
+        properties: &BasicProperties,
     ) -> Result<(), PublishFailure> {
         let failed = |action: &'static str, error: lapin::Error| {
             let error = Error::broker(action, target.label.clone(), error);
@@ -222,9 +227,14 @@ impl Link {
                 PublishFailure::Retry(error)
             }
         };
-        self.ensure_declared(&target.declare)
-            .await
-            .map_err(|e| failed("declare", e))?;
+        if target.declared_on.load(Ordering::Relaxed) != self.generation
+            && target.declare != Declare::Nothing
+        {
+            self.ensure_declared(&target.declare)
+                .await
+                .map_err(|e| failed("declare", e))?;
+            target.declared_on.store(self.generation, Ordering::Relaxed);
+        }
         let options = BasicPublishOptions {
             mandatory: target.mandatory,
             immediate: false,

@@ -654,7 +654,7 @@ impl Shared {
     ) -> Result<(), Error> {
         loop {
             let link = self.wait_link(deadline).await?;
-            match link.publish_once(target, body, properties.clone()).await {
+            match link.publish_once(target, body, &properties).await {
                 Ok(()) => return Ok(()),
                 Err(PublishFailure::Final(error)) => return Err(error),
                 Err(PublishFailure::Retry(error)) => {

@@ -266,7 +266,7 @@ async fn request<Q: 'static, R: 'static>(
         let forget = || {
             replies.pending.lock().expect("pending lock").remove(&id);
         };
-        match link.publish_once(&target, &body, properties).await {
+        match link.publish_once(&target, &body, &properties).await {
             Ok(()) => {}
             Err(PublishFailure::Final(error)) => {
                 forget();
