@@ -37,23 +37,23 @@ fn reads(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("settings read");
     group.bench_function("Live::load (typed live handle, borrowed)", |b| {
-        b.iter(|| **black_box(&live).load())
+        b.iter(|| **black_box(&live).load());
     });
     group.bench_function("Live::get (typed live handle, Arc)", |b| {
-        b.iter(|| *black_box(&live).get())
+        b.iter(|| *black_box(&live).get());
     });
     group.bench_function("Settings::value, 4-segment key, 1000 leaves", |b| {
-        b.iter(|| settings.value(black_box("system.resources.res50.key5")))
+        b.iter(|| settings.value(black_box("system.resources.res50.key5")));
     });
     group.bench_function("Settings::value, overridden key", |b| {
-        b.iter(|| settings.value(black_box("system.resources.res99.key9")))
+        b.iter(|| settings.value(black_box("system.resources.res99.key9")));
     });
     group.bench_function("Settings::get::<u64>, 4-segment key", |b| {
         b.iter(|| {
             settings
                 .get::<u64>(black_box("system.resources.res50.key5"))
                 .unwrap()
-        })
+        });
     });
     group.finish();
 }
