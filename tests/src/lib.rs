@@ -12,6 +12,7 @@ use tamarco::{BoxError, Phase, Resource, ResourceContext};
 
 pub mod amqp;
 pub mod etcd;
+pub mod kafka;
 
 /// A shared, ordered list of events (`"db:start"`, `"hook:stop:before"`...).
 #[derive(Clone, Debug, Default)]

@@ -8,6 +8,8 @@
 
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "kafka")]
+pub mod kafka;
 #[cfg(feature = "websocket")]
 pub mod websocket;
 #[cfg(feature = "amqp")]

@@ -1,0 +1,250 @@
+//! Which offsets may be committed: per partition, the first offset not yet handled.
+//!
+//! Every record an input takes from its consumer is *delivered* here; it is *acked* once its
+//! handler succeeded (or it went to the dead-letter topic). A partition's commit position is the
+//! lowest delivered offset that is not acked yet, or one past the highest delivered offset when
+//! all are acked: a record is committed only when it and every record before it in its
+//! partition are done. A record that is dropped unhandled is *abandoned*: the input no longer
+//! waits for it, but the commit position stays before it.
+//!
+//! A rebalance that revokes a partition forgets it: acks that arrive later for records of the
+//! revoked partition change nothing (the records come back to whoever owns it next).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::Notify;
+
+/// A delivered record, to ack or abandon.
+#[derive(Debug)]
+pub(crate) struct Ticket {
+    pub(crate) topic: Arc<str>,
+    pub(crate) partition: i32,
+    pub(crate) offset: i64,
+    generation: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Tracker {
+    inner: Mutex<Inner>,
+    idle: Notify,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    topics: HashMap<Arc<str>, HashMap<i32, Track>>,
+    /// Delivered records neither acked nor abandoned.
+    outstanding: usize,
+    generations: u64,
+}
+
+#[derive(Debug)]
+struct Track {
+    generation: u64,
+    /// Delivered records in offset order, with whether each is acked; acked ones leave from
+    /// the front.
+    pending: VecDeque<(i64, bool)>,
+    /// One past the highest delivered offset.
+    next: i64,
+    /// The last position handed to the consumer's offset store.
+    stored: i64,
+}
+
+impl Track {
+    fn position(&self) -> i64 {
+        self.pending
+            .front()
+            .map_or(self.next, |(offset, _)| *offset)
+    }
+
+    fn insert(&mut self, offset: i64) {
+        if offset >= self.next || self.pending.back().is_none_or(|(last, _)| *last < offset) {
+            self.pending.push_back((offset, false));
+        } else {
+            // Delivered again (after a fetch reset): keep the order.
+            let at = self.pending.partition_point(|(o, _)| *o < offset);
+            self.pending.insert(at, (offset, false));
+        }
+        self.next = self.next.max(offset + 1);
+    }
+
+    fn ack(&mut self, offset: i64) {
+        let at = self.pending.partition_point(|(o, _)| *o < offset);
+        if let Some(entry) = self.pending.get_mut(at)
+            && entry.0 == offset
+        {
+            entry.1 = true;
+        }
+        while self.pending.front().is_some_and(|(_, done)| *done) {
+            self.pending.pop_front();
+        }
+    }
+}
+
+impl Tracker {
+    /// Records that `offset` of `topic`/`partition` was taken from the consumer.
+    pub(crate) fn delivered(&self, topic: &Arc<str>, partition: i32, offset: i64) -> Ticket {
+        let mut inner = self.inner.lock().expect("tracker lock");
+        inner.outstanding += 1;
+        let fresh = inner.generations + 1;
+        let partitions = inner.topics.entry(Arc::clone(topic)).or_default();
+        let track = partitions.entry(partition).or_insert_with(|| Track {
+            generation: fresh,
+            pending: VecDeque::new(),
+            next: offset,
+            stored: -1,
+        });
+        let generation = track.generation;
+        track.insert(offset);
+        if generation == fresh {
+            inner.generations = fresh;
+        }
+        Ticket {
+            topic: Arc::clone(topic),
+            partition,
+            offset,
+            generation,
+        }
+    }
+
+    /// The record is done: handled, or dead-lettered.
+    pub(crate) fn ack(&self, ticket: &Ticket) {
+        self.finish(ticket, true);
+    }
+
+    /// The record was dropped unhandled: stop waiting for it, but never commit past it.
+    pub(crate) fn abandon(&self, ticket: &Ticket) {
+        self.finish(ticket, false);
+    }
+
+    fn finish(&self, ticket: &Ticket, done: bool) {
+        let mut inner = self.inner.lock().expect("tracker lock");
+        inner.outstanding = inner.outstanding.saturating_sub(1);
+        if done
+            && let Some(track) = inner
+                .topics
+                .get_mut(&*ticket.topic)
+                .and_then(|partitions| partitions.get_mut(&ticket.partition))
+            && track.generation == ticket.generation
+        {
+            track.ack(ticket.offset);
+        }
+        if inner.outstanding == 0 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    /// The commit positions that moved since the last call, as (topic, partition, offset of
+    /// the next record to read); they are marked stored.
+    pub(crate) fn take_positions(&self) -> Vec<(Arc<str>, i32, i64)> {
+        let mut inner = self.inner.lock().expect("tracker lock");
+        let mut moved = Vec::new();
+        for (topic, partitions) in &mut inner.topics {
+            for (partition, track) in partitions {
+                let position = track.position();
+                if position > track.stored {
+                    track.stored = position;
+                    moved.push((Arc::clone(topic), *partition, position));
+                }
+            }
+        }
+        moved
+    }
+
+    /// Forgets the revoked partitions.
+    pub(crate) fn revoke(&self, revoked: &[(String, i32)]) {
+        let mut inner = self.inner.lock().expect("tracker lock");
+        for (topic, partition) in revoked {
+            if let Some(partitions) = inner.topics.get_mut(topic.as_str()) {
+                partitions.remove(partition);
+            }
+        }
+        inner.topics.retain(|_, partitions| !partitions.is_empty());
+    }
+
+    /// Delivered records neither acked nor abandoned.
+    pub(crate) fn outstanding(&self) -> usize {
+        self.inner.lock().expect("tracker lock").outstanding
+    }
+
+    /// Waits until no delivered record is outstanding.
+    pub(crate) async fn idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.outstanding() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topic() -> Arc<str> {
+        Arc::from("t")
+    }
+
+    #[test]
+    fn commits_only_past_a_done_prefix() {
+        let tracker = Tracker::default();
+        let t = topic();
+        let tickets: Vec<_> = (10..15).map(|o| tracker.delivered(&t, 0, o)).collect();
+        assert!(tracker.take_positions().iter().all(|p| p.2 == 10));
+        tracker.ack(&tickets[1]);
+        tracker.ack(&tickets[2]);
+        assert!(tracker.take_positions().is_empty(), "10 is not done yet");
+        tracker.ack(&tickets[0]);
+        assert_eq!(tracker.take_positions(), vec![(t.clone(), 0, 13)]);
+        tracker.abandon(&tickets[3]);
+        tracker.ack(&tickets[4]);
+        assert!(tracker.take_positions().is_empty(), "13 was abandoned");
+        assert_eq!(tracker.outstanding(), 0);
+    }
+
+    #[test]
+    fn partitions_are_independent() {
+        let tracker = Tracker::default();
+        let t = topic();
+        let a = tracker.delivered(&t, 0, 5);
+        let b = tracker.delivered(&t, 1, 7);
+        tracker.ack(&b);
+        let mut positions = tracker.take_positions();
+        positions.sort();
+        assert_eq!(positions, vec![(t.clone(), 0, 5), (t.clone(), 1, 8)]);
+        tracker.ack(&a);
+        assert_eq!(tracker.take_positions(), vec![(t, 0, 6)]);
+    }
+
+    #[test]
+    fn late_acks_of_revoked_partitions_change_nothing() {
+        let tracker = Tracker::default();
+        let t = topic();
+        let old = tracker.delivered(&t, 0, 3);
+        let _ = tracker.take_positions();
+        tracker.revoke(&[("t".into(), 0)]);
+        let again = tracker.delivered(&t, 0, 1);
+        tracker.ack(&old);
+        assert_eq!(tracker.take_positions(), vec![(t.clone(), 0, 1)]);
+        tracker.ack(&again);
+        assert_eq!(tracker.take_positions(), vec![(t, 0, 2)]);
+    }
+
+    #[tokio::test]
+    async fn idle_wakes_when_the_last_record_is_done() {
+        let tracker = Arc::new(Tracker::default());
+        let ticket = tracker.delivered(&topic(), 0, 0);
+        let waiter = tokio::spawn({
+            let tracker = Arc::clone(&tracker);
+            async move { tracker.idle().await }
+        });
+        tokio::task::yield_now().await;
+        tracker.ack(&ticket);
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiter)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+}

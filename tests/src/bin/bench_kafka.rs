@@ -1,0 +1,367 @@
+//! Benchmark of the Kafka resource (run it through `tests/bench/kafka.sh`), against its own
+//! tansu broker on a free loopback port:
+//!
+//! - produce throughput of 200-byte JSON messages through a tamarco `Output` and through a
+//!   plain rdkafka `FutureProducer`, with the same number of messages in flight;
+//! - consume throughput of the same messages through a tamarco handler input and through a
+//!   plain rdkafka `StreamConsumer` loop doing the same work (decode the JSON, store the offset
+//!   for an at-least-once commit);
+//! - end-to-end latency from `push` to the handler at a low rate (median and 99th percentile).
+//!
+//! Each throughput pair runs ROUNDS times, alternating which side goes first; the median of
+//! each side is reported with the ratio tamarco / plain (the goal is 0.9 or better).
+//!
+//! Usage: `bench_kafka [MESSAGES] [ROUNDS]` (defaults 20000 and 3).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{ClientConfig, Message as _};
+use tamarco::MicroserviceContext;
+use tamarco::codec::Json;
+use tamarco::resources::kafka::{Kafka, Message};
+use tamarco::serde::{Deserialize, Serialize};
+use tamarco::serde_json::json;
+use tamarco::tokio;
+use tamarco_tests::kafka::{Broker, unique_topic};
+
+/// Messages in flight while producing.
+const WINDOW: usize = 1000;
+const PARTITIONS: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(crate = "tamarco::serde")]
+struct Payload {
+    id: u64,
+    /// Microseconds since the benchmark's epoch, for latency.
+    sent_us: u64,
+    body: String,
+}
+
+/// A payload whose JSON is exactly 200 bytes (ids and times up to 12 digits).
+fn payload(id: u64, sent_us: u64) -> Payload {
+    let mut p = Payload {
+        id,
+        sent_us,
+        body: String::new(),
+    };
+    let base = tamarco::serde_json::to_vec(&p).unwrap().len();
+    p.body = "x".repeat(200 - base);
+    p
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let messages: u64 = args.next().map_or(20_000, |n| n.parse().expect("MESSAGES"));
+    let rounds: usize = args.next().map_or(3, |n| n.parse().expect("ROUNDS"));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(bench(messages, rounds));
+}
+
+async fn bench(messages: u64, rounds: usize) {
+    let broker = Broker::start();
+    assert_eq!(
+        tamarco::serde_json::to_vec(&payload(123_456, 987_654_321))
+            .unwrap()
+            .len(),
+        200
+    );
+    println!(
+        "kafka: {messages} messages of 200 bytes of JSON, {rounds} rounds, {WINDOW} in flight, \
+         {PARTITIONS} partition, tansu (sqlite) on loopback"
+    );
+
+    let (mut produce_t, mut produce_p) = (Vec::new(), Vec::new());
+    let (mut consume_t, mut consume_p) = (Vec::new(), Vec::new());
+    let (mut whole_t, mut whole_p) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let topic = unique_topic("bench");
+        broker.create_topic(&topic, PARTITIONS);
+        let other = unique_topic("bench");
+        broker.create_topic(&other, PARTITIONS);
+        // Alternate which side runs first, so that neither always gets the warmer broker.
+        if round % 2 == 0 {
+            produce_t.push(produce_tamarco(&broker, &topic, messages).await);
+            produce_p.push(produce_plain(&broker, &other, messages).await);
+        } else {
+            produce_p.push(produce_plain(&broker, &other, messages).await);
+            produce_t.push(produce_tamarco(&broker, &topic, messages).await);
+        }
+        // Both topics now hold `messages` records; each side consumes one of them.
+        let (t, p) = if round % 2 == 0 {
+            let t = consume_tamarco(&broker, &topic, messages).await;
+            (t, consume_plain(&broker, &other, messages).await)
+        } else {
+            let p = consume_plain(&broker, &other, messages).await;
+            (consume_tamarco(&broker, &topic, messages).await, p)
+        };
+        consume_t.push(t.0);
+        whole_t.push(t.1);
+        consume_p.push(p.0);
+        whole_p.push(p.1);
+        println!(
+            "  round {}: produce {:.0} vs {:.0} msg/s; consume, client-side {:.0} vs {:.0} msg/s, \
+             from start {:.0} vs {:.0} msg/s (tamarco vs plain)",
+            round + 1,
+            produce_t[round],
+            produce_p[round],
+            t.0,
+            p.0,
+            t.1,
+            p.1
+        );
+    }
+    ratio("produce", &mut produce_t, &mut produce_p);
+    ratio(
+        "consume, client-side (first to last message, all prefetched)",
+        &mut consume_t,
+        &mut consume_p,
+    );
+    ratio(
+        "consume, from start (connect, join, fetch, handle)",
+        &mut whole_t,
+        &mut whole_p,
+    );
+
+    // tansu answers a fetch only after waiting about half of `fetch.wait.max.ms` (500 by
+    // default), even when records are there; a Kafka broker answers as soon as they arrive.
+    let tunings = [
+        ("default client settings", json!({})),
+        (
+            "fetch.wait.max.ms 10, linger.ms 0",
+            json!({"consumer": {"fetch.wait.max.ms": 10}, "producer": {"linger.ms": 0}}),
+        ),
+    ];
+    for (label, extra) in tunings {
+        let rate = 50;
+        let mut latencies = latency(&broker, rate, Duration::from_secs(10), extra).await;
+        latencies.sort_by(f64::total_cmp);
+        let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
+        println!(
+            "latency push -> handler at {rate} msg/s, {label} ({} samples): median {:.2} ms, \
+             p99 {:.2} ms, max {:.2} ms",
+            latencies.len(),
+            at(0.5),
+            at(0.99),
+            at(1.0),
+        );
+    }
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn ratio(what: &str, tamarco: &mut [f64], plain: &mut [f64]) {
+    let (t, p) = (median(tamarco), median(plain));
+    println!(
+        "{what}: tamarco {t:.0} msg/s, plain rdkafka {p:.0} msg/s, ratio {:.3} (goal >= 0.9)",
+        t / p
+    );
+}
+
+fn settings(broker: &Broker, extra: tamarco::serde_json::Value) -> tamarco::serde_json::Value {
+    let mut kafka = json!({"bootstrap_servers": [broker.bootstrap()]});
+    if let (Some(kafka), Some(extra)) = (kafka.as_object_mut(), extra.as_object()) {
+        kafka.extend(extra.clone());
+    }
+    json!({"system": {"resources": {"kafka": kafka}}})
+}
+
+async fn produce_tamarco(broker: &Broker, topic: &str, messages: u64) -> f64 {
+    let mut cx = MicroserviceContext::new("bench_producer");
+    cx.settings()
+        .update_internal(settings(broker, json!({})))
+        .unwrap();
+    let kafka = cx.add("kafka", Kafka::new());
+    let output = kafka.output(topic, Json);
+    cx.start().await.unwrap();
+    let began = Instant::now();
+    let mut in_flight = VecDeque::with_capacity(WINDOW);
+    for id in 0..messages {
+        if in_flight.len() == WINDOW {
+            let pending: tamarco::resources::kafka::Pending = in_flight.pop_front().unwrap();
+            pending.await.unwrap();
+        }
+        in_flight.push_back(output.message(&payload(id, 0)).enqueue().unwrap());
+    }
+    for pending in in_flight {
+        pending.await.unwrap();
+    }
+    let rate = messages as f64 / began.elapsed().as_secs_f64();
+    cx.stop().await.unwrap();
+    rate
+}
+
+async fn produce_plain(broker: &Broker, topic: &str, messages: u64) -> f64 {
+    let producer: FutureProducer = broker.config().create().unwrap();
+    // The same first step as the resource's start: a metadata round trip.
+    let probe = producer.clone();
+    tokio::task::spawn_blocking(move || {
+        use rdkafka::producer::Producer as _;
+        probe
+            .client()
+            .fetch_metadata(None, Duration::from_secs(10))
+            .map(|_| ())
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let began = Instant::now();
+    let mut in_flight = VecDeque::with_capacity(WINDOW);
+    for id in 0..messages {
+        if in_flight.len() == WINDOW {
+            let delivery: rdkafka::producer::DeliveryFuture = in_flight.pop_front().unwrap();
+            delivery.await.unwrap().unwrap();
+        }
+        let body = tamarco::serde_json::to_vec(&payload(id, 0)).unwrap();
+        let record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).payload(&body);
+        in_flight.push_back(producer.send_result(record).map_err(|(e, _)| e).unwrap());
+    }
+    for delivery in in_flight {
+        delivery.await.unwrap().unwrap();
+    }
+    let rate = messages as f64 / began.elapsed().as_secs_f64();
+    tokio::task::spawn_blocking(move || drop(producer))
+        .await
+        .unwrap();
+    rate
+}
+
+/// Consumes `messages` records with a handler input. Two clocks: from the first message handled
+/// to the last (client-side), and from the start of the resource to the last (end to end).
+async fn consume_tamarco(broker: &Broker, topic: &str, messages: u64) -> (f64, f64) {
+    let mut cx = MicroserviceContext::new("bench_consumer");
+    cx.settings()
+        .update_internal(settings(broker, json!({"group_id": unique_topic("group")})))
+        .unwrap();
+    let kafka = cx.add("kafka", Kafka::new());
+    let count = Arc::new(AtomicU64::new(0));
+    let first: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let done_tx = Arc::new(Mutex::new(Some(done_tx)));
+    {
+        let (count, first) = (Arc::clone(&count), Arc::clone(&first));
+        kafka
+            .input(topic, Json)
+            .handle(move |message: Message<Payload>| {
+                let n = count.fetch_add(1, Ordering::Relaxed) + 1;
+                if n == 1 {
+                    *first.lock().unwrap() = Some(Instant::now());
+                }
+                std::hint::black_box(message.value().id);
+                if n == messages
+                    && let Some(tx) = done_tx.lock().unwrap().take()
+                {
+                    let _ = tx.send(Instant::now());
+                }
+                async { Ok::<_, std::convert::Infallible>(()) }
+            })
+            .unwrap();
+    }
+    let started = Instant::now();
+    cx.start().await.unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(300), done_rx)
+        .await
+        .expect("all consumed in time")
+        .unwrap();
+    let began = first.lock().unwrap().unwrap();
+    cx.stop().await.unwrap();
+    (
+        (messages - 1) as f64 / ended.duration_since(began).as_secs_f64(),
+        messages as f64 / ended.duration_since(started).as_secs_f64(),
+    )
+}
+
+/// The same work with plain rdkafka: decode, store the offset, auto-commit the store.
+async fn consume_plain(broker: &Broker, topic: &str, messages: u64) -> (f64, f64) {
+    let started = Instant::now();
+    let consumer: StreamConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .set("group.id", unique_topic("group"))
+        .set("enable.auto.commit", "true")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut began = None;
+    let consumed = tokio::time::timeout(Duration::from_secs(300), async {
+        for n in 1..=messages {
+            let message = consumer.recv().await.unwrap();
+            if n == 1 {
+                began = Some(Instant::now());
+            }
+            let payload: Payload =
+                tamarco::serde_json::from_slice(message.payload().unwrap()).unwrap();
+            std::hint::black_box(payload.id);
+            consumer.store_offset_from_message(&message).unwrap();
+        }
+        Instant::now()
+    })
+    .await
+    .expect("all consumed in time");
+    let client = (messages - 1) as f64 / consumed.duration_since(began.unwrap()).as_secs_f64();
+    let whole = messages as f64 / consumed.duration_since(started).as_secs_f64();
+    tokio::task::spawn_blocking(move || drop(consumer))
+        .await
+        .unwrap();
+    (client, whole)
+}
+
+/// Pushes at `rate` per second for `length` through one service's output to its own input;
+/// returns each message's push-to-handler time in milliseconds.
+async fn latency(
+    broker: &Broker,
+    rate: u32,
+    length: Duration,
+    extra: tamarco::serde_json::Value,
+) -> Vec<f64> {
+    let topic = unique_topic("latency");
+    broker.create_topic(&topic, 1);
+    let mut cx = MicroserviceContext::new("bench_latency");
+    cx.settings()
+        .update_internal(settings(broker, extra))
+        .unwrap();
+    let kafka = cx.add("kafka", Kafka::new());
+    let epoch = Instant::now();
+    let samples: Arc<Mutex<Vec<f64>>> = Arc::default();
+    {
+        let samples = Arc::clone(&samples);
+        kafka
+            .input(&topic, Json)
+            .handle(move |message: Message<Payload>| {
+                let now = epoch.elapsed().as_micros() as u64;
+                let took = now.saturating_sub(message.value().sent_us);
+                samples.lock().unwrap().push(took as f64 / 1000.0);
+                async { Ok::<_, std::convert::Infallible>(()) }
+            })
+            .unwrap();
+    }
+    let output = kafka.output(&topic, Json);
+    cx.start().await.unwrap();
+    tokio::time::timeout(Duration::from_secs(60), kafka.joined())
+        .await
+        .expect("joined");
+    let total = (rate as u64) * length.as_secs();
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / rate);
+    for id in 0..total {
+        tick.tick().await;
+        let sent_us = epoch.elapsed().as_micros() as u64;
+        output.push(&payload(id, sent_us)).await.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while (samples.lock().unwrap().len() as u64) < total && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    cx.stop().await.unwrap();
+    samples.lock().unwrap().clone()
+}
