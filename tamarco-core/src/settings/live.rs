@@ -18,23 +18,37 @@ pub struct Live<T> {
 
 impl<T> Clone for Live<T> {
     fn clone(&self) -> Self {
-        Live { key: Arc::clone(&self.key), value: Arc::clone(&self.value) }
+        Live {
+            key: Arc::clone(&self.key),
+            value: Arc::clone(&self.value),
+        }
     }
 }
 
 impl<T: fmt::Debug> fmt::Debug for Live<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Live").field("key", &self.key).field("value", &self.value.load()).finish()
+        f.debug_struct("Live")
+            .field("key", &self.key)
+            .field("value", &self.value.load())
+            .finish()
     }
 }
 
 impl<T: DeserializeOwned + Send + Sync + 'static> Live<T> {
-    pub(super) fn new(settings: &Settings, key: &str, default: Option<T>) -> Result<Self, SettingsError> {
+    pub(super) fn new(
+        settings: &Settings,
+        key: &str,
+        default: Option<T>,
+    ) -> Result<Self, SettingsError> {
         let default = default.map(Arc::new);
         let initial = match (settings.value(key), &default) {
             (Some(value), _) => Arc::new(tree::decode(key, value)?),
             (None, Some(default)) => Arc::clone(default),
-            (None, None) => return Err(SettingsError::Missing { key: key.to_owned() }),
+            (None, None) => {
+                return Err(SettingsError::Missing {
+                    key: key.to_owned(),
+                });
+            }
         };
         let value = Arc::new(ArcSwap::new(initial));
         let target = Arc::clone(&value);
@@ -48,7 +62,10 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Live<T> {
                 None => tracing::warn!(key, "setting deleted; keeping the previous value"),
             },
         });
-        Ok(Live { key: Arc::from(key), value })
+        Ok(Live {
+            key: Arc::from(key),
+            value,
+        })
     }
 }
 

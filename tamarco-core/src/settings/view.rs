@@ -61,12 +61,19 @@ impl SettingsView {
     }
 
     /// Watches `root.key`; the callback gets the full key. See [`Settings::watch`].
-    pub fn watch(&self, key: &str, callback: impl Fn(&str, Option<&Value>) + Send + Sync + 'static) -> WatchId {
+    pub fn watch(
+        &self,
+        key: &str,
+        callback: impl Fn(&str, Option<&Value>) + Send + Sync + 'static,
+    ) -> WatchId {
         self.settings.watch(&self.full_key(key), callback)
     }
 
     /// A live handle on `root.key`; see [`Settings::live`].
-    pub fn live<T: DeserializeOwned + Send + Sync + 'static>(&self, key: &str) -> Result<Live<T>, SettingsError> {
+    pub fn live<T: DeserializeOwned + Send + Sync + 'static>(
+        &self,
+        key: &str,
+    ) -> Result<Live<T>, SettingsError> {
         self.settings.live(&self.full_key(key))
     }
 

@@ -36,12 +36,21 @@ impl Watchers {
         let mut state = self.state.lock().expect("watchers lock");
         state.next += 1;
         let id = WatchId(state.next);
-        state.watchers.push(Watcher { id, key: key.to_owned(), last: current, callback });
+        state.watchers.push(Watcher {
+            id,
+            key: key.to_owned(),
+            last: current,
+            callback,
+        });
         id
     }
 
     pub(super) fn remove(&self, id: WatchId) {
-        self.state.lock().expect("watchers lock").watchers.retain(|w| w.id != id);
+        self.state
+            .lock()
+            .expect("watchers lock")
+            .watchers
+            .retain(|w| w.id != id);
     }
 
     /// Calls back every watcher whose key now resolves to something else.
