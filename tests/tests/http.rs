@@ -391,10 +391,7 @@ async fn a_graceful_stop_under_load_completes_every_accepted_request() {
             .map(|(code, _)| code)
             .unwrap_or(0)
     };
-    assert_eq!(
-        tokio::task::spawn_blocking(ready).await.unwrap(),
-        200
-    );
+    assert_eq!(tokio::task::spawn_blocking(ready).await.unwrap(), 200);
 
     let outcomes = Arc::new(Mutex::new(Vec::new()));
     let deadline = Instant::now() + Duration::from_secs(20);

@@ -7,8 +7,9 @@
 //! - `http_server_request_duration_seconds` (histogram, seconds),
 //!
 //! both labelled `server` (the resource name), `route` (the route template, such as
-//! `/users/{id}`, or `unmatched`), `method` and `status`. A log line at debug level closes each
-//! request, at warn level for a 5xx.
+//! `/users/{id}`, or `unmatched`), `method` and `status`. The span and a log line closing each
+//! request are at the level of the setting `request_log_level` (`debug` by default; `info`;
+//! `off`); a 5xx is always logged at warn level.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -90,15 +91,16 @@ pub(crate) struct Shared {
     server: String,
     header: HeaderName,
     keep_alive: bool,
+    span_level: SpanLevel,
     /// Random per server, so that ids from different processes differ.
     id_prefix: u64,
     next_id: AtomicU64,
     /// Meter handles per route, then per method and status: registered once, then reused.
-    meters: RwLock<HashMap<String, MetersByKey>>,
+    meters: RwLock<HashMap<String, MetersByKey, Fx>>,
 }
 
 /// The meters of one route, by method and status.
-type MetersByKey = HashMap<(Method, u16), Meters>;
+type MetersByKey = HashMap<(Method, u16), Meters, Fx>;
 
 struct Meters {
     requests: Counter,
@@ -112,7 +114,12 @@ pub(crate) struct ObserveLayer {
 }
 
 impl ObserveLayer {
-    pub(crate) fn new(server: &str, header: HeaderName, keep_alive: bool) -> Self {
+    pub(crate) fn new(
+        server: &str,
+        header: HeaderName,
+        keep_alive: bool,
+        span_level: SpanLevel,
+    ) -> Self {
         let id_prefix = std::collections::hash_map::RandomState::new()
             .build_hasher()
             .finish();
@@ -121,9 +128,10 @@ impl ObserveLayer {
                 server: server.to_owned(),
                 header,
                 keep_alive,
+                span_level,
                 id_prefix,
                 next_id: AtomicU64::new(0),
-                meters: RwLock::new(HashMap::new()),
+                meters: RwLock::new(HashMap::default()),
             }),
         }
     }
@@ -164,20 +172,31 @@ where
         let shared = &self.shared;
         let id = match request.headers().get(&shared.header) {
             Some(value) if usable(value) => value.clone(),
-            _ => {
-                let n = shared.next_id.fetch_add(1, Ordering::Relaxed);
-                let id = format!("{:016x}{n:016x}", shared.id_prefix);
-                HeaderValue::try_from(id).expect("hex digits are a valid header value")
-            }
+            _ => shared.new_id(),
         };
         let route = request.extensions().get::<MatchedPath>().cloned();
         let method = request.method().clone();
-        let span = tracing::info_span!(
-            "request",
-            method = method.as_str(),
-            route = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str),
-            request_id = id.to_str().unwrap_or_default(),
-        );
+        let route_name = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+        let id_text = id.to_str().unwrap_or_default();
+        let span = match shared.span_level {
+            SpanLevel::Info => {
+                tracing::info_span!(
+                    "request",
+                    method = method.as_str(),
+                    route = route_name,
+                    request_id = id_text
+                )
+            }
+            SpanLevel::Debug => {
+                tracing::debug_span!(
+                    "request",
+                    method = method.as_str(),
+                    route = route_name,
+                    request_id = id_text
+                )
+            }
+            SpanLevel::Off => Span::none(),
+        };
         request.extensions_mut().insert(RequestId(id.clone()));
         let inner = span.in_scope(|| self.inner.call(request));
         ObserveFuture {
@@ -241,18 +260,13 @@ where
             status.as_u16(),
             latency.as_secs_f64(),
         );
+        let latency_us = latency.as_micros() as u64;
         if status.is_server_error() {
-            tracing::warn!(
-                status = status.as_u16(),
-                latency_us = latency.as_micros() as u64,
-                "request failed"
-            );
-        } else {
-            tracing::debug!(
-                status = status.as_u16(),
-                latency_us = latency.as_micros() as u64,
-                "request"
-            );
+            tracing::warn!(status = status.as_u16(), latency_us, "request failed");
+        } else if shared.span_level == SpanLevel::Info {
+            tracing::info!(status = status.as_u16(), latency_us, "request");
+        } else if shared.span_level == SpanLevel::Debug {
+            tracing::debug!(status = status.as_u16(), latency_us, "request");
         }
         let headers = response.headers_mut();
         headers.insert(shared.header.clone(), pending.id);
@@ -263,7 +277,39 @@ where
     }
 }
 
+/// The level of the per-request span and its closing log line (`request_log_level`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SpanLevel {
+    Info,
+    Debug,
+    Off,
+}
+
+impl SpanLevel {
+    pub(crate) fn parse(level: &str) -> Option<SpanLevel> {
+        match level.to_ascii_lowercase().as_str() {
+            "info" => Some(SpanLevel::Info),
+            "debug" => Some(SpanLevel::Debug),
+            "off" => Some(SpanLevel::Off),
+            _ => None,
+        }
+    }
+}
+
 impl Shared {
+    /// A new request id: the server's random prefix and a counter, 32 hex digits.
+    fn new_id(&self) -> HeaderValue {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut id = [0u8; 32];
+        for (i, byte) in id.iter_mut().enumerate() {
+            let word = if i < 16 { self.id_prefix } else { n };
+            let shift = 4 * (15 - (i % 16));
+            *byte = HEX[((word >> shift) & 0xf) as usize];
+        }
+        HeaderValue::from_bytes(&id).expect("hex digits are a valid header value")
+    }
+
     /// Counts one request of a route, method and status, and records its latency. The meters
     /// are registered with the recorder on first use, then reused.
     fn record(&self, route: &str, method: &Method, status: u16, seconds: f64) {
@@ -295,6 +341,53 @@ impl Shared {
             .entry(route.to_owned())
             .or_default()
             .insert(key, meters);
+    }
+}
+
+/// A fast hasher for the meters' keys: short strings and small numbers from the router and
+/// hyper, not from clients (the route is a template, the method is one of ten).
+#[derive(Clone, Copy, Default)]
+struct Fx;
+
+impl BuildHasher for Fx {
+    type Hasher = FxHasher;
+
+    fn build_hasher(&self) -> FxHasher {
+        FxHasher(0)
+    }
+}
+
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.add(u64::from(n));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 }
 

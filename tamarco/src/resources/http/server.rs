@@ -21,7 +21,7 @@ use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, Any, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use super::cache::ResponseCacheLayer;
-use super::observe::ObserveLayer;
+use super::observe::{ObserveLayer, SpanLevel};
 use super::settings::{CorsSettings, ServerSettings, seconds};
 use crate::{BoxError, Resource, ResourceContext};
 
@@ -98,6 +98,7 @@ pub(crate) struct Config {
     drain_delay: Option<Duration>,
     drain_timeout: Option<Duration>,
     request_id_header: HeaderName,
+    span_level: SpanLevel,
     cors: Option<CorsLayer>,
     cache: Option<ResponseCacheLayer>,
 }
@@ -171,9 +172,11 @@ impl HttpServer {
         *self.local_addr.lock().expect("address lock") = Some(local);
         let router = config.layered(cx.name(), router);
         let mut http = http1::Builder::new();
-        http.keep_alive(settings.keep_alive)
-            .timer(TokioTimer::new())
-            .header_read_timeout(config.header_read_timeout);
+        http.keep_alive(settings.keep_alive);
+        if let Some(timeout) = config.header_read_timeout {
+            // A timer per request: off unless asked for.
+            http.timer(TokioTimer::new()).header_read_timeout(timeout);
+        }
         let connections = Connections {
             http,
             router,
@@ -267,6 +270,12 @@ impl Config {
                     settings.request_id_header
                 )
             })?;
+        let span_level = SpanLevel::parse(&settings.request_log_level).ok_or_else(|| {
+            format!(
+                "setting `{root}.request_log_level`: {:?} is not one of info, debug, off",
+                settings.request_log_level
+            )
+        })?;
         let cors = match settings.cors.is_enabled() {
             true => Some(cors_layer(root, &settings.cors)?),
             false => None,
@@ -293,6 +302,7 @@ impl Config {
                 settings.drain_timeout_seconds,
             )?,
             request_id_header,
+            span_level,
             cors,
             cache,
             settings,
@@ -307,17 +317,25 @@ impl Config {
                 name,
                 self.request_id_header.clone(),
                 self.settings.keep_alive,
+                self.span_level,
             ))
             .option_layer(self.cors.clone())
             .option_layer(
                 self.request_timeout
                     .map(|t| TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, t)),
             )
-            .layer(DefaultBodyLimit::max(
-                self.settings.request_body_limit_bytes,
-            ))
+            .option_layer(self.body_limit())
             .option_layer(self.cache.clone());
         router.layer(stack)
+    }
+}
+
+impl Config {
+    /// The body limit, unless it is axum's own default (2 MiB), which needs no layer.
+    fn body_limit(&self) -> Option<DefaultBodyLimit> {
+        let limit = self.settings.request_body_limit_bytes;
+        (limit != ServerSettings::default().request_body_limit_bytes)
+            .then(|| DefaultBodyLimit::max(limit))
     }
 }
 
@@ -468,7 +486,6 @@ async fn connection(
     let _open = scopeguard(move || {
         count.fetch_sub(1, Ordering::Relaxed);
     });
-    let _ = stream.set_nodelay(true);
     let router = connections.router.clone();
     let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));

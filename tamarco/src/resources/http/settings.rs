@@ -17,11 +17,12 @@ use serde::Deserialize;
 ///       port: 8080                 # 0 picks a free port (see `HttpServer::local_addr`)
 ///       keep_alive: true           # false answers `Connection: close`, as the Python original
 ///       request_body_limit_bytes: 2097152
-///       request_timeout_seconds: 30        # 0: no timeout; a late handler gets 408
-///       header_read_timeout_seconds: 30    # 0: none; protects against slow clients
+///       request_timeout_seconds: 0         # 0: none; else a late handler's request gets 408
+///       header_read_timeout_seconds: 0     # 0: none; e.g. 30 against slow clients (slowloris)
 ///       drain_delay_seconds: 0     # on stop, keep accepting this long (readiness is already 503)
 ///       drain_timeout_seconds: 30  # then wait this long for in-flight requests
 ///       request_id_header: x-request-id
+///       request_log_level: debug   # the per-request span and log line: info, debug or off
 ///       cors:
 ///         permissive: false        # true: any origin, method and header (the original's default)
 ///         allow_origins: []        # ["https://example.com"], or ["*"]
@@ -49,9 +50,12 @@ pub struct ServerSettings {
     pub keep_alive: bool,
     /// The largest request body axum's body extractors accept (413 beyond it).
     pub request_body_limit_bytes: usize,
-    /// How long a handler may take before the request is answered with 408; 0 turns it off.
+    /// How long a handler may take before the request is answered with 408; 0 (the default)
+    /// turns it off. A timeout costs a timer per request.
     pub request_timeout_seconds: f64,
-    /// How long a client may take to send a request's headers; 0 turns it off.
+    /// How long a client may take to send a request's headers; 0 (the default, as axum's own
+    /// server) turns it off. Set it for servers that face the internet; it costs a timer per
+    /// request.
     pub header_read_timeout_seconds: f64,
     /// On stop, how long the server keeps accepting connections before it closes its listener.
     /// Readiness (`/health/ready`) is 503 from the moment the stop begins, so a load balancer
@@ -63,6 +67,10 @@ pub struct ServerSettings {
     /// The header that carries the request id, read from the request or generated, and echoed
     /// in the response.
     pub request_id_header: String,
+    /// The level of the span each request runs in and of the line that logs it: `info`,
+    /// `debug` (the default: seen with the DEVELOP profile) or `off`. A 5xx is logged at warn
+    /// level whatever this says.
+    pub request_log_level: String,
     /// The CORS policy.
     pub cors: CorsSettings,
     /// The response cache.
@@ -76,11 +84,12 @@ impl Default for ServerSettings {
             port: 8080,
             keep_alive: true,
             request_body_limit_bytes: 2 * 1024 * 1024,
-            request_timeout_seconds: 30.0,
-            header_read_timeout_seconds: 30.0,
+            request_timeout_seconds: 0.0,
+            header_read_timeout_seconds: 0.0,
             drain_delay_seconds: 0.0,
             drain_timeout_seconds: 30.0,
             request_id_header: "x-request-id".to_owned(),
+            request_log_level: "debug".to_owned(),
             cors: CorsSettings::default(),
             cache: CacheSettings::default(),
         }

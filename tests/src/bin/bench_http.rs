@@ -1,0 +1,190 @@
+//! Benchmark of the HTTP server (run it through `tests/bench/http.sh`): the same hello-world
+//! handler served by tamarco's `HttpServer` (in a full service: request id, span, metrics into
+//! tamarco's recorder, timeout, body limit) and by bare axum (`axum::serve`), loaded in turns
+//! by the same `wrk -t2 -c50` on the same machine. Prints requests per second of each round,
+//! the means, and the ratio tamarco / axum.
+//!
+//! Modes: `bench_http run [SECONDS] [ROUNDS]` starts both servers (this program in the two
+//! modes below) and drives wrk; `bench_http axum PORT` and `bench_http tamarco PORT` serve.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tamarco::http::HttpServer;
+use tamarco::http::axum::{Router, routing::get};
+use tamarco::prelude::*;
+use tamarco::serde_json::json;
+use tamarco_tests::http_get;
+
+async fn hello() -> &'static str {
+    "Hello world!"
+}
+
+#[microservice(name = "bench_http")]
+#[derive(Default)]
+struct Bench {
+    #[resource]
+    http_server: HttpServer,
+}
+
+#[microservice]
+impl Bench {
+    async fn pre_start(self: Arc<Self>, stage: Stage) -> Result<(), BoxError> {
+        self.http_server
+            .set_router(Router::new().route("/", get(hello)));
+        stage.run().await?;
+        Ok(())
+    }
+}
+
+fn main() -> ExitStatus {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("axum") => {
+            serve_axum(port(&args));
+            ExitStatus::Success
+        }
+        Some("tamarco") => {
+            // `BENCH_HTTP_SETTINGS` (JSON) adds server settings, to measure what each part costs.
+            let mut server = json!({"port": port(&args)});
+            if let Ok(extra) = std::env::var("BENCH_HTTP_SETTINGS") {
+                let extra: tamarco::serde_json::Value =
+                    tamarco::serde_json::from_str(&extra).expect("JSON settings");
+                server
+                    .as_object_mut()
+                    .unwrap()
+                    .extend(extra.as_object().expect("an object").clone());
+            }
+            let settings = json!({"system": {"resources": {
+                "http_server": server,
+                "tamarco_http_report_server": {"port": 0},
+            }}});
+            let runtime = Bench::default().runtime().with_settings(settings);
+            runtime.expect("valid settings").run()
+        }
+        Some("run") => {
+            let seconds = args
+                .get(1)
+                .map_or(10, |s| s.parse().expect("SECONDS is a number"));
+            let rounds = args
+                .get(2)
+                .map_or(2, |s| s.parse().expect("ROUNDS is a number"));
+            run(seconds, rounds);
+            ExitStatus::Success
+        }
+        _ => panic!("usage: bench_http run [SECONDS] [ROUNDS] | axum PORT | tamarco PORT"),
+    }
+}
+
+fn port(args: &[String]) -> u16 {
+    args.get(1)
+        .expect("a port")
+        .parse()
+        .expect("the port is a number")
+}
+
+/// The baseline: the same handler on `axum::serve`, on a multi-threaded runtime as tamarco's.
+fn serve_axum(port: u16) {
+    let runtime = tamarco::tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let listener = tamarco::tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let router = Router::new().route("/", get(hello));
+        tamarco::http::axum::serve(listener, router).await.unwrap();
+    });
+}
+
+/// A server of this program, killed when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(mode: &str) -> (Server, SocketAddr) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let exe = std::env::current_exe().unwrap();
+    let child = Command::new(exe)
+        .args([mode, &port.to_string()])
+        .env(
+            "RUST_LOG",
+            std::env::var("BENCH_HTTP_LOG").unwrap_or_else(|_| "info".to_owned()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let server = Server(child);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let began = Instant::now();
+    while !matches!(http_get(addr, "/"), Ok((200, ref body)) if body == "Hello world!") {
+        assert!(
+            began.elapsed() < Duration::from_secs(10),
+            "{mode} does not answer on {addr}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (server, addr)
+}
+
+/// One wrk run; its requests per second.
+fn wrk(addr: SocketAddr, seconds: u32) -> f64 {
+    let output = Command::new("wrk")
+        .args([
+            "-t2",
+            "-c50",
+            &format!("-d{seconds}s"),
+            &format!("http://{addr}/"),
+        ])
+        .output()
+        .expect("wrk runs (install the Debian package `wrk`)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "wrk failed:\n{text}");
+    assert!(!text.contains("Non-2xx"), "errors under load:\n{text}");
+    assert!(
+        !text.contains("Socket errors"),
+        "socket errors under load:\n{text}"
+    );
+    text.lines()
+        .find_map(|line| line.strip_prefix("Requests/sec:"))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Requests/sec in:\n{text}"))
+}
+
+fn run(seconds: u32, rounds: usize) {
+    let (_axum, axum_addr) = start("axum");
+    let (_tamarco, tamarco_addr) = start("tamarco");
+    println!("hello world, wrk -t2 -c50 -d{seconds}s, {rounds} rounds each, turns alternating");
+    wrk(axum_addr, 2);
+    wrk(tamarco_addr, 2);
+    let (mut axum, mut tamarco) = (Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        axum.push(wrk(axum_addr, seconds));
+        tamarco.push(wrk(tamarco_addr, seconds));
+        println!(
+            "  round {round}: bare axum {:>9.0} req/s   tamarco {:>9.0} req/s",
+            axum[round - 1],
+            tamarco[round - 1]
+        );
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (axum, tamarco) = (mean(&axum), mean(&tamarco));
+    println!("  mean:    bare axum {axum:>9.0} req/s   tamarco {tamarco:>9.0} req/s");
+    println!(
+        "  ratio tamarco / bare axum: {:.3} (goal: 0.95 or better)",
+        tamarco / axum
+    );
+}
