@@ -12,7 +12,9 @@ fn meters(c: &mut Criterion) {
     let summary = Summary::new("bench_latency_seconds", &[("route", "/orders")]);
 
     let mut group = c.benchmark_group("counter increment");
-    group.bench_function("tamarco Counter (held)", |b| b.iter(|| black_box(&counter).increment()));
+    group.bench_function("tamarco Counter (held)", |b| {
+        b.iter(|| black_box(&counter).increment())
+    });
     group.bench_function("metrics::counter! macro", |b| {
         b.iter(|| ::metrics::counter!("bench_requests_total", "route" => "/orders").increment(1));
     });
@@ -22,9 +24,14 @@ fn meters(c: &mut Criterion) {
     group.finish();
 
     let mut group = c.benchmark_group("summary observation");
-    group.bench_function("tamarco Summary (held)", |b| b.iter(|| black_box(&summary).observe(black_box(0.25))));
+    group.bench_function("tamarco Summary (held)", |b| {
+        b.iter(|| black_box(&summary).observe(black_box(0.25)))
+    });
     group.bench_function("metrics::histogram! macro", |b| {
-        b.iter(|| ::metrics::histogram!("bench_latency_seconds", "route" => "/orders").record(black_box(0.25)));
+        b.iter(|| {
+            ::metrics::histogram!("bench_latency_seconds", "route" => "/orders")
+                .record(black_box(0.25))
+        });
     });
     group.finish();
 }
@@ -34,7 +41,9 @@ fn render(c: &mut Criterion) {
     for i in 0..1000 {
         Counter::new("bench_series_total", &[("series", i.to_string())]).increment();
     }
-    c.bench_function("render /metrics with 1000+ series", |b| b.iter(|| metrics::exposition("bench")));
+    c.bench_function("render /metrics with 1000+ series", |b| {
+        b.iter(|| metrics::exposition("bench"))
+    });
 }
 
 criterion_group!(benches, meters, render);

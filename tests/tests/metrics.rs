@@ -106,7 +106,10 @@ async fn metrics_parse_and_hold_user_meters_with_escaped_labels_and_builtins() {
     assert_eq!(orders.value, prometheus_parse::Value::Counter(4.0));
     // prometheus-parse keeps the escapes as written; undo them to compare with the original.
     let note = orders.labels.get("note").expect("the label is there");
-    assert_eq!(note, r#"say \"hi\" \\ then\nnewline"#, "quotes, backslashes and newlines are escaped");
+    assert_eq!(
+        note, r#"say \"hi\" \\ then\nnewline"#,
+        "quotes, backslashes and newlines are escaped"
+    );
     assert_eq!(unescape(note), tricky, "and unescape to the original value");
     assert_eq!(
         sample("shop_queue_depth").value,

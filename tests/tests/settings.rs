@@ -53,20 +53,43 @@ fn settings(port: tamarco::serde_json::Value) -> tamarco::serde_json::Value {
 
 #[tokio::test]
 async fn a_resource_reads_its_subtree_with_the_per_service_override() {
-    let runtime = Dog::default().runtime().with_settings(settings(json!(5432))).unwrap().handle_signals(false);
+    let runtime = Dog::default()
+        .runtime()
+        .with_settings(settings(json!(5432)))
+        .unwrap()
+        .handle_signals(false);
     let running = runtime.start().await.unwrap();
     let seen = running.service().pool.seen.lock().unwrap().take();
-    assert_eq!(seen, Some(PoolSettings { host: "127.0.0.1".into(), port: 5432 }));
+    assert_eq!(
+        seen,
+        Some(PoolSettings {
+            host: "127.0.0.1".into(),
+            port: 5432
+        })
+    );
     running.stop().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_wrong_type_stops_the_start_and_names_the_key() {
-    let runtime = Dog::default().runtime().with_settings(settings(json!("five"))).unwrap().handle_signals(false);
-    let error = runtime.start().await.expect_err("a bad setting stops the start");
+    let runtime = Dog::default()
+        .runtime()
+        .with_settings(settings(json!("five")))
+        .unwrap()
+        .handle_signals(false);
+    let error = runtime
+        .start()
+        .await
+        .expect_err("a bad setting stops the start");
     let text = tamarco::error_chain(&error);
-    assert!(text.starts_with("resource `pool` failed in configure"), "{text}");
-    assert!(text.contains("setting `system.resources.pool.port`"), "{text}");
+    assert!(
+        text.starts_with("resource `pool` failed in configure"),
+        "{text}"
+    );
+    assert!(
+        text.contains("setting `system.resources.pool.port`"),
+        "{text}"
+    );
     assert!(text.contains("expected u16"), "{text}");
 }
 
@@ -100,15 +123,26 @@ impl Degraded {}
 async fn status_is_500_when_a_resource_failed_and_never_shows_secrets() {
     let runtime = Degraded { flaky: Flaky }
         .runtime()
-        .with_settings(json!({"system": {"resources": {"tamarco_http_report_server": {"port": 0}}}}))
+        .with_settings(
+            json!({"system": {"resources": {"tamarco_http_report_server": {"port": 0}}}}),
+        )
         .unwrap()
         .handle_signals(false);
     let running = runtime.start().await.unwrap();
     let addr = running.report_addr().expect("the report server listens");
-    let (code, body) = tokio::task::spawn_blocking(move || http_get(addr, "/status")).await.unwrap().unwrap();
+    let (code, body) = tokio::task::spawn_blocking(move || http_get(addr, "/status"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(code, 500, "{body}");
     let status: tamarco::serde_json::Value = tamarco::serde_json::from_str(&body).unwrap();
-    assert_eq!(status["flaky"], json!({"status": 5, "status_str": "FAILED", "queue": "orders"}));
+    assert_eq!(
+        status["flaky"],
+        json!({"status": 5, "status_str": "FAILED", "queue": "orders"})
+    );
     assert!(!body.contains("hunter2"));
-    tokio::time::timeout(Duration::from_secs(5), running.stop()).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), running.stop())
+        .await
+        .unwrap()
+        .unwrap();
 }

@@ -163,7 +163,11 @@ impl RestartPolicy {
                 if now < next_try {
                     continue;
                 }
-                Counter::new("resource_restarts_total", &[("resource", entry.name.clone())]).increment();
+                Counter::new(
+                    "resource_restarts_total",
+                    &[("resource", entry.name.clone())],
+                )
+                .increment();
                 tracing::warn!(resource = %entry.name, next_wait = ?wait, "resource FAILED: restarting it");
                 let cx = &entry.cx;
                 if let Err(error) = entry.resource.stop_boxed(cx).await {

@@ -63,7 +63,11 @@ pub(crate) fn task_block(item: &ItemImpl, block: &TaskBlock, p: &Private) -> Tok
                     })
                 };
                 match task.kind {
-                    TaskKind::Timer { interval_ms, one_shot, autostart } => {
+                    TaskKind::Timer {
+                        interval_ms,
+                        one_shot,
+                        autostart,
+                    } => {
                         let interval_ms = proc_macro2::Literal::u64_unsuffixed(interval_ms);
                         quote!(#p::timer::<Self>(#name, #interval_ms, #one_shot, #autostart, #run))
                     }
@@ -132,5 +136,9 @@ pub(crate) fn task_block(item: &ItemImpl, block: &TaskBlock, p: &Private) -> Tok
 /// The first argument of a call to the user's method: the shared service itself for
 /// `self: Arc<Self>`, a reference to it for `&self`.
 fn receiver(by_arc: bool) -> TokenStream {
-    if by_arc { quote!(__tamarco_svc) } else { quote!(&__tamarco_svc) }
+    if by_arc {
+        quote!(__tamarco_svc)
+    } else {
+        quote!(&__tamarco_svc)
+    }
 }

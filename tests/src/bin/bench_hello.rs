@@ -14,20 +14,34 @@ const PYTHON_RSS_MIB: f64 = 41.5 * 1_000_000.0 / 1_048_576.0;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let exe = args.next().expect("usage: bench_hello PATH_TO_HELLO [RUNS]");
-    let runs: usize = args.next().map_or(20, |n| n.parse().expect("RUNS is a number"));
+    let exe = args
+        .next()
+        .expect("usage: bench_hello PATH_TO_HELLO [RUNS]");
+    let runs: usize = args
+        .next()
+        .map_or(20, |n| n.parse().expect("RUNS is a number"));
     let addr = "127.0.0.1:5747".parse().unwrap();
-    assert!(http_get(addr, "/status").is_err(), "something already listens on {addr}");
+    assert!(
+        http_get(addr, "/status").is_err(),
+        "something already listens on {addr}"
+    );
 
     let (mut startup, mut rss, mut stop) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..runs {
         let began = Instant::now();
-        let mut child = Command::new(&exe).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("hello starts");
+        let mut child = Command::new(&exe)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("hello starts");
         loop {
             if let Ok((200, _)) = http_get(addr, "/status") {
                 break;
             }
-            assert!(began.elapsed() < Duration::from_secs(10), "no 200 within 10 s");
+            assert!(
+                began.elapsed() < Duration::from_secs(10),
+                "no 200 within 10 s"
+            );
             std::thread::sleep(Duration::from_micros(200));
         }
         startup.push(began.elapsed().as_secs_f64() * 1000.0);
@@ -36,14 +50,23 @@ fn main() {
         rss.push(resident_mib(child.id()));
 
         let signalled = Instant::now();
-        Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+        Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
         let status = child.wait().unwrap();
         stop.push(signalled.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(status.code(), Some(0), "hello exits 0 on SIGTERM");
     }
 
     println!("hello, {runs} runs (median [min, max])");
-    report("start to first /status 200", "ms", &mut startup, Some(PYTHON_STARTUP_MS));
+    report(
+        "start to first /status 200",
+        "ms",
+        &mut startup,
+        Some(PYTHON_STARTUP_MS),
+    );
     report("RSS when idle", "MiB", &mut rss, Some(PYTHON_RSS_MIB));
     report("SIGTERM to exit", "ms", &mut stop, None);
 }
