@@ -3,10 +3,10 @@
 # produce and consume throughput of 200-byte JSON messages through tamarco and through plain
 # rdkafka in the same run (ratio tamarco / plain, goal >= 0.9), and push-to-handler latency at
 # a low rate (median, p99). Release build.
-# Usage: tests/bench/kafka.sh [MESSAGES] [ROUNDS]   (defaults 20000 and 3)
+# Usage: tests/bench/kafka.sh [MESSAGES] [ROUNDS]   (defaults 50000 and 5)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash .ci/services >/dev/null
 cargo build --quiet --release -p tamarco-tests --bin bench_kafka
 target_dir="${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}"
-RUST_LOG="${RUST_LOG:-warn}" "$target_dir/release/bench_kafka" "${1:-20000}" "${2:-3}"
+RUST_LOG="${RUST_LOG:-warn}" "$target_dir/release/bench_kafka" "${1:-50000}" "${2:-5}"

@@ -11,7 +11,7 @@
 //! Each throughput pair runs ROUNDS times, alternating which side goes first; the median of
 //! each side is reported with the ratio tamarco / plain (the goal is 0.9 or better).
 //!
-//! Usage: `bench_kafka [MESSAGES] [ROUNDS]` (defaults 20000 and 3).
+//! Usage: `bench_kafka [MESSAGES] [ROUNDS]` (defaults 50000 and 5).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -56,8 +56,8 @@ fn payload(id: u64, sent_us: u64) -> Payload {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let messages: u64 = args.next().map_or(20_000, |n| n.parse().expect("MESSAGES"));
-    let rounds: usize = args.next().map_or(3, |n| n.parse().expect("ROUNDS"));
+    let messages: u64 = args.next().map_or(50_000, |n| n.parse().expect("MESSAGES"));
+    let rounds: usize = args.next().map_or(5, |n| n.parse().expect("ROUNDS"));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -95,32 +95,37 @@ async fn bench(messages: u64, rounds: usize) {
             produce_t.push(produce_tamarco(&broker, &topic, messages).await);
         }
         // Both topics now hold `messages` records; each side consumes one of them.
-        let (t, p) = if round % 2 == 0 {
-            let t = consume_tamarco(&broker, &topic, messages).await;
-            (t, consume_plain(&broker, &other, messages).await)
-        } else {
-            let p = consume_plain(&broker, &other, messages).await;
-            (consume_tamarco(&broker, &topic, messages).await, p)
-        };
-        consume_t.push(t.0);
-        whole_t.push(t.1);
-        consume_p.push(p.0);
-        whole_p.push(p.1);
+        // Each consumer is in a new group, so each reads the whole topic.
+        let mut t = [0.0; 2];
+        let mut p = [0.0; 2];
+        for (i, pause) in [true, false].into_iter().enumerate() {
+            if round % 2 == 0 {
+                t[i] = consume_tamarco(&broker, &topic, messages, pause).await;
+                p[i] = consume_plain(&broker, &other, messages, pause).await;
+            } else {
+                p[i] = consume_plain(&broker, &other, messages, pause).await;
+                t[i] = consume_tamarco(&broker, &topic, messages, pause).await;
+            }
+        }
+        consume_t.push(t[0]);
+        whole_t.push(t[1]);
+        consume_p.push(p[0]);
+        whole_p.push(p[1]);
         println!(
             "  round {}: produce {:.0} vs {:.0} msg/s; consume, client-side {:.0} vs {:.0} msg/s, \
              from start {:.0} vs {:.0} msg/s (tamarco vs plain)",
             round + 1,
             produce_t[round],
             produce_p[round],
-            t.0,
-            p.0,
-            t.1,
-            p.1
+            t[0],
+            p[0],
+            t[1],
+            p[1]
         );
     }
     ratio("produce", &mut produce_t, &mut produce_p);
     ratio(
-        "consume, client-side (first to last message, all prefetched)",
+        "consume, client-side (all fetched before the clock starts)",
         &mut consume_t,
         &mut consume_p,
     );
@@ -236,12 +241,31 @@ async fn produce_plain(broker: &Broker, topic: &str, messages: u64) -> f64 {
     rate
 }
 
-/// Consumes `messages` records with a handler input. Two clocks: from the first message handled
-/// to the last (client-side), and from the start of the resource to the last (end to end).
-async fn consume_tamarco(broker: &Broker, topic: &str, messages: u64) -> (f64, f64) {
+/// Consumer options both sides use: fetch everything in one go.
+const FETCH: [(&str, &str); 2] = [
+    ("max.partition.fetch.bytes", "67108864"),
+    ("fetch.max.bytes", "134217728"),
+];
+
+/// How long the consumers wait after the first message, so that the rest is fetched before
+/// the client-side clock starts.
+const PREFETCH: Duration = Duration::from_secs(3);
+
+/// Consumes `messages` records with a handler input, and returns messages per second. With
+/// `pause`, the clock runs from the end of a pause after the first message (everything
+/// fetched by then) to the last: the client's own cost. Without, from the start of the
+/// resource to the last message: connect, join, fetch and handle.
+async fn consume_tamarco(broker: &Broker, topic: &str, messages: u64, pause: bool) -> f64 {
     let mut cx = MicroserviceContext::new("bench_consumer");
+    let fetch: tamarco::serde_json::Map<String, tamarco::serde_json::Value> = FETCH
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), json!(v)))
+        .collect();
     cx.settings()
-        .update_internal(settings(broker, json!({"group_id": unique_topic("group")})))
+        .update_internal(settings(
+            broker,
+            json!({"group_id": unique_topic("group"), "consumer": fetch}),
+        ))
         .unwrap();
     let kafka = cx.add("kafka", Kafka::new());
     let count = Arc::new(AtomicU64::new(0));
@@ -254,16 +278,22 @@ async fn consume_tamarco(broker: &Broker, topic: &str, messages: u64) -> (f64, f
             .input(topic, Json)
             .handle(move |message: Message<Payload>| {
                 let n = count.fetch_add(1, Ordering::Relaxed) + 1;
-                if n == 1 {
-                    *first.lock().unwrap() = Some(Instant::now());
-                }
                 std::hint::black_box(message.value().id);
                 if n == messages
                     && let Some(tx) = done_tx.lock().unwrap().take()
                 {
                     let _ = tx.send(Instant::now());
                 }
-                async { Ok::<_, std::convert::Infallible>(()) }
+                let first = (n == 1).then(|| Arc::clone(&first));
+                async move {
+                    if let Some(first) = first {
+                        if pause {
+                            tokio::time::sleep(PREFETCH).await;
+                        }
+                        *first.lock().unwrap() = Some(Instant::now());
+                    }
+                    Ok::<_, std::convert::Infallible>(())
+                }
             })
             .unwrap();
     }
@@ -275,16 +305,22 @@ async fn consume_tamarco(broker: &Broker, topic: &str, messages: u64) -> (f64, f
         .unwrap();
     let began = first.lock().unwrap().unwrap();
     cx.stop().await.unwrap();
-    (
-        (messages - 1) as f64 / ended.duration_since(began).as_secs_f64(),
-        messages as f64 / ended.duration_since(started).as_secs_f64(),
-    )
+    if pause {
+        (messages - 1) as f64 / ended.duration_since(began).as_secs_f64()
+    } else {
+        messages as f64 / ended.duration_since(started).as_secs_f64()
+    }
 }
 
-/// The same work with plain rdkafka: decode, store the offset, auto-commit the store.
-async fn consume_plain(broker: &Broker, topic: &str, messages: u64) -> (f64, f64) {
+/// The same work with plain rdkafka: decode, store the offset, auto-commit the store; the
+/// clocks as for [`consume_tamarco`].
+async fn consume_plain(broker: &Broker, topic: &str, messages: u64, pause: bool) -> f64 {
     let started = Instant::now();
-    let consumer: StreamConsumer = ClientConfig::new()
+    let mut config = ClientConfig::new();
+    for (key, value) in FETCH {
+        config.set(key, value);
+    }
+    let consumer: StreamConsumer = config
         .set("bootstrap.servers", broker.bootstrap())
         .set("group.id", unique_topic("group"))
         .set("enable.auto.commit", "true")
@@ -297,24 +333,31 @@ async fn consume_plain(broker: &Broker, topic: &str, messages: u64) -> (f64, f64
     let consumed = tokio::time::timeout(Duration::from_secs(300), async {
         for n in 1..=messages {
             let message = consumer.recv().await.unwrap();
-            if n == 1 {
-                began = Some(Instant::now());
-            }
             let payload: Payload =
                 tamarco::serde_json::from_slice(message.payload().unwrap()).unwrap();
             std::hint::black_box(payload.id);
             consumer.store_offset_from_message(&message).unwrap();
+            drop(message);
+            if n == 1 {
+                if pause {
+                    tokio::time::sleep(PREFETCH).await;
+                }
+                began = Some(Instant::now());
+            }
         }
         Instant::now()
     })
     .await
     .expect("all consumed in time");
-    let client = (messages - 1) as f64 / consumed.duration_since(began.unwrap()).as_secs_f64();
-    let whole = messages as f64 / consumed.duration_since(started).as_secs_f64();
+    let rate = if pause {
+        (messages - 1) as f64 / consumed.duration_since(began.unwrap()).as_secs_f64()
+    } else {
+        messages as f64 / consumed.duration_since(started).as_secs_f64()
+    };
     tokio::task::spawn_blocking(move || drop(consumer))
         .await
         .unwrap();
-    (client, whole)
+    rate
 }
 
 /// Pushes at `rate` per second for `length` through one service's output to its own input;

@@ -4,7 +4,6 @@
 //! decodes it, and either runs the handler (retrying, then dead-lettering) or passes it to the
 //! stream; the [tracker](super::tracker) decides which offsets may be committed.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
@@ -277,16 +276,35 @@ enum Outcome {
 
 /// Interned topic names, so that each record does not allocate its topic.
 #[derive(Default)]
-struct Topics(HashMap<String, Arc<str>>);
+struct Topics(Vec<Arc<str>>);
 
 impl Topics {
     fn get(&mut self, topic: &str) -> Arc<str> {
-        if let Some(name) = self.0.get(topic) {
+        if let Some(name) = self.0.iter().find(|name| &***name == topic) {
             return Arc::clone(name);
         }
         let name: Arc<str> = Arc::from(topic);
-        self.0.insert(topic.to_owned(), Arc::clone(&name));
+        self.0.push(Arc::clone(&name));
         name
+    }
+}
+
+/// The next record, or an error; `None` once the input is told to stop. A record already
+/// waiting is taken without arming the stop signal.
+async fn receive<'c>(
+    consumer: &'c Consumer,
+    halt: &mut watch::Receiver<bool>,
+) -> Option<rdkafka::error::KafkaResult<rdkafka::message::BorrowedMessage<'c>>> {
+    if *halt.borrow() {
+        return None;
+    }
+    if let Some(received) = consumer.recv().now_or_never() {
+        return Some(received);
+    }
+    tokio::select! {
+        biased;
+        () = halted(halt) => None,
+        received = consumer.recv() => Some(received),
     }
 }
 
@@ -337,12 +355,7 @@ async fn run_handler<T: Send + 'static>(run: Run, codec: BoundCodec<T>, handler:
     let state = &ctx.state;
     let mut halt = ctx.halt.clone();
     let mut topics = Topics::default();
-    loop {
-        let received = tokio::select! {
-            biased;
-            () = halted(&mut halt) => break,
-            received = run.consumer.recv() => received,
-        };
+    while let Some(received) = receive(&run.consumer, &mut halt).await {
         let message = match received {
             Ok(message) => message,
             Err(error) if consumer_error(state, &error) => continue,
@@ -543,12 +556,7 @@ async fn run_stream<T: Send + 'static>(
     let state = &ctx.state;
     let mut halt = ctx.halt.clone();
     let mut topics = Topics::default();
-    loop {
-        let received = tokio::select! {
-            biased;
-            () = halted(&mut halt) => break,
-            received = run.consumer.recv() => received,
-        };
+    while let Some(received) = receive(&run.consumer, &mut halt).await {
         let raw = match received {
             Ok(message) => {
                 use rdkafka::Message as _;

@@ -650,8 +650,11 @@ impl Resource for Kafka {
         *shared.producer.write().expect("producer lock") = Some(producer);
         shared.started.store(true, Ordering::Release);
         let declared: Vec<Arc<Declared>> = shared.declared.lock().expect("inputs lock").clone();
+        // In the background: only a failing message needs its dead-letter topic, and the
+        // producer waits for a topic that is being created.
         let specs: Vec<InputSpec> = declared.iter().map(|d| d.spec.clone()).collect();
-        create_dead_letter_topics(&config, &specs).await;
+        let dead_letters = Arc::clone(&config);
+        tokio::spawn(async move { create_dead_letter_topics(&dead_letters, &specs).await });
         for input in declared {
             if let Err(error) = shared.launch(&input) {
                 shared.teardown().await;

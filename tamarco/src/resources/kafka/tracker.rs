@@ -10,7 +10,7 @@
 //! A rebalance that revokes a partition forgets it: acks that arrive later for records of the
 //! revoked partition change nothing (the records come back to whoever owns it next).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
@@ -32,10 +32,25 @@ pub(crate) struct Tracker {
 
 #[derive(Debug, Default)]
 struct Inner {
-    topics: HashMap<Arc<str>, HashMap<i32, Track>>,
+    /// One entry per partition in use: few, so a scan (starting at the last one used) beats
+    /// hashing the topic name for every record.
+    tracks: Vec<(Arc<str>, i32, Track)>,
+    last: usize,
     /// Delivered records neither acked nor abandoned.
     outstanding: usize,
     generations: u64,
+}
+
+impl Inner {
+    fn find(&mut self, topic: &str, partition: i32) -> Option<usize> {
+        let hit = |(t, p, _): &(Arc<str>, i32, Track)| *p == partition && &**t == topic;
+        if self.tracks.get(self.last).is_some_and(hit) {
+            return Some(self.last);
+        }
+        let found = self.tracks.iter().position(hit)?;
+        self.last = found;
+        Some(found)
+    }
 }
 
 #[derive(Debug)]
@@ -86,24 +101,28 @@ impl Tracker {
     pub(crate) fn delivered(&self, topic: &Arc<str>, partition: i32, offset: i64) -> Ticket {
         let mut inner = self.inner.lock().expect("tracker lock");
         inner.outstanding += 1;
-        let fresh = inner.generations + 1;
-        let partitions = inner.topics.entry(Arc::clone(topic)).or_default();
-        let track = partitions.entry(partition).or_insert_with(|| Track {
-            generation: fresh,
-            pending: VecDeque::new(),
-            next: offset,
-            stored: -1,
-        });
-        let generation = track.generation;
+        let at = match inner.find(topic, partition) {
+            Some(at) => at,
+            None => {
+                inner.generations += 1;
+                let track = Track {
+                    generation: inner.generations,
+                    pending: VecDeque::new(),
+                    next: offset,
+                    stored: -1,
+                };
+                inner.tracks.push((Arc::clone(topic), partition, track));
+                inner.last = inner.tracks.len() - 1;
+                inner.last
+            }
+        };
+        let track = &mut inner.tracks[at].2;
         track.insert(offset);
-        if generation == fresh {
-            inner.generations = fresh;
-        }
         Ticket {
             topic: Arc::clone(topic),
             partition,
             offset,
-            generation,
+            generation: track.generation,
         }
     }
 
@@ -120,14 +139,11 @@ impl Tracker {
     fn finish(&self, ticket: &Ticket, done: bool) {
         let mut inner = self.inner.lock().expect("tracker lock");
         inner.outstanding = inner.outstanding.saturating_sub(1);
-        if done
-            && let Some(track) = inner
-                .topics
-                .get_mut(&*ticket.topic)
-                .and_then(|partitions| partitions.get_mut(&ticket.partition))
-            && track.generation == ticket.generation
-        {
-            track.ack(ticket.offset);
+        if done && let Some(at) = inner.find(&ticket.topic, ticket.partition) {
+            let track = &mut inner.tracks[at].2;
+            if track.generation == ticket.generation {
+                track.ack(ticket.offset);
+            }
         }
         if inner.outstanding == 0 {
             self.idle.notify_waiters();
@@ -139,13 +155,11 @@ impl Tracker {
     pub(crate) fn take_positions(&self) -> Vec<(Arc<str>, i32, i64)> {
         let mut inner = self.inner.lock().expect("tracker lock");
         let mut moved = Vec::new();
-        for (topic, partitions) in &mut inner.topics {
-            for (partition, track) in partitions {
-                let position = track.position();
-                if position > track.stored {
-                    track.stored = position;
-                    moved.push((Arc::clone(topic), *partition, position));
-                }
+        for (topic, partition, track) in &mut inner.tracks {
+            let position = track.position();
+            if position > track.stored {
+                track.stored = position;
+                moved.push((Arc::clone(topic), *partition, position));
             }
         }
         moved
@@ -154,12 +168,10 @@ impl Tracker {
     /// Forgets the revoked partitions.
     pub(crate) fn revoke(&self, revoked: &[(String, i32)]) {
         let mut inner = self.inner.lock().expect("tracker lock");
-        for (topic, partition) in revoked {
-            if let Some(partitions) = inner.topics.get_mut(topic.as_str()) {
-                partitions.remove(partition);
-            }
-        }
-        inner.topics.retain(|_, partitions| !partitions.is_empty());
+        inner
+            .tracks
+            .retain(|(t, p, _)| !revoked.iter().any(|(rt, rp)| rp == p && **rt == **t));
+        inner.last = 0;
     }
 
     /// Delivered records neither acked nor abandoned.
