@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, DefaultBodyLimit};
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -263,13 +263,17 @@ impl Resource for HttpServer {
 
 impl Config {
     fn new(root: &str, settings: ServerSettings) -> Result<Config, String> {
-        let request_id_header =
-            HeaderName::try_from(settings.request_id_header.as_str()).map_err(|_| {
-                format!(
-                    "setting `{root}.request_id_header`: {:?} is not a header name",
-                    settings.request_id_header
-                )
-            })?;
+        let request_id_header = match settings.request_id_header.as_str() {
+            // A static name clones for free.
+            "x-request-id" => Ok(HeaderName::from_static("x-request-id")),
+            name => HeaderName::try_from(name),
+        }
+        .map_err(|_| {
+            format!(
+                "setting `{root}.request_id_header`: {:?} is not a header name",
+                settings.request_id_header
+            )
+        })?;
         let span_level = SpanLevel::parse(&settings.request_log_level).ok_or_else(|| {
             format!(
                 "setting `{root}.request_log_level`: {:?} is not one of info, debug, off",
@@ -487,10 +491,8 @@ async fn connection(
         count.fetch_sub(1, Ordering::Relaxed);
     });
     let router = connections.router.clone();
-    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(peer));
-        router.clone().call(request)
-    });
+    let service =
+        hyper::service::service_fn(move |request: Request<Incoming>| router.clone().call(request));
     let conn = connections
         .http
         .serve_connection(TokioIo::new(stream), service)
