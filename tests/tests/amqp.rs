@@ -143,10 +143,18 @@ async fn push_pull_between_two_services_with_status_listing_inputs_and_outputs()
     got.sort_by_key(|o| o.id);
     assert_eq!(got, (0..20).map(order).collect::<Vec<_>>());
 
+    // The handler saw the last one just before its ack: wait for the count to settle.
     let addr = consumer.report_addr().expect("a report server");
-    let (code, body) = tamarco_tests::http_get(addr, "/status").unwrap();
-    assert_eq!(code, 200, "{body}");
-    let status: Value = tamarco::serde_json::from_str(&body).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let (body, status) = loop {
+        let (code, body) = tamarco_tests::http_get(addr, "/status").unwrap();
+        assert_eq!(code, 200, "{body}");
+        let status: Value = tamarco::serde_json::from_str(&body).unwrap();
+        if status["amqp"]["inputs"][0]["handled"] == 20 || Instant::now() > deadline {
+            break (body, status);
+        }
+        sleep(Duration::from_millis(20)).await;
+    };
     let amqp = &status["amqp"];
     assert_eq!(amqp["status_str"], "STARTED", "{amqp}");
     assert_eq!(amqp["connection"], "connected", "{amqp}");
@@ -450,6 +458,28 @@ async fn handler_errors_and_undecodable_messages_reach_the_dead_letter_queue_wit
     cleanup(&prefix, &[(Pattern::PushPull, "orders")]).await;
 }
 
+/// What `rabbitmqctl` says about the queues and connections of `prefix`, for failure messages.
+fn broker_view(prefix: &str) -> String {
+    let run = |args: &[&str]| {
+        std::process::Command::new("rabbitmqctl")
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_else(|e| format!("rabbitmqctl: {e}"))
+    };
+    let queues = run(&[
+        "list_queues",
+        "-q",
+        "name",
+        "messages_ready",
+        "messages_unacknowledged",
+        "consumers",
+    ]);
+    let queues: Vec<&str> = queues.lines().filter(|l| l.contains(prefix)).collect();
+    let connections = run(&["list_connections", "-q", "name", "state", "channels"]);
+    format!("queues {queues:?}; connections {connections:?}")
+}
+
 /// Pushes `ids` from `workers` concurrent senders; returns once all are confirmed.
 async fn push_all(
     orders: &tamarco::amqp::PushOutput<Order>,
@@ -550,8 +580,10 @@ async fn ten_thousand_messages_survive_a_dropped_connection_with_none_lost() {
     while (seen.lock().unwrap().len() as u64) < N {
         assert!(
             Instant::now() < deadline,
-            "all arrived: {} of {N}",
-            seen.lock().unwrap().len()
+            "all arrived: {} of {N}; consumer: {}; broker: {}",
+            seen.lock().unwrap().len(),
+            Value::Object(consumer.service().amqp.status_fields()),
+            broker_view(&prefix),
         );
         sleep(Duration::from_millis(10)).await;
     }

@@ -2,6 +2,7 @@
 //! publishing with confirms, and the supervisor that reconnects with backoff.
 
 use std::collections::HashSet;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,7 +18,7 @@ use lapin::types::{FieldTable, ShortString};
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, Event, ExchangeKind,
 };
-use tokio::sync::{Notify, OnceCell, oneshot};
+use tokio::sync::{Notify, OnceCell, oneshot, watch};
 use tokio::time::Instant;
 
 use tamarco_core::error_chain;
@@ -163,12 +164,35 @@ pub(crate) struct Link {
     declared: Mutex<HashSet<String>>,
     /// Poked by whoever sees an error, so the supervisor checks the connection at once.
     pub(crate) suspect: Notify,
+    /// Raised once the supervisor found the connection lost (or the resource closed it):
+    /// whatever still waits on it (an ack, a confirm) gives up then, since lapin may leave
+    /// such waits unanswered when the socket dies.
+    dead: watch::Sender<bool>,
     replies: OnceCell<Arc<Replies>>,
 }
 
 impl Link {
     pub(crate) fn connected(&self) -> bool {
         self.connection.status().connected()
+    }
+
+    /// Marks the connection lost for good.
+    pub(crate) fn mark_dead(&self) {
+        self.dead.send_replace(true);
+    }
+
+    /// Completes once the connection is marked lost.
+    pub(crate) async fn died(&self) {
+        let mut dead = self.dead.subscribe();
+        raised(&mut dead).await;
+    }
+
+    /// Runs `work` unless the connection is marked lost first (`None` then).
+    pub(crate) async fn unless_dead<T>(&self, work: impl Future<Output = T>) -> Option<T> {
+        tokio::select! {
+            value = work => Some(value),
+            () = self.died() => None,
+        }
     }
 
     async fn publisher(&self) -> Result<Channel, lapin::Error> {
@@ -214,6 +238,25 @@ impl Link {
 
     /// Publishes one message and waits for the broker's confirm.
     pub(crate) async fn publish_once(
+        &self,
+        target: &Target,
+        body: &[u8],
+        properties: &BasicProperties,
+    ) -> Result<(), PublishFailure> {
+        match self
+            .unless_dead(self.publish_inner(target, body, properties))
+            .await
+        {
+            Some(outcome) => outcome,
+            None => Err(PublishFailure::Retry(Error::broker(
+                "publish to",
+                target.label.clone(),
+                "the connection was lost",
+            ))),
+        }
+    }
+
+    async fn publish_inner(
         &self,
         target: &Target,
         body: &[u8],
@@ -347,6 +390,31 @@ async fn dispatch_replies(replies: Arc<Replies>, mut consumer: lapin::Consumer) 
     replies.pending.lock().expect("pending lock").clear();
 }
 
+/// SASL PLAIN from the settings. The password stays out of the URI given to lapin, whose
+/// connector traces the URI.
+struct PlainAuth {
+    response: String,
+}
+
+impl PlainAuth {
+    fn new(config: &Config) -> Self {
+        let settings = &config.settings;
+        PlainAuth {
+            response: format!("\0{}\0{}", settings.user, settings.password),
+        }
+    }
+}
+
+impl lapin::auth::AuthProvider for PlainAuth {
+    fn mechanism(&self) -> ShortString {
+        "PLAIN".into()
+    }
+
+    fn auth_starter(&self) -> Result<lapin::types::LongString, String> {
+        Ok(self.response.as_str().into())
+    }
+}
+
 /// Opens a connection and its publisher channel, and declares the outputs known so far.
 pub(crate) async fn connect(shared: &Shared, config: &Config) -> Result<Arc<Link>, Error> {
     let resource = shared.resource();
@@ -356,7 +424,8 @@ pub(crate) async fn connect(shared: &Shared, config: &Config) -> Result<Arc<Link
         source,
     };
     let properties = ConnectionProperties::default()
-        .with_connection_name(format!("{}/{resource}", shared.service()).into());
+        .with_connection_name(format!("{}/{resource}", shared.service()).into())
+        .with_auth_provider(PlainAuth::new(config));
     let tls = OwnedTLSConfig {
         identity: None,
         cert_chain: config.tls_ca.clone(),
@@ -382,6 +451,7 @@ pub(crate) async fn connect(shared: &Shared, config: &Config) -> Result<Arc<Link
         renewing: tokio::sync::Mutex::new(()),
         declared: Mutex::default(),
         suspect: Notify::new(),
+        dead: watch::Sender::new(false),
         replies: OnceCell::new(),
     });
     for declare in shared.output_declarations(config) {
@@ -439,6 +509,7 @@ pub(crate) async fn supervise(shared: Arc<Shared>, config: Arc<Config>, mut link
                 () = raised(&mut closing) => return,
             }
         }
+        link.mark_dead();
         if *closing.borrow() {
             return;
         }

@@ -19,7 +19,7 @@ use lapin::options::{
 };
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{BasicProperties, Channel};
-use tokio::sync::{Semaphore, mpsc, oneshot, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
@@ -142,6 +142,11 @@ pub(crate) trait Sink: Send + Sync + 'static {
 /// One consuming session of an input on one connection.
 pub(crate) struct Run {
     shared: Arc<Shared>,
+    link: Arc<Link>,
+    /// The consuming channel, where deliveries are acked.
+    channel: Channel,
+    /// Told when an ack went unanswered: the session reopens its channel.
+    broken: Notify,
     entry: Arc<InputEntry>,
     config: Arc<Config>,
     /// The full name of the queue or exchange the input reads.
@@ -540,13 +545,53 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
     format!("the handler panicked: {text}")
 }
 
+/// How long an ack or nack may take to be written before the session gives up on its channel.
+const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Acks (`requeue: None`) or nacks a delivery on its channel. An ack that goes unanswered
+/// (the connection died under it, or lapin lost it) marks the session broken, so that the input
+/// reopens a channel; the broker then delivers what was unacked again.
+async fn settle(run: &Run, delivery_tag: u64, requeue: Option<bool>) -> bool {
+    let channel = &run.channel;
+    let settled = async {
+        match requeue {
+            None => {
+                channel
+                    .basic_ack(delivery_tag, BasicAckOptions::default())
+                    .await
+            }
+            Some(requeue) => {
+                let options = BasicNackOptions {
+                    multiple: false,
+                    requeue,
+                };
+                channel.basic_nack(delivery_tag, options).await
+            }
+        }
+    };
+    let settled = tokio::time::timeout(SETTLE_TIMEOUT, run.link.unless_dead(settled)).await;
+    match settled {
+        Ok(Some(Ok(()))) => true,
+        Ok(_) => false,
+        Err(_) => {
+            tracing::warn!(
+                resource = run.shared.resource(),
+                input = &*run.entry.label,
+                "amqp: an ack went unanswered for {SETTLE_TIMEOUT:?}; reopening the input's channel"
+            );
+            run.broken.notify_one();
+            false
+        }
+    }
+}
+
 async fn ack(run: &Run, raw: &Raw) -> bool {
-    match raw.acker.ack(BasicAckOptions::default()).await {
-        Ok(true) => {
+    match settle(run, raw.delivery_tag, None).await {
+        true => {
             run.entry.stats.handled.fetch_add(1, Ordering::Relaxed);
             true
         }
-        Ok(false) | Err(_) => {
+        false => {
             tracing::debug!(
                 resource = run.shared.resource(),
                 input = &*run.entry.label,
@@ -559,11 +604,7 @@ async fn ack(run: &Run, raw: &Raw) -> bool {
 
 async fn requeue(run: &Run, raw: &Raw) {
     run.entry.stats.requeued.fetch_add(1, Ordering::Relaxed);
-    let options = BasicNackOptions {
-        multiple: false,
-        requeue: true,
-    };
-    let _ = raw.acker.nack(options).await;
+    settle(run, raw.delivery_tag, Some(true)).await;
 }
 
 /// Sends `raw` to the input's dead-letter queue with the error in its headers, then acks it.
@@ -634,7 +675,7 @@ async fn dead_letter(run: &Run, raw: &Raw, reason: &str, error: String, attempts
                 attempts,
                 "amqp: message dead-lettered: {error}"
             );
-            let _ = raw.acker.ack(BasicAckOptions::default()).await;
+            settle(run, raw.delivery_tag, None).await;
             Outcome::DeadLettered(error)
         }
         Err(send_error) => {
@@ -839,12 +880,9 @@ impl Drop for AckHandle {
             .requeued
             .fetch_add(1, Ordering::Relaxed);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let run = Arc::clone(&self.run);
             runtime.spawn(async move {
-                let options = BasicNackOptions {
-                    multiple: false,
-                    requeue: true,
-                };
-                let _ = raw.acker.nack(options).await;
+                settle(&run, raw.delivery_tag, Some(true)).await;
             });
         }
     }
@@ -1140,76 +1178,87 @@ async fn consume(
         let target = source.to_string();
         move |error: lapin::Error| Error::broker(action, target, error)
     };
-    let channel = link
-        .connection
-        .create_channel()
-        .await
-        .map_err(failed("open a channel for"))?;
-    let prefetch = spec.prefetch.unwrap_or(config.settings.prefetch);
-    channel
-        .basic_qos(prefetch, BasicQosOptions::default())
-        .await
-        .map_err(failed("set the prefetch of"))?;
-    let queue = match spec.pattern {
-        Pattern::PushPull | Pattern::RequestResponse => {
-            let durable = spec.pattern == Pattern::PushPull;
-            let what = Declare::Queue {
-                name: source.clone(),
-                durable,
-            };
-            declare(&channel, &what).await.map_err(failed("declare"))?;
-            source.clone()
-        }
-        Pattern::PublishSubscribe => {
-            declare(&channel, &Declare::Fanout(source.clone()))
-                .await
-                .map_err(failed("declare"))?;
-            let options = QueueDeclareOptions {
-                exclusive: true,
-                auto_delete: true,
-                ..QueueDeclareOptions::default()
-            };
-            let queue = channel
-                .queue_declare(ShortString::default(), options, FieldTable::default())
-                .await
-                .map_err(failed("declare a subscriber queue for"))?;
-            channel
-                .queue_bind(
-                    queue.name().clone(),
-                    source.clone(),
-                    ShortString::default(),
-                    QueueBindOptions::default(),
-                    FieldTable::default(),
-                )
-                .await
-                .map_err(failed("bind a subscriber queue to"))?;
-            queue.name().clone()
-        }
+    let opening = async {
+        let channel = link
+            .connection
+            .create_channel()
+            .await
+            .map_err(failed("open a channel for"))?;
+        let prefetch = spec.prefetch.unwrap_or(config.settings.prefetch);
+        channel
+            .basic_qos(prefetch, BasicQosOptions::default())
+            .await
+            .map_err(failed("set the prefetch of"))?;
+        let queue = match spec.pattern {
+            Pattern::PushPull | Pattern::RequestResponse => {
+                let durable = spec.pattern == Pattern::PushPull;
+                let what = Declare::Queue {
+                    name: source.clone(),
+                    durable,
+                };
+                declare(&channel, &what).await.map_err(failed("declare"))?;
+                source.clone()
+            }
+            Pattern::PublishSubscribe => {
+                declare(&channel, &Declare::Fanout(source.clone()))
+                    .await
+                    .map_err(failed("declare"))?;
+                let options = QueueDeclareOptions {
+                    exclusive: true,
+                    auto_delete: true,
+                    ..QueueDeclareOptions::default()
+                };
+                let queue = channel
+                    .queue_declare(ShortString::default(), options, FieldTable::default())
+                    .await
+                    .map_err(failed("declare a subscriber queue for"))?;
+                channel
+                    .queue_bind(
+                        queue.name().clone(),
+                        source.clone(),
+                        ShortString::default(),
+                        QueueBindOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await
+                    .map_err(failed("bind a subscriber queue to"))?;
+                queue.name().clone()
+            }
+        };
+        let dead_letter_queue = config
+            .dead_letter_queue(spec.dead_letter_queue.as_deref(), source.as_str())
+            .map_err(invalid)?;
+        let dead_letter = Target::queue(dead_letter_queue.clone(), true);
+        declare(&channel, &dead_letter.declare)
+            .await
+            .map_err(failed("declare the dead-letter queue of"))?;
+        let tag = short(format!(
+            "{}.{}.{}.{}",
+            shared.service(),
+            shared.resource(),
+            spec.name,
+            link.generation
+        ))
+        .unwrap_or_default();
+        let consumer = channel
+            .basic_consume(
+                queue.clone(),
+                tag,
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(failed("consume from"))?;
+        Ok::<_, Error>((channel, consumer, queue, dead_letter))
     };
-    let dead_letter_queue = config
-        .dead_letter_queue(spec.dead_letter_queue.as_deref(), source.as_str())
-        .map_err(invalid)?;
-    let dead_letter = Target::queue(dead_letter_queue.clone(), true);
-    declare(&channel, &dead_letter.declare)
-        .await
-        .map_err(failed("declare the dead-letter queue of"))?;
-    let tag = short(format!(
-        "{}.{}.{}.{}",
-        shared.service(),
-        shared.resource(),
-        spec.name,
-        link.generation
-    ))
-    .unwrap_or_default();
-    let mut consumer = channel
-        .basic_consume(
-            queue.clone(),
-            tag,
-            BasicConsumeOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .map_err(failed("consume from"))?;
+    let (channel, mut consumer, queue, dead_letter) =
+        link.unless_dead(opening).await.unwrap_or_else(|| {
+            Err(Error::broker(
+                "consume from",
+                spec.name.clone(),
+                "the connection was lost",
+            ))
+        })?;
     *entry.channel.lock().expect("channel lock") = Some(channel.clone());
     *entry.stats.queue.lock().expect("queue lock") = queue.to_string();
     entry.stats.consuming.store(true, Ordering::Relaxed);
@@ -1223,6 +1272,9 @@ async fn consume(
     );
     let run = Arc::new(Run {
         shared: Arc::clone(shared),
+        link: Arc::clone(link),
+        channel: channel.clone(),
+        broken: Notify::new(),
         entry: Arc::clone(entry),
         retries: spec.retries.unwrap_or(config.settings.retries),
         backoff: spec.retry_backoff.unwrap_or(config.retry_backoff),
@@ -1248,6 +1300,16 @@ async fn consume(
         tokio::select! {
             biased;
             () = raised(&mut halt) => break Ok(()),
+            () = link.died() => break Err(Error::broker(
+                "consume from",
+                queue.to_string(),
+                "the connection was lost",
+            )),
+            () = run.broken.notified() => break Err(Error::broker(
+                "consume from",
+                queue.to_string(),
+                "an ack went unanswered",
+            )),
             next = consumer.next() => match next {
                 Some(Ok(delivery)) => {
                     entry.stats.received.fetch_add(1, Ordering::Relaxed);

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::sync::Arc;
 
-use lapin::Acker;
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 
@@ -16,22 +15,23 @@ pub(crate) struct Meta {
     pub(crate) properties: BasicProperties,
 }
 
-/// A delivery as it came from lapin: the body, its metadata and its acknowledgement.
+/// A delivery as it came from lapin: the body, its metadata and its delivery tag (acked on
+/// the consuming channel).
 pub(crate) struct Raw {
     pub(crate) data: Vec<u8>,
     pub(crate) meta: Arc<Meta>,
-    pub(crate) acker: Acker,
+    pub(crate) delivery_tag: u64,
 }
 
 impl Raw {
     pub(crate) fn new(input: &Arc<str>, delivery: lapin::message::Delivery) -> Raw {
         let lapin::message::Delivery {
+            delivery_tag,
             exchange,
             routing_key,
             redelivered,
             properties,
             data,
-            acker,
             ..
         } = delivery;
         Raw {
@@ -43,7 +43,7 @@ impl Raw {
                 redelivered,
                 properties,
             }),
-            acker,
+            delivery_tag,
         }
     }
 }

@@ -404,6 +404,7 @@ impl Shared {
                 link.connection.close(200, "OK".into()),
             )
             .await;
+            link.mark_dead();
         }
         for task in shared.tasks.lock().expect("tasks lock").drain(..) {
             task.abort();

@@ -238,12 +238,12 @@ async fn request<Q: 'static, R: 'static>(
             Err(Error::NotConnected { .. }) => return Err(timed_out()),
             other => other?,
         };
-        let replies = match link.replies().await {
-            Ok(replies) => replies,
-            Err(error) if link.connected() => {
+        let replies = match link.unless_dead(link.replies()).await {
+            Some(Ok(replies)) => replies,
+            Some(Err(error)) if link.connected() => {
                 return Err(Error::broker("consume replies for", queue(), error));
             }
-            Err(_) => {
+            _ => {
                 link.suspect.notify_one();
                 shared.wait_new_link(link.generation, deadline).await?;
                 continue;
@@ -282,13 +282,19 @@ async fn request<Q: 'static, R: 'static>(
                 continue;
             }
         }
-        return match tokio::time::timeout_at(deadline, receiver).await {
-            Err(_) => {
+        let waited = link
+            .unless_dead(tokio::time::timeout_at(deadline, receiver))
+            .await;
+        return match waited {
+            Some(Err(_)) => {
                 forget();
                 Err(timed_out())
             }
-            Ok(Err(_)) => Err(Error::ConnectionLost { queue: queue() }),
-            Ok(Ok(reply)) => match reply.error {
+            None | Some(Ok(Err(_))) => {
+                forget();
+                Err(Error::ConnectionLost { queue: queue() })
+            }
+            Some(Ok(Ok(reply))) => match reply.error {
                 Some(message) => Err(Error::Remote {
                     queue: queue(),
                     message,
