@@ -768,3 +768,175 @@ async fn a_stream_reader_can_reject_to_the_dead_letter_queue_and_requeue() {
     stop(running).await;
     cleanup(&prefix, &[(Pattern::PushPull, "orders")]).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_streams_answer_and_reject_with_a_binary_codec_and_generic_outputs_publish() {
+    use tamarco::codec::Postcard;
+    let prefix = unique_prefix("request_stream");
+    let server_amqp = Amqp::new();
+    let mut requests = server_amqp
+        .request_input::<Order, Quote, _>("quotes", Postcard)
+        .stream()
+        .unwrap();
+    let (sender, mut events) = mpsc::unbounded_channel();
+    server_amqp
+        .subscription_input("events", Json)
+        .handle(move |event: Message<Order>| {
+            let sender = sender.clone();
+            async move { sender.send(event.into_value()).map_err(BoxError::from) }
+        })
+        .unwrap();
+    let server = start(Svc { amqp: server_amqp }, settings(&prefix, json!({}))).await;
+    let answering = tokio::spawn(async move {
+        while let Some(request) = requests.next().await {
+            let id = request.value().id;
+            if id == 2 {
+                request.reject("no quote for 2").await.unwrap();
+            } else {
+                request.respond(&Quote { id, cents: 42 }).await.unwrap();
+            }
+        }
+    });
+
+    let client_amqp = Amqp::new();
+    let quotes = client_amqp.request_output::<Order, Quote, _>("quotes", Postcard);
+    let generic = client_amqp.generic_output::<Order>(Json);
+    let client = start(Svc { amqp: client_amqp }, settings(&prefix, json!({}))).await;
+    assert_eq!(
+        quotes.request(&order(1)).await.unwrap(),
+        Quote { id: 1, cents: 42 }
+    );
+    let error = quotes.request(&order(2)).await.expect_err("rejected");
+    assert!(error_chain(&error).contains("no quote for 2"), "{error}");
+    generic.publish("events", &order(9)).await.unwrap();
+    assert_eq!(
+        receive(&mut events, 1, Duration::from_secs(10)).await,
+        [order(9)]
+    );
+
+    let broker = connect().await;
+    let queue = format!(
+        "{}.dead_letter",
+        full_name(&prefix, Pattern::RequestResponse, "quotes")
+    );
+    let dead = take_all(&broker, &queue, Duration::from_secs(10)).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        dead[0]
+            .properties
+            .content_type()
+            .as_ref()
+            .map(|c| c.as_str()),
+        Some("application/x-postcard")
+    );
+    let _ = broker.close(200, "OK".into()).await;
+    stop(client).await;
+    stop(server).await;
+    timeout(Duration::from_secs(5), answering)
+        .await
+        .expect("the request stream ended with the service")
+        .unwrap();
+    cleanup(
+        &prefix,
+        &[
+            (Pattern::RequestResponse, "quotes"),
+            (Pattern::PublishSubscribe, "events"),
+        ],
+    )
+    .await;
+}
+
+/// Restarts the machine's RabbitMQ application (`rabbitmqctl stop_app` / `start_app`) in the
+/// middle of a stream: ignored by default, since it disturbs every other user of the broker.
+/// Run it with `cargo test -p tamarco-tests --test amqp -- --ignored broker_restart`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "restarts the shared RabbitMQ"]
+async fn consumers_and_outputs_recover_after_a_broker_restart() {
+    const N: u64 = 20_000;
+    let prefix = unique_prefix("broker_restart");
+    let amqp_settings = json!({"amqp": {"reconnect_backoff_ms": 100, "reconnect_max_backoff_ms": 1000, "publish_timeout_seconds": 60}});
+    let seen = Arc::new(Mutex::new(HashSet::new()));
+    let consumer_amqp = Amqp::new();
+    {
+        let seen = Arc::clone(&seen);
+        consumer_amqp
+            .pull_input("orders", Json)
+            .handle(move |order: Message<Order>| {
+                seen.lock().unwrap().insert(order.value().id);
+                async { Ok::<_, BoxError>(()) }
+            })
+            .unwrap();
+    }
+    let consumer = start(
+        Svc {
+            amqp: consumer_amqp,
+        },
+        settings(&prefix, amqp_settings.clone()),
+    )
+    .await;
+    let producer_amqp = Amqp::new();
+    let orders = producer_amqp.push_output("orders", Json);
+    let producer = start(
+        Svc {
+            amqp: producer_amqp,
+        },
+        settings(&prefix, amqp_settings),
+    )
+    .await;
+    // Paced, so that the restart falls in the middle of the stream.
+    let mut pushing = Vec::new();
+    for worker in 0..4 {
+        let orders = orders.clone();
+        pushing.push(tokio::spawn(async move {
+            for id in (worker..N).step_by(4) {
+                orders.push(&order(id)).await?;
+                sleep(Duration::from_millis(1)).await;
+            }
+            Ok::<_, AmqpError>(())
+        }));
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (seen.lock().unwrap().len() as u64) < N / 10 {
+        assert!(Instant::now() < deadline, "a third arrived in time");
+        sleep(Duration::from_millis(5)).await;
+    }
+    let rabbitmqctl = |command: &str| {
+        let status = std::process::Command::new("rabbitmqctl")
+            .arg(command)
+            .status()
+            .expect("rabbitmqctl runs");
+        assert!(status.success(), "rabbitmqctl {command}");
+    };
+    tokio::task::spawn_blocking(move || rabbitmqctl("stop_app"))
+        .await
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status_of(&consumer, "amqp") != ResourceStatus::Connecting {
+        assert!(Instant::now() < deadline, "the consumer reports CONNECTING");
+        sleep(Duration::from_millis(20)).await;
+    }
+    tokio::task::spawn_blocking(move || rabbitmqctl("start_app"))
+        .await
+        .unwrap();
+    for pusher in pushing {
+        timeout(Duration::from_secs(120), pusher)
+            .await
+            .expect("pushed in time")
+            .unwrap()
+            .expect("every push confirmed");
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while (seen.lock().unwrap().len() as u64) < N {
+        assert!(
+            Instant::now() < deadline,
+            "all arrived: {} of {N}",
+            seen.lock().unwrap().len()
+        );
+        sleep(Duration::from_millis(10)).await;
+    }
+    assert!(consumer.service().amqp.reconnects() >= 1);
+    assert!(producer.service().amqp.reconnects() >= 1);
+    stop(producer).await;
+    stop(consumer).await;
+    cleanup(&prefix, &[(Pattern::PushPull, "orders")]).await;
+}
