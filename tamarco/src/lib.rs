@@ -15,12 +15,12 @@ pub use tamarco_core::{builtin, metrics, resource, runtime, task};
 pub mod cli;
 
 pub mod resources;
+#[cfg(feature = "amqp")]
+pub use resources::amqp;
 #[cfg(feature = "http")]
 pub use resources::http;
 #[cfg(feature = "websocket")]
 pub use resources::websocket;
-#[cfg(feature = "amqp")]
-pub use resources::amqp;
 pub use tamarco_core::codec;
 #[doc = include_str!("docs/logging.md")]
 pub use tamarco_core::logging;

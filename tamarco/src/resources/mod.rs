@@ -6,11 +6,11 @@
 //! | `http` | `tamarco::http` | `HttpServer`, `HttpClient`, `ResponseCacheLayer` |
 //! | `websocket` | `tamarco::websocket` | `WebSocketServer` |
 
+#[cfg(feature = "amqp")]
+pub mod amqp;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 #[cfg(feature = "websocket")]
 pub mod websocket;
-#[cfg(feature = "amqp")]
-pub mod amqp;
