@@ -208,3 +208,47 @@ impl Drop for TcpProxy {
         self.cut();
     }
 }
+
+/// Deletes what a test declared when dropped, even when the test panics: the queue or
+/// exchange of each `(pattern, queue)` under the prefix, and its dead-letter queue.
+#[derive(Debug)]
+pub struct Cleanup {
+    prefix: String,
+    endpoints: Vec<(Pattern, String)>,
+}
+
+impl Cleanup {
+    /// Cleans up `endpoints` under `prefix` on drop.
+    pub fn new(prefix: &str, endpoints: &[(Pattern, &str)]) -> Cleanup {
+        Cleanup {
+            prefix: prefix.to_owned(),
+            endpoints: endpoints
+                .iter()
+                .map(|&(pattern, queue)| (pattern, queue.to_owned()))
+                .collect(),
+        }
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let prefix = std::mem::take(&mut self.prefix);
+        let endpoints = std::mem::take(&mut self.endpoints);
+        // A runtime of its own, on a thread of its own: this may run inside the test's runtime.
+        let cleaning = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                let endpoints: Vec<(Pattern, &str)> =
+                    endpoints.iter().map(|(p, q)| (*p, q.as_str())).collect();
+                let _ = tokio::time::timeout(Duration::from_secs(10), cleanup(&prefix, &endpoints))
+                    .await;
+            });
+        });
+        let _ = cleaning.join();
+    }
+}

@@ -15,7 +15,7 @@ use tamarco::tokio::sync::mpsc;
 use tamarco::tokio::time::{Instant, sleep, timeout};
 use tamarco::{Running, TaskSet, error_chain, tokio};
 use tamarco_tests::amqp::{
-    BROKER, TcpProxy, cleanup, connect, full_name, settings, take_all, unique_prefix,
+    BROKER, Cleanup, TcpProxy, connect, full_name, settings, take_all, unique_prefix,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -101,6 +101,7 @@ fn status_of<S: TaskSet>(running: &Running<S>, name: &str) -> ResourceStatus {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_pull_between_two_services_with_status_listing_inputs_and_outputs() {
     let prefix = unique_prefix("push_pull");
+    let _cleanup = Cleanup::new(&prefix, &[(Pattern::PushPull, "orders")]);
     let (sender, mut received) = mpsc::unbounded_channel();
     let consumer_amqp = Amqp::new();
     consumer_amqp
@@ -175,12 +176,12 @@ async fn push_pull_between_two_services_with_status_listing_inputs_and_outputs()
     assert_eq!(sent, 0);
     stop(producer).await;
     stop(consumer).await;
-    cleanup(&prefix, &[(Pattern::PushPull, "orders")]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publish_subscribe_reaches_every_subscriber_as_handler_and_as_stream() {
     let prefix = unique_prefix("pubsub");
+    let _cleanup = Cleanup::new(&prefix, &[(Pattern::PublishSubscribe, "prices")]);
     let (sender, mut handled) = mpsc::unbounded_channel();
     let subscribers = TwoSvc {
         amqp: Amqp::new(),
@@ -237,7 +238,6 @@ async fn publish_subscribe_reaches_every_subscriber_as_handler_and_as_stream() {
     let end = timeout(Duration::from_secs(5), stream.next()).await;
     assert!(matches!(end, Ok(None)), "the stream ended");
     stop(publisher).await;
-    cleanup(&prefix, &[(Pattern::PublishSubscribe, "prices")]).await;
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -282,6 +282,13 @@ impl Quotes {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_response_round_trips_typed_replies_and_times_out() {
     let prefix = unique_prefix("reqresp");
+    let _cleanup = Cleanup::new(
+        &prefix,
+        &[
+            (Pattern::RequestResponse, "quotes"),
+            (Pattern::RequestResponse, "nobody"),
+        ],
+    );
     let server = start(Quotes { amqp: Amqp::new() }, settings(&prefix, json!({}))).await;
     let client_amqp = Amqp::new();
     let quotes = client_amqp.request_output::<Order, Quote, _>("quotes", Json);
@@ -336,19 +343,12 @@ async fn request_response_round_trips_typed_replies_and_times_out() {
 
     stop(client).await;
     stop(server).await;
-    cleanup(
-        &prefix,
-        &[
-            (Pattern::RequestResponse, "quotes"),
-            (Pattern::RequestResponse, "nobody"),
-        ],
-    )
-    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handler_errors_and_undecodable_messages_reach_the_dead_letter_queue_with_their_error() {
     let prefix = unique_prefix("dead_letters");
+    let _cleanup = Cleanup::new(&prefix, &[(Pattern::PushPull, "orders")]);
     let attempts = Arc::new(Mutex::new(Vec::new()));
     let (sender, mut handled) = mpsc::unbounded_channel();
     let consumer_amqp = Amqp::new();
@@ -455,7 +455,6 @@ async fn handler_errors_and_undecodable_messages_reach_the_dead_letter_queue_wit
 
     stop(producer).await;
     stop(consumer).await;
-    cleanup(&prefix, &[(Pattern::PushPull, "orders")]).await;
 }
 
 /// What `rabbitmqctl` says about the queues and connections of `prefix`, for failure messages.
@@ -507,6 +506,7 @@ async fn push_all(
 async fn ten_thousand_messages_survive_a_dropped_connection_with_none_lost() {
     const N: u64 = 10_000;
     let prefix = unique_prefix("dropped");
+    let _cleanup = Cleanup::new(&prefix, &[(Pattern::PushPull, "orders")]);
     let proxy = TcpProxy::start(BROKER).await;
     let amqp_settings = json!({"amqp": {
         "port": proxy.port(),
@@ -598,13 +598,13 @@ async fn ten_thousand_messages_survive_a_dropped_connection_with_none_lost() {
 
     stop(producer).await;
     stop(consumer).await;
-    cleanup(&prefix, &[(Pattern::PushPull, "orders")]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graceful_stop_during_a_stream_of_messages_loses_none() {
     const N: u64 = 2_000;
     let prefix = unique_prefix("graceful");
+    let _cleanup = Cleanup::new(&prefix, &[(Pattern::PushPull, "orders")]);
     let handled = Arc::new(Mutex::new(Vec::new()));
     let consumer_amqp = Amqp::new();
     {
@@ -696,7 +696,6 @@ async fn a_graceful_stop_during_a_stream_of_messages_loses_none() {
         handled.len(),
         left.len()
     );
-    cleanup(&prefix, &[(Pattern::PushPull, "orders")]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -733,6 +732,7 @@ async fn next(stream: &mut tamarco::amqp::InputStream<Order>) -> tamarco::amqp::
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_reader_can_reject_to_the_dead_letter_queue_and_requeue() {
     let prefix = unique_prefix("stream_reject");
+    let _cleanup = Cleanup::new(&prefix, &[(Pattern::PushPull, "orders")]);
     let amqp = Amqp::new();
     let orders = amqp.push_output("orders", Json);
     let mut stream = amqp.pull_input::<Order>("orders", Json).stream().unwrap();
@@ -766,13 +766,19 @@ async fn a_stream_reader_can_reject_to_the_dead_letter_queue_and_requeue() {
     assert_eq!(body.id, 2);
     let _ = broker.close(200, "OK".into()).await;
     stop(running).await;
-    cleanup(&prefix, &[(Pattern::PushPull, "orders")]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_streams_answer_and_reject_with_a_binary_codec_and_generic_outputs_publish() {
     use tamarco::codec::Postcard;
     let prefix = unique_prefix("request_stream");
+    let _cleanup = Cleanup::new(
+        &prefix,
+        &[
+            (Pattern::RequestResponse, "quotes"),
+            (Pattern::PublishSubscribe, "events"),
+        ],
+    );
     let server_amqp = Amqp::new();
     let mut requests = server_amqp
         .request_input::<Order, Quote, _>("quotes", Postcard)
@@ -836,14 +842,6 @@ async fn request_streams_answer_and_reject_with_a_binary_codec_and_generic_outpu
         .await
         .expect("the request stream ended with the service")
         .unwrap();
-    cleanup(
-        &prefix,
-        &[
-            (Pattern::RequestResponse, "quotes"),
-            (Pattern::PublishSubscribe, "events"),
-        ],
-    )
-    .await;
 }
 
 /// Restarts the machine's RabbitMQ application (`rabbitmqctl stop_app` / `start_app`) in the
@@ -854,6 +852,7 @@ async fn request_streams_answer_and_reject_with_a_binary_codec_and_generic_outpu
 async fn consumers_and_outputs_recover_after_a_broker_restart() {
     const N: u64 = 20_000;
     let prefix = unique_prefix("broker_restart");
+    let _cleanup = Cleanup::new(&prefix, &[(Pattern::PushPull, "orders")]);
     let amqp_settings = json!({"amqp": {"reconnect_backoff_ms": 100, "reconnect_max_backoff_ms": 1000, "publish_timeout_seconds": 60}});
     let seen = Arc::new(Mutex::new(HashSet::new()));
     let consumer_amqp = Amqp::new();
@@ -938,5 +937,4 @@ async fn consumers_and_outputs_recover_after_a_broker_restart() {
     assert!(producer.service().amqp.reconnects() >= 1);
     stop(producer).await;
     stop(consumer).await;
-    cleanup(&prefix, &[(Pattern::PushPull, "orders")]).await;
 }
