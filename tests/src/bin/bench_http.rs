@@ -2,7 +2,8 @@
 //! handler served by tamarco's `HttpServer` (in a full service: request id, span, metrics into
 //! tamarco's recorder, timeout, body limit) and by bare axum (`axum::serve`), loaded in turns
 //! by the same `wrk -t2 -c50` on the same machine. Prints requests per second of each round,
-//! the means, and the ratio tamarco / axum.
+//! the means, and the ratio tamarco / axum; with `perf` installed, also the CPU time each server
+//! spends per request, which the other load of a shared machine moves less than the rate.
 //!
 //! Modes: `bench_http run [SECONDS] [ROUNDS]` starts both servers (this program in the two
 //! modes below) and drives wrk; `bench_http axum PORT` and `bench_http tamarco PORT` serve.
@@ -140,8 +141,25 @@ fn start(mode: &str) -> (Server, SocketAddr) {
     (server, addr)
 }
 
-/// One wrk run; its requests per second.
-fn wrk(addr: SocketAddr, seconds: u32) -> f64 {
+/// One wrk run against `server`: its requests per second, and, when `perf` is there, the CPU
+/// time the server spent per request (in microseconds), which depends less than the rate on
+/// the other load of a shared machine.
+fn wrk(server: &Server, addr: SocketAddr, seconds: u32) -> (f64, Option<f64>) {
+    let counting = seconds.saturating_sub(1).max(1);
+    let perf = Command::new("perf")
+        .args([
+            "stat",
+            "-x,",
+            "-e",
+            "task-clock",
+            "-p",
+            &server.0.id().to_string(),
+        ])
+        .args(["--", "sleep", &counting.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok();
     let output = Command::new("wrk")
         .args([
             "-t2",
@@ -158,33 +176,65 @@ fn wrk(addr: SocketAddr, seconds: u32) -> f64 {
         !text.contains("Socket errors"),
         "socket errors under load:\n{text}"
     );
-    text.lines()
+    let rps: f64 = text
+        .lines()
         .find_map(|line| line.strip_prefix("Requests/sec:"))
         .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no Requests/sec in:\n{text}"))
+        .unwrap_or_else(|| panic!("no Requests/sec in:\n{text}"));
+    let cpu_ms = perf
+        .and_then(|perf| perf.wait_with_output().ok())
+        .and_then(|out| {
+            let text = String::from_utf8_lossy(&out.stderr).into_owned();
+            let line = text.lines().find(|line| line.contains("task-clock"))?;
+            line.split(',').next()?.parse::<f64>().ok()
+        });
+    // task-clock counts milliseconds: microseconds per request.
+    (
+        rps,
+        cpu_ms.map(|ms| ms * 1000.0 / (rps * f64::from(counting))),
+    )
 }
 
 fn run(seconds: u32, rounds: usize) {
-    let (_axum, axum_addr) = start("axum");
-    let (_tamarco, tamarco_addr) = start("tamarco");
+    let (axum_server, axum_addr) = start("axum");
+    let (tamarco_server, tamarco_addr) = start("tamarco");
     println!("hello world, wrk -t2 -c50 -d{seconds}s, {rounds} rounds each, turns alternating");
-    wrk(axum_addr, 2);
-    wrk(tamarco_addr, 2);
+    wrk(&axum_server, axum_addr, 2);
+    wrk(&tamarco_server, tamarco_addr, 2);
     let (mut axum, mut tamarco) = (Vec::new(), Vec::new());
     for round in 1..=rounds {
-        axum.push(wrk(axum_addr, seconds));
-        tamarco.push(wrk(tamarco_addr, seconds));
+        axum.push(wrk(&axum_server, axum_addr, seconds));
+        tamarco.push(wrk(&tamarco_server, tamarco_addr, seconds));
+        let (a, t) = (axum[round - 1], tamarco[round - 1]);
         println!(
-            "  round {round}: bare axum {:>9.0} req/s   tamarco {:>9.0} req/s",
-            axum[round - 1],
-            tamarco[round - 1]
+            "  round {round}: bare axum {:>9.0} req/s {}   tamarco {:>9.0} req/s {}",
+            a.0,
+            per_request(a.1),
+            t.0,
+            per_request(t.1)
         );
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let (axum, tamarco) = (mean(&axum), mean(&tamarco));
-    println!("  mean:    bare axum {axum:>9.0} req/s   tamarco {tamarco:>9.0} req/s");
+    let rate = |v: &[(f64, Option<f64>)]| mean(&v.iter().map(|r| r.0).collect::<Vec<_>>());
+    let (axum_rate, tamarco_rate) = (rate(&axum), rate(&tamarco));
+    println!("  mean:    bare axum {axum_rate:>9.0} req/s   tamarco {tamarco_rate:>9.0} req/s");
     println!(
         "  ratio tamarco / bare axum: {:.3} (goal: 0.95 or better)",
-        tamarco / axum
+        tamarco_rate / axum_rate
     );
+    let work = |v: &[(f64, Option<f64>)]| {
+        let counts: Option<Vec<f64>> = v.iter().map(|r| r.1).collect();
+        counts.map(|c| mean(&c))
+    };
+    if let (Some(a), Some(t)) = (work(&axum), work(&tamarco)) {
+        println!(
+            "  server CPU per request: bare axum {a:.2} us, tamarco {t:.2} us; \
+             throughput it allows, tamarco / bare axum: {:.3}",
+            a / t
+        );
+    }
+}
+
+fn per_request(cpu_us: Option<f64>) -> String {
+    cpu_us.map_or_else(String::new, |us| format!("({us:>5.2} us CPU/req)"))
 }
