@@ -371,7 +371,7 @@ async fn a_graceful_stop_under_load_completes_every_accepted_request() {
         "shutdown": {"grace_period_seconds": 20},
         "resources": {
             "tamarco_http_report_server": {"port": 0},
-            "http_server": {"port": 0, "drain_delay_seconds": 0.5},
+            "http_server": {"port": 0, "drain_delay_seconds": 1.0},
         },
     }});
     let running = Drain::default()
