@@ -1,5 +1,6 @@
-//! Benchmark of the Kafka resource (run it through `tests/bench/kafka.sh`), against its own
-//! tansu broker on a free loopback port:
+//! Benchmark of the Kafka resource (run it through `tests/bench/kafka.sh`), first against
+//! librdkafka's in-process mock cluster (fast: the clients' own cost shows), then against its
+//! own tansu broker on a free loopback port (a real Kafka-protocol broker, SQLite storage):
 //!
 //! - produce throughput of 200-byte JSON messages through a tamarco `Output` and through a
 //!   plain rdkafka `FutureProducer`, with the same number of messages in flight;
@@ -19,6 +20,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::DefaultProducerContext;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Message as _};
 use tamarco::MicroserviceContext;
@@ -28,6 +31,38 @@ use tamarco::serde::{Deserialize, Serialize};
 use tamarco::serde_json::json;
 use tamarco::tokio;
 use tamarco_tests::kafka::{Broker, unique_topic};
+
+/// Where the messages go: tansu (a real Kafka-protocol broker, with SQLite storage) or
+/// librdkafka's in-process mock cluster (fast, so that the clients' own cost shows).
+enum Cluster {
+    Tansu(Broker),
+    Mock(MockCluster<'static, DefaultProducerContext>),
+}
+
+impl Cluster {
+    fn name(&self) -> &'static str {
+        match self {
+            Cluster::Tansu(_) => "tansu (sqlite) on loopback",
+            Cluster::Mock(_) => "librdkafka mock cluster, in process",
+        }
+    }
+
+    fn bootstrap(&self) -> String {
+        match self {
+            Cluster::Tansu(broker) => broker.bootstrap(),
+            Cluster::Mock(mock) => mock.bootstrap_servers(),
+        }
+    }
+
+    fn create_topic(&self, topic: &str, partitions: u32) {
+        match self {
+            Cluster::Tansu(broker) => broker.create_topic(topic, partitions),
+            Cluster::Mock(mock) => mock
+                .create_topic(topic, i32::try_from(partitions).unwrap(), 1)
+                .unwrap(),
+        }
+    }
+}
 
 /// Messages in flight while producing.
 const WINDOW: usize = 1000;
@@ -66,18 +101,28 @@ fn main() {
 }
 
 async fn bench(messages: u64, rounds: usize) {
-    let broker = Broker::start();
     assert_eq!(
         tamarco::serde_json::to_vec(&payload(123_456, 987_654_321))
             .unwrap()
             .len(),
         200
     );
+    // The mock cluster stalls with more than about 10000 records in a topic; more rounds
+    // make up for the shorter runs.
+    let mock = Cluster::Mock(MockCluster::new(1).expect("a mock cluster"));
+    throughput(&mock, messages.min(10_000), rounds * 2).await;
+    drop(mock);
+    let tansu = Cluster::Tansu(Broker::start());
+    throughput(&tansu, messages, rounds).await;
+    latencies(&tansu).await;
+}
+
+async fn throughput(broker: &Cluster, messages: u64, rounds: usize) {
     println!(
         "kafka: {messages} messages of 200 bytes of JSON, {rounds} rounds, {WINDOW} in flight, \
-         {PARTITIONS} partition, tansu (sqlite) on loopback"
+         {PARTITIONS} partition, {}",
+        broker.name()
     );
-
     let (mut produce_t, mut produce_p) = (Vec::new(), Vec::new());
     let (mut consume_t, mut consume_p) = (Vec::new(), Vec::new());
     let (mut whole_t, mut whole_p) = (Vec::new(), Vec::new());
@@ -88,11 +133,11 @@ async fn bench(messages: u64, rounds: usize) {
         broker.create_topic(&other, PARTITIONS);
         // Alternate which side runs first, so that neither always gets the warmer broker.
         if round % 2 == 0 {
-            produce_t.push(produce_tamarco(&broker, &topic, messages).await);
-            produce_p.push(produce_plain(&broker, &other, messages).await);
+            produce_t.push(produce_tamarco(broker, &topic, messages).await);
+            produce_p.push(produce_plain(broker, &other, messages).await);
         } else {
-            produce_p.push(produce_plain(&broker, &other, messages).await);
-            produce_t.push(produce_tamarco(&broker, &topic, messages).await);
+            produce_p.push(produce_plain(broker, &other, messages).await);
+            produce_t.push(produce_tamarco(broker, &topic, messages).await);
         }
         // Both topics now hold `messages` records; each side consumes one of them.
         // Each consumer is in a new group, so each reads the whole topic.
@@ -100,11 +145,11 @@ async fn bench(messages: u64, rounds: usize) {
         let mut p = [0.0; 2];
         for (i, pause) in [true, false].into_iter().enumerate() {
             if round % 2 == 0 {
-                t[i] = consume_tamarco(&broker, &topic, messages, pause).await;
-                p[i] = consume_plain(&broker, &other, messages, pause).await;
+                t[i] = consume_tamarco(broker, &topic, messages, pause).await;
+                p[i] = consume_plain(broker, &other, messages, pause).await;
             } else {
-                p[i] = consume_plain(&broker, &other, messages, pause).await;
-                t[i] = consume_tamarco(&broker, &topic, messages, pause).await;
+                p[i] = consume_plain(broker, &other, messages, pause).await;
+                t[i] = consume_tamarco(broker, &topic, messages, pause).await;
             }
         }
         consume_t.push(t[0]);
@@ -134,7 +179,9 @@ async fn bench(messages: u64, rounds: usize) {
         &mut whole_t,
         &mut whole_p,
     );
+}
 
+async fn latencies(broker: &Cluster) {
     // tansu answers a fetch only after waiting about half of `fetch.wait.max.ms` (500 by
     // default), even when records are there; a Kafka broker answers as soon as they arrive.
     let tunings = [
@@ -146,7 +193,7 @@ async fn bench(messages: u64, rounds: usize) {
     ];
     for (label, extra) in tunings {
         let rate = 50;
-        let mut latencies = latency(&broker, rate, Duration::from_secs(10), extra).await;
+        let mut latencies = latency(broker, rate, Duration::from_secs(10), extra).await;
         latencies.sort_by(f64::total_cmp);
         let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q).round() as usize];
         println!(
@@ -173,7 +220,7 @@ fn ratio(what: &str, tamarco: &mut [f64], plain: &mut [f64]) {
     );
 }
 
-fn settings(broker: &Broker, extra: tamarco::serde_json::Value) -> tamarco::serde_json::Value {
+fn settings(broker: &Cluster, extra: tamarco::serde_json::Value) -> tamarco::serde_json::Value {
     let mut kafka = json!({"bootstrap_servers": [broker.bootstrap()]});
     if let (Some(kafka), Some(extra)) = (kafka.as_object_mut(), extra.as_object()) {
         kafka.extend(extra.clone());
@@ -181,7 +228,7 @@ fn settings(broker: &Broker, extra: tamarco::serde_json::Value) -> tamarco::serd
     json!({"system": {"resources": {"kafka": kafka}}})
 }
 
-async fn produce_tamarco(broker: &Broker, topic: &str, messages: u64) -> f64 {
+async fn produce_tamarco(broker: &Cluster, topic: &str, messages: u64) -> f64 {
     let mut cx = MicroserviceContext::new("bench_producer");
     cx.settings()
         .update_internal(settings(broker, json!({})))
@@ -206,8 +253,11 @@ async fn produce_tamarco(broker: &Broker, topic: &str, messages: u64) -> f64 {
     rate
 }
 
-async fn produce_plain(broker: &Broker, topic: &str, messages: u64) -> f64 {
-    let producer: FutureProducer = broker.config().create().unwrap();
+async fn produce_plain(broker: &Cluster, topic: &str, messages: u64) -> f64 {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", broker.bootstrap())
+        .create()
+        .unwrap();
     // The same first step as the resource's start: a metadata round trip.
     let probe = producer.clone();
     tokio::task::spawn_blocking(move || {
@@ -255,7 +305,7 @@ const PREFETCH: Duration = Duration::from_secs(3);
 /// `pause`, the clock runs from the end of a pause after the first message (everything
 /// fetched by then) to the last: the client's own cost. Without, from the start of the
 /// resource to the last message: connect, join, fetch and handle.
-async fn consume_tamarco(broker: &Broker, topic: &str, messages: u64, pause: bool) -> f64 {
+async fn consume_tamarco(broker: &Cluster, topic: &str, messages: u64, pause: bool) -> f64 {
     let mut cx = MicroserviceContext::new("bench_consumer");
     let fetch: tamarco::serde_json::Map<String, tamarco::serde_json::Value> = FETCH
         .iter()
@@ -314,7 +364,7 @@ async fn consume_tamarco(broker: &Broker, topic: &str, messages: u64, pause: boo
 
 /// The same work with plain rdkafka: decode, store the offset, auto-commit the store; the
 /// clocks as for [`consume_tamarco`].
-async fn consume_plain(broker: &Broker, topic: &str, messages: u64, pause: bool) -> f64 {
+async fn consume_plain(broker: &Cluster, topic: &str, messages: u64, pause: bool) -> f64 {
     let started = Instant::now();
     let mut config = ClientConfig::new();
     for (key, value) in FETCH {
@@ -363,7 +413,7 @@ async fn consume_plain(broker: &Broker, topic: &str, messages: u64, pause: bool)
 /// Pushes at `rate` per second for `length` through one service's output to its own input;
 /// returns each message's push-to-handler time in milliseconds.
 async fn latency(
-    broker: &Broker,
+    broker: &Cluster,
     rate: u32,
     length: Duration,
     extra: tamarco::serde_json::Value,

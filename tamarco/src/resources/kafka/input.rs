@@ -6,6 +6,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::ops::Deref;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
@@ -77,8 +78,6 @@ pub struct InputBuilder<T: 'static> {
     codec: Arc<dyn Codec<T>>,
 }
 
-type Handler<T> = Arc<dyn Fn(Message<T>) -> BoxFuture<'static, Result<(), BoxError>> + Send + Sync>;
-
 impl<T: Send + 'static> InputBuilder<T> {
     pub(crate) fn new(shared: Arc<Shared>, topic: &str, codec: impl Codec<T>) -> Self {
         InputBuilder {
@@ -149,15 +148,12 @@ impl<T: Send + 'static> InputBuilder<T> {
     where
         F: Fn(Message<T>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: Into<BoxError>,
+        E: Into<BoxError> + 'static,
     {
-        let handler: Handler<T> = Arc::new(move |message| {
-            let future = handler(message);
-            Box::pin(async move { future.await.map_err(Into::into) })
-        });
         let launch = HandlerLaunch {
             codec: BoundCodec::from_arc(self.spec.name.clone(), self.codec),
-            handler,
+            handler: Arc::new(handler),
+            _output: PhantomData,
         };
         self.shared.declare(self.spec, "handler", Box::new(launch))
     }
@@ -172,7 +168,7 @@ impl<T: Send + 'static> InputBuilder<T> {
         S: Send + Sync + 'static,
         F: Fn(Arc<S>, Message<T>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), E>> + Send + 'static,
-        E: Into<BoxError>,
+        E: Into<BoxError> + 'static,
     {
         let service: Weak<S> = Arc::downgrade(service);
         let method = Arc::new(method);
@@ -218,12 +214,20 @@ pub(crate) trait Launch: Send + Sync {
     fn launch(&self, run: Run) -> Option<BoxFuture<'static, ()>>;
 }
 
-struct HandlerLaunch<T: 'static> {
+/// The handler stays a concrete type down to the loop: no allocation per message.
+struct HandlerLaunch<T: 'static, F, Fut, E> {
     codec: BoundCodec<T>,
-    handler: Handler<T>,
+    handler: Arc<F>,
+    _output: PhantomData<fn() -> (Fut, E)>,
 }
 
-impl<T: Send + 'static> Launch for HandlerLaunch<T> {
+impl<T, F, Fut, E> Launch for HandlerLaunch<T, F, Fut, E>
+where
+    T: Send + 'static,
+    F: Fn(Message<T>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<BoxError> + 'static,
+{
     fn launch(&self, run: Run) -> Option<BoxFuture<'static, ()>> {
         Some(Box::pin(run_handler(
             run,
@@ -350,7 +354,13 @@ pub(crate) async fn store_periodically(
     state.store_positions(&*consumer);
 }
 
-async fn run_handler<T: Send + 'static>(run: Run, codec: BoundCodec<T>, handler: Handler<T>) {
+async fn run_handler<T, F, Fut, E>(run: Run, codec: BoundCodec<T>, handler: Arc<F>)
+where
+    T: Send + 'static,
+    F: Fn(Message<T>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<BoxError> + 'static,
+{
     let ctx = Arc::clone(&run.ctx);
     let state = &ctx.state;
     let mut halt = ctx.halt.clone();
@@ -366,32 +376,35 @@ async fn run_handler<T: Send + 'static>(run: Run, codec: BoundCodec<T>, handler:
             use rdkafka::Message as _;
             Meta::of(&message, topics.get(message.topic()))
         };
-        let ticket = state
-            .tracker
-            .delivered(&meta.topic, meta.partition, meta.offset);
         let body = {
             use rdkafka::Message as _;
             message.payload().unwrap_or_default()
         };
-        match handle(&ctx, &codec, &handler, &meta, body, &mut halt).await {
-            Outcome::Done => state.tracker.ack(&ticket),
-            Outcome::Halted => {
-                state.tracker.abandon(&ticket);
-                break;
-            }
+        match handle(&ctx, &codec, &*handler, &meta, body, &mut halt).await {
+            Outcome::Done => state
+                .tracker
+                .handled(&meta.topic, meta.partition, meta.offset),
+            // Not committed: it comes again.
+            Outcome::Halted => break,
         }
     }
 }
 
 /// Runs the handler on one record, with retries, then the dead-letter topic.
-async fn handle<T: Send + 'static>(
+async fn handle<T, F, Fut, E>(
     ctx: &InputCtx,
     codec: &BoundCodec<T>,
-    handler: &Handler<T>,
+    handler: &F,
     meta: &Arc<Meta>,
     body: &[u8],
     halt: &mut watch::Receiver<bool>,
-) -> Outcome {
+) -> Outcome
+where
+    T: Send + 'static,
+    F: Fn(Message<T>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<BoxError> + 'static,
+{
     let state = &ctx.state;
     let attempts = ctx.spec.retries.unwrap_or(ctx.config.retries) + 1;
     let mut backoff = ctx.spec.retry_backoff.unwrap_or(ctx.config.retry_backoff);
@@ -415,7 +428,7 @@ async fn handle<T: Send + 'static>(
                 state.handled.fetch_add(1, Ordering::Relaxed);
                 return Outcome::Done;
             }
-            Ok(Err(error)) => error,
+            Ok(Err(error)) => error.into(),
             Err(panic) => panic_message(&panic).into(),
         };
         if attempt >= attempts {

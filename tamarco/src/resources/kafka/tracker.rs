@@ -126,6 +126,29 @@ impl Tracker {
         }
     }
 
+    /// A record handled in order, the only one in flight in its partition (handler inputs):
+    /// the partition's position moves past it. One step instead of `delivered` and `ack`.
+    pub(crate) fn handled(&self, topic: &Arc<str>, partition: i32, offset: i64) {
+        let mut inner = self.inner.lock().expect("tracker lock");
+        let at = match inner.find(topic, partition) {
+            Some(at) => at,
+            None => {
+                inner.generations += 1;
+                let track = Track {
+                    generation: inner.generations,
+                    pending: VecDeque::new(),
+                    next: offset,
+                    stored: -1,
+                };
+                inner.tracks.push((Arc::clone(topic), partition, track));
+                inner.last = inner.tracks.len() - 1;
+                inner.last
+            }
+        };
+        let track = &mut inner.tracks[at].2;
+        track.next = track.next.max(offset + 1);
+    }
+
     /// The record is done: handled, or dead-lettered.
     pub(crate) fn ack(&self, ticket: &Ticket) {
         self.finish(ticket, true);
@@ -213,6 +236,17 @@ mod tests {
         tracker.abandon(&tickets[3]);
         tracker.ack(&tickets[4]);
         assert!(tracker.take_positions().is_empty(), "13 was abandoned");
+        assert_eq!(tracker.outstanding(), 0);
+    }
+
+    #[test]
+    fn in_order_handling_moves_the_position() {
+        let tracker = Tracker::default();
+        let t = topic();
+        tracker.handled(&t, 0, 7);
+        tracker.handled(&t, 0, 8);
+        assert_eq!(tracker.take_positions(), vec![(t.clone(), 0, 9)]);
+        assert!(tracker.take_positions().is_empty());
         assert_eq!(tracker.outstanding(), 0);
     }
 
