@@ -13,7 +13,7 @@ fn meters(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("counter increment");
     group.bench_function("tamarco Counter (held)", |b| {
-        b.iter(|| black_box(&counter).increment())
+        b.iter(|| black_box(&counter).increment());
     });
     group.bench_function("metrics::counter! macro", |b| {
         b.iter(|| ::metrics::counter!("bench_requests_total", "route" => "/orders").increment(1));
@@ -25,12 +25,12 @@ fn meters(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("summary observation");
     group.bench_function("tamarco Summary (held)", |b| {
-        b.iter(|| black_box(&summary).observe(black_box(0.25)))
+        b.iter(|| black_box(&summary).observe(black_box(0.25)));
     });
     group.bench_function("metrics::histogram! macro", |b| {
         b.iter(|| {
             ::metrics::histogram!("bench_latency_seconds", "route" => "/orders")
-                .record(black_box(0.25))
+                .record(black_box(0.25));
         });
     });
     group.finish();
@@ -42,7 +42,7 @@ fn render(c: &mut Criterion) {
         Counter::new("bench_series_total", &[("series", i.to_string())]).increment();
     }
     c.bench_function("render /metrics with 1000+ series", |b| {
-        b.iter(|| metrics::exposition("bench"))
+        b.iter(|| metrics::exposition("bench"));
     });
 }
 
