@@ -266,13 +266,27 @@ async fn request<Q: 'static, R: 'static>(
         let forget = || {
             replies.pending.lock().expect("pending lock").remove(&id);
         };
-        match link.publish_once(&target, &body, &properties).await {
-            Ok(()) => {}
-            Err(PublishFailure::Final(error)) => {
-                forget();
-                return Err(error);
+        // Wait for the confirm and the reply at once: a reply may well come first.
+        let publishing = link.publish_once(&target, &body, &properties);
+        let waiting = link.unless_dead(tokio::time::timeout_at(deadline, receiver));
+        tokio::pin!(publishing, waiting);
+        let mut confirmed = false;
+        let waited = loop {
+            tokio::select! {
+                outcome = &mut publishing, if !confirmed => match outcome {
+                    Ok(()) => confirmed = true,
+                    Err(PublishFailure::Final(error)) => {
+                        forget();
+                        return Err(error);
+                    }
+                    Err(PublishFailure::Retry(error)) => break Err(error),
+                },
+                waited = &mut waiting => break Ok(waited),
             }
-            Err(PublishFailure::Retry(error)) => {
+        };
+        let waited = match waited {
+            Ok(waited) => waited,
+            Err(error) => {
                 forget();
                 link.suspect.notify_one();
                 if Instant::now() >= deadline {
@@ -281,10 +295,7 @@ async fn request<Q: 'static, R: 'static>(
                 shared.wait_new_link(link.generation, deadline).await?;
                 continue;
             }
-        }
-        let waited = link
-            .unless_dead(tokio::time::timeout_at(deadline, receiver))
-            .await;
+        };
         return match waited {
             Some(Err(_)) => {
                 forget();
