@@ -2,7 +2,6 @@
 //! `.ci/services`) on a free loopback port with its own SQLite data dir, and kills it on drop.
 //! Plain-rdkafka helpers read topics and committed offsets behind tamarco's back.
 
-use std::fs::File;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -64,11 +63,22 @@ impl Broker {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("a temp dir for the broker");
         let port = free_port();
+        let child = Self::spawn(&dir, port);
+        let broker = Broker { child, port, dir };
+        broker.wait_ready(Duration::from_secs(30));
+        broker
+    }
+
+    fn spawn(dir: &Path, port: u16) -> Child {
         let url = format!("tcp://127.0.0.1:{port}");
-        let log = File::create(dir.join("broker.log")).expect("the broker's log file");
-        let mut command = Command::new(&tansu);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("broker.log"))
+            .expect("the broker's log file");
+        let mut command = Command::new(tansu_path());
         command
-            .current_dir(&dir)
+            .current_dir(dir)
             .arg("broker")
             .args(["--listener-url", &url])
             .args(["--advertised-listener-url", &url])
@@ -79,10 +89,20 @@ impl Broker {
         for var in TANSU_ENV {
             command.env_remove(var);
         }
-        let child = command.spawn().expect("tansu starts");
-        let broker = Broker { child, port, dir };
-        broker.wait_ready(Duration::from_secs(30));
-        broker
+        command.spawn().expect("tansu starts")
+    }
+
+    /// Kills the broker (its data stays), as a crash or a network cut would look to clients.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the broker again on the same port with the same data, after [`kill`](Self::kill).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = Self::spawn(&self.dir, self.port);
+        self.wait_ready(Duration::from_secs(30));
     }
 
     fn wait_ready(&self, timeout: Duration) {
