@@ -84,15 +84,25 @@ async fn metrics_parse_and_hold_user_meters_with_escaped_labels_and_builtins() {
         assert_eq!(code, 200);
         let parsed = prometheus_parse::Scrape::parse(body.lines().map(|l| Ok(l.to_owned())))
             .expect("valid exposition");
-        let ready = parsed
-            .samples
-            .iter()
-            .any(|s| s.metric == "shop_task_runs_total");
+        // Built-ins appear once a timer ran and the collector sampled at least once.
+        let ready = [
+            "shop_task_runs_total",
+            "shop_resource_status",
+            "shop_process_open_fds",
+        ]
+        .iter()
+        .all(|name| parsed.samples.iter().any(|s| s.metric == *name))
+            // and a sample taken after `db` started (the first one may precede it)
+            && parsed.samples.iter().any(|s| {
+                s.metric == "shop_resource_status"
+                    && s.labels.get("resource") == Some("db")
+                    && s.value == prometheus_parse::Value::Gauge(2.0)
+            });
         scrape = Some(parsed);
         ready
     })
     .await;
-    assert!(found, "built-in task metrics appear");
+    assert!(found, "built-in metrics appear");
     let scrape = scrape.unwrap();
     let sample = |name: &str| {
         scrape
