@@ -19,6 +19,8 @@ pub mod resources;
 pub use resources::amqp;
 #[cfg(feature = "http")]
 pub use resources::http;
+#[cfg(feature = "kafka")]
+pub use resources::kafka;
 #[cfg(feature = "websocket")]
 pub use resources::websocket;
 pub use tamarco_core::codec;
