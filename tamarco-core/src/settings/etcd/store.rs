@@ -16,8 +16,12 @@ use crate::settings::{SettingsError, tree};
 
 /// etcd's default limit of operations in one transaction (`--max-txn-ops`).
 const MAX_TXN_OPS: usize = 128;
-/// Attempts of one request when the cluster answers "unavailable" (a member just went away).
+/// Attempts of a guarded write whose guard failed (the subtree changed meanwhile).
 const REQUEST_ATTEMPTS: u32 = 3;
+/// Attempts of one request when the cluster answers "unavailable" (a member just went away):
+/// with the doubling backoff this gives the client ~6 s to notice the dead member and route
+/// around it.
+const UNAVAILABLE_ATTEMPTS: u32 = 6;
 
 /// A connection to etcd (one endpoint or a cluster) that reads and writes settings by dotted
 /// key. Cheap to clone.
@@ -352,7 +356,7 @@ impl EtcdStore {
         loop {
             match bounded(self.config.request_timeout(), call(self.client.clone())).await {
                 Ok(value) => return Ok(value),
-                Err(message) if attempt < REQUEST_ATTEMPTS && is_transient(&message) => {
+                Err(message) if attempt < UNAVAILABLE_ATTEMPTS && is_transient(&message) => {
                     tracing::debug!("{}: {what}: {message}; retrying", self.describe());
                     tokio::time::sleep(backoff.next_wait()).await;
                     attempt += 1;
