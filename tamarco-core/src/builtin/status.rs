@@ -120,9 +120,7 @@ pub(crate) struct BoardEntry {
 impl BoardEntry {
     /// The resource's own status if it reports one, else the lifecycle's.
     pub(crate) fn status(&self) -> ResourceStatus {
-        self.resource
-            .status_dyn()
-            .unwrap_or_else(|| self.cx.status().get())
+        crate::resource::effective_status(&*self.resource, &self.cx)
     }
 }
 

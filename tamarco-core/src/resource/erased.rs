@@ -63,3 +63,12 @@ impl<R: Resource> ErasedResource for R {
         self.status_fields()
     }
 }
+
+/// The status a resource shows: its own view when it reports one, else the lifecycle's (the
+/// status cell in its context). The one rule the runtime, `/status` and the metrics share.
+pub(crate) fn effective_status(
+    resource: &dyn ErasedResource,
+    cx: &ResourceContext,
+) -> ResourceStatus {
+    resource.status_dyn().unwrap_or_else(|| cx.status().get())
+}

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::BoxError;
 
 pub use context::{ReportRoutes, ResourceContext};
+pub(crate) use erased::effective_status;
 pub use erased::{BoxFuture, ErasedResource};
 pub use status::{ResourceStatus, StatusCell};
 

@@ -36,9 +36,7 @@ impl Entry {
 
     /// The status `/status` shows: the resource's own, else the lifecycle's.
     pub(crate) fn status(&self) -> ResourceStatus {
-        self.resource
-            .status_dyn()
-            .unwrap_or_else(|| self.cx.status().get())
+        crate::resource::effective_status(&*self.resource, &self.cx)
     }
 
     fn progress(&self) -> Progress {
