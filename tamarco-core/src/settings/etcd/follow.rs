@@ -160,7 +160,8 @@ impl Follower {
         }
     }
 
-    /// Applies the events of one response as one change of the settings.
+    /// Applies the events of one response as one change of the settings, split where a key
+    /// repeats so that no value of it is skipped.
     fn apply(&mut self, response: &WatchResponse) {
         let mapping: &KeyMapping = self.store.mapping();
         let mut changes = Vec::with_capacity(response.events().len());
@@ -176,6 +177,12 @@ impl Follower {
                 EventType::Put => Some(KeyMapping::decode(kv.value())),
                 EventType::Delete => None,
             };
+            // A response may carry several revisions of one key (a watch catching up after a
+            // reconnect): apply what came before, so that watchers see every value in order.
+            if changes.iter().any(|(key, _)| *key == dotted) {
+                self.settings
+                    .apply(Layer::Etcd, std::mem::take(&mut changes));
+            }
             changes.push((dotted, value));
         }
         if response.events().is_empty() {
