@@ -5,11 +5,11 @@
 pub use tamarco_core::settings;
 pub use tamarco_core::{
     BoxError, Error, ExitStatus, HookFn, Hooks, Microservice, MicroserviceContext, Phase, Resource,
-    ResourceContext, ResourceError, ResourceSlot, ResourceStatus, Running, Runtime, Settings,
-    SettingsError, SettingsView, ShutdownHandle, Stage, StageFailed, StopReason, TaskContext,
-    TaskSet, error_chain,
+    ResourceContext, ResourceError, ResourceSlot, ResourceStatus, Running, Runtime, Secret,
+    Settings, SettingsError, SettingsView, ShutdownHandle, Stage, StageFailed, StopReason,
+    TaskContext, TaskSet, error_chain,
 };
-pub use tamarco_core::{builtin, metrics, resource, runtime, task};
+pub use tamarco_core::{builtin, metrics, resource, runtime, secret, task};
 
 #[cfg(feature = "cli")]
 pub mod cli;

@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::BoxError;
 use crate::resource::{ErasedResource, ResourceContext, ResourceStatus};
 use crate::runtime::Entry;
+use crate::secret::is_secret_name;
 use crate::settings::Settings;
 use crate::shutdown::ShutdownHandle;
 
@@ -171,7 +172,7 @@ impl StatusBoard {
                 _ => StatusCode::SERVICE_UNAVAILABLE,
             };
             let mut fields = entry.resource.status_fields_dyn();
-            fields.retain(|key, _| !looks_secret(key));
+            hide_secrets(&mut fields);
             let mut item = json!({"status": status.code(), "status_str": status.as_str()});
             if let Value::Object(item) = &mut item {
                 item.extend(fields);
@@ -216,10 +217,18 @@ async fn ready(State(probes): State<Probes>) -> (StatusCode, axum::Json<Value>) 
     }
 }
 
-/// Whether a `/status` field name may hold a secret, which must never be shown.
-fn looks_secret(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    ["password", "passwd", "token", "secret", "credential"]
-        .iter()
-        .any(|word| key.contains(word))
+/// Drops the fields whose name looks secret, at any depth: they must never be shown.
+fn hide_secrets(fields: &mut Map<String, Value>) {
+    fields.retain(|key, _| !is_secret_name(key));
+    for value in fields.values_mut() {
+        hide_secrets_in(value);
+    }
+}
+
+fn hide_secrets_in(value: &mut Value) {
+    match value {
+        Value::Object(map) => hide_secrets(map),
+        Value::Array(items) => items.iter_mut().for_each(hide_secrets_in),
+        _ => {}
+    }
 }

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use tracing::Level;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 
-use super::secret::Secret;
+use crate::secret::Secret;
 use crate::settings::Settings;
 
 const ROOT: &str = "system.logging";
@@ -269,8 +269,8 @@ impl Config {
                     queue_size: r.queue_size("http"),
                 }),
         };
-        let mut secret_fields = vec!["password".to_owned(), "auth_token".to_owned()];
-        secret_fields.extend(r.or::<Vec<String>>(&format!("{ROOT}.secret_fields"), Vec::new()));
+        // Beside the names every part of tamarco treats as secret (`crate::secret`).
+        let secret_fields = r.or::<Vec<String>>(&format!("{ROOT}.secret_fields"), Vec::new());
         let config = Config {
             profile,
             default_level,

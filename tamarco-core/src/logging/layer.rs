@@ -48,7 +48,7 @@ impl Pipeline {
                 cx: DocContext::new(String::new(), crate::settings::DEFAULT_DEPLOY_NAME.into()),
             }),
             sinks: Vec::new(),
-            secrets: SecretNames::new(vec!["password".into(), "auth_token".into()]),
+            secrets: SecretNames::new(Vec::new()),
             flush_timeout: Duration::from_secs(5),
             _monitor: None,
         }
@@ -81,7 +81,7 @@ impl Pipeline {
             service: "test".into(),
             stdout: None,
             sinks,
-            secrets: SecretNames::new(vec!["password".into(), "auth_token".into(), "pin".into()]),
+            secrets: SecretNames::new(vec!["pin".into()]),
             flush_timeout: Duration::from_secs(5),
             _monitor: None,
         }

@@ -14,7 +14,8 @@
 //! comes back is used again. On a graceful stop the queues are flushed within
 //! `system.logging.flush_timeout_seconds`.
 //!
-//! Fields named `password` or `auth_token` (and those listed in `system.logging.secret_fields`)
+//! Fields whose name looks secret ([`is_secret_name`](crate::secret::is_secret_name):
+//! `password`, `auth_token`, `api_key`...) and those listed in `system.logging.secret_fields`
 //! never reach any sink, stdout included; values wrapped in [`Secret`] print as `***`.
 //!
 //! The keys, the Logstash document and how to write tags and extra fields are described in the
@@ -24,7 +25,6 @@ mod config;
 mod document;
 mod layer;
 mod record;
-mod secret;
 mod sink;
 mod sinks;
 mod text;
@@ -44,8 +44,8 @@ use tracing_subscriber::{Registry, reload};
 
 use crate::settings::Settings;
 
+pub use crate::secret::Secret;
 pub use config::Profile;
-pub use secret::Secret;
 pub use sink::SinkStats;
 
 use config::Config;

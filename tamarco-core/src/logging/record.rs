@@ -9,6 +9,8 @@ use std::time::SystemTime;
 use tracing::Level;
 use tracing::field::{Field, Visit};
 
+use crate::secret::is_secret_name;
+
 /// A field's value, keeping JSON types.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum FieldValue {
@@ -45,7 +47,7 @@ pub(crate) struct Record {
     pub(crate) errors: Vec<String>,
 }
 
-/// The field names that are never kept.
+/// The field names that are never kept: those [`is_secret_name`] finds, and these extra ones.
 #[derive(Debug, Clone)]
 pub(crate) struct SecretNames(Vec<String>);
 
@@ -55,7 +57,7 @@ impl SecretNames {
     }
 
     pub(crate) fn contains(&self, name: &str) -> bool {
-        self.0.iter().any(|n| n.eq_ignore_ascii_case(name))
+        is_secret_name(name) || self.0.iter().any(|n| n.eq_ignore_ascii_case(name))
     }
 }
 

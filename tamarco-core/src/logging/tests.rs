@@ -146,14 +146,14 @@ mod captured {
             let span = tracing::info_span!("auth", auth_token = "t0ken-in-span");
             let _guard = span.enter();
             let key = Secret::new("k3y");
-            tracing::info!(password = "p4ss", PIN = 1234, api_key = %key, "using {key:?}");
+            tracing::info!(password = "p4ss", PIN = 1234, api_key = "4p1", signing = %key, "using {key:?}");
         });
         let text = got[0].to_string();
-        for secret in ["t0ken-in-span", "p4ss", "1234", "k3y"] {
+        for secret in ["t0ken-in-span", "p4ss", "1234", "k3y", "4p1"] {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
         assert_eq!(got[0]["doc"]["message"], "using ***");
-        assert_eq!(got[0]["doc"]["api_key"], "***");
+        assert_eq!(got[0]["doc"]["signing"], "***");
     }
 
     #[test]

@@ -90,7 +90,8 @@ pub trait Resource: Send + Sync + 'static {
     }
 
     /// Extra fields for this resource's entry in `/status` (for example its queues).
-    /// Keys that look like secrets (`password`, `token`, `secret`) are dropped.
+    /// Keys that look like secrets ([`is_secret_name`](crate::secret::is_secret_name):
+    /// `password`, `token`, `secret`...) are dropped, at any depth.
     fn status_fields(&self) -> Map<String, Value> {
         Map::new()
     }

@@ -1,5 +1,7 @@
 use thiserror::Error;
 
+use crate::secret::is_secret_name;
+
 /// A setting could not be read. Every variant names the full dotted key or the source at fault.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 #[non_exhaustive]
@@ -34,4 +36,30 @@ pub enum SettingsError {
         /// What went wrong, with the line when the parser knows it.
         message: String,
     },
+}
+
+/// serde's description of a bad value with the value itself left out, so that a setting's
+/// error never shows it (it may be a secret): ``invalid type: integer `1234`, expected a
+/// string`` becomes `invalid type: integer, expected a string`. A message in another form is
+/// kept, unless `key` names a secret ([`is_secret_name`]): only serde's own forms are known.
+pub(crate) fn without_value(key: &str, message: &str) -> String {
+    // The value may itself hold ", expected ": the last one starts what was expected.
+    let expected = message
+        .rsplit_once(", expected ")
+        .map_or(String::new(), |(_, e)| format!(", expected {e}"));
+    if message.starts_with("unknown variant ") {
+        return format!("unknown variant{expected}");
+    }
+    for lead in ["invalid type: ", "invalid value: "] {
+        if let Some(found) = message.strip_prefix(lead) {
+            // The kind comes before the quoted value: `string "x"`, ``integer `5` ``.
+            let kind = found.split(['`', '"', ',']).next().unwrap_or("").trim();
+            return format!("{lead}{kind}{expected}");
+        }
+    }
+    if is_secret_name(key) {
+        "invalid value (not shown: the key holds a secret)".to_owned()
+    } else {
+        message.to_owned()
+    }
 }

@@ -277,3 +277,45 @@ fn a_malformed_file_names_the_file_and_line() {
     assert!(err.contains(&path.display().to_string()), "{err}");
     assert!(err.contains("line"), "{err}");
 }
+
+#[test]
+fn a_wrong_type_error_never_shows_the_value() {
+    let settings = Settings::new("dog");
+    settings
+        .update_internal_yaml(
+            "system:\n  resources:\n    db:\n      port: secret-ish-9876\n      password: [hunter2]\n",
+        )
+        .unwrap();
+    let port = settings.get::<u16>("system.resources.db.port").unwrap_err();
+    let port = port.to_string();
+    assert!(port.contains("system.resources.db.port"), "{port}");
+    assert!(
+        port.contains("expected u16") && port.contains("string"),
+        "{port}"
+    );
+    assert!(!port.contains("secret-ish-9876"), "{port}");
+    let password = settings
+        .get::<crate::Secret>("system.resources.db.password")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        password.contains("system.resources.db.password"),
+        "{password}"
+    );
+    assert!(!password.contains("hunter2"), "{password}");
+}
+
+#[test]
+fn a_secret_that_looks_like_a_number_is_read_as_text() {
+    let settings = Settings::new("dog");
+    settings
+        .update_internal_yaml("system:\n  resources:\n    db:\n      password: 12345678\n")
+        .unwrap();
+    let password: crate::Secret = settings.get("system.resources.db.password").unwrap();
+    assert_eq!(password.expose(), "12345678");
+    let err = settings
+        .get::<bool>("system.resources.db.password")
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("12345678"), "{err}");
+}

@@ -5,6 +5,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::SettingsError;
+use super::error::without_value;
 
 /// Rejects keys that cannot address the tree: empty, or with an empty segment.
 pub(super) fn check_key(key: &str) -> Result<(), SettingsError> {
@@ -131,9 +132,7 @@ pub(super) fn decode<T: DeserializeOwned>(key: &str, value: Value) -> Result<T, 
         } else {
             format!("{key}.{inner}")
         };
-        SettingsError::Invalid {
-            key,
-            message: err.into_inner().to_string(),
-        }
+        let message = without_value(&key, &err.into_inner().to_string());
+        SettingsError::Invalid { key, message }
     })
 }

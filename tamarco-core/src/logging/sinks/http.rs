@@ -6,8 +6,8 @@ use std::time::Duration;
 use super::super::config::HttpConfig;
 use super::super::document::{self, DocContext};
 use super::super::record::Record;
-use super::super::secret::Secret;
 use super::super::sink::{Batch, Sink, Transport};
+use crate::secret::Secret;
 
 const KEY: &str = "system.logging.http";
 
