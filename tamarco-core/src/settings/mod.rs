@@ -267,8 +267,10 @@ impl Settings {
     }
 
     /// Calls `callback(key, value)` whenever the value `key` resolves to changes (the override
-    /// included): with the new value, or `None` when the key was deleted. The callback runs on
-    /// the thread that made the change and must not block; spawn a task for async work.
+    /// included): with the new value, or `None` when the key was deleted. Calls come in change
+    /// order, on the thread that made the change (or on the one already delivering an earlier
+    /// change). A callback must not block (spawn a task for async work); it may read and write
+    /// settings, and a panic in it is logged and goes no further.
     pub fn watch(
         &self,
         key: &str,

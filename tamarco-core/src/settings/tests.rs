@@ -319,3 +319,51 @@ fn a_secret_that_looks_like_a_number_is_read_as_text() {
         .to_string();
     assert!(!err.contains("12345678"), "{err}");
 }
+
+#[test]
+fn a_panicking_watch_callback_neither_poisons_settings_nor_stops_other_watchers() {
+    let settings = Settings::new("dog");
+    settings.watch("system.a", |_, _| panic!("a watcher bug"));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    settings.watch("system.b", move |_, value| {
+        record.lock().unwrap().push(value.cloned());
+    });
+    // The panic stays in the callback: the change is made and `set_internal` returns.
+    settings.set_internal("system.a", 1).unwrap();
+    assert_eq!(settings.get::<u32>("system.a").unwrap(), 1);
+    settings.set_internal("system.b", 2).unwrap();
+    settings.set_internal("system.a", 3).unwrap();
+    settings.set_internal("system.b", 4).unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [Some(json!(2)), Some(json!(4))],
+        "later changes still reach the other watchers"
+    );
+}
+
+#[test]
+fn a_watch_callback_that_writes_settings_does_not_deadlock() {
+    let settings = Settings::new("dog");
+    let writer = settings.clone();
+    settings.watch("system.a", move |_, value| {
+        let doubled = value.and_then(Value::as_u64).unwrap_or(0) * 2;
+        writer.set_internal("system.b", doubled).unwrap();
+    });
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let record = Arc::clone(&seen);
+    settings.watch("system.b", move |_, value| {
+        record.lock().unwrap().push(value.cloned());
+    });
+    let (done, finished) = std::sync::mpsc::channel();
+    let changer = settings.clone();
+    std::thread::spawn(move || {
+        changer.set_internal("system.a", 21).unwrap();
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("set_internal returns: a callback writing settings must not deadlock");
+    assert_eq!(settings.get::<u64>("system.b").unwrap(), 42);
+    assert_eq!(*seen.lock().unwrap(), [Some(json!(42))]);
+}

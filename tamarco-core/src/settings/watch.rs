@@ -1,7 +1,15 @@
 //! Watchers of keys: each remembers the value its key resolved to, and is called when a change
 //! of the tree changes it.
+//!
+//! Callbacks are delivered in change order by one thread at a time, from a queue: a change made
+//! while another is being delivered (by a callback itself, or by another thread) is queued and
+//! delivered by the thread already delivering, so a callback may write settings without
+//! deadlocking. A callback that panics is logged and skipped: no lock is poisoned and the other
+//! watchers still get every change.
 
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde_json::Value;
 
@@ -14,15 +22,19 @@ pub(super) type Callback = Arc<dyn Fn(&str, Option<&Value>) + Send + Sync>;
 #[derive(Default)]
 pub(super) struct Watchers {
     state: Mutex<State>,
-    /// Held while callbacks run, so that two changes never call back out of order.
-    delivery: Mutex<()>,
 }
 
 #[derive(Default)]
 struct State {
     next: u64,
     watchers: Vec<Watcher>,
+    /// Calls due, in change order.
+    pending: VecDeque<Due>,
+    /// Whether a thread is draining `pending`.
+    delivering: bool,
 }
+
+type Due = (String, Option<Value>, Callback);
 
 struct Watcher {
     id: WatchId,
@@ -32,8 +44,13 @@ struct Watcher {
 }
 
 impl Watchers {
+    /// The state; a panic never happens while it is held, but a poisoned lock is still usable.
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub(super) fn add(&self, key: &str, current: Option<Value>, callback: Callback) -> WatchId {
-        let mut state = self.state.lock().expect("watchers lock");
+        let mut state = self.state();
         state.next += 1;
         let id = WatchId(state.next);
         state.watchers.push(Watcher {
@@ -46,32 +63,45 @@ impl Watchers {
     }
 
     pub(super) fn remove(&self, id: WatchId) {
-        self.state
-            .lock()
-            .expect("watchers lock")
-            .watchers
-            .retain(|w| w.id != id);
+        self.state().watchers.retain(|w| w.id != id);
     }
 
-    /// Calls back every watcher whose key now resolves to something else.
+    /// Calls back every watcher whose key now resolves to something else, unless another
+    /// delivery is under way: then that one makes these calls too, after its own.
     pub(super) fn notify(&self, resolve: impl Fn(&str) -> Option<Value>) {
-        let _delivery = self.delivery.lock().expect("watchers delivery lock");
-        let due: Vec<(String, Option<Value>, Callback)> = {
-            let mut state = self.state.lock().expect("watchers lock");
-            state
-                .watchers
-                .iter_mut()
-                .filter_map(|watcher| {
-                    let now = resolve(&watcher.key);
-                    (now != watcher.last).then(|| {
-                        watcher.last.clone_from(&now);
-                        (watcher.key.clone(), now, Arc::clone(&watcher.callback))
-                    })
-                })
-                .collect()
-        };
-        for (key, value, callback) in due {
-            callback(&key, value.as_ref());
+        {
+            let mut state = self.state();
+            let State {
+                watchers, pending, ..
+            } = &mut *state;
+            for watcher in watchers.iter_mut() {
+                let now = resolve(&watcher.key);
+                if now != watcher.last {
+                    watcher.last.clone_from(&now);
+                    pending.push_back((watcher.key.clone(), now, Arc::clone(&watcher.callback)));
+                }
+            }
+            if state.delivering {
+                return;
+            }
+            state.delivering = true;
+        }
+        loop {
+            let next = {
+                let mut state = self.state();
+                let next = state.pending.pop_front();
+                state.delivering = next.is_some();
+                next
+            };
+            let Some((key, value, callback)) = next else {
+                return;
+            };
+            if catch_unwind(AssertUnwindSafe(|| callback(&key, value.as_ref()))).is_err() {
+                tracing::error!(
+                    key,
+                    "a settings watch callback panicked; the change was skipped for it"
+                );
+            }
         }
     }
 }
