@@ -1,6 +1,7 @@
 //! 07 — the service the Python original's docs start with: an HTTP server resource named
 //! `http_server` answering `GET /` with `Hello world!` on 127.0.0.1:8080 (its settings are
 //! `system.resources.http_server.{host, port}`), with the default report server beside it.
+//! Needs the cargo feature `http`, which the examples turn on by default.
 //!
 //! ```text
 //! cargo run --example http_hello

@@ -1,9 +1,10 @@
 //! 08 — an HTTP client resource calling an HTTP server resource. The server `greeter` answers
 //! `GET /greet/{name}` using the service's state; the client `backend` (base URL, timeout and
-//! default headers from its settings) calls it every second from a timer.
+//! default headers from its settings) calls it every second from a timer. Needs the cargo
+//! feature `http-client` (reqwest with rustls).
 //!
 //! ```text
-//! cargo run --example http_client
+//! cargo run --example http_client --features http-client
 //! curl -s 127.0.0.1:8080/greet/you
 //! ```
 

@@ -1,9 +1,9 @@
 //! 09 — a WebSocket echo server: the resource `websocket` serves `/echo` on 127.0.0.1:8080,
 //! plus a page at `/` that talks to it from a browser. On Ctrl-C every open connection gets a
-//! close frame ("going away") before the process exits.
+//! close frame ("going away") before the process exits. Needs the cargo feature `websocket`.
 //!
 //! ```text
-//! cargo run --example websocket_echo
+//! cargo run --example websocket_echo --features websocket
 //! open http://127.0.0.1:8080/ (or: websocat ws://127.0.0.1:8080/echo)
 //! ```
 

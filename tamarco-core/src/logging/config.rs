@@ -86,6 +86,9 @@ pub(crate) struct LogstashConfig {
     pub(crate) queue_size: usize,
 }
 
+// Read in every build, so that the keys are checked alike; only the sink (feature `log-redis`)
+// uses the values.
+#[cfg_attr(not(feature = "log-redis"), allow(dead_code))]
 #[derive(Debug, Clone)]
 pub(crate) struct RedisConfig {
     pub(crate) host: String,
@@ -97,6 +100,8 @@ pub(crate) struct RedisConfig {
     pub(crate) queue_size: usize,
 }
 
+// As `RedisConfig`: only the sink (feature `log-http`) uses the values.
+#[cfg_attr(not(feature = "log-http"), allow(dead_code))]
 #[derive(Debug, Clone)]
 pub(crate) struct HttpConfig {
     pub(crate) url: String,
@@ -118,7 +123,9 @@ pub(crate) struct Config {
     pub(crate) stdout: Option<Format>,
     pub(crate) file: Option<FileConfig>,
     pub(crate) logstash: Option<LogstashConfig>,
+    #[cfg_attr(not(feature = "log-redis"), allow(dead_code))]
     pub(crate) redis: Option<RedisConfig>,
+    #[cfg_attr(not(feature = "log-http"), allow(dead_code))]
     pub(crate) http: Option<HttpConfig>,
     pub(crate) secret_fields: Vec<String>,
     pub(crate) deploy_name: String,

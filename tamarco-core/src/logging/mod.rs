@@ -42,7 +42,7 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{Registry, reload};
 
-use crate::settings::Settings;
+use crate::settings::{Settings, SettingsError};
 
 pub use crate::secret::Secret;
 pub use config::Profile;
@@ -96,6 +96,40 @@ fn env_filter() -> Option<Targets> {
 /// installed its own subscriber).
 pub(crate) fn provisional() {
     let _ = global();
+}
+
+/// The log shippers that need a heavy client, each with the cargo feature of `tamarco` that
+/// brings it in: `(sink, feature, compiled in)`.
+const FEATURE_GATED_SINKS: [(&str, &str, bool); 2] = [
+    ("redis", "log-redis", cfg!(feature = "log-redis")),
+    ("http", "log-http", cfg!(feature = "log-http")),
+];
+
+/// Refuses settings that turn on a log shipper this build leaves out (the Redis and HTTP sinks
+/// are cargo features, so that a small service does not compile their clients). The error
+/// names the key and the feature to turn on: a sink the operator asked for is never skipped
+/// silently. The runtime calls it right after loading the settings.
+pub fn check_sink_features(settings: &Settings) -> Result<(), SettingsError> {
+    check_gated_sinks(settings, &FEATURE_GATED_SINKS)
+}
+
+fn check_gated_sinks(
+    settings: &Settings,
+    gated: &[(&str, &str, bool)],
+) -> Result<(), SettingsError> {
+    for &(sink, feature, compiled) in gated {
+        let key = format!("system.logging.{sink}.enabled");
+        if !compiled && settings.get_or(&key, false)? {
+            return Err(SettingsError::Invalid {
+                key,
+                message: format!(
+                    "the {sink} log sink is not in this build; turn on the cargo feature \
+                     `{feature}` of `tamarco`"
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Sets logging up from `settings`: replaces the provisional logger (or a previous

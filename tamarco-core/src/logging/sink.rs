@@ -34,6 +34,7 @@ pub(crate) enum Batch {
     /// Whatever is queued, up to this many, without waiting.
     Drain(usize),
     /// Until `max_records` are queued or `max_time` passed since the first (HTTP).
+    #[cfg_attr(not(feature = "log-http"), allow(dead_code))]
     Timed {
         max_records: usize,
         max_time: Duration,

@@ -203,3 +203,23 @@ mod captured {
         );
     }
 }
+
+#[test]
+fn a_sink_left_out_of_the_build_stops_the_start_naming_key_and_feature() {
+    let settings = crate::settings::Settings::new("svc");
+    settings
+        .update_internal(serde_json::json!({"system": {"logging": {"redis": {"enabled": true}}}}))
+        .unwrap();
+    let left_out = [("redis", "log-redis", false), ("http", "log-http", false)];
+    let error = super::check_gated_sinks(&settings, &left_out)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "setting `system.logging.redis.enabled`: the redis log sink is not in this build; \
+         turn on the cargo feature `log-redis` of `tamarco`"
+    );
+    // Compiled in, or not turned on: nothing to refuse.
+    let compiled = [("redis", "log-redis", true), ("http", "log-http", false)];
+    assert!(super::check_gated_sinks(&settings, &compiled).is_ok());
+}

@@ -119,6 +119,7 @@ impl<S: TaskSet> Runtime<S> {
         let loaded = sources::load_all(&settings).await;
         logging::init(&settings);
         let sources = loaded?;
+        logging::check_sink_features(&settings)?;
         let service = Arc::new(service);
         let shutdown = ShutdownHandle::new();
         let forced = match handle_signals {

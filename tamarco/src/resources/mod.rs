@@ -3,7 +3,8 @@
 //!
 //! | feature | module | resources |
 //! |---|---|---|
-//! | `http` | `tamarco::http` | `HttpServer`, `HttpClient`, `ResponseCacheLayer` |
+//! | `http` | `tamarco::http` | `HttpServer`, `ResponseCacheLayer` |
+//! | `http-client` | `tamarco::http` | `HttpClient` (reqwest with rustls) |
 //! | `websocket` | `tamarco::websocket` | `WebSocketServer` |
 
 #[cfg(feature = "amqp")]

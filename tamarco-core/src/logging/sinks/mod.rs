@@ -1,7 +1,9 @@
 //! The sinks other than stdout, and the monitor thread that reports on them.
 
 mod file;
+#[cfg(feature = "log-http")]
 mod http;
+#[cfg(feature = "log-redis")]
 mod redis;
 mod udp;
 
@@ -26,9 +28,12 @@ pub(crate) fn start(config: &Config, cx: &DocContext, problems: &mut Vec<String>
     if let Some(logstash) = &config.logstash {
         add(udp::start(logstash, cx));
     }
+    // Without their cargo feature these are refused before the start (`missing_features`).
+    #[cfg(feature = "log-redis")]
     if let Some(redis) = &config.redis {
         add(redis::start(redis, cx));
     }
+    #[cfg(feature = "log-http")]
     if let Some(http) = &config.http {
         add(http::start(http, cx));
     }
@@ -48,6 +53,7 @@ fn spawn<T: super::sink::Transport>(
 }
 
 /// TLS (Redis `ssl`, `https://` URLs) uses rustls with the ring provider.
+#[cfg(any(feature = "log-redis", feature = "log-http"))]
 fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

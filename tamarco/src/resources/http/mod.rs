@@ -1,8 +1,9 @@
-//! HTTP resources (cargo feature `http`): [`HttpServer`] on axum and hyper, [`HttpClient`] on
-//! reqwest, and the [`ResponseCacheLayer`].
+//! HTTP resources: [`HttpServer`] on axum and hyper and the [`ResponseCacheLayer`] (cargo
+//! feature `http`), and `HttpClient` on reqwest (feature `http-client`, which brings in reqwest
+//! and rustls).
 //!
-//! Routes are plain axum [`Router`](axum::Router)s; this module re-exports [`axum`] and
-//! [`reqwest`] so that `tamarco` stays the one dependency. Each resource reads
+//! Routes are plain axum [`Router`](axum::Router)s; this module re-exports [`axum`] (and
+//! `reqwest` with `http-client`) so that `tamarco` stays the one dependency. Each resource reads
 //! `system.resources.<its name>`: see [`ServerSettings`] and [`ClientSettings`].
 //!
 //! Every request to an [`HttpServer`] is measured through the [`metrics`](https://docs.rs/metrics)
@@ -19,18 +20,23 @@
 //! header or generated, and echoed in the response.
 
 mod cache;
+#[cfg(feature = "http-client")]
 mod client;
 mod observe;
 mod server;
 mod settings;
 
 pub use cache::{ResponseCache, ResponseCacheFuture, ResponseCacheLayer, X_CACHE};
+#[cfg(feature = "http-client")]
 pub use client::{HttpClient, client_builder};
 pub use observe::RequestId;
 pub use server::HttpServer;
-pub use settings::{CacheSettings, ClientSettings, CorsSettings, ServerSettings};
+#[cfg(feature = "http-client")]
+pub use settings::ClientSettings;
+pub use settings::{CacheSettings, CorsSettings, ServerSettings};
 
 #[doc(no_inline)]
 pub use axum;
+#[cfg(feature = "http-client")]
 #[doc(no_inline)]
 pub use reqwest;

@@ -1,6 +1,7 @@
 //! The settings of the HTTP resources, read from `system.resources.<name>`. Every key has a
 //! default, so a resource runs with no settings at all.
 
+#[cfg(feature = "http-client")]
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -173,6 +174,7 @@ impl Default for CacheSettings {
 ///       user_agent: tamarco/0.1.0
 ///       default_headers: {x-api-version: "2"}
 /// ```
+#[cfg(feature = "http-client")]
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default)]
 #[non_exhaustive]
@@ -193,6 +195,7 @@ pub struct ClientSettings {
     pub default_headers: BTreeMap<String, String>,
 }
 
+#[cfg(feature = "http-client")]
 impl Default for ClientSettings {
     fn default() -> Self {
         ClientSettings {

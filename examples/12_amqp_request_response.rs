@@ -1,11 +1,11 @@
-//! 22 — AMQP request/response: a handler method answers requests on
+//! 12 — AMQP request/response: a handler method answers requests on
 //! `request_response.quotes` through the request's response handle, and a task of the same
 //! service asks and gets typed replies. A request nobody answers ends in a timeout error
 //! (100 s by default; 1 s here). The service then stops by itself. Needs the cargo feature
 //! `amqp` of `tamarco` and a RabbitMQ on 127.0.0.1:5672 (guest/guest).
 //!
 //! ```text
-//! cargo run --example amqp_request_response
+//! cargo run --example amqp_request_response --features amqp
 //! ```
 
 use std::sync::Arc;

@@ -1,11 +1,11 @@
-//! 20 — AMQP push/pull: a task pushes orders to the durable queue `push_pull.orders`, and a
+//! 10 — AMQP push/pull: a task pushes orders to the durable queue `push_pull.orders`, and a
 //! handler method of the same service pulls them. Each order is acked once its handler
 //! returned `Ok`; a failing handler would be retried, then dead-lettered. The service stops by
 //! itself once every order came back. Needs the cargo feature `amqp` of `tamarco` and a
 //! RabbitMQ on 127.0.0.1:5672 (guest/guest, the resource's defaults).
 //!
 //! ```text
-//! cargo run --example amqp_push_pull
+//! cargo run --example amqp_push_pull --features amqp
 //! ```
 //!
 //! Another broker: `system.resources.amqp.{host, port, vhost, user, password}` in the settings

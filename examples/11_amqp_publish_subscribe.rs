@@ -1,11 +1,11 @@
-//! 21 — AMQP publish/subscribe: events published to the fanout exchange
+//! 11 — AMQP publish/subscribe: events published to the fanout exchange
 //! `publish_subscribe.prices` reach every subscriber. Two resources of the same service
 //! subscribe, each with its own exclusive queue: one through a handler method, the other read
 //! as a stream by a task. The service stops by itself once both saw every event. Needs the
 //! cargo feature `amqp` of `tamarco` and a RabbitMQ on 127.0.0.1:5672 (guest/guest).
 //!
 //! ```text
-//! cargo run --example amqp_publish_subscribe
+//! cargo run --example amqp_publish_subscribe --features amqp
 //! ```
 
 use std::sync::Arc;

@@ -1,14 +1,15 @@
-//! 11 — Kafka: a timer pushes ticks to a topic, and an input of the same service consumes them
+//! 13 — Kafka: a timer pushes ticks to a topic, and an input of the same service consumes them
 //! with a handler method that sees each message's key, partition and offset. The service stops
 //! by itself once it has received `KAFKA_STREAM_MESSAGES` ticks (default 10; 0 runs until
-//! Ctrl-C). Needs the cargo feature `kafka` of `tamarco`.
+//! Ctrl-C). Needs the cargo feature `kafka` of `tamarco`, which builds the bundled librdkafka:
+//! a C compiler, `make` and zlib (`apt-get install build-essential zlib1g-dev`).
 //!
 //! ```text
 //! # a Kafka-protocol broker on 127.0.0.1:9092, for example tansu (installed by .ci/services):
 //! mkdir -p /tmp/tansu && cd /tmp/tansu && ~/.cache/tamarco/tansu/bin/tansu broker \
 //!     --listener-url tcp://127.0.0.1:9092 --advertised-listener-url tcp://127.0.0.1:9092 \
 //!     --storage-engine sqlite://tansu.db &
-//! cargo run --example kafka_stream
+//! cargo run --example kafka_stream --features kafka
 //! ```
 //!
 //! Another broker: `system.resources.kafka.bootstrap_servers` in the settings file named by
