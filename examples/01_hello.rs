@@ -4,7 +4,10 @@
 //! ```text
 //! cargo run --example hello
 //! curl -s 127.0.0.1:5747/status
+//! curl -s 127.0.0.1:5747/info
 //! ```
+//!
+//! The dashboard is at <http://127.0.0.1:5747/>.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -28,5 +31,9 @@ impl Hello {
 }
 
 fn main() -> ExitStatus {
-    Hello::default().run()
+    // `build_info!` records this crate's version and build profile for `GET /info`.
+    Hello::default()
+        .runtime()
+        .build_info(tamarco::build_info!())
+        .run()
 }

@@ -1,6 +1,9 @@
 #![doc = include_str!("../../README.md")]
 #![doc(test(attr(deny(warnings))))]
 
+pub use tamarco_core::build_info;
+#[doc = include_str!("docs/operations.md")]
+pub use tamarco_core::builtin;
 #[doc = include_str!("docs/settings.md")]
 pub use tamarco_core::settings;
 pub use tamarco_core::{
@@ -9,7 +12,7 @@ pub use tamarco_core::{
     Settings, SettingsError, SettingsView, ShutdownHandle, Stage, StageFailed, StopReason,
     TaskContext, TaskSet, error_chain,
 };
-pub use tamarco_core::{builtin, metrics, resource, runtime, secret, task};
+pub use tamarco_core::{metrics, resource, runtime, secret, task};
 
 #[cfg(feature = "cli")]
 pub mod cli;

@@ -125,14 +125,36 @@ pub fn quiet_settings() -> tamarco::serde_json::Value {
 
 /// A minimal HTTP/1.1 GET; returns the status code and the body.
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
+    http_request(addr, "GET", path, &[], None)
+}
+
+/// A minimal HTTP/1.1 request with a JSON body (or none) and extra headers; returns the
+/// status code and the body.
+pub fn http_request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some(body) = body {
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
+    head.push_str("\r\n");
+    head.push_str(body.unwrap_or_default());
+    stream.write_all(head.as_bytes())?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let response = String::from_utf8_lossy(&response);
     let code = response
         .split(' ')
         .nth(1)
@@ -162,9 +184,9 @@ impl Probe {
     /// Starts the probe binary `exe` in `mode` with extra environment variables.
     pub fn spawn_with(exe: &str, mode: &str, env: &[(&str, &str)]) -> Probe {
         let mut child = Command::new(exe)
+            .env_remove("RUST_LOG")
             .envs(env.iter().copied())
             .env("PROBE_MODE", mode)
-            .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -25,8 +25,9 @@ use crate::resource::{Resource, ResourceContext};
 ///
 /// Built-in metrics: `resource_status{resource}` (the status code, 0-5),
 /// `task_runs_total{task}` and `task_failures_total{task}`, `process_resident_memory_bytes`,
-/// `process_cpu_seconds_total`, `process_open_fds`, `tokio_workers`, `tokio_alive_tasks`,
-/// `tokio_global_queue_depth`.
+/// `process_virtual_memory_bytes`, `process_cpu_seconds_total`, `process_open_fds`,
+/// `tokio_workers`, `tokio_alive_tasks`, `tokio_global_queue_depth`, `tokio_busy_ratio` (the
+/// memory analyzer's figures, also in the `status` entry of `/status`).
 #[derive(Debug)]
 pub struct MetricsResource {
     board: StatusBoard,
@@ -241,8 +242,12 @@ pub(crate) fn record_builtin(board: &StatusBoard) {
     for (name, status) in board.statuses() {
         Gauge::new("resource_status", &[("resource", name)]).set(f64::from(status.code()));
     }
-    if let Some(kib) = proc_status_kib("VmRSS:") {
-        Gauge::new("process_resident_memory_bytes", NO_LABELS).set(kib * 1024.0);
+    let memory = super::memory::snapshot();
+    if let Some(rss) = memory.rss_bytes {
+        Gauge::new("process_resident_memory_bytes", NO_LABELS).set(rss as f64);
+    }
+    if let Some(size) = memory.virtual_bytes {
+        Gauge::new("process_virtual_memory_bytes", NO_LABELS).set(size as f64);
     }
     if let Some(seconds) = cpu_seconds() {
         Gauge::new("process_cpu_seconds_total", NO_LABELS).set(seconds);
@@ -250,23 +255,14 @@ pub(crate) fn record_builtin(board: &StatusBoard) {
     if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
         Gauge::new("process_open_fds", NO_LABELS).set(fds.count() as f64);
     }
-    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-        let stats = runtime.metrics();
-        Gauge::new("tokio_workers", NO_LABELS).set(stats.num_workers() as f64);
-        Gauge::new("tokio_alive_tasks", NO_LABELS).set(stats.num_alive_tasks() as f64);
-        Gauge::new("tokio_global_queue_depth", NO_LABELS).set(stats.global_queue_depth() as f64);
+    if let Some(runtime) = memory.runtime {
+        Gauge::new("tokio_workers", NO_LABELS).set(runtime.workers as f64);
+        Gauge::new("tokio_alive_tasks", NO_LABELS).set(runtime.alive_tasks as f64);
+        Gauge::new("tokio_global_queue_depth", NO_LABELS).set(runtime.global_queue_depth as f64);
+        if let Some(ratio) = runtime.busy_ratio {
+            Gauge::new("tokio_busy_ratio", NO_LABELS).set(ratio);
+        }
     }
-}
-
-fn proc_status_kib(field: &str) -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// User plus system CPU time of the whole process, from `/proc/self/stat` (in clock ticks of

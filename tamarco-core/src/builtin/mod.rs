@@ -7,9 +7,14 @@
 //! | `metrics` | `GET /metrics` and the metrics reporters |
 //! | `status` | `GET /status`, health probes and restart policies |
 //!
+//! The report server also serves the operations endpoints (`/info`, `/loggers`, `/settings`);
+//! see the table in [`ops`] and its settings keys.
+//!
 //! `registry` and `profiler` are reserved for the default resources of those names.
 
+mod memory;
 mod metrics;
+pub mod ops;
 mod report_server;
 mod restart;
 mod status;
@@ -19,6 +24,7 @@ use std::sync::Arc;
 use crate::resource::ErasedResource;
 
 pub use metrics::MetricsResource;
+pub use ops::BuildInfo;
 pub use report_server::ReportServer;
 pub use restart::{RestartPolicy, RestartPolicyError, Selection};
 pub(crate) use status::StatusBoard;

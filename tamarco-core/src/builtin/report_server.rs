@@ -6,15 +6,22 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use super::ops::{self, BuildInfo};
 use crate::BoxError;
 use crate::resource::{Resource, ResourceContext};
+use crate::task::board::TaskBoard;
 
 /// The HTTP server for operational endpoints (`/status`, `/metrics`...), on
 /// `system.resources.tamarco_http_report_server.{host, port}` (127.0.0.1:5747 by default;
-/// port 0 picks a free port). `enabled: false` turns it off.
+/// port 0 picks a free port). `enabled: false` turns it off. Binding a non-loopback address
+/// needs `expose: true`; the operations endpoints and their settings are listed in
+/// [`builtin`](super).
 #[derive(Debug, Default)]
 pub struct ReportServer {
     settings: OnceLock<ReportServerSettings>,
+    build: BuildInfo,
+    tasks: TaskBoard,
+    exposed: OnceLock<bool>,
     local_addr: OnceLock<SocketAddr>,
     running: Mutex<Option<Serving>>,
 }
@@ -33,6 +40,19 @@ impl ReportServer {
     /// The resource's name.
     pub const NAME: &'static str = "tamarco_http_report_server";
 
+    /// A report server whose `/info` shows `build`.
+    pub(crate) fn new(build: BuildInfo) -> Self {
+        ReportServer {
+            build,
+            ..ReportServer::default()
+        }
+    }
+
+    /// The service's tasks, for `/tasks` and the dashboard; the runtime fills it.
+    pub(crate) fn tasks(&self) -> &TaskBoard {
+        &self.tasks
+    }
+
     /// The address it listens on, once started.
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.local_addr.get().copied()
@@ -44,6 +64,9 @@ impl ReportServer {
 impl Resource for ReportServer {
     async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
         let settings: ReportServerSettings = cx.settings().load()?;
+        let (ops, routes) = ops::routes(cx, self.build.clone(), self.tasks.clone())?;
+        cx.report_routes().merge(routes);
+        let _ = self.exposed.set(ops.expose);
         let _ = self.settings.set(settings);
         Ok(())
     }
@@ -52,6 +75,15 @@ impl Resource for ReportServer {
         let Some(settings) = self.settings.get().filter(|settings| settings.enabled) else {
             return Ok(());
         };
+        if !ops::is_loopback(&settings.host) && self.exposed.get() != Some(&true) {
+            return Err(format!(
+                "setting `{}` is {:?}, not a loopback address: set `{}` to true to serve the operations endpoints beyond this machine",
+                cx.settings().full_key("host"),
+                settings.host,
+                cx.settings().full_key("expose")
+            )
+            .into());
+        }
         let address = format!("{}:{}", settings.host, settings.port);
         let listener = TcpListener::bind(&address)
             .await

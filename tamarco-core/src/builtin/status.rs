@@ -28,6 +28,9 @@ use crate::shutdown::ShutdownHandle;
 ///
 /// It also applies the restart policies; see [`RestartPolicy`](super::restart::RestartPolicy).
 ///
+/// The `status` entry also carries the memory analyzer's figures:
+/// `"memory":{"rss_bytes":…,"virtual_bytes":…},"runtime":{"workers":…,"alive_tasks":…,"global_queue_depth":…,"busy_ratio":…}`.
+///
 /// When settings come from a central store (etcd), the `status` entry also says whether the
 /// store is reachable. While it is not, the service runs on its last known settings and the
 /// HTTP code does not change:
@@ -96,6 +99,14 @@ impl crate::resource::Resource for StatusResource {
 
     fn status_fields(&self) -> Map<String, Value> {
         let mut fields = Map::new();
+        let memory = super::memory::snapshot();
+        fields.insert(
+            "memory".into(),
+            json!({"rss_bytes": memory.rss_bytes, "virtual_bytes": memory.virtual_bytes}),
+        );
+        if let Some(runtime) = memory.runtime {
+            fields.insert("runtime".into(), json!(runtime));
+        }
         if let Some(backend) = self.settings.get().and_then(Settings::backend) {
             let state = match backend.is_connected() {
                 true => "CONNECTED",

@@ -24,6 +24,7 @@
 mod config;
 mod document;
 mod layer;
+mod levels;
 mod record;
 mod sink;
 mod sinks;
@@ -38,7 +39,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
-use tracing_subscriber::filter::Targets;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::{Registry, reload};
 
@@ -46,10 +47,13 @@ use crate::settings::{Settings, SettingsError};
 
 pub use crate::secret::Secret;
 pub use config::Profile;
+pub use levels::{LevelError, LevelSource, LoggerLevel, ROOT_LOGGER, parse_level};
 pub use sink::SinkStats;
+pub(crate) use time::rfc3339_millis;
 
 use config::Config;
 use layer::{Pipeline, TamarcoLayer};
+use levels::Levels;
 
 /// The target of the records that logging itself writes (sink problems, dropped records).
 pub const TARGET: &str = "tamarco::logging";
@@ -58,6 +62,8 @@ pub const TARGET: &str = "tamarco::logging";
 struct Global {
     filter: reload::Handle<Targets, Registry>,
     pipeline: Arc<ArcSwap<Pipeline>>,
+    /// The settings' (or `RUST_LOG`'s) levels with the run-time overrides on top.
+    levels: Levels,
     /// Incremented by every [`init`]; a settings watch of an older configuration does nothing.
     generation: AtomicU64,
 }
@@ -71,7 +77,14 @@ fn global() -> Option<&'static Global> {
 }
 
 fn install() -> Option<Global> {
-    let filter = env_filter().unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    let levels = Levels::default();
+    let filter = match env_filter() {
+        Some(filter) => levels.set_base(filter, LevelSource::RustLog),
+        None => levels.set_base(
+            Targets::new().with_default(tracing::Level::INFO),
+            LevelSource::Settings,
+        ),
+    };
     let (filter_layer, filter) = reload::Layer::new(filter);
     let pipeline = Arc::new(ArcSwap::from_pointee(Pipeline::provisional()));
     let subscriber = Registry::default()
@@ -83,6 +96,7 @@ fn install() -> Option<Global> {
     Some(Global {
         filter,
         pipeline,
+        levels,
         generation: AtomicU64::new(0),
     })
 }
@@ -180,9 +194,39 @@ pub fn init(settings: &Settings) {
 }
 
 fn reload_filter(global: &Global, config: &Config) {
-    let filter = env_filter().unwrap_or_else(|| config.targets(&global.pipeline.load().service));
+    let filter = match env_filter() {
+        Some(filter) => global.levels.set_base(filter, LevelSource::RustLog),
+        None => global.levels.set_base(
+            config.targets(&global.pipeline.load().service),
+            LevelSource::Settings,
+        ),
+    };
     // Fails only if the subscriber is gone, which it never is.
     let _ = global.filter.reload(filter);
+}
+
+/// Every configured logger with its effective level: `root` (the default level) first, then
+/// each target the settings, `RUST_LOG` or a run-time change name. Empty when the program
+/// installed its own subscriber.
+pub fn levels() -> Vec<LoggerLevel> {
+    match GLOBAL.get().and_then(Option::as_ref) {
+        Some(global) => global.levels.list(),
+        None => Vec::new(),
+    }
+}
+
+/// Changes the level of `target` (or of [`ROOT_LOGGER`], the default) at run time: the next record
+/// is filtered by it. `None` resets the target to what the settings or `RUST_LOG` say.
+///
+/// Which wins: a run-time change wins over `RUST_LOG`, which wins over `system.logging`
+/// (`profile`, `default_level`, `levels`). A later change of the settings (a new profile from
+/// etcd) does not undo a run-time change; reset it with `None`.
+pub fn set_level(target: &str, level: Option<LevelFilter>) -> Result<(), LevelError> {
+    levels::check_target(target)?;
+    let global = global().ok_or(LevelError::NotManaged)?;
+    let filter = global.levels.set_override(target, level);
+    let _ = global.filter.reload(filter);
+    Ok(())
 }
 
 /// Waits (at most `timeout`) until every record queued so far has been delivered to its sink,

@@ -37,6 +37,7 @@ pub struct Runtime<S> {
     service: S,
     settings: Settings,
     handle_signals: bool,
+    build: builtin::BuildInfo,
 }
 
 impl<S: TaskSet> Runtime<S> {
@@ -46,7 +47,15 @@ impl<S: TaskSet> Runtime<S> {
             service,
             settings: Settings::new(S::NAME),
             handle_signals: true,
+            build: builtin::BuildInfo::default(),
         }
+    }
+
+    /// What the service's build recorded about itself, shown by `GET /info`: pass
+    /// `tamarco::build_info!()` (see [`BuildInfo`](builtin::BuildInfo) for the git commit).
+    pub fn build_info(mut self, build: builtin::BuildInfo) -> Self {
+        self.build = build;
+        self
     }
 
     /// The service's settings, to change before it runs (in-code settings).
@@ -114,6 +123,7 @@ impl<S: TaskSet> Runtime<S> {
             service,
             settings,
             handle_signals,
+            build,
         } = self;
         logging::provisional();
         let loaded = sources::load_all(&settings).await;
@@ -128,7 +138,7 @@ impl<S: TaskSet> Runtime<S> {
         };
         let grace = seconds(&settings, "system.shutdown.grace_period_seconds")?;
         let thread_timeout = seconds(&settings, "system.shutdown.thread_join_timeout_seconds")?;
-        let report_server = Arc::new(builtin::ReportServer::default());
+        let report_server = Arc::new(builtin::ReportServer::new(build));
         let driver = Arc::new(Driver::new(entries(
             &service,
             &settings,
@@ -308,6 +318,7 @@ impl<S: TaskSet> Running<S> {
             S::tasks(),
             &self.shutdown,
             &self.settings,
+            self.report_server.tasks(),
         ));
         let driver = Arc::clone(&self.driver);
         let work = Box::pin(async move { driver.start_phase(Phase::PostStart).await });

@@ -318,6 +318,23 @@ impl Settings {
         self.view(format!("system.resources.{name}"))
     }
 
+    /// The merged tree of every layer, as stored: the per-service overrides are not applied
+    /// (they stay under `system.microservices`). It may hold secrets: mask before showing it.
+    pub fn merged_tree(&self) -> Arc<Value> {
+        self.tree()
+    }
+
+    /// The layer the stored value at `key` comes from: the highest layer that holds the key.
+    /// For a map, the highest layer that holds any part of it.
+    pub fn source_of(&self, key: &str) -> Option<Layer> {
+        let layers = self.inner.layers.read().expect("settings lock");
+        layers
+            .iter()
+            .rev()
+            .find(|(_, value)| tree::lookup(value, key).is_some())
+            .map(|(layer, _)| *layer)
+    }
+
     /// The merged tree (without the per-service override applied).
     fn tree(&self) -> Arc<Value> {
         self.inner.merged.read().expect("settings lock").clone()

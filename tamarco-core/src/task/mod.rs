@@ -17,6 +17,7 @@
 //!
 //! [`ShutdownHandle`]: crate::ShutdownHandle
 
+pub(crate) mod board;
 mod context;
 pub(crate) mod supervisor;
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use tokio::task::JoinHandle;
 
+use super::board::TaskBoard;
 use super::{TaskContext, TaskKind, TaskSpec};
 use crate::BoxError;
 use crate::error::error_chain;
@@ -42,6 +43,7 @@ impl Supervisor {
         specs: Vec<TaskSpec<S>>,
         shutdown: &ShutdownHandle,
         settings: &Settings,
+        board: &TaskBoard,
     ) -> Supervisor {
         let running = specs
             .into_iter()
@@ -49,6 +51,7 @@ impl Supervisor {
                 let name = spec.name;
                 let cx = TaskContext::new(name, shutdown.clone(), settings.clone());
                 let service = Arc::clone(service);
+                let is_timer = matches!(spec.kind, TaskKind::Timer { .. });
                 let (join, on_stop) = match spec.kind {
                     TaskKind::Async { run, cooperative } => {
                         let join = tokio::spawn(async move {
@@ -81,6 +84,12 @@ impl Supervisor {
                         OnStop::Join,
                     ),
                 };
+                let kind = match (&on_stop, is_timer) {
+                    (OnStop::Join, _) => "thread",
+                    (_, true) => "timer",
+                    _ => "task",
+                };
+                board.add(name, kind, join.abort_handle());
                 tracing::debug!(task = name, "task started");
                 Running {
                     name,

@@ -72,6 +72,7 @@ fn main() -> ExitStatus {
     }});
     let runtime = probe
         .runtime()
+        .build_info(tamarco::build_info!())
         .with_settings(settings)
         .expect("valid settings");
     runtime
