@@ -7,6 +7,6 @@
 # Usage: tests/bench/amqp.sh [MESSAGES] [ROUNDS] [SECONDS]   (defaults 50000, 3 and 5)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-cargo build --quiet --release -p tamarco-tests --bin bench_amqp
+cargo build --quiet --release -p tamarco-bench --bin bench_amqp
 target_dir="${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}"
 RUST_LOG="${RUST_LOG:-warn}" "$target_dir/release/bench_amqp" "${1:-50000}" "${2:-3}" "${3:-5}"

@@ -7,5 +7,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 command -v etcd >/dev/null || bash .ci/services
-cargo build --quiet --release -p tamarco-tests --bin bench_etcd_latency
+cargo build --quiet --release -p tamarco-bench --bin bench_etcd_latency
 "${CARGO_TARGET_DIR:-target}/release/bench_etcd_latency" "${1:-100}"

@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/tamarco/target}"
 cargo build --quiet --release -p examples --example hello
-cargo build --quiet --release -p tamarco-tests --bin bench_hello
+cargo build --quiet --release -p tamarco-bench --bin bench_hello
 "$CARGO_TARGET_DIR/release/bench_hello" "$CARGO_TARGET_DIR/release/examples/hello" "${1:-20}"

@@ -9,6 +9,6 @@ cd "$(dirname "$0")/../.."
 if ! command -v wrk >/dev/null; then
     apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
-cargo build --quiet --release -p tamarco-tests --bin bench_http
+cargo build --quiet --release -p tamarco-bench --bin bench_http
 target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 "$target_dir/release/bench_http" run "${1:-10}" "${2:-2}"
