@@ -11,6 +11,7 @@ pub mod codegen;
 mod context;
 mod error;
 pub mod logging;
+pub mod messaging;
 pub mod metrics;
 mod microservice;
 pub mod resource;

@@ -12,7 +12,7 @@ pub use tamarco_core::{
     Settings, SettingsError, SettingsView, ShutdownHandle, Stage, StageFailed, StopReason,
     TaskContext, TaskSet, error_chain,
 };
-pub use tamarco_core::{metrics, resource, runtime, secret, task};
+pub use tamarco_core::{messaging, metrics, resource, runtime, secret, task};
 
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -70,6 +70,10 @@ pub mod prelude {
 pub mod __private {
     pub use ::std::vec::Vec;
     pub use tamarco_core::codegen::*;
+    pub use tamarco_core::messaging::{
+        InputSpec, Inputs, MetaOf, Output, bind_input, bind_output, bind_request_input,
+        codec_carries, kind,
+    };
     pub use tamarco_core::task::TaskSpec;
     pub use tamarco_core::{Hooks, Microservice, ResourceSlot, TaskSet};
 }

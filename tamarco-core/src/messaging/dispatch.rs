@@ -1,0 +1,348 @@
+//! One message, from received to settled: metadata and decode under a panic guard, the handler
+//! under a panic guard with retries and backoff, then ack, reply, dead letter or requeue.
+//!
+//! Everything here is generic over the transport, codec and handler, so the per-message path
+//! has no boxed future and no allocation of its own.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::FutureExt;
+use tokio::sync::watch;
+
+use super::backoff::Backoff;
+use super::message::Message;
+use super::spec::InputInfo;
+use super::stats::{Count, InputStats};
+use super::transport::{DeadLetter, DeadReason, Received, Reply};
+use crate::codec::BoundCodec;
+use crate::{BoxError, error_chain};
+
+/// The longest wait between two handler retries.
+const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(30);
+/// How many times a dead letter that cannot be written is tried before the message is
+/// requeued (with the waits below, about 6 s holding it).
+const DEAD_LETTER_ATTEMPTS: u32 = 6;
+const DEAD_LETTER_BACKOFF: Duration = Duration::from_millis(200);
+const DEAD_LETTER_MAX_BACKOFF: Duration = Duration::from_secs(3);
+
+/// Whether an input goes on after a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    Continue,
+    /// A stream's reader is gone: stop consuming.
+    ReaderGone,
+}
+
+/// What a running input knows, shared by its workers and by the deliveries of its stream.
+pub(crate) struct Run {
+    pub(crate) resource: Arc<str>,
+    pub(crate) info: InputInfo,
+    pub(crate) stats: Arc<InputStats>,
+    pub(crate) halt: watch::Receiver<bool>,
+}
+
+impl Run {
+    pub(crate) fn halted(&self) -> bool {
+        *self.halt.borrow()
+    }
+}
+
+/// Turns received messages into handler calls or stream items.
+pub(crate) trait Dispatch<R: Received>: Send + Sync + 'static {
+    /// `handler` or `stream`.
+    const MODE: &'static str;
+
+    /// Handles `received` to the end: settled, or handed to a stream's reader.
+    fn dispatch(&self, run: &Arc<Run>, received: R) -> impl Future<Output = Flow> + Send;
+}
+
+/// Resolves once `halt` is raised (or its sender is gone).
+pub(crate) async fn raised(halt: &mut watch::Receiver<bool>) {
+    let _ = halt.wait_for(|h| *h).await;
+}
+
+/// A message's metadata and decoded value.
+pub(crate) type Decoded<M, T> = (Arc<M>, T);
+
+/// Reads the metadata and decodes the body, both under a panic guard: a panicking codec,
+/// `Deserialize` or header accessor dead-letters the message instead of killing the input.
+pub(crate) fn decode<R: Received, T>(
+    received: &R,
+    codec: &BoundCodec<T>,
+) -> Result<Decoded<R::Meta, T>, (DeadReason, String)> {
+    let meta = match catch_unwind(AssertUnwindSafe(|| received.meta())) {
+        Ok(Ok(meta)) => meta,
+        Ok(Err(error)) => return Err((DeadReason::Headers, error_chain(&*error))),
+        Err(panic) => {
+            return Err((
+                DeadReason::Headers,
+                panicked("reading the metadata", &*panic),
+            ));
+        }
+    };
+    match catch_unwind(AssertUnwindSafe(|| codec.decode(received.body()))) {
+        Ok(Ok(value)) => Ok((meta, value)),
+        Ok(Err(error)) => Err((DeadReason::Decode, error_chain(&error))),
+        Err(panic) => Err((DeadReason::Decode, panicked("the codec", &*panic))),
+    }
+}
+
+/// "<who> panicked: <message>".
+pub(crate) fn panicked(who: &str, panic: &(dyn Any + Send)) -> String {
+    let text = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-string payload");
+    format!("{who} panicked: {text}")
+}
+
+/// How the attempts at handling a message ended, when they did not succeed.
+enum Failure {
+    Dead(DeadReason, String, u32),
+    /// The input halts while the message waits for a retry: it goes back to the broker.
+    Requeue,
+}
+
+/// Decodes and runs the handler until it succeeds or gives up (retries with backoff).
+async fn attempts<R, T, F, Fut, O, E>(
+    run: &Run,
+    received: &R,
+    codec: &BoundCodec<T>,
+    handler: &F,
+) -> Result<O, Failure>
+where
+    R: Received,
+    F: Fn(Message<T, R::Meta>) -> Fut,
+    Fut: Future<Output = Result<O, E>>,
+    E: Into<BoxError>,
+{
+    let limit = run.info.options.max_deliveries;
+    if let (Some(limit), Some(count)) = (limit, received.deliveries())
+        && count > limit
+    {
+        let error = format!("delivered {count} times, more than max_deliveries ({limit})");
+        return Err(Failure::Dead(DeadReason::DeliveryLimit, error, 0));
+    }
+    let retries = run.info.retries();
+    let mut backoff = Backoff::new(run.info.retry_backoff(), MAX_RETRY_BACKOFF);
+    let mut attempt = 1;
+    loop {
+        let (meta, value) = match decode(received, codec) {
+            Ok(decoded) => decoded,
+            Err((reason, error)) => {
+                run.stats.add(Count::Failed);
+                return Err(Failure::Dead(reason, error, attempt));
+            }
+        };
+        let message = Message::new(value, meta, Arc::clone(&run.info.name), attempt);
+        let error = match catch_unwind(AssertUnwindSafe(|| handler(message))) {
+            Ok(future) => match AssertUnwindSafe(future).catch_unwind().await {
+                Ok(Ok(out)) => return Ok(out),
+                Ok(Err(error)) => error_chain(&*error.into()),
+                Err(panic) => panicked("the handler", &*panic),
+            },
+            Err(panic) => panicked("the handler", &*panic),
+        };
+        run.stats.add(Count::Failed);
+        if attempt > retries {
+            return Err(Failure::Dead(DeadReason::Handler, error, attempt));
+        }
+        if run.halted() {
+            return Err(Failure::Requeue);
+        }
+        let wait = backoff.next_delay();
+        tracing::warn!(
+            resource = &*run.resource,
+            input = run.info.name(),
+            attempt,
+            "the handler failed; retrying in {wait:?}: {error}"
+        );
+        run.stats.add(Count::Retried);
+        let mut halt = run.halt.clone();
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = raised(&mut halt) => return Err(Failure::Requeue),
+        }
+        attempt += 1;
+    }
+}
+
+/// Acks a handled message.
+pub(crate) async fn ack<R: Received>(run: &Run, received: &R) -> bool {
+    match received.ack().await {
+        Ok(()) => {
+            run.stats.add(Count::Handled);
+            true
+        }
+        Err(error) => {
+            tracing::debug!(
+                resource = &*run.resource,
+                input = run.info.name(),
+                "the ack was lost; the broker delivers the message again: {}",
+                error_chain(&*error)
+            );
+            false
+        }
+    }
+}
+
+/// Gives a message back to the broker.
+pub(crate) async fn requeue<R: Received>(run: &Run, received: &R) {
+    run.stats.add(Count::Requeued);
+    if let Err(error) = received.requeue().await {
+        tracing::debug!(
+            resource = &*run.resource,
+            input = run.info.name(),
+            "cannot requeue a message (the broker delivers it again once its session ends): {}",
+            error_chain(&*error)
+        );
+    }
+}
+
+/// Dead-letters a message. A dead-letter target that refuses is tried again with a backoff
+/// (never at once, never for ever); then the message is requeued. Returns whether it was
+/// dead-lettered.
+pub(crate) async fn dead_letter<R: Received>(
+    run: &Run,
+    received: &R,
+    reason: DeadReason,
+    error: &str,
+    attempts: u32,
+) -> bool {
+    let letter = DeadLetter {
+        reason,
+        error,
+        input: run.info.name(),
+        attempts,
+    };
+    let mut backoff = Backoff::new(DEAD_LETTER_BACKOFF, DEAD_LETTER_MAX_BACKOFF);
+    let mut halt = run.halt.clone();
+    for attempt in 1..=DEAD_LETTER_ATTEMPTS {
+        match received.dead_letter(&letter).await {
+            Ok(()) => {
+                run.stats.add(Count::DeadLettered);
+                tracing::warn!(
+                    resource = &*run.resource,
+                    input = run.info.name(),
+                    %reason,
+                    attempts,
+                    "message dead-lettered: {error}"
+                );
+                return true;
+            }
+            Err(send_error) => {
+                let last = attempt == DEAD_LETTER_ATTEMPTS || run.halted();
+                tracing::error!(
+                    resource = &*run.resource,
+                    input = run.info.name(),
+                    attempt,
+                    "cannot dead-letter a message{}: {}; it failed with: {error}",
+                    if last {
+                        ", so it is requeued"
+                    } else {
+                        "; trying again"
+                    },
+                    error_chain(&*send_error)
+                );
+                if last {
+                    break;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(backoff.next_delay()) => {}
+                    () = raised(&mut halt) => break,
+                }
+            }
+        }
+    }
+    requeue(run, received).await;
+    false
+}
+
+/// Runs a handler that returns nothing to send back.
+pub(crate) struct Handle<T: 'static, F> {
+    pub(crate) codec: BoundCodec<T>,
+    pub(crate) handler: F,
+}
+
+impl<R, T, F, Fut, E> Dispatch<R> for Handle<T, F>
+where
+    R: Received,
+    T: Send + 'static,
+    F: Fn(Message<T, R::Meta>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<(), E>> + Send,
+    E: Into<BoxError>,
+{
+    const MODE: &'static str = "handler";
+
+    async fn dispatch(&self, run: &Arc<Run>, received: R) -> Flow {
+        match attempts(run, &received, &self.codec, &self.handler).await {
+            Ok(()) => {
+                ack(run, &received).await;
+            }
+            Err(Failure::Dead(reason, error, n)) => {
+                dead_letter(run, &received, reason, &error, n).await;
+            }
+            Err(Failure::Requeue) => requeue(run, &received).await,
+        }
+        Flow::Continue
+    }
+}
+
+/// Runs a handler whose result is the reply to a request.
+pub(crate) struct Respond<Q: 'static, P: 'static, F> {
+    pub(crate) codec: BoundCodec<Q>,
+    pub(crate) reply_codec: BoundCodec<P>,
+    pub(crate) handler: F,
+}
+
+impl<R, Q, P, F, Fut, E> Dispatch<R> for Respond<Q, P, F>
+where
+    R: Received,
+    Q: Send + 'static,
+    P: Send + 'static,
+    F: Fn(Message<Q, R::Meta>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<P, E>> + Send,
+    E: Into<BoxError>,
+{
+    const MODE: &'static str = "handler";
+
+    async fn dispatch(&self, run: &Arc<Run>, received: R) -> Flow {
+        match attempts(run, &received, &self.codec, &self.handler).await {
+            Ok(reply) => {
+                let sent = match self.reply_codec.encode(&reply) {
+                    Ok(body) => {
+                        let reply = Reply::Body {
+                            body: &body,
+                            content_type: self.reply_codec.content_type(),
+                        };
+                        received.reply(reply).await.map_err(|e| error_chain(&*e))
+                    }
+                    Err(error) => Err(error_chain(&error)),
+                };
+                match sent {
+                    Ok(()) => {
+                        ack(run, &received).await;
+                    }
+                    Err(error) => {
+                        let error = format!("cannot send the reply: {error}");
+                        if dead_letter(run, &received, DeadReason::Handler, &error, 1).await {
+                            let _ = received.reply(Reply::Error(&error)).await;
+                        }
+                    }
+                }
+            }
+            Err(Failure::Dead(reason, error, n)) => {
+                if dead_letter(run, &received, reason, &error, n).await {
+                    let _ = received.reply(Reply::Error(&error)).await;
+                }
+            }
+            Err(Failure::Requeue) => requeue(run, &received).await,
+        }
+        Flow::Continue
+    }
+}

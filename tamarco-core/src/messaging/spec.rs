@@ -1,0 +1,182 @@
+//! How an input is declared ([`InputSpec`], from code or an attribute), how settings override
+//! it ([`InputOptions`] under `inputs.<name>` of the resource), and what the transport is told
+//! when it opens the input ([`InputInfo`]).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// An input as declared: its name and the options given in code. Settings override each option
+/// under the resource's `inputs.<name>` key; what neither gives comes from the resource's
+/// defaults.
+///
+/// ```
+/// use tamarco_core::messaging::InputSpec;
+///
+/// let spec = InputSpec::new("orders").concurrency(4).retries(2);
+/// assert_eq!(spec.name(), "orders");
+/// assert_eq!(spec.options().concurrency, Some(4));
+/// ```
+#[derive(Debug, Clone)]
+pub struct InputSpec {
+    name: String,
+    options: InputOptions,
+}
+
+impl InputSpec {
+    /// An input reading `name` (a queue or topic, as the transport understands it).
+    pub fn new(name: impl Into<String>) -> Self {
+        InputSpec {
+            name: name.into(),
+            options: InputOptions::default(),
+        }
+    }
+
+    /// The input's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The options given in code.
+    pub fn options(&self) -> &InputOptions {
+        &self.options
+    }
+
+    /// How many messages are handled at once; at least 1. With 1, in order.
+    pub fn concurrency(mut self, concurrency: usize) -> Self {
+        self.options.concurrency = Some(concurrency.max(1));
+        self
+    }
+
+    /// How many unsettled messages the broker sends ahead.
+    pub fn prefetch(mut self, prefetch: u16) -> Self {
+        self.options.prefetch = Some(prefetch);
+        self
+    }
+
+    /// How many times a failing handler is retried before the message is dead-lettered.
+    pub fn retries(mut self, retries: u32) -> Self {
+        self.options.retries = Some(retries);
+        self
+    }
+
+    /// The wait before the first retry, in milliseconds; it doubles each time.
+    pub fn retry_backoff_ms(mut self, ms: u64) -> Self {
+        self.options.retry_backoff_ms = Some(ms);
+        self
+    }
+
+    /// The wait before the first retry; it doubles each time.
+    pub fn retry_backoff(self, backoff: Duration) -> Self {
+        let ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX);
+        self.retry_backoff_ms(ms)
+    }
+
+    /// The dead-letter target, as the transport understands it (a queue, a topic).
+    pub fn dead_letter(mut self, target: impl Into<String>) -> Self {
+        self.options.dead_letter = Some(target.into());
+        self
+    }
+
+    /// Dead-letters a message the broker delivered more than `max` times, without running the
+    /// handler (a message that crashes the process is not redelivered for ever). Needs a
+    /// transport that counts deliveries.
+    pub fn max_deliveries(mut self, max: u32) -> Self {
+        self.options.max_deliveries = Some(max.max(1));
+        self
+    }
+}
+
+/// The options of an input, each optional: given in code ([`InputSpec`]), in settings
+/// (`system.resources.<resource>.inputs.<input>`), or by the resource's defaults, in that
+/// order of precedence from last to first (settings win).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct InputOptions {
+    /// Messages handled at once.
+    pub concurrency: Option<usize>,
+    /// Unsettled messages the broker sends ahead.
+    pub prefetch: Option<u16>,
+    /// Retries of a failing handler.
+    pub retries: Option<u32>,
+    /// The wait before the first retry, in milliseconds.
+    pub retry_backoff_ms: Option<u64>,
+    /// The dead-letter target.
+    pub dead_letter: Option<String>,
+    /// The most deliveries of one message before it is dead-lettered.
+    pub max_deliveries: Option<u32>,
+}
+
+impl InputOptions {
+    /// These options, with what they leave open taken from `fallback`.
+    pub fn or(self, fallback: &InputOptions) -> InputOptions {
+        InputOptions {
+            concurrency: self.concurrency.or(fallback.concurrency),
+            prefetch: self.prefetch.or(fallback.prefetch),
+            retries: self.retries.or(fallback.retries),
+            retry_backoff_ms: self.retry_backoff_ms.or(fallback.retry_backoff_ms),
+            dead_letter: self.dead_letter.or_else(|| fallback.dead_letter.clone()),
+            max_deliveries: self.max_deliveries.or(fallback.max_deliveries),
+        }
+    }
+}
+
+/// An input as the engine runs it and the transport opens it: its name, its kind, and its
+/// options resolved (code, then settings, then the resource's defaults).
+#[derive(Debug, Clone)]
+pub struct InputInfo {
+    pub(crate) name: Arc<str>,
+    pub(crate) kind: &'static str,
+    pub(crate) mode: &'static str,
+    pub(crate) codec: String,
+    pub(crate) options: InputOptions,
+}
+
+impl InputInfo {
+    /// The input's name, as declared.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The name, shared (handlers' messages carry it without a copy).
+    pub fn name_arc(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// Its kind (`pull`, `subscribe`, `request`, `topic`...).
+    pub fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// `handler` or `stream`.
+    pub fn mode(&self) -> &'static str {
+        self.mode
+    }
+
+    /// Its codec's name.
+    pub fn codec(&self) -> &str {
+        &self.codec
+    }
+
+    /// Its options, resolved.
+    pub fn options(&self) -> &InputOptions {
+        &self.options
+    }
+
+    /// Messages handled at once (at least 1).
+    pub fn concurrency(&self) -> usize {
+        self.options.concurrency.unwrap_or(1).max(1)
+    }
+
+    /// Retries of a failing handler (0 when nothing says).
+    pub fn retries(&self) -> u32 {
+        self.options.retries.unwrap_or(0)
+    }
+
+    /// The wait before the first retry (100 ms when nothing says).
+    pub fn retry_backoff(&self) -> Duration {
+        Duration::from_millis(self.options.retry_backoff_ms.unwrap_or(100))
+    }
+}

@@ -1,0 +1,3 @@
+//! Test support shared by the messaging test binaries.
+
+pub mod memory;
