@@ -28,8 +28,8 @@ use axum::{Json, Router, middleware};
 use serde::Deserialize;
 
 use crate::BoxError;
-use crate::secret::Secret;
 use crate::resource::ResourceContext;
+use crate::secret::Secret;
 use crate::task::board::TaskBoard;
 
 pub use info::BuildInfo;

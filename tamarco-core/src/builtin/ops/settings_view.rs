@@ -18,8 +18,7 @@ pub(crate) fn document(settings: &Settings) -> Value {
         .get_or("system.logging.secret_fields", Vec::new())
         .unwrap_or_default();
     let is_secret = |segment: &str| {
-        is_secret_name(segment)
-            || extra.iter().any(|name| name.eq_ignore_ascii_case(segment))
+        is_secret_name(segment) || extra.iter().any(|name| name.eq_ignore_ascii_case(segment))
     };
     let tree = mask(&settings.merged_tree(), &is_secret);
     let mut values = Vec::new();
