@@ -165,6 +165,14 @@ impl<B> OutputSlot<B> {
     }
 }
 
+impl<B: Clone> Clone for OutputSlot<B> {
+    fn clone(&self) -> Self {
+        OutputSlot {
+            bound: self.bound.clone(),
+        }
+    }
+}
+
 impl<B> fmt::Debug for OutputSlot<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OutputSlot")

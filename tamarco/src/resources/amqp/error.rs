@@ -13,6 +13,9 @@ pub enum Error {
     /// A value could not be encoded, or a reply decoded.
     #[error(transparent)]
     Codec(#[from] CodecError),
+    /// An output was used before it was bound to the resource.
+    #[error(transparent)]
+    Unbound(#[from] tamarco_core::messaging::Unbound),
     /// The broker could not be reached or refused the login.
     #[error("amqp resource `{resource}`: cannot connect to {broker}")]
     Connect {

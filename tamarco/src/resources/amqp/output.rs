@@ -1,6 +1,7 @@
 //! Outputs: push to a queue, publish to a fanout exchange, request and wait for the reply,
 //! or any of these to a queue chosen per call. Every send waits for the broker's confirm.
 
+use std::any::type_name;
 use std::fmt;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,11 +13,13 @@ use lapin::types::ShortString;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use tamarco_core::BoxError;
 use tamarco_core::codec::{BoundCodec, Codec};
+use tamarco_core::messaging::{Output, OutputSlot};
 
 use super::connection::{PublishFailure, Target};
 use super::settings::{Config, Pattern};
-use super::{Error, Shared};
+use super::{Amqp, Error, Shared};
 
 /// What `/status` shows of an output.
 #[derive(Debug)]
@@ -108,22 +111,56 @@ impl<T: 'static> Inner<T> {
     }
 }
 
-/// Sends values to a push/pull queue (`P + "push_pull." + queue`): durable, persistent,
-/// read by competing consumers. Made by [`Amqp::push_output`](super::Amqp::push_output).
-pub struct PushOutput<T: 'static> {
-    inner: Arc<Inner<T>>,
+/// `Default`, binding, the hand-wired constructor and the bound inner part of an output with
+/// one value type and a fixed pattern.
+macro_rules! single_output {
+    ($output:ident, $pattern:expr) => {
+        impl<T: 'static> Default for $output<T> {
+            fn default() -> Self {
+                $output {
+                    inner: OutputSlot::default(),
+                }
+            }
+        }
+
+        impl<T: Send + Sync + 'static, C: Codec<T>> Output<Amqp, C> for $output<T> {
+            fn bind(&self, amqp: &Amqp, name: &'static str, codec: C) -> Result<(), BoxError> {
+                let shared = Arc::clone(&amqp.shared);
+                let inner = Arc::new(Inner::new(shared, $pattern, name, Arc::new(codec)));
+                Ok(self.inner.bind(type_name::<Self>(), name, inner)?)
+            }
+        }
+
+        impl<T: Send + Sync + 'static> $output<T> {
+            pub(crate) fn new(shared: Arc<Shared>, queue: &str, codec: Arc<dyn Codec<T>>) -> Self {
+                let inner = Arc::new(Inner::new(shared, $pattern, queue, codec));
+                $output {
+                    inner: OutputSlot::bound(inner),
+                }
+            }
+
+            fn inner(&self) -> Result<&Arc<Inner<T>>, Error> {
+                Ok(self.inner.get(type_name::<Self>())?)
+            }
+        }
+    };
 }
 
-impl<T: Send + Sync + 'static> PushOutput<T> {
-    pub(crate) fn new(shared: Arc<Shared>, queue: &str, codec: Arc<dyn Codec<T>>) -> Self {
-        PushOutput {
-            inner: Arc::new(Inner::new(shared, Pattern::PushPull, queue, codec)),
-        }
-    }
+/// Sends values to a push/pull queue (`P + "push_pull." + queue`): durable, persistent,
+/// read by competing consumers. Made by [`Amqp::push_output`](super::Amqp::push_output).
+///
+/// `Default` gives an unbound output, for a field with `#[output(amqp, push = "...")]`; used
+/// before it is bound it fails with [`Error::Unbound`].
+pub struct PushOutput<T: 'static> {
+    inner: OutputSlot<Arc<Inner<T>>>,
+}
 
-    /// The queue, as declared (without prefix).
+single_output!(PushOutput, Pattern::PushPull);
+
+impl<T: Send + Sync + 'static> PushOutput<T> {
+    /// The queue, as declared (without prefix); empty while unbound.
     pub fn queue(&self) -> &str {
-        self.inner.codec.endpoint()
+        self.inner().map_or("", |inner| inner.codec.endpoint())
     }
 
     /// Encodes `value` now and sends it; resolves once the broker confirmed it. While the
@@ -131,45 +168,81 @@ impl<T: Send + Sync + 'static> PushOutput<T> {
     /// is sent at least once. The future does not borrow the output: spawn it or run many at
     /// once for throughput.
     pub fn push(&self, value: &T) -> impl Future<Output = Result<(), Error>> + Send + 'static {
-        let body = self.inner.codec.encode(value);
-        let inner = Arc::clone(&self.inner);
-        async move { inner.send(body?).await }
+        let prepared = self
+            .inner()
+            .and_then(|inner| Ok((Arc::clone(inner), inner.codec.encode(value)?)));
+        async move {
+            let (inner, body) = prepared?;
+            inner.send(body).await
+        }
     }
 }
 
 /// Publishes values to a fanout exchange (`P + "publish_subscribe." + queue`): every
 /// subscriber gets each one. Made by [`Amqp::publish_output`](super::Amqp::publish_output).
+///
+/// `Default` gives an unbound output, for a field with `#[output(amqp, publish = "...")]`; used
+/// before it is bound it fails with [`Error::Unbound`].
 pub struct PublishOutput<T: 'static> {
-    inner: Arc<Inner<T>>,
+    inner: OutputSlot<Arc<Inner<T>>>,
 }
 
-impl<T: Send + Sync + 'static> PublishOutput<T> {
-    pub(crate) fn new(shared: Arc<Shared>, queue: &str, codec: Arc<dyn Codec<T>>) -> Self {
-        PublishOutput {
-            inner: Arc::new(Inner::new(shared, Pattern::PublishSubscribe, queue, codec)),
-        }
-    }
+single_output!(PublishOutput, Pattern::PublishSubscribe);
 
-    /// The exchange's short name, as declared (without prefix).
+impl<T: Send + Sync + 'static> PublishOutput<T> {
+    /// The exchange's short name, as declared (without prefix); empty while unbound.
     pub fn queue(&self) -> &str {
-        self.inner.codec.endpoint()
+        self.inner().map_or("", |inner| inner.codec.endpoint())
     }
 
     /// Encodes `value` and publishes it; resolves once the broker confirmed it. With no
     /// subscriber bound, the broker drops it (that is publish/subscribe).
     pub fn publish(&self, value: &T) -> impl Future<Output = Result<(), Error>> + Send + 'static {
-        let body = self.inner.codec.encode(value);
-        let inner = Arc::clone(&self.inner);
-        async move { inner.send(body?).await }
+        let prepared = self
+            .inner()
+            .and_then(|inner| Ok((Arc::clone(inner), inner.codec.encode(value)?)));
+        async move {
+            let (inner, body) = prepared?;
+            inner.send(body).await
+        }
     }
 }
 
 /// Sends requests to a request/response queue (`P + "request_response." + queue`) and waits
 /// for the typed reply. Made by [`Amqp::request_output`](super::Amqp::request_output).
+///
+/// `Default` gives an unbound output, for a field with `#[output(amqp, request = "...")]`; used
+/// before it is bound it fails with [`Error::Unbound`].
 pub struct RequestOutput<Q: 'static, R: 'static> {
-    inner: Arc<Inner<Q>>,
-    reply_codec: BoundCodec<R>,
+    inner: OutputSlot<(Arc<Inner<Q>>, BoundCodec<R>)>,
     timeout: Option<Duration>,
+}
+
+impl<Q: 'static, R: 'static> Default for RequestOutput<Q, R> {
+    fn default() -> Self {
+        RequestOutput {
+            inner: OutputSlot::default(),
+            timeout: None,
+        }
+    }
+}
+
+impl<Q, R, C> Output<Amqp, C> for RequestOutput<Q, R>
+where
+    Q: Send + Sync + 'static,
+    R: Send + 'static,
+    C: Codec<Q> + Codec<R>,
+{
+    fn bind(&self, amqp: &Amqp, name: &'static str, codec: C) -> Result<(), BoxError> {
+        let codec = Arc::new(codec);
+        let requests = Arc::clone(&codec) as Arc<dyn Codec<Q>>;
+        let shared = Arc::clone(&amqp.shared);
+        let inner = Inner::new(shared, Pattern::RequestResponse, name, requests);
+        let replies = BoundCodec::from_arc(name, codec as Arc<dyn Codec<R>>);
+        Ok(self
+            .inner
+            .bind(type_name::<Self>(), name, (Arc::new(inner), replies))?)
+    }
 }
 
 impl<Q: Send + Sync + 'static, R: Send + 'static> RequestOutput<Q, R> {
@@ -179,9 +252,9 @@ impl<Q: Send + Sync + 'static, R: Send + 'static> RequestOutput<Q, R> {
         codec: Arc<dyn Codec<Q>>,
         reply_codec: Arc<dyn Codec<R>>,
     ) -> Self {
+        let inner = Arc::new(Inner::new(shared, Pattern::RequestResponse, queue, codec));
         RequestOutput {
-            inner: Arc::new(Inner::new(shared, Pattern::RequestResponse, queue, codec)),
-            reply_codec: BoundCodec::from_arc(queue, reply_codec),
+            inner: OutputSlot::bound((inner, BoundCodec::from_arc(queue, reply_codec))),
             timeout: None,
         }
     }
@@ -189,15 +262,18 @@ impl<Q: Send + Sync + 'static, R: Send + 'static> RequestOutput<Q, R> {
     /// The same output with its own reply timeout instead of `request_timeout_seconds`.
     pub fn with_timeout(&self, timeout: Duration) -> Self {
         RequestOutput {
-            inner: Arc::clone(&self.inner),
-            reply_codec: self.reply_codec.clone(),
+            inner: self.inner.clone(),
             timeout: Some(timeout),
         }
     }
 
-    /// The queue, as declared (without prefix).
+    fn inner(&self) -> Result<&(Arc<Inner<Q>>, BoundCodec<R>), Error> {
+        Ok(self.inner.get(type_name::<Self>())?)
+    }
+
+    /// The queue, as declared (without prefix); empty while unbound.
     pub fn queue(&self) -> &str {
-        self.inner.codec.endpoint()
+        self.inner().map_or("", |(inner, _)| inner.codec.endpoint())
     }
 
     /// Sends `value` as a request (with `reply_to` and a fresh `correlation_id`) and returns
@@ -205,12 +281,14 @@ impl<Q: Send + Sync + 'static, R: Send + 'static> RequestOutput<Q, R> {
     /// (`request_timeout_seconds`, 100 s by default, or [`with_timeout`](Self::with_timeout)).
     /// The request expires in the queue with the timeout, so a late responder never sees it.
     pub fn request(&self, value: &Q) -> impl Future<Output = Result<R, Error>> + Send + 'static {
-        let body = self.inner.codec.encode(value);
-        let inner = Arc::clone(&self.inner);
-        let reply_codec = self.reply_codec.clone();
+        let prepared = self.inner().and_then(|(inner, replies)| {
+            let body = inner.codec.encode(value)?;
+            Ok((Arc::clone(inner), replies.clone(), body))
+        });
         let timeout = self.timeout;
         async move {
-            let result = request(&inner, body?, reply_codec, timeout).await;
+            let (inner, reply_codec, body) = prepared?;
+            let result = request(&inner, body, reply_codec, timeout).await;
             inner.info.count(&result);
             result
         }
@@ -318,25 +396,57 @@ async fn request<Q: 'static, R: 'static>(
 
 /// Sends values to any queue or exchange, named per call (with the settings' prefix, like
 /// the others). Made by [`Amqp::generic_output`](super::Amqp::generic_output).
+///
+/// `Default` gives an unbound output, for a field with `#[output(amqp, generic)]`; used before
+/// it is bound it fails with [`Error::Unbound`].
 pub struct GenericOutput<T: 'static> {
+    inner: OutputSlot<Arc<GenericInner<T>>>,
+}
+
+struct GenericInner<T: 'static> {
     shared: Arc<Shared>,
     info: Arc<OutputInfo>,
     codec: Arc<dyn Codec<T>>,
     properties: BasicProperties,
 }
 
-impl<T: Send + Sync + 'static> GenericOutput<T> {
-    pub(crate) fn new(shared: Arc<Shared>, codec: Arc<dyn Codec<T>>) -> Self {
+impl<T: 'static> Default for GenericOutput<T> {
+    fn default() -> Self {
+        GenericOutput {
+            inner: OutputSlot::default(),
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static, C: Codec<T>> Output<Amqp, C> for GenericOutput<T> {
+    fn bind(&self, amqp: &Amqp, name: &'static str, codec: C) -> Result<(), BoxError> {
+        let inner = GenericInner::new(Arc::clone(&amqp.shared), Arc::new(codec));
+        Ok(self
+            .inner
+            .bind(type_name::<Self>(), name, Arc::new(inner))?)
+    }
+}
+
+impl<T: 'static> GenericInner<T> {
+    fn new(shared: Arc<Shared>, codec: Arc<dyn Codec<T>>) -> Self {
         let info = shared.declare_output("*", None, codec.name());
         let mut properties = BasicProperties::default();
         if let Some(content_type) = codec.content_type() {
             properties = properties.with_content_type(content_type.into());
         }
-        GenericOutput {
+        GenericInner {
             shared,
             info,
             codec,
             properties,
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> GenericOutput<T> {
+    pub(crate) fn new(shared: Arc<Shared>, codec: Arc<dyn Codec<T>>) -> Self {
+        GenericOutput {
+            inner: OutputSlot::bound(Arc::new(GenericInner::new(shared, codec))),
         }
     }
 
@@ -346,8 +456,7 @@ impl<T: Send + Sync + 'static> GenericOutput<T> {
         queue: &str,
         value: &T,
     ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
-        let properties = self.properties.clone().with_delivery_mode(2);
-        self.send(Pattern::PushPull, queue, value, properties)
+        self.send(Pattern::PushPull, queue, value, true)
     }
 
     /// Publishes `value` to the fanout exchange of `queue`, like [`PublishOutput::publish`].
@@ -356,12 +465,7 @@ impl<T: Send + Sync + 'static> GenericOutput<T> {
         queue: &str,
         value: &T,
     ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
-        self.send(
-            Pattern::PublishSubscribe,
-            queue,
-            value,
-            self.properties.clone(),
-        )
+        self.send(Pattern::PublishSubscribe, queue, value, false)
     }
 
     fn send(
@@ -369,13 +473,20 @@ impl<T: Send + Sync + 'static> GenericOutput<T> {
         pattern: Pattern,
         queue: &str,
         value: &T,
-        properties: BasicProperties,
+        persistent: bool,
     ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
-        let body = BoundCodec::from_arc(queue, Arc::clone(&self.codec)).encode(value);
-        let shared = Arc::clone(&self.shared);
-        let info = Arc::clone(&self.info);
+        let prepared = self.inner.get(type_name::<Self>()).map(|inner| {
+            let body = BoundCodec::from_arc(queue, Arc::clone(&inner.codec)).encode(value);
+            (Arc::clone(inner), body)
+        });
         let queue = queue.to_owned();
         async move {
+            let (inner, body) = prepared?;
+            let (shared, info) = (&inner.shared, &inner.info);
+            let mut properties = inner.properties.clone();
+            if persistent {
+                properties = properties.with_delivery_mode(2);
+            }
             let result = async {
                 let body = body?;
                 let config = shared.config().ok_or_else(|| shared.stopped())?;
@@ -393,7 +504,7 @@ impl<T: Send + Sync + 'static> GenericOutput<T> {
 impl<T: 'static> Clone for PushOutput<T> {
     fn clone(&self) -> Self {
         PushOutput {
-            inner: Arc::clone(&self.inner),
+            inner: self.inner.clone(),
         }
     }
 }
@@ -401,7 +512,7 @@ impl<T: 'static> Clone for PushOutput<T> {
 impl<T: 'static> Clone for PublishOutput<T> {
     fn clone(&self) -> Self {
         PublishOutput {
-            inner: Arc::clone(&self.inner),
+            inner: self.inner.clone(),
         }
     }
 }
@@ -409,8 +520,7 @@ impl<T: 'static> Clone for PublishOutput<T> {
 impl<Q: 'static, R: 'static> Clone for RequestOutput<Q, R> {
     fn clone(&self) -> Self {
         RequestOutput {
-            inner: Arc::clone(&self.inner),
-            reply_codec: self.reply_codec.clone(),
+            inner: self.inner.clone(),
             timeout: self.timeout,
         }
     }
@@ -419,10 +529,7 @@ impl<Q: 'static, R: 'static> Clone for RequestOutput<Q, R> {
 impl<T: 'static> Clone for GenericOutput<T> {
     fn clone(&self) -> Self {
         GenericOutput {
-            shared: Arc::clone(&self.shared),
-            info: Arc::clone(&self.info),
-            codec: Arc::clone(&self.codec),
-            properties: self.properties.clone(),
+            inner: self.inner.clone(),
         }
     }
 }
@@ -439,21 +546,23 @@ impl<T: 'static> fmt::Debug for Inner<T> {
 
 impl<T: 'static> fmt::Debug for PushOutput<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.inner, f)
+        fmt::Debug::fmt(&self.inner.get(type_name::<Self>()).ok(), f)
     }
 }
 
 impl<T: 'static> fmt::Debug for PublishOutput<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.inner, f)
+        fmt::Debug::fmt(&self.inner.get(type_name::<Self>()).ok(), f)
     }
 }
 
 impl<Q: 'static, R: 'static> fmt::Debug for RequestOutput<Q, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RequestOutput")
-            .field("output", &self.inner)
-            .field("reply_codec", &self.reply_codec.codec_name())
+            .field(
+                "output",
+                &self.inner.get(type_name::<Self>()).ok().map(|b| &b.0),
+            )
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -461,8 +570,46 @@ impl<Q: 'static, R: 'static> fmt::Debug for RequestOutput<Q, R> {
 
 impl<T: 'static> fmt::Debug for GenericOutput<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let codec = self
+            .inner
+            .get(type_name::<Self>())
+            .ok()
+            .map(|i| i.codec.name().to_owned());
         f.debug_struct("GenericOutput")
-            .field("codec", &self.codec.name())
+            .field("codec", &codec)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tamarco_core::codec::Json;
+    use tamarco_core::messaging::bind_output;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unbound_output_fails_naming_itself_and_binds_once() {
+        let orders = PushOutput::<u32>::default();
+        let error = orders.push(&1).await.unwrap_err();
+        assert!(matches!(error, Error::Unbound(_)), "{error:?}");
+        let text = error.to_string();
+        assert!(
+            text.contains("PushOutput<u32>") && text.contains("not bound"),
+            "{text}"
+        );
+        let quotes = RequestOutput::<u32, String>::default();
+        let error = quotes.request(&1).await.unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("RequestOutput<u32, alloc::string::String>"),
+            "{error}"
+        );
+        let amqp = Amqp::new();
+        bind_output(&amqp, &orders, "orders", Json).unwrap();
+        assert_eq!(orders.queue(), "orders");
+        let again = bind_output(&amqp, &orders, "orders", Json).unwrap_err();
+        assert!(again.to_string().contains("already bound"), "{again}");
     }
 }
