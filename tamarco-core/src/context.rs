@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use crate::error::{Error, Phase};
-use crate::resource::{ErasedResource, ReportRoutes, Resource, ResourceContext, ResourceStatus};
-use crate::runtime::{Driver, Entry, dependency_order};
+use crate::error::Error;
+use crate::lifecycle::table::{self, Declared};
+use crate::lifecycle::{Driver, Entry, START_PHASES, StopLimits};
+use crate::resource::{ErasedResource, Resource, ResourceStatus};
 use crate::settings::{Settings, sources};
 use crate::shutdown::ShutdownHandle;
 
@@ -27,7 +28,7 @@ use crate::shutdown::ShutdownHandle;
 pub struct MicroserviceContext {
     settings: Settings,
     shutdown: ShutdownHandle,
-    declared: Vec<(String, Vec<String>, Arc<dyn ErasedResource>)>,
+    declared: Vec<Declared>,
     driver: Option<Driver>,
     sources: Option<sources::Sources>,
 }
@@ -37,7 +38,7 @@ impl std::fmt::Debug for MicroserviceContext {
         let names: Vec<&str> = self
             .declared
             .iter()
-            .map(|(name, ..)| name.as_str())
+            .map(|declared| declared.name.as_str())
             .collect();
         f.debug_struct("MicroserviceContext")
             .field("name", &self.settings.service())
@@ -82,12 +83,11 @@ impl MicroserviceContext {
         resource: R,
     ) -> Arc<R> {
         let resource = Arc::new(resource);
-        let deps = depends_on.iter().map(|d| (*d).to_owned()).collect();
-        self.declared.push((
-            name.to_owned(),
-            deps,
-            resource.clone() as Arc<dyn ErasedResource>,
-        ));
+        self.declared.push(Declared {
+            name: name.to_owned(),
+            depends_on: depends_on.iter().map(|d| (*d).to_owned()).collect(),
+            resource: resource.clone() as Arc<dyn ErasedResource>,
+        });
         resource
     }
 
@@ -95,56 +95,28 @@ impl MicroserviceContext {
     /// that had started are stopped again and the error names the resource and the phase.
     pub async fn start(&mut self) -> Result<(), Error> {
         self.sources = Some(sources::load_all(&self.settings).await?);
-        let routes = ReportRoutes::default();
-        let keyed: Vec<(&str, Vec<&str>, ())> = self
-            .declared
-            .iter()
-            .map(|(name, deps, _)| (name.as_str(), deps.iter().map(String::as_str).collect(), ()))
-            .collect();
-        let keyed: Vec<(&str, &[&str], ())> = keyed
-            .iter()
-            .map(|(n, d, ())| (*n, d.as_slice(), ()))
-            .collect();
-        let entries = dependency_order(&keyed)
-            .into_iter()
-            .map(|index| {
-                let (name, _, resource) = &self.declared[index];
-                let cx = ResourceContext::new(
-                    name.clone(),
-                    self.settings.service().to_owned(),
-                    self.settings.resource_view(name),
-                    self.shutdown.clone(),
-                    routes.clone(),
-                );
-                Entry::new(Arc::clone(resource), cx)
-            })
-            .collect();
+        let entries = table::build(&self.declared, &self.settings, &self.shutdown);
         let driver = self.driver.insert(Driver::new(entries));
-        for phase in [
-            Phase::Bind,
-            Phase::Configure,
-            Phase::PreStart,
-            Phase::Start,
-            Phase::PostStart,
-        ] {
+        for phase in START_PHASES {
             if let Err(error) = driver.start_phase(phase).await {
-                driver.stop_started().await;
+                let budget = StopLimits::read(&self.settings)?.budget();
+                let _ = driver.stop_all(&budget).await;
                 return Err(error);
             }
         }
         Ok(())
     }
 
-    /// Stops every started resource in reverse order; the first failure is returned after all
-    /// were stopped.
+    /// Stops every started resource in reverse order, within the grace period
+    /// (`system.shutdown.grace_period_seconds`); the first failure is returned after all were
+    /// stopped.
     pub async fn stop(&mut self) -> Result<(), Error> {
         let Some(driver) = self.driver.take() else {
             return Ok(());
         };
         self.shutdown.stop_gracefully();
-        let stopped = driver.stop_phase(Phase::Stop).await;
-        let post_stopped = driver.stop_phase(Phase::PostStop).await;
-        stopped.and(post_stopped)
+        let budget = StopLimits::read(&self.settings)?.budget();
+        driver.stop_all(&budget).await
     }
 
     /// The status of the resource named `name`, once started.

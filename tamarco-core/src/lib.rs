@@ -4,16 +4,19 @@
 //! Services depend on the `tamarco` crate, which re-exports everything here. Crates that only
 //! provide a resource (plugins) may depend on `tamarco-core` alone and implement [`Resource`].
 
+pub mod backoff;
 pub mod builtin;
 pub mod codec;
 #[doc(hidden)]
 pub mod codegen;
 mod context;
 mod error;
+pub mod lifecycle;
 pub mod logging;
 pub mod messaging;
 pub mod metrics;
 mod microservice;
+mod panic;
 pub mod resource;
 pub mod runtime;
 pub mod secret;

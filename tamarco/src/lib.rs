@@ -12,7 +12,7 @@ pub use tamarco_core::{
     Settings, SettingsError, SettingsView, ShutdownHandle, Stage, StageFailed, StopReason,
     TaskContext, TaskSet, error_chain,
 };
-pub use tamarco_core::{messaging, metrics, resource, runtime, secret, task};
+pub use tamarco_core::{lifecycle, messaging, metrics, resource, runtime, secret, task};
 
 #[cfg(feature = "cli")]
 pub mod cli;

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::http::header;
@@ -38,7 +38,7 @@ pub struct MetricsResource {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default)]
 struct MetricsSettings {
-    collect_frequency: f64,
+    collect_frequency: crate::settings::Duration,
     handlers: Handlers,
 }
 
@@ -81,7 +81,7 @@ struct File {
 impl Default for MetricsSettings {
     fn default() -> Self {
         MetricsSettings {
-            collect_frequency: 10.0,
+            collect_frequency: crate::settings::Duration::from_secs(10),
             handlers: Handlers::default(),
         }
     }
@@ -130,11 +130,10 @@ impl MetricsResource {
 impl Resource for MetricsResource {
     async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
         let settings: MetricsSettings = cx.settings().load()?;
-        if !(settings.collect_frequency > 0.0 && settings.collect_frequency.is_finite()) {
+        if settings.collect_frequency.is_zero() {
             return Err(format!(
-                "setting `{}`: expected a positive number of seconds, found {}",
+                "setting `{}`: expected a positive duration, found 0",
                 cx.settings().full_key("collect_frequency"),
-                settings.collect_frequency
             )
             .into());
         }
@@ -196,7 +195,7 @@ impl Resource for MetricsResource {
             segment(&hostname())
         );
         let board = self.board.clone();
-        let period = Duration::from_secs_f64(settings.collect_frequency);
+        let period = settings.collect_frequency.get();
         let collector = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(period);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

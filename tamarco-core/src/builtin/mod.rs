@@ -12,6 +12,7 @@
 //!
 //! `registry` and `profiler` are reserved for the default resources of those names.
 
+mod board;
 mod memory;
 mod metrics;
 pub mod ops;
@@ -23,11 +24,11 @@ use std::sync::Arc;
 
 use crate::resource::ErasedResource;
 
+pub(crate) use board::StatusBoard;
 pub use metrics::MetricsResource;
 pub use ops::BuildInfo;
 pub use report_server::ReportServer;
 pub use restart::{RestartPolicy, RestartPolicyError, Selection};
-pub(crate) use status::StatusBoard;
 pub use status::StatusResource;
 
 /// Names of the default resources, reserved in every service.

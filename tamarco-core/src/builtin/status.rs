@@ -1,4 +1,4 @@
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use axum::Router;
 use axum::extract::State;
@@ -6,10 +6,9 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use serde_json::{Map, Value, json};
 
+use super::board::StatusBoard;
 use crate::BoxError;
-use crate::resource::{ErasedResource, ResourceContext, ResourceStatus};
-use crate::runtime::Entry;
-use crate::secret::is_secret_name;
+use crate::resource::ResourceContext;
 use crate::settings::Settings;
 use crate::shutdown::ShutdownHandle;
 
@@ -119,81 +118,6 @@ impl crate::resource::Resource for StatusResource {
     }
 }
 
-/// Every resource's status, for `/status`; filled once the resources are known.
-#[derive(Clone, Default)]
-pub(crate) struct StatusBoard(Arc<OnceLock<Vec<BoardEntry>>>);
-
-pub(crate) struct BoardEntry {
-    pub(crate) name: String,
-    pub(crate) cx: ResourceContext,
-    pub(crate) resource: Arc<dyn ErasedResource>,
-}
-
-impl BoardEntry {
-    /// The resource's own status if it reports one, else the lifecycle's.
-    pub(crate) fn status(&self) -> ResourceStatus {
-        crate::resource::effective_status(&*self.resource, &self.cx)
-    }
-}
-
-impl std::fmt::Debug for StatusBoard {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StatusBoard")
-    }
-}
-
-impl StatusBoard {
-    pub(crate) fn fill(&self, entries: &[Entry]) {
-        let board = entries
-            .iter()
-            .map(|entry| BoardEntry {
-                name: entry.name().to_owned(),
-                cx: entry.cx.clone(),
-                resource: Arc::clone(&entry.resource),
-            })
-            .collect();
-        let _ = self.0.set(board);
-    }
-
-    /// The resources, in start order (empty until filled).
-    pub(crate) fn entries(&self) -> &[BoardEntry] {
-        self.0.get().map(Vec::as_slice).unwrap_or_default()
-    }
-
-    /// Every resource's name and status, in start order.
-    pub(crate) fn statuses(&self) -> Vec<(String, ResourceStatus)> {
-        self.entries()
-            .iter()
-            .map(|entry| (entry.name.clone(), entry.status()))
-            .collect()
-    }
-
-    /// The `/status` document and its HTTP code.
-    pub(crate) fn report(&self) -> (StatusCode, Map<String, Value>) {
-        let mut body = Map::new();
-        let mut code = StatusCode::OK;
-        for entry in self.entries() {
-            let status = entry.status();
-            code = match status {
-                ResourceStatus::Stopped | ResourceStatus::Failed => {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                }
-                ResourceStatus::Started => code,
-                _ if code == StatusCode::INTERNAL_SERVER_ERROR => code,
-                _ => StatusCode::SERVICE_UNAVAILABLE,
-            };
-            let mut fields = entry.resource.status_fields_dyn();
-            hide_secrets(&mut fields);
-            let mut item = json!({"status": status.code(), "status_str": status.as_str()});
-            if let Value::Object(item) = &mut item {
-                item.extend(fields);
-            }
-            body.insert(entry.name.clone(), item);
-        }
-        (code, body)
-    }
-}
-
 /// What the `/status` and health handlers read.
 #[derive(Clone)]
 struct Probes {
@@ -225,21 +149,5 @@ async fn ready(State(probes): State<Probes>) -> (StatusCode, axum::Json<Value>) 
             StatusCode::SERVICE_UNAVAILABLE,
             axum::Json(json!({"status": "NOT_READY", "reason": reason})),
         )
-    }
-}
-
-/// Drops the fields whose name looks secret, at any depth: they must never be shown.
-fn hide_secrets(fields: &mut Map<String, Value>) {
-    fields.retain(|key, _| !is_secret_name(key));
-    for value in fields.values_mut() {
-        hide_secrets_in(value);
-    }
-}
-
-fn hide_secrets_in(value: &mut Value) {
-    match value {
-        Value::Object(map) => hide_secrets(map),
-        Value::Array(items) => items.iter_mut().for_each(hide_secrets_in),
-        _ => {}
     }
 }

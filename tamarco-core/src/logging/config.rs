@@ -156,14 +156,9 @@ impl Reader<'_> {
         self.opt(key).unwrap_or(default)
     }
 
-    fn seconds(&mut self, key: &str, default: f64) -> Duration {
-        let value: f64 = self.or(key, default);
-        Duration::try_from_secs_f64(value).unwrap_or_else(|_| {
-            self.problems.push(format!(
-                "logging: setting `{key}`: {value} is not a duration in seconds; using {default}"
-            ));
-            Duration::from_secs_f64(default)
-        })
+    /// A [settings duration](crate::settings::Duration); a bad one is a noted problem.
+    fn duration(&mut self, key: &str, default: Duration) -> Duration {
+        self.or(key, crate::settings::Duration::from(default)).get()
     }
 
     /// A key that an enabled sink needs; the problem says the sink stays off.
@@ -271,8 +266,14 @@ impl Config {
                     user: r.opt(&format!("{ROOT}.http.user")),
                     password: r.password(&format!("{ROOT}.http.password")),
                     max_records: r.or(&format!("{ROOT}.http.max_records"), 10usize).max(1),
-                    max_time: r.seconds(&format!("{ROOT}.http.max_time_seconds"), 1.0),
-                    timeout: r.seconds(&format!("{ROOT}.http.timeout_seconds"), 5.0),
+                    max_time: r.duration(
+                        &format!("{ROOT}.http.max_time_seconds"),
+                        Duration::from_secs(1),
+                    ),
+                    timeout: r.duration(
+                        &format!("{ROOT}.http.timeout_seconds"),
+                        Duration::from_secs(5),
+                    ),
                     queue_size: r.queue_size("http"),
                 }),
         };
@@ -293,8 +294,14 @@ impl Config {
                 "system.deploy_name",
                 crate::settings::DEFAULT_DEPLOY_NAME.to_owned(),
             ),
-            drop_warning: r.seconds(&format!("{ROOT}.drop_warning_seconds"), 10.0),
-            flush_timeout: r.seconds(&format!("{ROOT}.flush_timeout_seconds"), 5.0),
+            drop_warning: r.duration(
+                &format!("{ROOT}.drop_warning_seconds"),
+                Duration::from_secs(10),
+            ),
+            flush_timeout: r.duration(
+                &format!("{ROOT}.flush_timeout_seconds"),
+                Duration::from_secs(5),
+            ),
         };
         (config, r.problems)
     }

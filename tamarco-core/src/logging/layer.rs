@@ -17,7 +17,7 @@ use super::config::{Config, Format};
 use super::document::DocContext;
 use super::record::{Collected, Collector, Record, SecretNames};
 use super::sink::{Sink, SinkStats};
-use super::{TARGET, sinks, text};
+use super::{sinks, text};
 
 /// What the layer does with a record: the current configuration.
 pub(crate) struct Pipeline {
@@ -214,25 +214,5 @@ where
         tags: collected.tags,
         fields: collected.fields,
         errors: collected.errors,
-    }
-}
-
-/// Logs, from logging's own thread, a change in a sink's reachability or its drops.
-pub(crate) fn report(sink: &str, key: &str, event: sinks::Report) {
-    match event {
-        sinks::Report::Down(error) => tracing::error!(
-            target: TARGET,
-            sink,
-            "logging sink `{sink}` (setting `{key}`) is unreachable: {error}; its records are dropped until it comes back"
-        ),
-        sinks::Report::Up => {
-            tracing::info!(target: TARGET, sink, "logging sink `{sink}` is reachable");
-        }
-        sinks::Report::Dropped(count) => tracing::warn!(
-            target: TARGET,
-            sink,
-            dropped = count,
-            "logging sink `{sink}` dropped {count} records: it was slow or down"
-        ),
     }
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, mpsc};
 
 use super::record::Record;
+use crate::backoff::Backoff;
 
 /// The counters of one sink, from [`stats`](super::stats).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,8 +187,10 @@ impl Sink {
     }
 }
 
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// Reconnection waits while the endpoint is down.
+fn reconnect_backoff() -> Backoff {
+    Backoff::new(Duration::from_millis(100), Duration::from_secs(2))
+}
 
 /// The sink's thread: batch, render, deliver; reconnect with backoff while down.
 async fn serve<T: Transport>(
@@ -206,7 +209,7 @@ async fn serve<T: Transport>(
             false
         }
     };
-    let mut backoff = FIRST_BACKOFF;
+    let mut backoff = reconnect_backoff();
     let mut retry_at = Instant::now();
     let mut batch: Vec<Arc<Record>> = Vec::new();
     loop {
@@ -265,15 +268,14 @@ async fn serve<T: Transport>(
             match transport.connect().await {
                 Ok(()) => {
                     connected = true;
-                    backoff = FIRST_BACKOFF;
+                    backoff.reset();
                     shared.up();
                 }
                 Err(error) => {
                     shared.down(error);
                     shared.fail(&batch);
                     batch.clear();
-                    retry_at = Instant::now() + backoff;
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                    retry_at = Instant::now() + backoff.next_delay();
                     continue;
                 }
             }
@@ -288,8 +290,7 @@ async fn serve<T: Transport>(
                 shared.fail(&batch);
                 shared.down(error);
                 connected = false;
-                retry_at = Instant::now() + backoff;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                retry_at = Instant::now() + backoff.next_delay();
             }
         }
         batch.clear();

@@ -22,6 +22,7 @@ struct Inner {
     shutdown: ShutdownHandle,
     status: StatusCell,
     report_routes: ReportRoutes,
+    stop_deadline: Mutex<Option<tokio::time::Instant>>,
 }
 
 impl ResourceContext {
@@ -39,6 +40,7 @@ impl ResourceContext {
             shutdown,
             status: StatusCell::default(),
             report_routes,
+            stop_deadline: Mutex::new(None),
         };
         ResourceContext {
             inner: Arc::new(inner),
@@ -69,6 +71,18 @@ impl ResourceContext {
     /// `CONNECTING` while it reconnects).
     pub fn status(&self) -> &StatusCell {
         &self.inner.status
+    }
+
+    /// While the resource stops: the instant by which its `stop` (and `post_stop`) must be done,
+    /// the end of the service's grace period or of the short final window after it. At that
+    /// instant the runtime stops waiting (the hook's future is dropped). A resource with its
+    /// own drain or flush timeout waits at most until then. `None` before the stop begins.
+    pub fn stop_deadline(&self) -> Option<tokio::time::Instant> {
+        *self.inner.stop_deadline.lock().expect("stop deadline lock")
+    }
+
+    pub(crate) fn set_stop_deadline(&self, deadline: tokio::time::Instant) {
+        *self.inner.stop_deadline.lock().expect("stop deadline lock") = Some(deadline);
     }
 
     /// The routes served by the report server. Add routes in [`configure`](super::Resource::configure):

@@ -61,7 +61,8 @@ impl Stage {
                     shared: Arc::clone(&shared),
                     shutdown: shutdown.clone(),
                 };
-                let result = hook(stage).await;
+                // A panicking hook fails its phase like an error: the service stops cleanly.
+                let result = crate::panic::catch(hook(stage)).await;
                 finisher.run_work().await;
                 result
             }

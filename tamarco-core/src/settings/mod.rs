@@ -17,6 +17,7 @@
 //! to changes (from any layer, the override included), and [`Settings::live`] gives a typed handle
 //! that always holds the latest value, read without a lookup.
 
+mod duration;
 mod error;
 #[cfg(feature = "etcd")]
 pub mod etcd;
@@ -36,8 +37,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::resource::BoxFuture;
+use futures_util::future::BoxFuture;
 
+pub use duration::Duration;
 pub use error::SettingsError;
 pub use live::Live;
 pub use view::SettingsView;

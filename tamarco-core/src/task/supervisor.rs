@@ -101,36 +101,30 @@ impl Supervisor {
         Supervisor { running }
     }
 
-    /// Stops every task: cancels plain tasks and timers, waits for cooperative tasks, and joins
-    /// threads for at most `thread_timeout` each. The stop must already have been requested.
-    pub(crate) async fn stop(self, thread_timeout: Duration) {
-        for task in &self.running {
+    /// Stops every task, all at once: cancels plain tasks and timers, and waits for
+    /// cooperative tasks and threads, each for at most `limit` and never past `until` (the end
+    /// of the grace period). A cooperative task still running then is cancelled; a thread is
+    /// left behind. The stop must already have been requested.
+    pub(crate) async fn stop(self, limit: Duration, until: tokio::time::Instant) {
+        let until = until.min(tokio::time::Instant::now() + limit);
+        let waits = self.running.into_iter().map(|task| async move {
             if matches!(task.on_stop, OnStop::Abort) {
                 task.join.abort();
             }
-        }
-        for task in self.running {
-            match task.on_stop {
-                OnStop::Abort => {
-                    let _ = task.join.await;
-                }
-                OnStop::Await => {
-                    let _ = task.join.await;
-                }
-                OnStop::Join => {
-                    if tokio::time::timeout(thread_timeout, task.join)
-                        .await
-                        .is_err()
-                    {
-                        tracing::warn!(
-                            task = task.name,
-                            "thread did not stop within {thread_timeout:?}; leaving it behind"
-                        );
-                    }
-                }
+            let abort = task.join.abort_handle();
+            if tokio::time::timeout_at(until, task.join).await.is_err() {
+                let what = match task.on_stop {
+                    OnStop::Join => "thread did not stop in time; leaving it behind",
+                    OnStop::Await => "task did not stop in time; cancelling it",
+                    OnStop::Abort => "task did not yield to its cancellation; leaving it behind",
+                };
+                tracing::warn!(task = task.name, limit = ?limit, "{what}");
+                abort.abort();
+                return;
             }
             tracing::debug!(task = task.name, "task stopped");
-        }
+        });
+        futures_util::future::join_all(waits).await;
     }
 }
 
@@ -196,15 +190,7 @@ fn spawn_thread<S: Send + Sync + 'static>(
 }
 
 fn flatten(outcome: Result<Result<(), BoxError>, Box<dyn Any + Send>>) -> Result<(), BoxError> {
-    outcome.unwrap_or_else(|panic| Err(format!("panicked: {}", panic_message(&*panic)).into()))
-}
-
-fn panic_message(panic: &(dyn Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("a non-string panic payload")
+    outcome.unwrap_or_else(|panic| Err(crate::panic::into_error(panic)))
 }
 
 /// Logs how a task ended; a failure begins a graceful stop of the service.

@@ -3,30 +3,17 @@
 
 use std::collections::HashMap;
 
-use proc_macro2::Span;
-
-use super::model::{ResourceField, Service, TaskMethod};
+use super::model::{ResourceField, Service, TaskBlock, settings_segment};
 use crate::diagnostics::Diagnostics;
 
 /// Names of the default resources every service has.
-const DEFAULT_RESOURCES: &[&str] = &[
+pub(crate) const DEFAULT_RESOURCES: &[&str] = &[
     "tamarco_http_report_server",
     "metrics",
     "status",
     "registry",
     "profiler",
 ];
-
-/// A settings path segment: letters, digits, `_` and `-`; no dots, not empty.
-pub(crate) fn settings_segment(diag: &mut Diagnostics, name: &str, span: Span, what: &str) {
-    let valid = !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if !valid {
-        diag.error_span(span, format!("`{name}` is not a valid {what}: use letters, digits, `_` and `-` (it is a segment of a settings key)"));
-    }
-}
 
 pub(crate) fn resources(diag: &mut Diagnostics, service: &Service) {
     let by_field: HashMap<String, &ResourceField> = service
@@ -150,9 +137,9 @@ fn cycles(diag: &mut Diagnostics, service: &Service, by_field: &HashMap<String, 
     }
 }
 
-pub(crate) fn tasks<'a>(diag: &mut Diagnostics, tasks: impl IntoIterator<Item = &'a TaskMethod>) {
-    let mut seen: HashMap<&str, &TaskMethod> = HashMap::new();
-    for task in tasks {
+pub(crate) fn tasks(diag: &mut Diagnostics, block: &TaskBlock) {
+    let mut seen = HashMap::new();
+    for task in block.tasks.iter().chain(&block.broken) {
         if let Some(first) = seen.insert(&task.name, task) {
             diag.error_span(
                 task.name_span,

@@ -31,14 +31,14 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let output = match syn::parse2::<syn::Item>(item.clone()) {
         Ok(syn::Item::Struct(mut item)) => {
             let args = args::ServiceArgs::parse(args, &mut diag);
-            match model::Service::parse(&mut item, &args, &mut diag) {
+            match parse_service(&mut item, &args, &mut diag) {
                 Some(service) => expand::service(&item, &service, &args.private()),
                 None => item.into_token_stream(),
             }
         }
         Ok(syn::Item::Impl(mut item)) => {
             let args = args::ImplArgs::parse(args, &mut diag);
-            match model::TaskBlock::parse(&mut item, &mut diag) {
+            match parse_task_block(&mut item, &mut diag) {
                 Some(tasks) => expand::task_block(&item, &tasks, &args.private()),
                 None => item.into_token_stream(),
             }
@@ -63,4 +63,24 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         eprintln!("{output}");
     }
     output
+}
+
+/// The service's model after the per-field and the cross-field checks; `None` when no impl
+/// can be generated (a generic struct).
+fn parse_service(
+    item: &mut syn::ItemStruct,
+    args: &args::ServiceArgs,
+    diag: &mut Diagnostics,
+) -> Option<model::Service> {
+    let service = model::Service::parse(item, args, diag);
+    check::resources(diag, &service);
+    (!service.generic).then_some(service)
+}
+
+/// The task block's model after the per-method and the cross-method checks; `None` when no
+/// impl can be generated (a trait impl or a generic impl block).
+fn parse_task_block(item: &mut syn::ItemImpl, diag: &mut Diagnostics) -> Option<model::TaskBlock> {
+    let block = model::TaskBlock::parse(item, diag);
+    check::tasks(diag, &block);
+    block.expandable.then_some(block)
 }

@@ -8,11 +8,13 @@ use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, Ident, ImplItem, ItemImpl, ItemStruct, LitStr, Token, Type};
 
 use super::args::{ServiceArgs, set_once};
-use super::{check, interval};
+use super::interval;
 use crate::diagnostics::Diagnostics;
 
 /// A `#[microservice]` struct.
 pub(crate) struct Service {
+    /// Whether the struct is generic: then no impl can be generated.
+    pub(crate) generic: bool,
     pub(crate) ident: Ident,
     /// The service name: `name = "..."` or the struct's name in snake_case.
     pub(crate) name: String,
@@ -33,13 +35,8 @@ pub(crate) struct ResourceField {
 
 impl Service {
     /// Builds the model, recording every problem in `diag`. The model holds the resources whose
-    /// options parsed, so that the `Microservice` impl is generated even when a check failed;
-    /// `None` when no impl can be generated (a generic struct).
-    pub(crate) fn parse(
-        item: &mut ItemStruct,
-        args: &ServiceArgs,
-        diag: &mut Diagnostics,
-    ) -> Option<Self> {
+    /// options parsed, so that the `Microservice` impl is generated even when a check failed.
+    pub(crate) fn parse(item: &mut ItemStruct, args: &ServiceArgs, diag: &mut Diagnostics) -> Self {
         let generic = !item.generics.params.is_empty();
         if generic {
             diag.error_at(
@@ -49,7 +46,7 @@ impl Service {
         }
         let name = match &args.name {
             Some(name) => {
-                check::settings_segment(diag, &name.value(), name.span(), "service name");
+                settings_segment(diag, &name.value(), name.span(), "service name");
                 name.value()
             }
             None => snake_case(&item.ident.to_string()),
@@ -85,13 +82,12 @@ impl Service {
                 diag.error_at(&item.ident, "a `#[microservice]` struct needs named fields, e.g. `struct Svc { #[resource] db: Db }`");
             }
         }
-        let service = Service {
+        Service {
+            generic,
             ident: item.ident.clone(),
             name,
             resources,
-        };
-        check::resources(diag, &service);
-        (!generic).then_some(service)
+        }
     }
 }
 
@@ -132,8 +128,13 @@ impl ResourceOptions {
 
 /// A `#[microservice]` impl block.
 pub(crate) struct TaskBlock {
+    /// False for a trait impl or a generic impl block: then no impl can be generated.
+    pub(crate) expandable: bool,
     pub(crate) self_ty: Type,
+    /// The tasks without errors: the ones expanded.
     pub(crate) tasks: Vec<TaskMethod>,
+    /// The tasks with errors, kept for the checks across tasks (duplicate names).
+    pub(crate) broken: Vec<TaskMethod>,
     pub(crate) hooks: Vec<HookMethod>,
 }
 
@@ -174,9 +175,8 @@ pub(crate) const HOOKS: &[&str] = &["pre_start", "start", "post_start", "stop", 
 impl TaskBlock {
     /// Builds the model, recording every problem in `diag`. The model holds only the tasks and
     /// hooks without errors, so that the `TaskSet` impl is generated even when some are broken
-    /// and no second error follows from them; `None` when no impl can be generated (a trait impl
-    /// or a generic impl block).
-    pub(crate) fn parse(item: &mut ItemImpl, diag: &mut Diagnostics) -> Option<Self> {
+    /// and no second error follows from them.
+    pub(crate) fn parse(item: &mut ItemImpl, diag: &mut Diagnostics) -> Self {
         let expandable = item.trait_.is_none() && item.generics.params.is_empty();
         if let Some((_, path, _)) = &item.trait_ {
             diag.error_at(path, "`#[microservice]` goes on an inherent impl block (`impl Svc { ... }`), not a trait impl");
@@ -251,16 +251,14 @@ impl TaskBlock {
                 }
             }
         }
-        check::tasks(diag, tasks.iter().map(|(task, _)| task));
-        let block = TaskBlock {
+        let (sound, broken): (Vec<_>, Vec<_>) = tasks.into_iter().partition(|(_, sound)| *sound);
+        TaskBlock {
+            expandable,
             self_ty: (*item.self_ty).clone(),
-            tasks: tasks
-                .into_iter()
-                .filter_map(|(task, sound)| sound.then_some(task))
-                .collect(),
+            tasks: sound.into_iter().map(|(task, _)| task).collect(),
+            broken: broken.into_iter().map(|(task, _)| task).collect(),
             hooks,
-        };
-        expandable.then_some(block)
+        }
     }
 }
 
@@ -433,4 +431,15 @@ pub(crate) fn snake_case(name: &str) -> String {
         }
     }
     out
+}
+
+/// A settings path segment: letters, digits, `_` and `-`; no dots, not empty.
+pub(crate) fn settings_segment(diag: &mut Diagnostics, name: &str, span: Span, what: &str) {
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid {
+        diag.error_span(span, format!("`{name}` is not a valid {what}: use letters, digits, `_` and `-` (it is a segment of a settings key)"));
+    }
 }

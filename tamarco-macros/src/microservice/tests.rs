@@ -4,7 +4,8 @@ use quote::ToTokens;
 use syn::parse_quote;
 
 use super::args::ServiceArgs;
-use super::model::{Service, TaskBlock, snake_case};
+use super::model::snake_case;
+use super::{parse_service, parse_task_block};
 use crate::diagnostics::Diagnostics;
 
 fn errors(diag: Diagnostics) -> Vec<String> {
@@ -20,7 +21,7 @@ fn strips_resource_attributes_and_keeps_plain_fields() {
         struct Shop { #[resource] db: Db, #[resource(depends_on = [db], name = "cache-1")] cache: Cache, hits: u64 }
     };
     let mut diag = Diagnostics::default();
-    let service = Service::parse(&mut item, &ServiceArgs::default(), &mut diag).unwrap();
+    let service = parse_service(&mut item, &ServiceArgs::default(), &mut diag).unwrap();
     assert!(errors(diag).is_empty());
     assert_eq!(service.name, "shop");
     let names: Vec<_> = service.resources.iter().map(|r| r.name.as_str()).collect();
@@ -39,7 +40,7 @@ fn reports_every_problem_of_a_struct_at_once() {
         }
     };
     let mut diag = Diagnostics::default();
-    let service = Service::parse(&mut item, &ServiceArgs::default(), &mut diag);
+    let service = parse_service(&mut item, &ServiceArgs::default(), &mut diag);
     let found = errors(diag);
     assert_eq!(found.len(), 4, "{found:#?}");
     // The impl is still generated, so the errors come without a "not a `Microservice`" one.
@@ -56,7 +57,7 @@ fn reports_a_cycle_by_its_links() {
         }
     };
     let mut diag = Diagnostics::default();
-    Service::parse(&mut item, &ServiceArgs::default(), &mut diag);
+    parse_service(&mut item, &ServiceArgs::default(), &mut diag);
     assert_eq!(
         errors(diag),
         [
@@ -77,7 +78,7 @@ fn reports_every_problem_of_a_task_block_at_once() {
         }
     };
     let mut diag = Diagnostics::default();
-    let block = TaskBlock::parse(&mut item, &mut diag);
+    let block = parse_task_block(&mut item, &mut diag);
     let found = errors(diag);
     assert_eq!(found.len(), 5, "{found:#?}");
     assert!(!item.to_token_stream().to_string().contains("task_timer"));
@@ -96,7 +97,7 @@ fn keeps_sound_tasks_next_to_broken_ones() {
         }
     };
     let mut diag = Diagnostics::default();
-    let block = TaskBlock::parse(&mut item, &mut diag).unwrap();
+    let block = parse_task_block(&mut item, &mut diag).unwrap();
     assert_eq!(errors(diag).len(), 4);
     let kept: Vec<String> = block.tasks.iter().map(|t| t.method.to_string()).collect();
     assert_eq!(kept, ["good", "same_name"]);
@@ -109,4 +110,18 @@ fn snake_case_names() {
     assert_eq!(snake_case("HTTPServer"), "http_server");
     assert_eq!(snake_case("Dog2Cat"), "dog2_cat");
     assert_eq!(snake_case("hello"), "hello");
+}
+
+#[test]
+fn the_macro_knows_the_runtimes_default_resources_and_hooks() {
+    // The macro cannot depend on the runtime, so it keeps copies; this keeps them equal.
+    assert_eq!(
+        super::check::DEFAULT_RESOURCES,
+        tamarco::builtin::DEFAULT_RESOURCE_NAMES
+    );
+    let hooks: Vec<&str> = tamarco::lifecycle::HOOK_PHASES
+        .iter()
+        .map(|phase| phase.as_str())
+        .collect();
+    assert_eq!(super::model::HOOKS, hooks);
 }

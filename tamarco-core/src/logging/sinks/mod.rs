@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use super::TARGET;
 use super::config::Config;
 use super::document::DocContext;
 use super::sink::{Batch, Shared, Sink};
@@ -125,7 +126,7 @@ pub(crate) fn monitor(sinks: &[Sink], warn_every: Duration) -> MonitorGuard {
             }
         });
     if let Err(error) = spawned {
-        tracing::warn!(target: super::TARGET, "logging: cannot start the monitor thread: {error}");
+        tracing::warn!(target: TARGET, "logging: cannot start the monitor thread: {error}");
     }
     MonitorGuard(stop)
 }
@@ -136,14 +137,14 @@ fn check(sink: &mut Watched, shared: &Shared, warn_now: bool, running: Duration)
     match (sink.was_up, up) {
         (Some(false) | None, true) => {
             if sink.was_up.is_some() {
-                super::layer::report(sink.name, sink.key, Report::Up);
+                report(sink.name, sink.key, Report::Up);
             }
             sink.was_up = Some(true);
         }
         (Some(true) | None, false) => {
             // Not connected yet is only news once the first attempt failed.
             if let Some(error) = attempted {
-                super::layer::report(sink.name, sink.key, Report::Down(error));
+                report(sink.name, sink.key, Report::Down(error));
                 sink.was_up = Some(false);
             } else if running > Duration::from_secs(5) {
                 sink.was_up = Some(false);
@@ -166,11 +167,31 @@ fn check(sink: &mut Watched, shared: &Shared, warn_now: bool, running: Duration)
     sink.reported_dropped = dropped;
     sink.reported_failed = failed;
     if warn_now && dropped + failed > sink.warned {
-        super::layer::report(
+        report(
             sink.name,
             sink.key,
             Report::Dropped(dropped + failed - sink.warned),
         );
         sink.warned = dropped + failed;
+    }
+}
+
+/// Logs, from logging's own thread, a change in a sink's reachability or its drops.
+fn report(sink: &str, key: &str, event: Report) {
+    match event {
+        Report::Down(error) => tracing::error!(
+            target: TARGET,
+            sink,
+            "logging sink `{sink}` (setting `{key}`) is unreachable: {error}; its records are dropped until it comes back"
+        ),
+        Report::Up => {
+            tracing::info!(target: TARGET, sink, "logging sink `{sink}` is reachable");
+        }
+        Report::Dropped(count) => tracing::warn!(
+            target: TARGET,
+            sink,
+            dropped = count,
+            "logging sink `{sink}` dropped {count} records: it was slow or down"
+        ),
     }
 }

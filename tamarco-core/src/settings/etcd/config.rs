@@ -4,6 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::backoff::Backoff;
 use crate::settings::SettingsError;
 
 use super::KeyMapping;
@@ -268,37 +269,11 @@ impl EtcdConfig {
     }
 
     pub(super) fn backoff(&self) -> Backoff {
-        Backoff {
-            first: self.backoff.0,
-            max: self.backoff.1,
-            next: self.backoff.0,
-        }
+        Backoff::new(self.backoff.0, self.backoff.1)
     }
 
     pub(super) fn request_timeout(&self) -> Duration {
         self.request_timeout
-    }
-}
-
-/// Exponential backoff: each wait doubles, up to a maximum.
-#[derive(Debug, Clone)]
-pub(super) struct Backoff {
-    first: Duration,
-    max: Duration,
-    next: Duration,
-}
-
-impl Backoff {
-    /// The next wait.
-    pub(super) fn next_wait(&mut self) -> Duration {
-        let wait = self.next;
-        self.next = (self.next * 2).min(self.max);
-        wait
-    }
-
-    /// Starts over from the first wait, after a success.
-    pub(super) fn reset(&mut self) {
-        self.next = self.first;
     }
 }
 

@@ -107,12 +107,12 @@ impl Follower {
             } else {
                 tracing::debug!("{} still unreachable: {reason}", self.store.describe());
             }
-            tokio::time::sleep(backoff.next_wait()).await;
+            tokio::time::sleep(backoff.next_delay()).await;
         }
     }
 
     /// One watch stream, from the revision after the last one seen, until it ends.
-    async fn follow(&mut self, backoff: &mut super::config::Backoff) -> Ended {
+    async fn follow(&mut self, backoff: &mut crate::backoff::Backoff) -> Ended {
         let prefix = match self.store.mapping().subtree_prefix(ROOT) {
             Ok(prefix) => prefix,
             Err(error) => return Ended::Lost(error.to_string()),

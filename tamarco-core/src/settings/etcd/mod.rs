@@ -54,7 +54,7 @@ use serde_json::Value;
 use self::follow::{Follower, Health};
 use super::sources::Sources;
 use super::{Layer, Settings, SettingsBackend, SettingsError};
-use crate::resource::BoxFuture;
+use futures_util::future::BoxFuture;
 
 pub use config::{
     CHECK_KEY_VAR, CHECK_RETRIES_VAR, CONNECT_RETRIES_VAR, ENDPOINTS_VAR, EtcdConfig, EtcdTls,

@@ -66,7 +66,7 @@ impl EtcdStore {
                     });
                 }
                 Err(message) if attempt < attempts => {
-                    let wait = backoff.next_wait();
+                    let wait = backoff.next_delay();
                     tracing::warn!(
                         "{} unreachable (attempt {attempt} of {attempts}): {message}; retrying in {wait:?}",
                         config.describe()
@@ -358,7 +358,7 @@ impl EtcdStore {
                 Ok(value) => return Ok(value),
                 Err(message) if attempt < UNAVAILABLE_ATTEMPTS && is_transient(&message) => {
                     tracing::debug!("{}: {what}: {message}; retrying", self.describe());
-                    tokio::time::sleep(backoff.next_wait()).await;
+                    tokio::time::sleep(backoff.next_delay()).await;
                     attempt += 1;
                 }
                 Err(message) => return Err(self.error(what.to_owned(), &message)),

@@ -139,12 +139,7 @@ impl ResponseCacheLayer {
         root: &str,
         settings: &super::CacheSettings,
     ) -> Result<Self, String> {
-        let ttl = Duration::try_from_secs_f64(settings.ttl_seconds).map_err(|_| {
-            format!(
-                "setting `{root}.cache.ttl_seconds`: {} is not a duration in seconds",
-                settings.ttl_seconds
-            )
-        })?;
+        let ttl = settings.ttl_seconds.get();
         let headers = settings
             .headers
             .iter()

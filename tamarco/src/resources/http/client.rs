@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Method, RequestBuilder, Url};
 
-use super::settings::{ClientSettings, seconds};
+use super::settings::ClientSettings;
 use crate::{BoxError, Resource, ResourceContext};
 
 /// An HTTP client resource: one [`reqwest::Client`] (a connection pool) with the timeouts, base
@@ -171,17 +171,9 @@ impl Resource for HttpClient {
         let prepared = Prepared {
             base_url,
             headers,
-            timeout: seconds(&root, "timeout_seconds", settings.timeout_seconds)?,
-            connect_timeout: seconds(
-                &root,
-                "connect_timeout_seconds",
-                settings.connect_timeout_seconds,
-            )?,
-            pool_idle_timeout: seconds(
-                &root,
-                "pool_idle_timeout_seconds",
-                settings.pool_idle_timeout_seconds,
-            )?,
+            timeout: settings.timeout_seconds.non_zero(),
+            connect_timeout: settings.connect_timeout_seconds.non_zero(),
+            pool_idle_timeout: settings.pool_idle_timeout_seconds.non_zero(),
             settings,
         };
         *self.settings.lock().expect("settings lock") = Some(prepared);

@@ -22,7 +22,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use super::cache::ResponseCacheLayer;
 use super::observe::{ObserveLayer, SpanLevel};
-use super::settings::{CorsSettings, ServerSettings, seconds};
+use super::settings::{CorsSettings, ServerSettings};
 use crate::{BoxError, Resource, ResourceContext};
 
 /// An HTTP/1.1 server: a resource that serves an axum [`Router`] on
@@ -289,22 +289,10 @@ impl Config {
             false => None,
         };
         Ok(Config {
-            header_read_timeout: seconds(
-                root,
-                "header_read_timeout_seconds",
-                settings.header_read_timeout_seconds,
-            )?,
-            request_timeout: seconds(
-                root,
-                "request_timeout_seconds",
-                settings.request_timeout_seconds,
-            )?,
-            drain_delay: seconds(root, "drain_delay_seconds", settings.drain_delay_seconds)?,
-            drain_timeout: seconds(
-                root,
-                "drain_timeout_seconds",
-                settings.drain_timeout_seconds,
-            )?,
+            header_read_timeout: settings.header_read_timeout_seconds.non_zero(),
+            request_timeout: settings.request_timeout_seconds.non_zero(),
+            drain_delay: settings.drain_delay_seconds.non_zero(),
+            drain_timeout: settings.drain_timeout_seconds.non_zero(),
             request_id_header,
             span_level,
             cors,
@@ -393,7 +381,7 @@ fn cors_layer(root: &str, cors: &CorsSettings) -> Result<CorsLayer, String> {
         layer = layer.expose_headers(names("expose_headers", &cors.expose_headers)?);
     }
     if let Some(max_age) = cors.max_age_seconds {
-        layer = layer.max_age(Duration::from_secs(max_age));
+        layer = layer.max_age(max_age.get());
     }
     Ok(layer)
 }

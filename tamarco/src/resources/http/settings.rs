@@ -3,12 +3,13 @@
 
 #[cfg(feature = "http-client")]
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use serde::Deserialize;
+use tamarco_core::settings::Duration;
 
 /// Settings of an [`HttpServer`](super::HttpServer) (and of a
 /// [`WebSocketServer`](crate::websocket::WebSocketServer)), at `system.resources.<name>`.
+/// Every `*_seconds` key is a [`Duration`]: a number of seconds or text such as `"500ms"`.
 ///
 /// ```yaml
 /// system:
@@ -53,18 +54,18 @@ pub struct ServerSettings {
     pub request_body_limit_bytes: usize,
     /// How long a handler may take before the request is answered with 408; 0 (the default)
     /// turns it off. A timeout costs a timer per request.
-    pub request_timeout_seconds: f64,
+    pub request_timeout_seconds: Duration,
     /// How long a client may take to send a request's headers; 0 (the default, as axum's own
     /// server) turns it off. Set it for servers that face the internet; it costs a timer per
     /// request.
-    pub header_read_timeout_seconds: f64,
+    pub header_read_timeout_seconds: Duration,
     /// On stop, how long the server keeps accepting connections before it closes its listener.
     /// Readiness (`/health/ready`) is 503 from the moment the stop begins, so a load balancer
     /// that polls it stops sending traffic during this delay.
-    pub drain_delay_seconds: f64,
+    pub drain_delay_seconds: Duration,
     /// On stop, how long in-flight requests may take to finish before their connections are
     /// closed. The service's grace period bounds the whole stop as well.
-    pub drain_timeout_seconds: f64,
+    pub drain_timeout_seconds: Duration,
     /// The header that carries the request id, read from the request or generated, and echoed
     /// in the response.
     pub request_id_header: String,
@@ -85,10 +86,10 @@ impl Default for ServerSettings {
             port: 8080,
             keep_alive: true,
             request_body_limit_bytes: 2 * 1024 * 1024,
-            request_timeout_seconds: 0.0,
-            header_read_timeout_seconds: 0.0,
-            drain_delay_seconds: 0.0,
-            drain_timeout_seconds: 30.0,
+            request_timeout_seconds: Duration::ZERO,
+            header_read_timeout_seconds: Duration::ZERO,
+            drain_delay_seconds: Duration::ZERO,
+            drain_timeout_seconds: Duration::from_secs(30),
             request_id_header: "x-request-id".to_owned(),
             request_log_level: "debug".to_owned(),
             cors: CorsSettings::default(),
@@ -116,7 +117,7 @@ pub struct CorsSettings {
     /// Whether credentials (cookies) are allowed; not with `*` origins.
     pub allow_credentials: bool,
     /// How long a browser may cache a preflight answer.
-    pub max_age_seconds: Option<u64>,
+    pub max_age_seconds: Option<Duration>,
 }
 
 impl CorsSettings {
@@ -139,7 +140,7 @@ pub struct CacheSettings {
     /// Whether the server caches responses (off by default).
     pub enabled: bool,
     /// How long a response stays fresh.
-    pub ttl_seconds: f64,
+    pub ttl_seconds: Duration,
     /// The most responses kept; the oldest go first.
     pub max_entries: usize,
     /// Larger responses, and streamed ones of unknown size, are not cached.
@@ -152,7 +153,7 @@ impl Default for CacheSettings {
     fn default() -> Self {
         CacheSettings {
             enabled: false,
-            ttl_seconds: 60.0,
+            ttl_seconds: Duration::from_secs(60),
             max_entries: 1024,
             max_body_bytes: 1024 * 1024,
             headers: Vec::new(),
@@ -182,11 +183,11 @@ pub struct ClientSettings {
     /// The URL that relative paths are joined to.
     pub base_url: Option<String>,
     /// The time limit of a whole request, response body included; 0 turns it off.
-    pub timeout_seconds: f64,
+    pub timeout_seconds: Duration,
     /// The time limit to connect; 0 turns it off.
-    pub connect_timeout_seconds: f64,
+    pub connect_timeout_seconds: Duration,
     /// How long an idle pooled connection is kept.
-    pub pool_idle_timeout_seconds: f64,
+    pub pool_idle_timeout_seconds: Duration,
     /// How many idle connections are kept per host.
     pub pool_max_idle_per_host: usize,
     /// The `User-Agent` header.
@@ -200,23 +201,12 @@ impl Default for ClientSettings {
     fn default() -> Self {
         ClientSettings {
             base_url: None,
-            timeout_seconds: 30.0,
-            connect_timeout_seconds: 10.0,
-            pool_idle_timeout_seconds: 90.0,
+            timeout_seconds: Duration::from_secs(30),
+            connect_timeout_seconds: Duration::from_secs(10),
+            pool_idle_timeout_seconds: Duration::from_secs(90),
             pool_max_idle_per_host: 32,
             user_agent: concat!("tamarco/", env!("CARGO_PKG_VERSION")).to_owned(),
             default_headers: BTreeMap::new(),
         }
-    }
-}
-
-/// A duration from a number of seconds; `None` for 0. The error names the key.
-pub(crate) fn seconds(root: &str, key: &str, value: f64) -> Result<Option<Duration>, String> {
-    match Duration::try_from_secs_f64(value) {
-        Ok(duration) if duration.is_zero() => Ok(None),
-        Ok(duration) => Ok(Some(duration)),
-        Err(_) => Err(format!(
-            "setting `{root}.{key}`: {value} is not a duration in seconds"
-        )),
     }
 }

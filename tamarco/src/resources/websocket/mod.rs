@@ -116,14 +116,10 @@ impl WebSocketServer {
 impl Resource for WebSocketServer {
     async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
         self.server.configure_from(cx)?;
-        let timeout: f64 = cx.settings().get_or("close_timeout_seconds", 5.0)?;
-        let timeout = Duration::try_from_secs_f64(timeout).map_err(|_| {
-            format!(
-                "setting `{}`: {timeout} is not a duration in seconds",
-                cx.settings().full_key("close_timeout_seconds")
-            )
-        })?;
-        self.hub.configure(cx.name(), timeout);
+        let timeout: tamarco_core::settings::Duration = cx
+            .settings()
+            .get_or("close_timeout_seconds", Duration::from_secs(5).into())?;
+        self.hub.configure(cx.name(), timeout.get());
         Ok(())
     }
 
