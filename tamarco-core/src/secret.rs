@@ -118,17 +118,18 @@ impl<'de, T: DeserializeOwned> serde::Deserialize<'de> for Secret<T> {
         text.and_then(|text| T::deserialize(Value::String(text)).ok())
             .map(Secret)
             .ok_or_else(|| {
+                let type_name = std::any::type_name::<T>();
+                let type_name = type_name.rsplit("::").next().unwrap_or(type_name);
                 D::Error::custom(format_args!(
-                    "invalid type: {}, expected a secret of type `{}` (the value is not shown)",
-                    kind(&raw),
-                    std::any::type_name::<T>()
+                    "invalid type: found {}, expected a secret `{type_name}`",
+                    kind(&raw)
                 ))
             })
     }
 }
 
 /// The kind of a value, without the value, for errors.
-pub(crate) fn kind(value: &Value) -> &'static str {
+fn kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",
@@ -162,7 +163,7 @@ mod tests {
         let err = serde_json::from_str::<Secret<u16>>("\"hunter2\"")
             .unwrap_err()
             .to_string();
-        assert!(err.contains("a string") && err.contains("u16"), "{err}");
+        assert_eq!(err, "invalid type: found a string, expected a secret `u16`");
         assert!(!err.contains("hunter2"), "{err}");
         let err = serde_json::from_str::<Secret>("[\"hunter2\"]")
             .unwrap_err()

@@ -713,6 +713,36 @@ async fn a_value_of_the_wrong_type_in_etcd_names_the_full_key_and_expected_type(
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_number_in_etcd_reads_as_text_and_a_wrong_type_names_the_etcd_key() {
+    let server = blocking(EtcdServer::start);
+    let endpoints = [server.endpoint()];
+    let mut raw = client(&endpoints).await;
+    raw.put("s/system/resources/db/password", "12345678", None)
+        .await
+        .unwrap();
+    raw.put("s/system/resources/db/port", "true", None)
+        .await
+        .unwrap();
+    let settings = Settings::new("dog");
+    let _sources = etcd::connect(&settings, config(&endpoints, "s/"))
+        .await
+        .unwrap();
+    let db = settings.resource_view("db");
+    let password: tamarco::Secret = db.get("password").unwrap();
+    assert_eq!(password.expose(), "12345678");
+    assert_eq!(
+        db.get::<u16>("port").unwrap_err().to_string(),
+        "setting `system.resources.db.port`: invalid type: found a boolean, expected u16 \
+         (from etcd key `s/system/resources/db/port`)"
+    );
+    let error = db.get::<Vec<String>>("password").unwrap_err().to_string();
+    assert!(
+        error.contains("etcd key `s/system/resources/db/password`") && !error.contains("12345678"),
+        "{error}"
+    );
+}
+
 /// Runs the command line in-process; returns what it printed, or its error.
 async fn cli(args: &[&str]) -> Result<String, String> {
     let cli = Cli::try_parse_from(std::iter::once("tamarco").chain(args.iter().copied()))

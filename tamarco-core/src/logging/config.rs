@@ -208,10 +208,10 @@ impl Reader<'_> {
             .max(1)
     }
 
+    /// A password: a number (`password: 1234`) reads as text.
     fn password(&mut self, key: &str) -> Option<Secret<String>> {
-        self.opt::<String>(key)
-            .filter(|p| !p.is_empty())
-            .map(Secret::new)
+        self.opt::<Secret<String>>(key)
+            .filter(|p| !p.expose().is_empty())
     }
 }
 

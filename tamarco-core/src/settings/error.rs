@@ -1,3 +1,4 @@
+use figment::error::{Actual, Kind};
 use thiserror::Error;
 
 use crate::secret::is_secret_name;
@@ -62,4 +63,67 @@ pub(crate) fn without_value(key: &str, message: &str) -> String {
     } else {
         message.to_owned()
     }
+}
+
+/// What is wrong with a value, from figment's description, without the value: the kind found
+/// and what was expected (`invalid type: found a string, expected u16`).
+pub(crate) fn describe(key: &str, kind: &Kind) -> String {
+    match kind {
+        Kind::Message(message) => without_value(key, message),
+        Kind::InvalidType(found, expected) => {
+            format!(
+                "invalid type: found {}, expected {expected}",
+                found_kind(found)
+            )
+        }
+        Kind::InvalidValue(found, expected) => {
+            format!(
+                "invalid value: found {}, expected {expected}",
+                found_kind(found)
+            )
+        }
+        Kind::InvalidLength(length, expected) => {
+            format!("invalid length {length}, expected {expected}")
+        }
+        Kind::UnknownVariant(_, expected) => {
+            format!("unknown variant, expected one of {}", quoted(expected))
+        }
+        Kind::UnknownField(field, expected) => {
+            format!(
+                "unknown field `{field}`, expected one of {}",
+                quoted(expected)
+            )
+        }
+        Kind::MissingField(field) => format!("missing field `{field}`"),
+        Kind::DuplicateField(field) => format!("duplicate field `{field}`"),
+        Kind::ISizeOutOfRange(_) | Kind::USizeOutOfRange(_) => "number out of range".to_owned(),
+        Kind::Unsupported(found) => format!("unsupported: {}", found_kind(found)),
+        Kind::UnsupportedKey(found, expected) => {
+            format!(
+                "unsupported key: found {}, expected {expected}",
+                found_kind(found)
+            )
+        }
+    }
+}
+
+fn found_kind(found: &Actual) -> String {
+    match found {
+        Actual::Bool(_) => "a boolean".to_owned(),
+        Actual::Unsigned(_) | Actual::Signed(_) | Actual::Float(_) => "a number".to_owned(),
+        Actual::Char(_) => "a character".to_owned(),
+        Actual::Str(_) => "a string".to_owned(),
+        Actual::Bytes(_) => "bytes".to_owned(),
+        Actual::Unit => "null".to_owned(),
+        Actual::Seq => "a list".to_owned(),
+        Actual::Map => "a map".to_owned(),
+        Actual::Other(_) => "a value".to_owned(),
+        // The remaining kinds carry no value.
+        other => other.to_string(),
+    }
+}
+
+fn quoted(names: &[&str]) -> String {
+    let names: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+    names.join(", ")
 }

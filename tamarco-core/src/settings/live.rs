@@ -4,7 +4,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use serde::de::DeserializeOwned;
 
-use super::{Settings, SettingsError, tree};
+use super::{Settings, SettingsError};
 
 /// A typed handle on one setting that always holds its latest value: a watch decodes each new
 /// value once, and [`get`](Live::get) reads it without a lookup or a lock.
@@ -41,8 +41,8 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Live<T> {
         default: Option<T>,
     ) -> Result<Self, SettingsError> {
         let default = default.map(Arc::new);
-        let initial = match (settings.value(key), &default) {
-            (Some(value), _) => Arc::new(tree::decode(key, value)?),
+        let initial = match (settings.get_opt::<T>(key)?, &default) {
+            (Some(value), _) => Arc::new(value),
             (None, Some(default)) => Arc::clone(default),
             (None, None) => {
                 return Err(SettingsError::Missing {
@@ -52,10 +52,14 @@ impl<T: DeserializeOwned + Send + Sync + 'static> Live<T> {
         };
         let value = Arc::new(ArcSwap::new(initial));
         let target = Arc::clone(&value);
+        let weak = settings.downgrade();
+        // Decoded from the settings rather than from the raw value, so that an error names the
+        // value's source; calls come in change order, so the last one decodes the last value.
         settings.watch(key, move |key, new| match new {
-            Some(raw) => match tree::decode::<T>(key, raw.clone()) {
-                Ok(decoded) => target.store(Arc::new(decoded)),
-                Err(error) => tracing::error!("{error}; keeping the previous value"),
+            Some(_) => match Settings::upgrade(&weak).map(|s| s.get_opt::<T>(key)) {
+                Some(Ok(Some(decoded))) => target.store(Arc::new(decoded)),
+                Some(Err(error)) => tracing::error!("{error}; keeping the previous value"),
+                Some(Ok(None)) | None => {}
             },
             None => match &default {
                 Some(default) => target.store(Arc::clone(default)),

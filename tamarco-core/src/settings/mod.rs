@@ -1,27 +1,32 @@
 //! The settings model: one tree of values addressed by dotted keys (`system.resources.db.host`).
 //!
-//! The tree is the merge of layers. Precedence, lowest first (a later layer wins key by key):
+//! The tree is the merge of layers, each a [figment](https://docs.rs/figment) provider.
+//! Precedence, lowest first (a later layer wins key by key):
 //!
 //! 1. the framework's defaults ([`Layer::Defaults`]);
 //! 2. the service's in-code settings ([`Settings::update_internal`], [`Settings::set_internal`]);
-//! 3. a YAML or JSON file named by `TAMARCO_YML_FILE` ([`Layer::File`]);
+//! 3. a YAML, JSON or TOML file named by `TAMARCO_YML_FILE` ([`Layer::File`]);
 //! 4. etcd, when `TAMARCO_ETCD_HOST` is set ([`Layer::Etcd`]);
 //! 5. single keys from environment variables `TAMARCO__<KEY>` ([`Layer::Environment`]; see
 //!    [`sources`]).
 //!
 //! Reads under `system.` see the per-service override: `system.microservices.<service>.<path>`
 //! wins over `system.<path>` for that service only, and for a subtree the two merge key by key.
-//! Typed reads go through serde; a failure names the full key and the expected type.
+//! Typed reads go through serde; a failure names the full key, the expected type and where the
+//! bad value came from (the file, the environment variable, the etcd key), never the value.
 //!
 //! Changes are pushed, not polled: [`Settings::watch`] calls back when the value a key resolves
 //! to changes (from any layer, the override included), and [`Settings::live`] gives a typed handle
 //! that always holds the latest value, read without a lookup.
 
+mod document;
 mod duration;
 mod error;
 #[cfg(feature = "etcd")]
 pub mod etcd;
+mod layer;
 mod live;
+mod snapshot;
 pub mod sources;
 mod tree;
 mod view;
@@ -31,48 +36,21 @@ mod watch;
 mod tests;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use futures_util::future::BoxFuture;
+use snapshot::Snapshot;
 
 pub use duration::Duration;
 pub use error::SettingsError;
+pub use layer::Layer;
 pub use live::Live;
 pub use view::SettingsView;
 pub use watch::WatchId;
-
-/// Where a layer of settings comes from. Later variants take precedence over earlier ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[non_exhaustive]
-pub enum Layer {
-    /// The framework's defaults, so that a service with no settings runs.
-    Defaults,
-    /// Settings the service sets in code.
-    InCode,
-    /// A YAML or JSON file.
-    File,
-    /// The central etcd store.
-    Etcd,
-    /// Single keys from environment variables.
-    Environment,
-}
-
-impl Layer {
-    /// The layer's name in lower case (`etcd`), for logs and `/status`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Layer::Defaults => "defaults",
-            Layer::InCode => "in-code",
-            Layer::File => "file",
-            Layer::Etcd => "etcd",
-            Layer::Environment => "environment",
-        }
-    }
-}
 
 /// A store that [`Settings::set`] and [`Settings::delete`] write through (etcd). The store
 /// feeds its changes back into its own [`Layer`].
@@ -102,7 +80,9 @@ pub struct Settings {
 struct Inner {
     service: String,
     layers: RwLock<BTreeMap<Layer, Value>>,
-    merged: RwLock<Arc<Value>>,
+    /// Where layers come from, for errors: see [`Settings::name_source`].
+    sources: Mutex<BTreeMap<Layer, String>>,
+    merged: RwLock<Arc<Snapshot>>,
     watchers: watch::Watchers,
     backend: Mutex<Option<Arc<dyn SettingsBackend>>>,
 }
@@ -119,11 +99,14 @@ impl std::fmt::Debug for Settings {
 impl Settings {
     /// Settings for the service `service`, holding only the framework's defaults.
     pub fn new(service: impl Into<String>) -> Self {
+        let service = service.into();
+        let empty = Snapshot::build(&service, BTreeMap::new(), BTreeMap::new());
         let settings = Settings {
             inner: Arc::new(Inner {
-                service: service.into(),
+                service,
                 layers: RwLock::new(BTreeMap::new()),
-                merged: RwLock::new(Arc::new(Value::Object(Default::default()))),
+                sources: Mutex::new(BTreeMap::new()),
+                merged: RwLock::new(Arc::new(empty)),
                 watchers: watch::Watchers::default(),
                 backend: Mutex::new(None),
             }),
@@ -231,6 +214,17 @@ impl Settings {
         });
     }
 
+    /// Names where `layer`'s values come from, for errors about them: the file's path for
+    /// [`Layer::File`], the key prefix for [`Layer::Etcd`]. Takes effect with the layer's next
+    /// change.
+    pub fn name_source(&self, layer: Layer, source: impl Into<String>) {
+        self.inner
+            .sources
+            .lock()
+            .expect("settings lock")
+            .insert(layer, source.into());
+    }
+
     /// Makes [`set`](Settings::set) and [`delete`](Settings::delete) write through `backend`.
     pub fn attach_backend(&self, backend: Arc<dyn SettingsBackend>) {
         *self.inner.backend.lock().expect("settings lock") = Some(backend);
@@ -243,19 +237,14 @@ impl Settings {
 
     /// The typed value at `key`; an error names the key when it is missing or of the wrong type.
     pub fn get<T: DeserializeOwned>(&self, key: &str) -> Result<T, SettingsError> {
-        match self.value(key) {
-            Some(value) => tree::decode(key, value),
-            None => Err(SettingsError::Missing {
-                key: key.to_owned(),
-            }),
-        }
+        self.get_opt(key)?.ok_or_else(|| SettingsError::Missing {
+            key: key.to_owned(),
+        })
     }
 
     /// The typed value at `key`, or `None` when it is missing; a wrong type is still an error.
     pub fn get_opt<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SettingsError> {
-        self.value(key)
-            .map(|value| tree::decode(key, value))
-            .transpose()
+        self.snapshot().get(key)
     }
 
     /// The typed value at `key`, or `default` when it is missing; a wrong type is still an error.
@@ -265,7 +254,7 @@ impl Settings {
 
     /// The raw value at `key`, with the per-service override applied.
     pub fn value(&self, key: &str) -> Option<Value> {
-        tree::resolve(&self.tree(), &self.inner.service, key)
+        self.snapshot().value(key)
     }
 
     /// Calls `callback(key, value)` whenever the value `key` resolves to changes (the override
@@ -323,7 +312,7 @@ impl Settings {
     /// The merged tree of every layer, as stored: the per-service overrides are not applied
     /// (they stay under `system.microservices`). It may hold secrets: mask before showing it.
     pub fn merged_tree(&self) -> Arc<Value> {
-        self.tree()
+        self.snapshot().stored()
     }
 
     /// The layer the stored value at `key` comes from: the highest layer that holds the key.
@@ -337,9 +326,23 @@ impl Settings {
             .map(|(layer, _)| *layer)
     }
 
-    /// The merged tree (without the per-service override applied).
-    fn tree(&self) -> Arc<Value> {
+    /// The subtree at `root` as one typed value; a missing subtree reads as an empty map.
+    fn load<T: DeserializeOwned>(&self, root: &str) -> Result<T, SettingsError> {
+        self.snapshot().load(root)
+    }
+
+    /// The merged settings now.
+    fn snapshot(&self) -> Arc<Snapshot> {
         self.inner.merged.read().expect("settings lock").clone()
+    }
+
+    /// A handle that does not keep the settings alive, for callbacks the settings hold.
+    fn downgrade(&self) -> Weak<Inner> {
+        Arc::downgrade(&self.inner)
+    }
+
+    fn upgrade(weak: &Weak<Inner>) -> Option<Settings> {
+        weak.upgrade().map(|inner| Settings { inner })
     }
 
     fn merge_into_layer(
@@ -365,18 +368,17 @@ impl Settings {
                 .entry(layer)
                 .or_insert_with(|| Value::Object(Default::default()));
             edit(slot);
-            let mut merged = Value::Object(Default::default());
-            for value in layers.values() {
-                tree::merge(&mut merged, value.clone());
-            }
-            let merged = Arc::new(merged);
+            let sources = self.inner.sources.lock().expect("settings lock").clone();
+            let merged = Arc::new(Snapshot::build(
+                &self.inner.service,
+                layers.clone(),
+                sources,
+            ));
             *self.inner.merged.write().expect("settings lock") = Arc::clone(&merged);
             merged
         };
         // Callbacks run without any settings lock held, so they may read settings.
-        self.inner
-            .watchers
-            .notify(|key| tree::resolve(&merged, &self.inner.service, key));
+        self.inner.watchers.notify(|key| merged.value(key));
     }
 }
 

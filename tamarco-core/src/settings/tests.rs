@@ -94,9 +94,10 @@ fn nested_wrong_type_names_the_leaf() {
         )
         .unwrap();
     let err = settings.resource_view("db").load::<Db>().unwrap_err();
-    assert!(
-        err.to_string().contains("`system.resources.db.pool.size`"),
-        "{err}"
+    assert_eq!(
+        err.to_string(),
+        "setting `system.resources.db.pool.size`: invalid value: found a number, expected u32 \
+         (from the in-code settings)"
     );
 }
 
@@ -243,20 +244,38 @@ fn layers_follow_the_documented_precedence() {
 }
 
 #[test]
-fn environment_values_are_typed_like_yaml_scalars() {
+fn environment_values_stay_text_until_a_typed_read_asks_for_a_number() {
     let settings = Settings::new("dog");
     let vars = [
         ("TAMARCO__SYSTEM__RESOURCES__DB__PORT", "5432"),
         ("TAMARCO__SYSTEM__RESOURCES__DB__TLS", "true"),
-        ("TAMARCO__SYSTEM__RESOURCES__DB__NAME", "\"5432\""),
-        ("TAMARCO__SYSTEM__RESOURCES__DB__HOSTS", "[a, b]"),
+        ("TAMARCO__SYSTEM__RESOURCES__DB__NAME", "0123"),
+        ("TAMARCO__SYSTEM__RESOURCES__DB__USER", "p@ss #1"),
+        ("TAMARCO__SYSTEM__RESOURCES__DB__PASSWORD", "12345678"),
         ("TAMARCO__SYSTEM__RESOURCES__DB__EMPTY", ""),
+        ("TAMARCO__SYSTEM__RESOURCES__DB__POOL", "8o"),
         ("UNRELATED", "x"),
     ];
     sources::load_env(&settings, vars.map(|(k, v)| (k.to_owned(), v.to_owned()))).unwrap();
+    let db = settings.resource_view("db");
+    assert_eq!(db.get::<u16>("port").unwrap(), 5432);
+    assert!(db.get::<bool>("tls").unwrap());
+    assert_eq!(db.get::<String>("name").unwrap(), "0123");
+    assert_eq!(db.get::<String>("user").unwrap(), "p@ss #1");
     assert_eq!(
-        settings.value("system.resources.db"),
-        Some(json!({"port": 5432, "tls": true, "name": "5432", "hosts": ["a", "b"], "empty": ""}))
+        db.get::<crate::Secret>("password").unwrap().expose(),
+        "12345678"
+    );
+    assert_eq!(db.get::<String>("empty").unwrap(), "");
+    assert_eq!(
+        settings.value("system.resources.db.port"),
+        Some(json!("5432"))
+    );
+    let bad = db.get::<u32>("pool").unwrap_err().to_string();
+    assert_eq!(
+        bad,
+        "setting `system.resources.db.pool`: invalid type: found a string, expected u32 \
+         (from environment variable `TAMARCO__SYSTEM__RESOURCES__DB__POOL`)"
     );
     let bad = sources::load_env(
         &settings,
@@ -366,4 +385,169 @@ fn a_watch_callback_that_writes_settings_does_not_deadlock() {
         .expect("set_internal returns: a callback writing settings must not deadlock");
     assert_eq!(settings.get::<u64>("system.b").unwrap(), 42);
     assert_eq!(*seen.lock().unwrap(), [Some(json!(42))]);
+}
+
+/// A settings file in the temporary directory, removed on drop.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn new(name: &str, text: &str) -> TempFile {
+        let path = std::env::temp_dir().join(format!("tamarco-{}-{name}", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        TempFile(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn a_wrong_type_in_a_file_names_the_key_and_the_file_but_not_the_value() {
+    let file = TempFile::new(
+        "wrong.yml",
+        "system:\n  resources:\n    db:\n      port: '5432x'\n      password: 12345678\n",
+    );
+    let settings = Settings::new("dog");
+    sources::load_file(&settings, &file.0).unwrap();
+    let db = settings.resource_view("db");
+    assert_eq!(
+        db.get::<crate::Secret>("password").unwrap().expose(),
+        "12345678"
+    );
+    let err = db.get::<u16>("port").unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "setting `system.resources.db.port`: invalid type: found a string, expected u16 \
+             (from file `{}`)",
+            file.0.display()
+        )
+    );
+    let err = db.get::<bool>("password").unwrap_err().to_string();
+    assert!(err.contains("system.resources.db.password"), "{err}");
+    assert!(!err.contains("12345678"), "{err}");
+}
+
+#[test]
+fn toml_and_json_files_are_read_like_yaml() {
+    let toml = TempFile::new(
+        "settings.toml",
+        "[system.resources.db]\nport = 5432\nhosts = [\"a\", \"b\"]\npassword = \"0123\"\n",
+    );
+    let json = TempFile::new(
+        "settings.json",
+        r#"{"system": {"resources": {"db": {"port": 6543}}}}"#,
+    );
+    let settings = Settings::new("dog");
+    sources::load_file(&settings, &toml.0).unwrap();
+    assert_eq!(
+        settings.value("system.resources.db"),
+        Some(json!({"port": 5432, "hosts": ["a", "b"], "password": "0123"}))
+    );
+    sources::load_file(&settings, &json.0).unwrap();
+    assert_eq!(
+        settings.get::<u16>("system.resources.db.port").unwrap(),
+        6543
+    );
+    let bad = TempFile::new("bad.toml", "[system]\nport = \nsecret = \"hunter2\"\n");
+    let err = sources::load_file(&settings, &bad.0)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&bad.0.display().to_string()) && err.contains("line 2"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn an_error_in_an_overriding_value_names_the_variable_that_holds_it() {
+    let settings = Settings::new("dog");
+    sources::load_env(
+        &settings,
+        [(
+            "TAMARCO__SYSTEM__MICROSERVICES__DOG__RESOURCES__DB__PORT".to_owned(),
+            "x".to_owned(),
+        )],
+    )
+    .unwrap();
+    let err = settings
+        .get::<u16>("system.resources.db.port")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`system.resources.db.port`")
+            && err.contains("`TAMARCO__SYSTEM__MICROSERVICES__DOG__RESOURCES__DB__PORT`"),
+        "{err}"
+    );
+}
+
+/// What `tracing` logged while `work` ran on this thread, as text.
+fn logged(work: impl FnOnce()) -> String {
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buffer = Buffer::default();
+    let writer = buffer.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::with_default(subscriber, work);
+    let bytes = buffer.0.lock().unwrap().clone();
+    String::from_utf8(bytes).unwrap()
+}
+
+#[test]
+fn a_bad_live_update_is_logged_with_its_key_and_source_but_never_its_value() {
+    let settings = Settings::new("dog");
+    settings
+        .set_internal("system.resources.db.password", 12345678)
+        .unwrap();
+    settings
+        .set_internal("system.resources.db.port", 1)
+        .unwrap();
+    let db = settings.resource_view("db");
+    let password = db.live::<crate::Secret>("password").unwrap();
+    let port = db.live::<u16>("port").unwrap();
+    assert_eq!(password.get().expose(), "12345678");
+    let log = logged(|| {
+        settings
+            .set_internal("system.resources.db.password", json!({"pin": 55443322}))
+            .unwrap();
+        sources::load_env(
+            &settings,
+            [
+                ("TAMARCO__SYSTEM__RESOURCES__DB__PASSWORD", "87654321"),
+                ("TAMARCO__SYSTEM__RESOURCES__DB__PORT", "87654321"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        )
+        .unwrap();
+    });
+    assert_eq!(password.get().expose(), "87654321", "the environment wins");
+    assert_eq!(*port.get(), 1, "a port out of range is skipped");
+    assert!(
+        log.contains("system.resources.db.port")
+            && log.contains("TAMARCO__SYSTEM__RESOURCES__DB__PORT"),
+        "{log}"
+    );
+    assert!(
+        log.contains("system.resources.db.password") && log.contains("in-code"),
+        "{log}"
+    );
+    for value in ["87654321", "12345678", "55443322"] {
+        assert!(!log.contains(value), "{value} in {log}");
+    }
 }

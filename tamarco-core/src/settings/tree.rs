@@ -1,5 +1,6 @@
-//! Operations on the JSON tree behind [`Settings`](super::Settings): dotted-key lookup, insert,
-//! remove, deep merge and typed decoding with the full key in errors.
+//! Operations on the JSON trees of the layers behind [`Settings`](super::Settings): dotted-key
+//! lookup, insert, remove, deep merge (of in-code documents) and typed decoding with the full
+//! key in errors.
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -22,34 +23,6 @@ pub(super) fn check_key(key: &str) -> Result<(), SettingsError> {
 pub(super) fn lookup<'a>(tree: &'a Value, key: &str) -> Option<&'a Value> {
     key.split('.')
         .try_fold(tree, |node, segment| node.as_object()?.get(segment))
-}
-
-/// The value at `key` as service `service` sees it: `system.microservices.<service>.<rest>`
-/// overrides `system.<rest>`; where both are maps they merge key by key.
-pub(super) fn resolve(tree: &Value, service: &str, key: &str) -> Option<Value> {
-    let base = lookup(tree, key).cloned();
-    let rest = match key.strip_prefix("system") {
-        Some("") => Some(""),
-        Some(rest) => rest.strip_prefix('.'),
-        None => None,
-    };
-    let over = rest
-        .filter(|rest| !rest.starts_with("microservices"))
-        .and_then(|rest| {
-            let over_key = if rest.is_empty() {
-                format!("system.microservices.{service}")
-            } else {
-                format!("system.microservices.{service}.{rest}")
-            };
-            lookup(tree, &over_key).cloned()
-        });
-    match (base, over) {
-        (Some(mut base), Some(over)) if base.is_object() && over.is_object() => {
-            merge(&mut base, over);
-            Some(base)
-        }
-        (base, over) => over.or(base),
-    }
 }
 
 /// Merges `from` into `into`: maps merge key by key, anything else is replaced.

@@ -1,7 +1,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::{Live, Settings, SettingsError, WatchId, tree};
+use super::{Live, Settings, SettingsError, WatchId};
 
 /// Settings seen from a root key, usually `system.resources.<name>`: each resource reads its
 /// own subtree through one. The per-service override applies as for [`Settings`].
@@ -89,10 +89,6 @@ impl SettingsView {
     /// The whole subtree as one typed value. A missing subtree reads as an empty map, so a
     /// struct with `#[serde(default)]` gets its defaults.
     pub fn load<T: DeserializeOwned>(&self) -> Result<T, SettingsError> {
-        let value = self
-            .settings
-            .value(&self.root)
-            .unwrap_or_else(|| Value::Object(Default::default()));
-        tree::decode(&self.root, value)
+        self.settings.load(&self.root)
     }
 }

@@ -78,6 +78,7 @@ pub async fn connect(settings: &Settings, config: EtcdConfig) -> Result<Sources,
             .await?;
     }
     let snapshot = store.snapshot(ROOT).await?;
+    settings.name_source(Layer::Etcd, store.config().mapping().prefix());
     settings.replace_layer(Layer::Etcd, snapshot.tree);
     let health = Health::new(snapshot.revision);
     settings.attach_backend(Arc::new(EtcdBackend {

@@ -1,0 +1,207 @@
+//! [`Snapshot`]: the layers merged by figment, each layer a provider in precedence order, with
+//! the per-service override applied; rebuilt on every change (an etcd event included), so that
+//! reads, watches and live handles always see one consistent tree.
+//!
+//! figment tags every value with the provider it came from, which is how a bad value's error
+//! names its source (the file, the environment variable, the etcd key). Typed reads try the
+//! plain JSON tree first (cheap) and go through figment only when that fails: figment then reads
+//! text as a number or a boolean when the target asks for one (environment values are text),
+//! and otherwise gives the error.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use figment::value::{Dict, Map, Value as Figured};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::error::{SettingsError, describe};
+use super::layer::Layer;
+use super::tree;
+
+/// The figment provider of one layer: its JSON tree, named for the layer.
+struct LayerProvider<'a> {
+    layer: Layer,
+    tree: &'a Value,
+}
+
+impl Provider for LayerProvider<'_> {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(self.layer.name())
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let dict = match Figured::serialize(self.tree)? {
+            Figured::Dict(_, dict) => dict,
+            _ => Dict::new(),
+        };
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// The `system` subtree with the per-service override merged in. Its values keep the tags of
+/// the layers they came from.
+struct OverrideProvider(Dict);
+
+impl Provider for OverrideProvider {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("the per-service override")
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.0.clone()))
+    }
+}
+
+/// The merged settings at one moment.
+pub(super) struct Snapshot {
+    service: String,
+    layers: BTreeMap<Layer, Value>,
+    /// What [`Layer::place_of`] needs beyond the layer: a file's path, etcd's prefix.
+    sources: BTreeMap<Layer, String>,
+    figment: Figment,
+    /// The same tree as JSON, for raw reads and watches.
+    tree: Value,
+    /// The layers merged without the override, as stored.
+    stored: Arc<Value>,
+}
+
+impl Snapshot {
+    /// Merges `layers` (lowest precedence first) and applies `service`'s override.
+    pub(super) fn build(
+        service: &str,
+        layers: BTreeMap<Layer, Value>,
+        sources: BTreeMap<Layer, String>,
+    ) -> Snapshot {
+        let mut figment = Figment::new();
+        for (&layer, tree) in &layers {
+            figment = figment.merge(LayerProvider { layer, tree });
+        }
+        let stored = Arc::new(extract(&figment));
+        let tree = match with_override(&figment, service) {
+            Some(system) => {
+                let mut root = Dict::new();
+                root.insert("system".to_owned(), system);
+                figment = figment.merge(OverrideProvider(root));
+                extract(&figment)
+            }
+            None => Value::clone(&stored),
+        };
+        Snapshot {
+            service: service.to_owned(),
+            layers,
+            sources,
+            figment,
+            tree,
+            stored,
+        }
+    }
+
+    /// The layers merged without the per-service override, as stored.
+    pub(super) fn stored(&self) -> Arc<Value> {
+        Arc::clone(&self.stored)
+    }
+
+    /// The raw value at `key`, with the per-service override applied.
+    pub(super) fn value(&self, key: &str) -> Option<Value> {
+        tree::lookup(&self.tree, key).cloned()
+    }
+
+    /// The typed value at `key`, `None` when it is missing.
+    pub(super) fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SettingsError> {
+        let Some(value) = tree::lookup(&self.tree, key) else {
+            return Ok(None);
+        };
+        if let Ok(typed) = T::deserialize(value) {
+            return Ok(Some(typed));
+        }
+        self.figment
+            .extract_inner_lossy(key)
+            .map(Some)
+            .map_err(|error| self.invalid(key, error))
+    }
+
+    /// The subtree at `root` as one typed value; a missing subtree reads as an empty map.
+    pub(super) fn load<T: DeserializeOwned>(&self, root: &str) -> Result<T, SettingsError> {
+        match self.get(root)? {
+            Some(typed) => Ok(typed),
+            None => tree::decode(root, Value::Object(Default::default())),
+        }
+    }
+
+    /// An error naming the full key, the place the bad value came from, and never the value.
+    fn invalid(&self, key: &str, error: figment::Error) -> SettingsError {
+        // figment puts the path inside the value first, then the key it was asked for.
+        let outer = key.split('.').count();
+        let inner = &error.path[..error.path.len().saturating_sub(outer)];
+        let full = if inner.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{key}.{}", inner.join("."))
+        };
+        let mut message = describe(&full, &error.kind);
+        // An error raised by a type's own `Deserialize` (a secret's) carries no source: the
+        // value's tag still knows it.
+        let metadata = error
+            .metadata
+            .as_ref()
+            .or_else(|| self.figment.find_metadata(&full));
+        let layer = metadata.and_then(|m| Layer::named(&m.name));
+        if let Some(layer) = layer {
+            let stored = self.stored_key(layer, &full);
+            let place = layer.place_of(&stored, self.sources.get(&layer).map(String::as_str));
+            message.push_str(&format!(" (from {place})"));
+        }
+        SettingsError::Invalid { key: full, message }
+    }
+
+    /// The key under which `layer` holds the value read at `key`: the per-service override's
+    /// when the layer has one there.
+    fn stored_key(&self, layer: Layer, key: &str) -> String {
+        let rest = key
+            .strip_prefix("system.")
+            .filter(|rest| !rest.starts_with("microservices"));
+        if let (Some(rest), Some(tree)) = (rest, self.layers.get(&layer)) {
+            let over = format!("system.microservices.{}.{rest}", self.service);
+            if tree::lookup(tree, &over).is_some() {
+                return over;
+            }
+        }
+        key.to_owned()
+    }
+}
+
+/// The merged tree as JSON.
+fn extract(figment: &Figment) -> Value {
+    figment.extract::<Value>().unwrap_or_else(|error| {
+        // Each provider gives a map of JSON values, which always merge and extract.
+        tracing::error!("settings could not be merged: {error}");
+        Value::Object(Default::default())
+    })
+}
+
+/// `system` with `system.microservices.<service>` merged over it (map by map; anything else is
+/// replaced), or `None` when there is no override. The override's own `microservices` key is
+/// left out: overrides do not nest.
+fn with_override(figment: &Figment, service: &str) -> Option<Figured> {
+    let Ok(Figured::Dict(tag, mut system)) = figment.find_value("system") else {
+        return None;
+    };
+    let over = system.get("microservices")?.as_dict()?.get(service)?;
+    let mut over = over.as_dict()?.clone();
+    over.remove("microservices");
+    merge(&mut system, over);
+    Some(Figured::Dict(tag, system))
+}
+
+fn merge(into: &mut Dict, from: Dict) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(Figured::Dict(_, into)), Figured::Dict(_, from)) => merge(into, from),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
