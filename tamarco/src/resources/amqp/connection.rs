@@ -400,7 +400,7 @@ impl PlainAuth {
     fn new(config: &Config) -> Self {
         let settings = &config.settings;
         PlainAuth {
-            response: format!("\0{}\0{}", settings.user, settings.password),
+            response: format!("\0{}\0{}", settings.user, settings.password.expose()),
         }
     }
 }

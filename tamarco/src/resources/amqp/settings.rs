@@ -7,7 +7,7 @@ use lapin::types::ShortString;
 use lapin::uri::{AMQPAuthority, AMQPQueryString, AMQPScheme, AMQPUri, AMQPUserInfo};
 use serde::Deserialize;
 
-use tamarco_core::{ResourceContext, SettingsError};
+use tamarco_core::{ResourceContext, Secret, SettingsError};
 
 /// The three messaging patterns, named as the Python original names its queues and exchanges.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,8 +79,9 @@ pub struct AmqpSettings {
     pub vhost: String,
     /// The user name.
     pub user: String,
-    /// The password. Never logged, shown in `/status` nor put in an error.
-    pub password: String,
+    /// The password. Never logged, shown in `/status` nor put in an error; a number
+    /// (`password: 1234`) reads as text.
+    pub password: Secret,
     /// Seconds each connection attempt may take (TCP, TLS and the AMQP handshake).
     pub connection_timeout: f64,
     /// The prefix of every queue and exchange name: `"shop"` gives `shop.push_pull.orders`.
@@ -120,7 +121,7 @@ impl Default for AmqpSettings {
             port: 5672,
             vhost: "/".to_owned(),
             user: "guest".to_owned(),
-            password: "guest".to_owned(),
+            password: Secret::new("guest".to_owned()),
             connection_timeout: 10.0,
             queues_prefix: String::new(),
             tls: false,
@@ -361,10 +362,17 @@ mod tests {
     #[test]
     fn the_password_stays_out_of_debug_and_descriptions() {
         let mut config = config("");
-        config.settings.password = "hunter2".to_owned();
+        config.settings.password = Secret::new("hunter2".to_owned());
         assert!(!format!("{:?}", config.settings).contains("hunter2"));
         assert!(!format!("{config:?}").contains("hunter2"));
         assert_eq!(config.describe(), "amqp://guest@127.0.0.1:5672 (vhost `/`)");
         assert!(!format!("{:?}", config.uri()).contains("hunter2"));
+    }
+
+    #[test]
+    fn a_password_of_digits_reads_as_text() {
+        let settings: AmqpSettings = serde_json::from_value(serde_json::json!({"password": 1234}))
+            .expect("the seed's `password: 1234`");
+        assert_eq!(settings.password.expose(), "1234");
     }
 }
