@@ -14,6 +14,7 @@ use futures_util::FutureExt;
 use tokio::sync::watch;
 
 use super::backoff::Backoff;
+use super::kind::{Kind, Request};
 use super::message::Message;
 use super::spec::InputInfo;
 use super::stats::{Count, InputStats};
@@ -263,6 +264,22 @@ pub(crate) async fn dead_letter<R: Received>(
     false
 }
 
+/// Dead-letters a message for good; a request is also answered with the error, so that the
+/// requester fails at once instead of waiting for its timeout.
+pub(crate) async fn give_up<R: Received>(
+    run: &Run,
+    received: &R,
+    reason: DeadReason,
+    error: &str,
+    attempts: u32,
+) -> bool {
+    let dead = dead_letter(run, received, reason, error, attempts).await;
+    if dead && run.info.kind() == <Request as Kind>::NAME {
+        let _ = received.reply(Reply::Error(error)).await;
+    }
+    dead
+}
+
 /// Runs a handler that returns nothing to send back.
 pub(crate) struct Handle<T: 'static, F> {
     pub(crate) codec: BoundCodec<T>,
@@ -285,7 +302,7 @@ where
                 ack(run, &received).await;
             }
             Err(Failure::Dead(reason, error, n)) => {
-                dead_letter(run, &received, reason, &error, n).await;
+                give_up(run, &received, reason, &error, n).await;
             }
             Err(Failure::Requeue) => requeue(run, &received).await,
         }
@@ -330,16 +347,12 @@ where
                     }
                     Err(error) => {
                         let error = format!("cannot send the reply: {error}");
-                        if dead_letter(run, &received, DeadReason::Handler, &error, 1).await {
-                            let _ = received.reply(Reply::Error(&error)).await;
-                        }
+                        give_up(run, &received, DeadReason::Handler, &error, 1).await;
                     }
                 }
             }
             Err(Failure::Dead(reason, error, n)) => {
-                if dead_letter(run, &received, reason, &error, n).await {
-                    let _ = received.reply(Reply::Error(&error)).await;
-                }
+                give_up(run, &received, reason, &error, n).await;
             }
             Err(Failure::Requeue) => requeue(run, &received).await,
         }

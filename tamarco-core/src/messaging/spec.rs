@@ -93,7 +93,6 @@ impl InputSpec {
 /// order of precedence from last to first (settings win).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
 pub struct InputOptions {
     /// Messages handled at once.
     pub concurrency: Option<usize>,

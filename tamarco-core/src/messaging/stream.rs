@@ -94,7 +94,7 @@ impl<T, R: Received> Delivery<T, R> {
         };
         let error = error_chain(&*error.into());
         let run = &self.ack.run;
-        if dispatch::dead_letter(run, &received, DeadReason::Handler, &error, 1).await {
+        if dispatch::give_up(run, &received, DeadReason::Handler, &error, 1).await {
             Ok(())
         } else {
             Err(SettleError::DeadLetter {
@@ -182,7 +182,7 @@ impl<T: Send + 'static, R: Received> Dispatch<R> for Stream<T, R> {
             Ok(decoded) => decoded,
             Err((reason, error)) => {
                 run.stats.add(Count::Failed);
-                dispatch::dead_letter(run, &received, reason, &error, 1).await;
+                dispatch::give_up(run, &received, reason, &error, 1).await;
                 return Flow::Continue;
             }
         };

@@ -109,7 +109,9 @@ mod error;
 mod input;
 mod message;
 mod output;
+mod received;
 mod settings;
+mod transport;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
@@ -123,12 +125,13 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use tamarco_core::codec::Codec;
+use tamarco_core::messaging::{Engine, InputOptions, Inputs, kind};
 use tamarco_core::{BoxError, Resource, ResourceContext, ResourceStatus, error_chain};
 
 use connection::{Declare, Link, PublishFailure, Target};
-use input::{InputEntry, InputSpec, InputStats, Sink};
 use output::OutputInfo;
 use settings::Config;
+use transport::{kind_of, pattern_of};
 
 pub use error::Error;
 pub use input::{
@@ -138,9 +141,11 @@ pub use input::{
 /// The AMQP client underneath, for what this module does not wrap
 /// ([`Message::properties`]...).
 pub use lapin;
-pub use message::Message;
+pub use message::{Message, Meta};
 pub use output::{GenericOutput, PublishOutput, PushOutput, RequestOutput};
+pub use received::Received;
 pub use settings::{AmqpSettings, Pattern};
+pub use transport::{AmqpConsumer, AmqpTransport};
 
 /// The AMQP resource: declare it as a `#[resource]` field, then make inputs and outputs with
 /// its methods. See the [module docs](self).
@@ -169,8 +174,12 @@ impl Amqp {
         queue: &str,
         codec: impl Codec<T>,
     ) -> InputBuilder<T> {
-        let spec = InputSpec::new(queue, Pattern::PushPull);
-        InputBuilder::new(Arc::clone(&self.shared), spec, Arc::new(codec))
+        InputBuilder::new(
+            Arc::clone(&self.shared),
+            Pattern::PushPull,
+            queue,
+            Arc::new(codec),
+        )
     }
 
     /// A publish/subscribe input: binds an exclusive queue of its own to the fanout exchange
@@ -180,8 +189,8 @@ impl Amqp {
         queue: &str,
         codec: impl Codec<T>,
     ) -> InputBuilder<T> {
-        let spec = InputSpec::new(queue, Pattern::PublishSubscribe);
-        InputBuilder::new(Arc::clone(&self.shared), spec, Arc::new(codec))
+        let shared = Arc::clone(&self.shared);
+        InputBuilder::new(shared, Pattern::PublishSubscribe, queue, Arc::new(codec))
     }
 
     /// A request/response input: consumes requests `Q` from `P + "request_response." + queue`
@@ -195,8 +204,7 @@ impl Amqp {
         let codec = Arc::new(codec);
         let requests: Arc<dyn Codec<Q>> = Arc::clone(&codec) as Arc<dyn Codec<Q>>;
         let responses: Arc<dyn Codec<R>> = codec;
-        let spec = InputSpec::new(queue, Pattern::RequestResponse);
-        RequestInputBuilder::new(Arc::clone(&self.shared), spec, requests, responses)
+        RequestInputBuilder::new(Arc::clone(&self.shared), queue, requests, responses)
     }
 
     /// An output to the push/pull queue `P + "push_pull." + queue`.
@@ -266,6 +274,20 @@ impl std::fmt::Debug for Amqp {
     }
 }
 
+macro_rules! amqp_inputs {
+    ($($kind:ty),*) => {$(
+        impl Inputs<$kind> for Amqp {
+            type Transport = AmqpTransport;
+
+            fn engine(&self) -> &Engine<AmqpTransport> {
+                &self.shared.engine
+            }
+        }
+    )*};
+}
+
+amqp_inputs!(kind::Pull, kind::Subscribe, kind::Request);
+
 impl Resource for Amqp {
     fn bind(&self, cx: &ResourceContext) {
         let _ = self.shared.name.set(cx.name().to_owned());
@@ -309,29 +331,25 @@ impl Resource for Amqp {
         shared.running.store(true, Ordering::Release);
         // Start the inputs declared so far, and wait until each consumes: once started, a
         // subscription is bound and sees every message published from then on.
-        let entries = shared.inputs.lock().expect("inputs lock").clone();
-        let mut firsts = Vec::new();
-        for entry in &entries {
-            let (sender, receiver) = tokio::sync::oneshot::channel();
-            *entry.first.lock().expect("first lock") = Some(sender);
-            firsts.push((Arc::clone(entry), receiver));
-            shared.launch(entry);
-        }
-        for (entry, first) in firsts {
-            let outcome = tokio::time::timeout(config.connection_timeout, first).await;
-            let problem = match outcome {
-                Ok(Ok(Ok(()))) => continue,
-                Ok(Ok(Err(error))) => error,
-                Ok(Err(_)) => "it stopped before consuming".to_owned(),
-                Err(_) => format!("not consuming after {:?}", config.connection_timeout),
-            };
+        let transport = Arc::new(AmqpTransport::new(Arc::clone(shared)));
+        *shared.transport.lock().expect("transport lock") = Some(Arc::clone(&transport));
+        let settings = &config.settings;
+        let defaults = InputOptions {
+            prefetch: Some(settings.prefetch),
+            concurrency: Some(settings.concurrency),
+            retries: Some(settings.retries),
+            retry_backoff_ms: Some(settings.retry_backoff_ms),
+            dead_letter: Some(settings.dead_letter_queue.clone()),
+            max_deliveries: None,
+        };
+        let started = shared
+            .engine
+            .start(transport, cx, defaults, config.connection_timeout)
+            .await;
+        if let Err(error) = started {
             // The runtime does not stop a resource whose start failed: close what opened.
             self.shared.close(cx.name()).await;
-            return Err(format!(
-                "amqp input `{}` ({}) cannot start: {problem}",
-                entry.spec.name, entry.spec.pattern
-            )
-            .into());
+            return Err(format!("amqp: {}", error_chain(&*error)).into());
         }
         Ok(())
     }
@@ -346,7 +364,10 @@ impl Resource for Amqp {
         let reconnecting = shared.running.load(Ordering::Acquire)
             && !*shared.halt.borrow()
             && matches!(&*shared.link.borrow(), LinkState::Down);
-        reconnecting.then_some(ResourceStatus::Connecting)
+        shared
+            .engine
+            .status()
+            .or(reconnecting.then_some(ResourceStatus::Connecting))
     }
 
     fn status_fields(&self) -> Map<String, Value> {
@@ -363,33 +384,24 @@ impl Shared {
         let stop_timeout = config
             .as_ref()
             .map_or(Duration::from_secs(10), |c| c.stop_timeout);
-        // 1. Cancel the consumers: no new deliveries.
+        // 1. Stop intake, 2. let the handlers in flight finish (bounded).
         shared.halt.send_replace(true);
-        // 2. Let the handlers in flight finish.
-        let entries = shared.inputs.lock().expect("inputs lock").clone();
-        let loops: Vec<JoinHandle<()>> = entries
-            .iter()
-            .filter_map(|entry| entry.task.lock().expect("task lock").take())
-            .collect();
-        let aborts: Vec<_> = loops.iter().map(JoinHandle::abort_handle).collect();
-        let finished = tokio::time::timeout(stop_timeout, futures_util::future::join_all(loops))
-            .await
-            .is_ok();
-        if !finished {
+        if !shared.engine.stop(stop_timeout).await {
             tracing::warn!(
                 resource = name,
-                "amqp: handlers still running after {stop_timeout:?}; their messages go back to the queue"
+                "amqp: handlers still running after {stop_timeout:?}"
             );
-            aborts.iter().for_each(tokio::task::AbortHandle::abort);
         }
         shared.running.store(false, Ordering::Release);
         // 3. Close the channels, then the connection.
         shared.closing.send_replace(true);
         let state = shared.link.send_replace(LinkState::Closed);
-        let channels: Vec<_> = entries
-            .iter()
-            .filter_map(|entry| entry.channel.lock().expect("channel lock").take())
-            .collect();
+        let channels: Vec<_> = match shared.transport.lock().expect("transport lock").take() {
+            Some(transport) => {
+                std::mem::take(&mut *transport.channels.lock().expect("channels lock"))
+            }
+            None => Vec::new(),
+        };
         let closing = channels
             .iter()
             .map(|channel| channel.close(200, "OK".into()));
@@ -437,7 +449,10 @@ pub(crate) struct Shared {
     pub(crate) halt: watch::Sender<bool>,
     /// Raised by `stop`: the supervisor gives up.
     pub(crate) closing: watch::Sender<bool>,
-    inputs: Mutex<Vec<Arc<InputEntry>>>,
+    /// Runs the inputs.
+    pub(crate) engine: Engine<AmqpTransport>,
+    /// The engine's transport while the resource runs.
+    transport: Mutex<Option<Arc<AmqpTransport>>>,
     outputs: Mutex<Vec<Arc<OutputInfo>>>,
     running: AtomicBool,
     pub(crate) generation: AtomicU64,
@@ -459,7 +474,8 @@ impl Shared {
             link: watch::Sender::new(LinkState::Idle),
             halt: watch::Sender::new(false),
             closing: watch::Sender::new(false),
-            inputs: Mutex::default(),
+            engine: Engine::new(),
+            transport: Mutex::default(),
             outputs: Mutex::default(),
             running: AtomicBool::new(false),
             generation: AtomicU64::new(0),
@@ -499,61 +515,6 @@ impl Shared {
     pub(crate) fn correlation_id(&self) -> ShortString {
         let n = self.correlations.fetch_add(1, Ordering::Relaxed);
         ShortString::from(format!("{}.{n:x}", self.instance))
-    }
-
-    /// Records an input, and starts it if the resource runs.
-    pub(crate) fn declare_input(
-        self: &Arc<Self>,
-        spec: InputSpec,
-        mode: &'static str,
-        codec: String,
-        sink: Arc<dyn Sink>,
-    ) -> Result<(), Error> {
-        let entry = {
-            let mut inputs = self.inputs.lock().expect("inputs lock");
-            if inputs
-                .iter()
-                .any(|e| e.spec.pattern == spec.pattern && e.spec.name == spec.name)
-            {
-                return Err(Error::DuplicateInput {
-                    resource: self.resource().to_owned(),
-                    pattern: spec.pattern.as_str(),
-                    queue: spec.name,
-                });
-            }
-            if spec.name.is_empty() {
-                return Err(Error::InvalidName {
-                    queue: spec.name,
-                    reason: "empty".to_owned(),
-                });
-            }
-            let entry = Arc::new(InputEntry {
-                label: Arc::from(spec.name.as_str()),
-                spec,
-                mode,
-                codec,
-                sink: Mutex::new(Some(sink)),
-                stats: InputStats::default(),
-                task: Mutex::new(None),
-                channel: Mutex::new(None),
-                first: Mutex::new(None),
-            });
-            inputs.push(Arc::clone(&entry));
-            entry
-        };
-        if self.running.load(Ordering::Acquire) {
-            self.launch(&entry);
-        }
-        Ok(())
-    }
-
-    /// Starts the consuming loop of an input, once.
-    fn launch(self: &Arc<Self>, entry: &Arc<InputEntry>) {
-        let Some(sink) = entry.sink.lock().expect("sink lock").take() else {
-            return;
-        };
-        let task = tokio::spawn(input::run_input(Arc::clone(self), Arc::clone(entry), sink));
-        *entry.task.lock().expect("task lock") = Some(task);
     }
 
     pub(crate) fn declare_output(
@@ -682,34 +643,29 @@ impl Shared {
             LinkState::Closed => "closed",
         };
         let config = self.config();
-        let inputs: Vec<Value> = self
-            .inputs
+        let queues = self
+            .transport
             .lock()
-            .expect("inputs lock")
-            .iter()
-            .map(|entry| {
-                let stats = &entry.stats;
-                let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-                let full = config
-                    .as_ref()
-                    .and_then(|c| c.full_name(entry.spec.pattern, &entry.spec.name).ok())
-                    .map(String::from);
-                json!({
-                    "name": entry.spec.name,
-                    "pattern": entry.spec.pattern.as_str(),
-                    "source": full,
-                    "queue": stats.queue.lock().expect("queue lock").clone(),
-                    "codec": entry.codec,
-                    "mode": entry.mode,
-                    "consuming": stats.consuming.load(Ordering::Relaxed),
-                    "received": load(&stats.received),
-                    "handled": load(&stats.handled),
-                    "retried": load(&stats.retried),
-                    "dead_lettered": load(&stats.dead_lettered),
-                    "requeued": load(&stats.requeued),
-                })
-            })
-            .collect();
+            .expect("transport lock")
+            .as_ref()
+            .map(|t| t.queues.lock().expect("queues lock").clone())
+            .unwrap_or_default();
+        let mut inputs = self.engine.status_fields();
+        for input in inputs.as_array_mut().into_iter().flatten() {
+            let kind = input["kind"].as_str().unwrap_or_default();
+            let name = input["name"].as_str().unwrap_or_default().to_owned();
+            let pattern = pattern_of(kind);
+            let source = config
+                .as_ref()
+                .and_then(|c| c.full_name(pattern, &name).ok())
+                .map(String::from);
+            let queue = queues.get(&(kind_of(pattern), name)).cloned();
+            if let Value::Object(fields) = input {
+                fields.insert("pattern".into(), json!(pattern.as_str()));
+                fields.insert("source".into(), json!(source));
+                fields.insert("queue".into(), json!(queue.unwrap_or_default()));
+            }
+        }
         let outputs: Vec<Value> = self
             .outputs
             .lock()
@@ -734,7 +690,7 @@ impl Shared {
             "reconnects".into(),
             json!(self.reconnects.load(Ordering::Relaxed)),
         );
-        fields.insert("inputs".into(), Value::Array(inputs));
+        fields.insert("inputs".into(), inputs);
         fields.insert("outputs".into(), Value::Array(outputs));
         fields
     }

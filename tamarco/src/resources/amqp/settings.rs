@@ -173,7 +173,6 @@ impl fmt::Debug for AmqpSettings {
 pub(crate) struct Config {
     pub(crate) settings: AmqpSettings,
     pub(crate) connection_timeout: Duration,
-    pub(crate) retry_backoff: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) publish_timeout: Duration,
     pub(crate) reconnect_backoff: Duration,
@@ -219,7 +218,6 @@ impl Config {
         }
         let config = Config {
             connection_timeout: seconds("connection_timeout", settings.connection_timeout)?,
-            retry_backoff: Duration::from_millis(settings.retry_backoff_ms),
             request_timeout: seconds("request_timeout_seconds", settings.request_timeout_seconds)?,
             publish_timeout: seconds("publish_timeout_seconds", settings.publish_timeout_seconds)?,
             reconnect_backoff: Duration::from_millis(settings.reconnect_backoff_ms.max(1)),
@@ -312,7 +310,6 @@ mod tests {
         };
         Config {
             connection_timeout: Duration::from_secs(10),
-            retry_backoff: Duration::from_millis(100),
             request_timeout: Duration::from_secs(100),
             publish_timeout: Duration::from_secs(30),
             reconnect_backoff: Duration::from_millis(100),
