@@ -139,7 +139,7 @@ pub use input::{
     dead_letter_headers,
 };
 /// The AMQP client underneath, for what this module does not wrap
-/// ([`Message::properties`]...).
+/// ([`Meta::properties`]...).
 pub use lapin;
 pub use message::{Message, Meta};
 pub use output::{GenericOutput, PublishOutput, PushOutput, RequestOutput};
