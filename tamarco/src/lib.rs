@@ -22,8 +22,14 @@ pub mod resources;
 pub use resources::amqp;
 #[cfg(feature = "http")]
 pub use resources::http;
+#[cfg(feature = "influxdb")]
+pub use resources::influxdb;
 #[cfg(feature = "kafka")]
 pub use resources::kafka;
+#[cfg(feature = "postgres")]
+pub use resources::postgres;
+#[cfg(feature = "redis")]
+pub use resources::redis;
 #[cfg(feature = "websocket")]
 pub use resources::websocket;
 pub use tamarco_core::codec;

@@ -12,7 +12,9 @@ use tamarco::{BoxError, Phase, Resource, ResourceContext};
 
 pub mod amqp;
 pub mod etcd;
+pub mod influxdb;
 pub mod kafka;
+pub mod postgres;
 
 /// A shared, ordered list of events (`"db:start"`, `"hook:stop:before"`...).
 #[derive(Clone, Debug, Default)]

@@ -20,6 +20,7 @@ use std::sync::OnceLock;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub use meter::{Counter, Gauge, Summary, SummaryTimer};
+pub use render::Sample;
 
 /// The labels of a meter that has none: `Counter::new("restarts_total", NO_LABELS)`.
 pub const NO_LABELS: &[(&str, &str)] = &[];
@@ -54,4 +55,10 @@ pub fn install() -> Option<&'static PrometheusHandle> {
 /// `GET /metrics` serves them. `None` when tamarco's recorder is not installed.
 pub fn exposition(service: &str) -> Option<String> {
     install().map(|handle| render::exposition(handle, service))
+}
+
+/// The current metrics as samples (names prefixed with `<service>_`), as the Carbon reporter
+/// sends them: for reporters of other crates. Empty when tamarco's recorder is not installed.
+pub fn samples(service: &str) -> Vec<Sample> {
+    exposition(service).map_or_else(Vec::new, |text| render::samples(&text))
 }

@@ -4,10 +4,15 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 /// One sample of the exposition: a name, its labels and a value.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Sample {
-    pub(crate) name: String,
-    pub(crate) labels: Vec<(String, String)>,
-    pub(crate) value: f64,
+#[non_exhaustive]
+pub struct Sample {
+    /// The metric name, prefixed with `<service>_`; a summary's quantiles keep the summary's
+    /// name with a `quantile` label, its totals end in `_sum` and `_count`.
+    pub name: String,
+    /// The labels, sorted by name.
+    pub labels: Vec<(String, String)>,
+    /// The value.
+    pub value: f64,
 }
 
 /// Renders the registry in the Prometheus text format, each metric name prefixed with

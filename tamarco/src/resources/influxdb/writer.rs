@@ -1,0 +1,199 @@
+//! The batching writer: callers append lines to a shared buffer without waiting; one task
+//! sends the buffer as a batch when it holds `batch_size` points or every `flush_interval`,
+//! keeps failed batches in order and sends them again once the server answers. The points
+//! waiting (buffered or in failed batches) are bounded by `queue_size`: beyond it a write is
+//! refused and counted as dropped, so nothing is lost silently.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::point::Point;
+
+/// Lines being gathered.
+#[derive(Debug, Default)]
+struct Buffer {
+    lines: String,
+    points: usize,
+}
+
+/// One request's worth of lines, cheap to send again.
+#[derive(Debug)]
+struct Batch {
+    body: Bytes,
+    points: usize,
+}
+
+/// What a send did with a batch.
+pub(crate) enum Sent {
+    /// The server took it.
+    Delivered,
+    /// The server refused it for good (HTTP 4xx: bad points): it is dropped and counted.
+    Rejected(String),
+    /// The server is unreachable or failing: try again later.
+    Retry(String),
+}
+
+/// The writer's shared state: the buffer and the counts `/status` shows.
+#[derive(Debug, Default)]
+pub(crate) struct Writer {
+    buffer: Mutex<Buffer>,
+    /// Points buffered or waiting in failed batches.
+    queued: AtomicUsize,
+    capacity: AtomicUsize,
+    batch_size: AtomicUsize,
+    wake: Notify,
+    pub(crate) written: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) failed_requests: AtomicU64,
+    pub(crate) last_error: Mutex<Option<String>>,
+}
+
+impl Writer {
+    pub(crate) fn configure(&self, batch_size: usize, capacity: usize) {
+        self.batch_size.store(batch_size, Ordering::Relaxed);
+        self.capacity.store(capacity, Ordering::Relaxed);
+    }
+
+    /// Appends a point unless the queue is full (then counts it dropped and returns `false`).
+    /// Never waits for the network.
+    pub(crate) fn push(&self, point: &Point) -> bool {
+        let capacity = self.capacity.load(Ordering::Relaxed);
+        if self.queued.fetch_add(1, Ordering::AcqRel) >= capacity {
+            self.queued.fetch_sub(1, Ordering::AcqRel);
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
+        }
+        let full = {
+            let mut buffer = self.buffer.lock().expect("buffer lock");
+            point.write_line(&mut buffer.lines);
+            buffer.points += 1;
+            buffer.points >= self.batch_size.load(Ordering::Relaxed)
+        };
+        if full {
+            self.wake.notify_one();
+        }
+        true
+    }
+
+    /// Points waiting to be sent.
+    pub(crate) fn queued(&self) -> usize {
+        self.queued.load(Ordering::Acquire)
+    }
+
+    /// Takes what is buffered, if anything.
+    fn take(&self) -> Option<Batch> {
+        let mut buffer = self.buffer.lock().expect("buffer lock");
+        (buffer.points > 0).then(|| {
+            let taken = std::mem::take(&mut *buffer);
+            Batch {
+                body: Bytes::from(taken.lines),
+                points: taken.points,
+            }
+        })
+    }
+
+    fn settle(&self, batch: &Batch, delivered: bool) {
+        self.queued.fetch_sub(batch.points, Ordering::AcqRel);
+        let count = u64::try_from(batch.points).unwrap_or(u64::MAX);
+        if delivered {
+            self.written.fetch_add(count, Ordering::Relaxed);
+        } else {
+            self.dropped.fetch_add(count, Ordering::Relaxed);
+        }
+    }
+
+    fn failed(&self, message: String) {
+        self.failed_requests.fetch_add(1, Ordering::Relaxed);
+        *self.last_error.lock().expect("error lock") = Some(message);
+    }
+
+    /// The sending loop, until `stopping` completes; then what is left is sent until
+    /// `stop_deadline()` and the rest counted as dropped. Returns the points dropped at stop.
+    pub(crate) async fn run<S, F>(
+        &self,
+        flush_interval: Duration,
+        max_backoff: Duration,
+        stopping: impl Future<Output = ()>,
+        stop_timeout: Duration,
+        send: S,
+    ) -> usize
+    where
+        S: Fn(Bytes) -> F,
+        F: Future<Output = Sent>,
+    {
+        let mut pending: VecDeque<Batch> = VecDeque::new();
+        let mut backoff = Duration::ZERO;
+        let mut next_try = Instant::now();
+        let mut stopping = std::pin::pin!(stopping);
+        loop {
+            let wait = if pending.is_empty() {
+                flush_interval
+            } else {
+                next_try.saturating_duration_since(Instant::now())
+            };
+            tokio::select! {
+                () = &mut stopping => break,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+            pending.extend(self.take());
+            if Instant::now() < next_try {
+                continue;
+            }
+            match self.send_pending(&mut pending, &send).await {
+                Ok(()) => backoff = Duration::ZERO,
+                Err(()) => {
+                    backoff = (backoff * 2).clamp(Duration::from_millis(100), max_backoff);
+                    next_try = Instant::now() + backoff;
+                }
+            }
+        }
+        // Stopping: one last round for everything, bounded.
+        pending.extend(self.take());
+        let deadline = Instant::now() + stop_timeout;
+        let _ = tokio::time::timeout_at(deadline, async {
+            while !pending.is_empty() {
+                if self.send_pending(&mut pending, &send).await.is_err() {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        })
+        .await;
+        let mut lost = 0;
+        for batch in pending.drain(..) {
+            lost += batch.points;
+            self.settle(&batch, false);
+        }
+        lost
+    }
+
+    /// Sends the pending batches in order; stops at the first that must be tried again.
+    async fn send_pending<S, F>(&self, pending: &mut VecDeque<Batch>, send: &S) -> Result<(), ()>
+    where
+        S: Fn(Bytes) -> F,
+        F: Future<Output = Sent>,
+    {
+        while let Some(batch) = pending.pop_front() {
+            match send(batch.body.clone()).await {
+                Sent::Delivered => self.settle(&batch, true),
+                Sent::Rejected(message) => {
+                    tracing::warn!(points = batch.points, "influxdb: batch refused: {message}");
+                    self.failed(message);
+                    self.settle(&batch, false);
+                }
+                Sent::Retry(message) => {
+                    self.failed(message);
+                    pending.push_front(batch);
+                    return Err(());
+                }
+            }
+        }
+        Ok(())
+    }
+}

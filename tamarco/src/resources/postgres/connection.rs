@@ -1,0 +1,282 @@
+//! [`Connection`]: one pooled connection and the queries run on it; [`Transaction`]: a
+//! connection inside `BEGIN`, handed to the closure of [`Postgres::transaction`](super::Postgres::transaction).
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Instant;
+
+use deadpool_postgres::{ClientWrapper, Object};
+use serde::de::DeserializeOwned;
+use tokio_postgres::Row;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+
+use super::Shared;
+use super::error::Error;
+use super::rows;
+
+/// Query parameters: `&[&id, &name]`.
+pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+const IDLE: u8 = 0;
+const IN_TRANSACTION: u8 = 1;
+const ENDED: u8 = 2;
+
+/// A connection taken from the pool, given back when dropped. Statements are prepared once
+/// per connection and cached. Get one with [`Postgres::connection`](super::Postgres::connection)
+/// to run several statements on the same session; the resource's own query methods take one
+/// per call.
+pub struct Connection {
+    object: Option<Object>,
+    shared: Arc<Shared>,
+    state: AtomicU8,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("resource", &self.shared.resource())
+            .field(
+                "in_transaction",
+                &(self.state.load(Ordering::Relaxed) == IN_TRANSACTION),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    pub(super) fn new(object: Object, shared: Arc<Shared>) -> Self {
+        shared.in_use.send_modify(|n| *n += 1);
+        Connection {
+            object: Some(object),
+            shared,
+            state: AtomicU8::new(IDLE),
+        }
+    }
+
+    fn wrapper(&self) -> Result<&ClientWrapper, Error> {
+        match (&self.object, self.state.load(Ordering::Acquire)) {
+            (Some(object), IDLE | IN_TRANSACTION) => Ok(object),
+            _ => Err(Error::TransactionEnded {
+                resource: self.shared.resource().to_owned(),
+            }),
+        }
+    }
+
+    /// The client underneath, for what this type does not wrap (`COPY`, notifications...).
+    pub fn client(&self) -> Result<&tokio_postgres::Client, Error> {
+        self.wrapper().map(|w| &**w)
+    }
+
+    /// Runs one statement and returns the number of rows it changed.
+    pub async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, Error> {
+        self.run(sql, params, Run::Execute)
+            .await
+            .map(|done| done.count)
+    }
+
+    /// Runs several statements separated by `;`, without parameters (the simple protocol:
+    /// nothing is prepared).
+    pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
+        self.run(sql, &[], Run::Batch).await.map(drop)
+    }
+
+    /// Runs a query and returns its rows as they come from the client.
+    pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, Error> {
+        self.run(sql, params, Run::Query)
+            .await
+            .map(|done| done.rows)
+    }
+
+    /// Runs a query and reads every row into `T`: a struct (columns by name), a tuple
+    /// (columns by position) or, for one column, a plain value.
+    pub async fn fetch<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Vec<T>, Error> {
+        let rows = self.query(sql, params).await?;
+        decode_all(&self.shared, &rows)
+    }
+
+    /// Like [`fetch`](Self::fetch) for exactly one row: none is [`Error::NoRow`]; more than one
+    /// reads the first.
+    pub async fn fetch_one<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<T, Error> {
+        let rows = self.query(sql, params).await?;
+        decode_one(&self.shared, &rows)
+    }
+
+    /// Like [`fetch`](Self::fetch) for at most one row: the first, or `None`.
+    pub async fn fetch_opt<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: Params<'_>,
+    ) -> Result<Option<T>, Error> {
+        let rows = self.query(sql, params).await?;
+        decode_opt(&self.shared, &rows)
+    }
+
+    /// Prepares (once per connection) and runs a statement, and records its duration. A
+    /// cached statement whose result type changed under it (a table altered since) is
+    /// prepared again, once, outside transactions (inside one the error already aborted it).
+    pub(super) async fn run(&self, sql: &str, params: Params<'_>, run: Run) -> Result<Done, Error> {
+        let wrapper = self.wrapper()?;
+        let started = Instant::now();
+        let mut retried = false;
+        let outcome = loop {
+            let outcome = async {
+                if let Run::Batch = run {
+                    return wrapper.batch_execute(sql).await.map(|()| Done::count(0));
+                }
+                let statement = wrapper.prepare_cached(sql).await?;
+                match run {
+                    Run::Query => wrapper.query(&statement, params).await.map(Done::rows),
+                    Run::Execute | Run::Batch => {
+                        wrapper.execute(&statement, params).await.map(Done::count)
+                    }
+                }
+            }
+            .await;
+            match outcome {
+                Err(error)
+                    if !retried
+                        && error.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED)
+                        && self.state.load(Ordering::Acquire) == IDLE =>
+                {
+                    wrapper.statement_cache.clear();
+                    retried = true;
+                }
+                other => break other,
+            }
+        };
+        self.shared.observe(started, outcome.is_err());
+        outcome.map_err(|source| self.shared.query_error(source))
+    }
+
+    /// `BEGIN`; the connection is then dropped, not pooled, unless it ends cleanly.
+    pub(super) async fn begin(&self) -> Result<(), Error> {
+        self.batch_execute("BEGIN").await?;
+        self.state.store(IN_TRANSACTION, Ordering::Release);
+        Ok(())
+    }
+
+    /// `COMMIT` or `ROLLBACK`. Any answer from the server ends the transaction (a failed
+    /// `COMMIT` rolls back); a lost connection leaves it to the drop, which discards it.
+    pub(super) async fn end(&self, sql: &str) -> Result<(), Error> {
+        let outcome = self.run(sql, &[], Run::Batch).await;
+        let lost = matches!(&outcome, Err(Error::Query { source, .. }) if source.is_closed());
+        if !lost {
+            self.state.store(ENDED, Ordering::Release);
+        }
+        outcome.map(drop)
+    }
+}
+
+impl Connection {
+    /// Back to plain use after a transaction ended (migrations run several on one session).
+    pub(super) fn reset(&self) {
+        let _ = self
+            .state
+            .compare_exchange(ENDED, IDLE, Ordering::AcqRel, Ordering::Acquire);
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        if let Some(object) = self.object.take()
+            && self.state.load(Ordering::Acquire) == IN_TRANSACTION
+        {
+            // Cancelled or failed inside a transaction: never give the pool a connection that
+            // is still in one. Closing it makes the server roll back.
+            drop(Object::take(object));
+        }
+        self.shared.in_use.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// What a statement is run for.
+#[derive(Clone, Copy)]
+pub(super) enum Run {
+    /// Prepared; the count of rows changed.
+    Execute,
+    /// Prepared; the rows.
+    Query,
+    /// The simple protocol, several statements, no parameters.
+    Batch,
+}
+
+/// What a statement gave.
+pub(super) struct Done {
+    pub(super) count: u64,
+    pub(super) rows: Vec<Row>,
+}
+
+impl Done {
+    fn count(count: u64) -> Done {
+        Done {
+            count,
+            rows: Vec::new(),
+        }
+    }
+
+    fn rows(rows: Vec<Row>) -> Done {
+        Done { count: 0, rows }
+    }
+}
+
+/// Reads every row into `T`.
+pub(super) fn decode_all<T: DeserializeOwned>(
+    shared: &Shared,
+    rows: &[Row],
+) -> Result<Vec<T>, Error> {
+    rows.iter().map(|row| decode(shared, row)).collect()
+}
+
+/// Reads the first row into `T`; none is [`Error::NoRow`].
+pub(super) fn decode_one<T: DeserializeOwned>(shared: &Shared, rows: &[Row]) -> Result<T, Error> {
+    decode_opt(shared, rows)?.ok_or_else(|| Error::NoRow {
+        resource: shared.resource().to_owned(),
+    })
+}
+
+/// Reads the first row into `T`, if there is one.
+pub(super) fn decode_opt<T: DeserializeOwned>(
+    shared: &Shared,
+    rows: &[Row],
+) -> Result<Option<T>, Error> {
+    rows.first().map(|row| decode(shared, row)).transpose()
+}
+
+fn decode<T: DeserializeOwned>(shared: &Shared, row: &Row) -> Result<T, Error> {
+    rows::decode(row).map_err(|message| Error::Decode {
+        resource: shared.resource().to_owned(),
+        message,
+    })
+}
+
+/// The connection of a transaction, handed to the closure of
+/// [`Postgres::transaction`](super::Postgres::transaction): it has every query method of
+/// [`Connection`]. Using it after the closure returned fails with
+/// [`Error::TransactionEnded`].
+#[derive(Clone)]
+pub struct Transaction(pub(super) Arc<Connection>);
+
+impl fmt::Debug for Transaction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Transaction").field(&*self.0).finish()
+    }
+}
+
+impl Deref for Transaction {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        &self.0
+    }
+}

@@ -1,0 +1,510 @@
+//! Redis: typed commands, hashes and pipelines over one multiplexed connection that reconnects
+//! on its own (cargo feature `redis`).
+//!
+//! [`Redis`] is a resource: it connects when the service starts (the start fails, naming the
+//! server, when it cannot within `connection_timeout`) and waits for the commands in flight
+//! when it stops.
+//!
+//! ```rust,no_run
+//! use std::time::Duration;
+//!
+//! use tamarco::redis::Redis;
+//! use tamarco::prelude::*;
+//!
+//! #[microservice]
+//! struct Cache {
+//!     #[resource]
+//!     redis: Redis,
+//! }
+//!
+//! impl Cache {
+//!     /// Cache-aside: the cached value, or the computed one, kept for a minute.
+//!     async fn price(&self, item: &str) -> Result<f64, BoxError> {
+//!         let key = format!("price:{item}");
+//!         if let Some(price) = self.redis.get::<Option<f64>>(&key).await? {
+//!             return Ok(price);
+//!         }
+//!         let price = 9.99; // the slow lookup
+//!         self.redis.set_ex(&key, price, Duration::from_secs(60)).await?;
+//!         Ok(price)
+//!     }
+//! }
+//!
+//! #[microservice]
+//! impl Cache {
+//!     #[task]
+//!     async fn warm_up(&self) -> Result<(), BoxError> {
+//!         self.price("teapot").await?;
+//!         Ok(())
+//!     }
+//! }
+//!
+//! fn main() -> ExitStatus {
+//!     Cache { redis: Redis::new() }.run()
+//! }
+//! ```
+//!
+//! # Reconnection and retries
+//!
+//! The connection is the `redis` crate's connection manager: when it breaks, the command in
+//! flight fails and the next one reconnects. An idempotent command (see [`IDEMPOTENT`]: `GET`,
+//! `SET`, `DEL`, `EXPIRE`, `HSET`...) that fails because the connection was lost or refused is
+//! sent again, up to `retries` times with a short growing pause, so the first command after a
+//! server restart does not fail for its caller. Others (`INCR`, `LPUSH`...) are never sent
+//! twice: they fail, and the caller decides. A pipeline is retried when all its commands are
+//! idempotent.
+//!
+//! # Status and metrics
+//!
+//! `/status` shows the server, commands run, errors, retries and the last error (never a
+//! password); metrics `redis_command_duration_seconds`, `redis_errors_total` and
+//! `redis_retries_total`, labelled with the resource.
+
+mod settings;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Cmd, FromRedisValue, Pipeline, RedisError, ToRedisArgs};
+use serde_json::{Map, Value, json};
+use tokio::sync::watch;
+
+use tamarco_core::{BoxError, Resource, ResourceContext, error_chain};
+
+use settings::Config;
+
+/// The client underneath, for its types (`Cmd`, `Pipeline`, `FromRedisValue`...).
+pub use redis;
+pub use settings::RedisSettings;
+
+/// The commands sent again after a lost connection: running them twice leaves the same
+/// state as running them once.
+pub const IDEMPOTENT: &[&str] = &[
+    "GET",
+    "MGET",
+    "SET",
+    "SETEX",
+    "PSETEX",
+    "MSET",
+    "DEL",
+    "UNLINK",
+    "EXISTS",
+    "EXPIRE",
+    "PEXPIRE",
+    "EXPIREAT",
+    "PEXPIREAT",
+    "PERSIST",
+    "TTL",
+    "PTTL",
+    "TYPE",
+    "STRLEN",
+    "HGET",
+    "HMGET",
+    "HGETALL",
+    "HSET",
+    "HMSET",
+    "HDEL",
+    "HEXISTS",
+    "HKEYS",
+    "HVALS",
+    "HLEN",
+    "SADD",
+    "SREM",
+    "SMEMBERS",
+    "SISMEMBER",
+    "SCARD",
+    "ZADD",
+    "ZREM",
+    "ZSCORE",
+    "ZRANGE",
+    "ZCARD",
+    "LRANGE",
+    "LLEN",
+    "LINDEX",
+    "PING",
+    "ECHO",
+    "DBSIZE",
+];
+
+/// A command failed. Names the resource and the command; never carries the password.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The resource is not started, or is stopping.
+    #[error("redis resource `{resource}` is not started (or is stopping)")]
+    NotStarted {
+        /// The resource's name.
+        resource: String,
+    },
+    /// The server refused the command, or it could not be sent.
+    #[error("redis resource `{resource}`: {command} failed")]
+    Command {
+        /// The resource's name.
+        resource: String,
+        /// The command's name (`GET`...), or `pipeline`.
+        command: String,
+        /// The client's error.
+        #[source]
+        source: RedisError,
+    },
+}
+
+/// A Redis connection as a resource. See the [module docs](self).
+#[derive(Default)]
+pub struct Redis {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redis")
+            .field("resource", &self.shared.resource())
+            .field("server", &self.shared.config().map(|c| c.describe()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Redis {
+    /// A resource that reads its settings when the service starts.
+    pub fn new() -> Self {
+        Redis::default()
+    }
+
+    /// The value at `key`: `Option<T>` reads a missing key as `None`.
+    pub async fn get<T: FromRedisValue>(&self, key: impl ToRedisArgs) -> Result<T, Error> {
+        self.query(redis::cmd("GET").arg(key)).await
+    }
+
+    /// Sets `key` to `value`.
+    pub async fn set(&self, key: impl ToRedisArgs, value: impl ToRedisArgs) -> Result<(), Error> {
+        self.query(redis::cmd("SET").arg(key).arg(value)).await
+    }
+
+    /// Sets `key` to `value`, expiring after `ttl` (whole milliseconds).
+    pub async fn set_ex(
+        &self,
+        key: impl ToRedisArgs,
+        value: impl ToRedisArgs,
+        ttl: Duration,
+    ) -> Result<(), Error> {
+        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.query(redis::cmd("PSETEX").arg(key).arg(millis).arg(value))
+            .await
+    }
+
+    /// Deletes keys; returns how many existed.
+    pub async fn del(&self, keys: impl ToRedisArgs) -> Result<u64, Error> {
+        self.query(redis::cmd("DEL").arg(keys)).await
+    }
+
+    /// Whether `key` exists.
+    pub async fn exists(&self, key: impl ToRedisArgs) -> Result<bool, Error> {
+        self.query(redis::cmd("EXISTS").arg(key)).await
+    }
+
+    /// Makes `key` expire after `ttl` (whole milliseconds); `false` when it does not exist.
+    pub async fn expire(&self, key: impl ToRedisArgs, ttl: Duration) -> Result<bool, Error> {
+        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.query(redis::cmd("PEXPIRE").arg(key).arg(millis)).await
+    }
+
+    /// Adds `by` to the integer at `key` and returns the result. Not idempotent: never sent
+    /// twice.
+    pub async fn incr(&self, key: impl ToRedisArgs, by: i64) -> Result<i64, Error> {
+        self.query(redis::cmd("INCRBY").arg(key).arg(by)).await
+    }
+
+    /// The value of `field` in the hash at `key`.
+    pub async fn hget<T: FromRedisValue>(
+        &self,
+        key: impl ToRedisArgs,
+        field: impl ToRedisArgs,
+    ) -> Result<T, Error> {
+        self.query(redis::cmd("HGET").arg(key).arg(field)).await
+    }
+
+    /// Sets `field` of the hash at `key`; returns whether the field is new.
+    pub async fn hset(
+        &self,
+        key: impl ToRedisArgs,
+        field: impl ToRedisArgs,
+        value: impl ToRedisArgs,
+    ) -> Result<bool, Error> {
+        self.query(redis::cmd("HSET").arg(key).arg(field).arg(value))
+            .await
+    }
+
+    /// Every field of the hash at `key` (`HashMap<String, T>`, or `Vec<(String, T)>`).
+    pub async fn hgetall<T: FromRedisValue>(&self, key: impl ToRedisArgs) -> Result<T, Error> {
+        self.query(redis::cmd("HGETALL").arg(key)).await
+    }
+
+    /// Deletes fields of the hash at `key`; returns how many existed.
+    pub async fn hdel(
+        &self,
+        key: impl ToRedisArgs,
+        fields: impl ToRedisArgs,
+    ) -> Result<u64, Error> {
+        self.query(redis::cmd("HDEL").arg(key).arg(fields)).await
+    }
+
+    /// Runs any command; sent again after a lost connection when it is in [`IDEMPOTENT`].
+    pub async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, Error> {
+        let name = command_name(cmd);
+        let idempotent = IDEMPOTENT.iter().any(|c| c.eq_ignore_ascii_case(&name));
+        self.run(&name, idempotent, Packed::Command(cmd)).await
+    }
+
+    /// Runs a pipeline (`redis::pipe()`, `.atomic()` for `MULTI`/`EXEC`); sent again after a
+    /// lost connection when every command in it is idempotent.
+    pub async fn pipeline<T: FromRedisValue>(&self, pipeline: &Pipeline) -> Result<T, Error> {
+        let idempotent = pipeline.cmd_iter().all(|cmd| {
+            let name = command_name(cmd);
+            IDEMPOTENT.iter().any(|c| c.eq_ignore_ascii_case(&name))
+        });
+        self.run("pipeline", idempotent, Packed::Pipeline(pipeline))
+            .await
+    }
+
+    /// The connection manager, for what this type does not wrap (pub/sub...). Cheap to clone;
+    /// it does not retry anything.
+    pub fn connection(&self) -> Result<ConnectionManager, Error> {
+        self.shared.manager()
+    }
+
+    async fn run<T: FromRedisValue>(
+        &self,
+        command: &str,
+        idempotent: bool,
+        packed: Packed<'_>,
+    ) -> Result<T, Error> {
+        let shared = &self.shared;
+        let mut connection = shared.manager()?;
+        let _in_flight = InFlight::new(shared);
+        let retries = shared.config().map_or(0, |c| c.retries);
+        let started = Instant::now();
+        let mut attempt = 0;
+        let outcome = loop {
+            let sent = match packed {
+                Packed::Command(cmd) => cmd.query_async(&mut connection).await,
+                Packed::Pipeline(pipeline) => pipeline.query_async(&mut connection).await,
+            };
+            match sent {
+                Err(error) if idempotent && attempt < retries && is_connection_error(&error) => {
+                    attempt += 1;
+                    shared.retries.fetch_add(1, Ordering::Relaxed);
+                    if let Some(meters) = shared.meters.get() {
+                        meters.retries.increment(1);
+                    }
+                    tracing::debug!(
+                        resource = shared.resource(),
+                        command,
+                        attempt,
+                        "redis: connection lost; sending the command again"
+                    );
+                    tokio::time::sleep(Duration::from_millis(50) * attempt).await;
+                }
+                other => break other,
+            }
+        };
+        shared.commands.fetch_add(1, Ordering::Relaxed);
+        if let Some(meters) = shared.meters.get() {
+            meters.duration.record(started.elapsed());
+            if outcome.is_err() {
+                meters.errors.increment(1);
+            }
+        }
+        outcome.map_err(|source| {
+            let error = Error::Command {
+                resource: shared.resource().to_owned(),
+                command: command.to_owned(),
+                source,
+            };
+            shared.errors.fetch_add(1, Ordering::Relaxed);
+            *shared.last_error.lock().expect("error lock") = Some(error_chain(&error));
+            error
+        })
+    }
+}
+
+/// What `run` sends.
+#[derive(Clone, Copy)]
+enum Packed<'a> {
+    Command(&'a Cmd),
+    Pipeline(&'a Pipeline),
+}
+
+/// The failures after which the command may not have reached the server, or the
+/// connection is being replaced.
+fn is_connection_error(error: &RedisError) -> bool {
+    error.is_io_error() || error.is_connection_dropped() || error.is_connection_refusal()
+}
+
+/// The command's name, upper case.
+fn command_name(cmd: &Cmd) -> String {
+    match cmd.args_iter().next() {
+        Some(redis::Arg::Simple(name)) => String::from_utf8_lossy(name).to_ascii_uppercase(),
+        _ => String::from("?"),
+    }
+}
+
+impl Resource for Redis {
+    fn bind(&self, cx: &ResourceContext) {
+        let _ = self.shared.name.set(cx.name().to_owned());
+    }
+
+    async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
+        let config = Config::load(cx)?;
+        *self.shared.config.write().expect("config lock") = Some(Arc::new(config));
+        Ok(())
+    }
+
+    async fn start(&self, cx: &ResourceContext) -> Result<(), BoxError> {
+        let shared = &self.shared;
+        let config = shared.config().ok_or("the resource was not configured")?;
+        let name = cx.name();
+        let _ = shared.meters.set(Meters::new(name));
+        let fail = |problem: String| -> BoxError {
+            format!(
+                "redis resource `{name}` ({}): cannot connect to {}: {problem}",
+                config.describe(),
+                config.address()
+            )
+            .into()
+        };
+        let client = redis::Client::open(config.info.clone()).map_err(|e| fail(e.to_string()))?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(config.connection_timeout))
+            .set_response_timeout(Some(config.response_timeout))
+            .set_number_of_retries(2)
+            .set_max_delay(Duration::from_secs(1));
+        let connecting = ConnectionManager::new_with_config(client, manager_config);
+        let manager = match tokio::time::timeout(config.connection_timeout, connecting).await {
+            Ok(Ok(manager)) => manager,
+            Ok(Err(error)) => return Err(fail(error_chain(&error))),
+            Err(_) => {
+                return Err(fail(format!(
+                    "no answer within {:?}",
+                    config.connection_timeout
+                )));
+            }
+        };
+        *shared.manager.write().expect("manager lock") = Some(manager);
+        tracing::info!(
+            resource = name,
+            server = config.describe(),
+            "redis: connected"
+        );
+        Ok(())
+    }
+
+    async fn stop(&self, cx: &ResourceContext) -> Result<(), BoxError> {
+        let shared = &self.shared;
+        // New commands fail from here; those in flight may finish.
+        let manager = shared.manager.write().expect("manager lock").take();
+        let stop_timeout = shared
+            .config()
+            .map_or(Duration::from_secs(10), |c| c.stop_timeout);
+        let mut in_flight = shared.in_flight.subscribe();
+        if tokio::time::timeout(stop_timeout, in_flight.wait_for(|n| *n == 0))
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                resource = cx.name(),
+                "redis: commands still running after {stop_timeout:?}; closing"
+            );
+        }
+        drop(manager);
+        tracing::info!(resource = cx.name(), "redis: closed");
+        Ok(())
+    }
+
+    fn status_fields(&self) -> Map<String, Value> {
+        let shared = &self.shared;
+        let mut fields = Map::new();
+        if let Some(config) = shared.config() {
+            fields.insert("server".into(), json!(config.describe()));
+        }
+        let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        fields.insert("commands".into(), json!(load(&shared.commands)));
+        fields.insert("in_flight".into(), json!(*shared.in_flight.borrow()));
+        fields.insert("errors".into(), json!(load(&shared.errors)));
+        fields.insert("retries".into(), json!(load(&shared.retries)));
+        fields.insert(
+            "last_error".into(),
+            json!(*shared.last_error.lock().expect("error lock")),
+        );
+        fields
+    }
+}
+
+/// Counts a command in flight for as long as it lives.
+struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        shared.in_flight.send_modify(|n| *n += 1);
+        InFlight(shared)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// The metric handles, labelled with the resource.
+struct Meters {
+    duration: metrics::Histogram,
+    errors: metrics::Counter,
+    retries: metrics::Counter,
+}
+
+impl Meters {
+    fn new(resource: &str) -> Self {
+        let label = [("resource", resource.to_owned())];
+        Meters {
+            duration: metrics::histogram!("redis_command_duration_seconds", &label),
+            errors: metrics::counter!("redis_errors_total", &label),
+            retries: metrics::counter!("redis_retries_total", &label),
+        }
+    }
+}
+
+/// What the resource and its commands share.
+#[derive(Default)]
+struct Shared {
+    name: OnceLock<String>,
+    config: RwLock<Option<Arc<Config>>>,
+    manager: RwLock<Option<ConnectionManager>>,
+    in_flight: watch::Sender<usize>,
+    commands: AtomicU64,
+    errors: AtomicU64,
+    retries: AtomicU64,
+    last_error: Mutex<Option<String>>,
+    meters: OnceLock<Meters>,
+}
+
+impl Shared {
+    fn resource(&self) -> &str {
+        self.name.get().map_or("redis", String::as_str)
+    }
+
+    fn config(&self) -> Option<Arc<Config>> {
+        self.config.read().expect("config lock").clone()
+    }
+
+    fn manager(&self) -> Result<ConnectionManager, Error> {
+        self.manager
+            .read()
+            .expect("manager lock")
+            .clone()
+            .ok_or_else(|| Error::NotStarted {
+                resource: self.resource().to_owned(),
+            })
+    }
+}

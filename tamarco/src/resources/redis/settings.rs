@@ -1,0 +1,191 @@
+//! The resource's settings (`system.resources.<name>`), checked.
+
+use std::fmt;
+use std::time::Duration;
+
+use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo};
+use serde::Deserialize;
+use tamarco_core::secret::Secret;
+use tamarco_core::{ResourceContext, SettingsError};
+
+/// The settings of a [`Redis`](super::Redis) resource, at `system.resources.<name>`, with the
+/// Python original's key names. Every key has a default.
+///
+/// ```yaml
+/// system:
+///   resources:
+///     redis:
+///       url: null                 # redis://[user[:password]@]host:port/db, or
+///       host: 127.0.0.1           # these keys (they override the URL's parts)
+///       port: 6379
+///       ssl: false                # rediss
+///       user: null                # an ACL user
+///       password: null            # never logged, never in /status nor in errors
+///       db: 0
+///       connection_timeout: 5     # seconds per connection attempt; the start waits this long
+///       response_timeout: 5       # seconds a command may take
+///       retries: 3                # tries again of an idempotent command after a lost connection
+///       stop_timeout: 10          # seconds stop waits for commands in flight
+/// ```
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RedisSettings {
+    /// A connection URL; the other keys, when given, override its parts.
+    pub url: Option<Secret<String>>,
+    /// The server's host name or address.
+    pub host: Option<String>,
+    /// The server's port.
+    pub port: Option<u16>,
+    /// Whether to use TLS (`rediss`).
+    pub ssl: bool,
+    /// An ACL user name.
+    pub user: Option<String>,
+    /// The password; a number is read as text. Never logged, shown in `/status` nor in errors.
+    pub password: Option<Secret<String>>,
+    /// The database number.
+    pub db: Option<i64>,
+    /// Seconds each connection attempt may take; the start fails after this long.
+    pub connection_timeout: f64,
+    /// Seconds a command may take.
+    pub response_timeout: f64,
+    /// How many times an idempotent command is sent again after a lost connection.
+    pub retries: u32,
+    /// Seconds `stop` waits for commands in flight.
+    pub stop_timeout: f64,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        RedisSettings {
+            url: None,
+            host: None,
+            port: None,
+            ssl: false,
+            user: None,
+            password: None,
+            db: None,
+            connection_timeout: 5.0,
+            response_timeout: 5.0,
+            retries: 3,
+            stop_timeout: 10.0,
+        }
+    }
+}
+
+impl fmt::Debug for RedisSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisSettings")
+            .field("url", &self.url)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("ssl", &self.ssl)
+            .field("user", &self.user)
+            .field("password", &self.password)
+            .field("db", &self.db)
+            .field("connection_timeout", &self.connection_timeout)
+            .field("response_timeout", &self.response_timeout)
+            .field("retries", &self.retries)
+            .field("stop_timeout", &self.stop_timeout)
+            .finish()
+    }
+}
+
+/// The settings, checked, with the connection info built from them.
+pub(crate) struct Config {
+    pub(crate) info: ConnectionInfo,
+    pub(crate) connection_timeout: Duration,
+    pub(crate) response_timeout: Duration,
+    pub(crate) retries: u32,
+    pub(crate) stop_timeout: Duration,
+    host: String,
+    port: u16,
+    db: i64,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("server", &self.describe())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Reads and checks the resource's settings; errors name the full key, never a value.
+    pub(crate) fn load(cx: &ResourceContext) -> Result<Config, SettingsError> {
+        let view = cx.settings();
+        let settings: RedisSettings = view.load()?;
+        let invalid = |key: &str, message: String| SettingsError::Invalid {
+            key: view.full_key(key),
+            message,
+        };
+        let seconds = |key: &str, value: f64| {
+            Duration::try_from_secs_f64(value)
+                .map_err(|_| invalid(key, format!("{value} is not a duration in seconds")))
+        };
+        let base = match &settings.url {
+            // The client's parse errors describe the fault, not the URL.
+            Some(url) => url
+                .expose()
+                .as_str()
+                .into_connection_info()
+                .map_err(|e| invalid("url", format!("not a Redis URL ({:?})", e.kind())))?,
+            None => "redis://127.0.0.1:6379"
+                .into_connection_info()
+                .map_err(|e| invalid("url", e.to_string()))?,
+        };
+        let (url_host, url_port, url_tls) = match base.addr() {
+            ConnectionAddr::Tcp(host, port) => (host.clone(), *port, false),
+            ConnectionAddr::TcpTls { host, port, .. } => (host.clone(), *port, true),
+            _ => {
+                return Err(invalid(
+                    "url",
+                    "only TCP addresses are supported".to_owned(),
+                ));
+            }
+        };
+        let host = settings.host.clone().unwrap_or(url_host);
+        let port = settings.port.unwrap_or(url_port);
+        let tls = settings.ssl || url_tls;
+        let addr = if tls {
+            ConnectionAddr::TcpTls {
+                host: host.clone(),
+                port,
+                insecure: false,
+                tls_params: None,
+            }
+        } else {
+            ConnectionAddr::Tcp(host.clone(), port)
+        };
+        let mut redis: RedisConnectionInfo = base.redis_settings().clone();
+        if let Some(user) = &settings.user {
+            redis = redis.set_username(user);
+        }
+        if let Some(password) = &settings.password {
+            redis = redis.set_password(password.expose());
+        }
+        let db = settings.db.unwrap_or(redis.db());
+        redis = redis.set_db(db);
+        Ok(Config {
+            info: base.set_addr(addr).set_redis_settings(redis),
+            connection_timeout: seconds("connection_timeout", settings.connection_timeout)?,
+            response_timeout: seconds("response_timeout", settings.response_timeout)?,
+            retries: settings.retries,
+            stop_timeout: seconds("stop_timeout", settings.stop_timeout)?,
+            host,
+            port,
+            db,
+        })
+    }
+
+    /// Where the server is, without credentials.
+    pub(crate) fn describe(&self) -> String {
+        format!("redis://{}:{}/{}", self.host, self.port, self.db)
+    }
+
+    /// `host:port`, for the error of a failed start.
+    pub(crate) fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}

@@ -1,0 +1,257 @@
+//! Benchmark of the data resources against their bare clients, side by side in one run,
+//! alternating rounds (A B A B ...) and keeping the best of each:
+//!
+//! - Postgres: `SELECT` by primary key, 8 concurrent callers, through the resource
+//!   (`fetch_one` into a tuple) and through a bare deadpool-postgres pool of the same size doing
+//!   `prepare_cached` + `query_one` (goal: >= 0.95x);
+//! - Redis: `SET` + `GET` pairs, 8 concurrent callers, through the resource and through a bare
+//!   connection manager (goal: >= 0.95x);
+//! - InfluxDB: points per second through the batching writer (until the server acknowledged
+//!   them all) and through a bare HTTP client posting the same batches (goal: >= 0.9x). Starts
+//!   its own `influxd`.
+//!
+//! `tests/bench/data.sh [rounds]` (default 3). Needs the
+//! machine's PostgreSQL and Redis, and `influxd`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tamarco::influxdb::{InfluxDb, Point};
+use tamarco::postgres::Postgres;
+use tamarco::redis::Redis;
+use tamarco::serde_json::{Value, json};
+use tamarco::{MicroserviceContext, tokio};
+use tamarco_tests::influxdb::InfluxServer;
+use tamarco_tests::postgres::Schema;
+
+const CALLERS: usize = 8;
+const PG_QUERIES: usize = 4_000;
+const REDIS_PAIRS: usize = 8_000;
+const POINTS: usize = 100_000;
+const BATCH: usize = 5_000;
+
+async fn context<R: tamarco::Resource>(
+    name: &str,
+    resource: R,
+    settings: Value,
+) -> (MicroserviceContext, Arc<R>) {
+    let mut cx = MicroserviceContext::new("bench_data");
+    cx.settings()
+        .set_internal(&format!("system.resources.{name}"), settings)
+        .expect("valid settings");
+    let resource = cx.add(name, resource);
+    cx.start().await.expect("the resource starts");
+    (cx, resource)
+}
+
+/// Runs `CALLERS` tasks, each calling `op(i)` for its share of `total`; returns ops per second.
+async fn concurrently<F, Fut>(total: usize, op: F) -> f64
+where
+    F: Fn(usize) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let op = Arc::new(op);
+    let began = Instant::now();
+    let tasks: Vec<_> = (0..CALLERS)
+        .map(|caller| {
+            let op = Arc::clone(&op);
+            tokio::spawn(async move {
+                for i in (caller..total).step_by(CALLERS) {
+                    op(i).await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("a caller");
+    }
+    total as f64 / began.elapsed().as_secs_f64()
+}
+
+fn report(what: &str, ours: &[f64], bare: &[f64], unit: &str) {
+    let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    println!(
+        "{what}: tamarco {:.0} {unit}, bare {:.0} {unit}, ratio {:.3} (rounds: tamarco {:?}, bare {:?})",
+        best(ours),
+        best(bare),
+        best(ours) / best(bare),
+        ours.iter().map(|v| v.round()).collect::<Vec<_>>(),
+        bare.iter().map(|v| v.round()).collect::<Vec<_>>(),
+    );
+}
+
+async fn bench_postgres(rounds: usize) {
+    let schema = Schema::create("bench").await;
+    let (cx, db) = context(
+        "db",
+        Postgres::new(),
+        schema.settings(json!({"pool_size": CALLERS})),
+    )
+    .await;
+    db.batch_execute(
+        "CREATE TABLE kv (id INT PRIMARY KEY, v TEXT NOT NULL);
+         INSERT INTO kv SELECT g, 'value ' || g FROM generate_series(0, 999) g",
+    )
+    .await
+    .expect("the table");
+    let mut pg = tokio_postgres::Config::new();
+    pg.host("127.0.0.1")
+        .port(5432)
+        .user("postgres")
+        .dbname("test")
+        .options(format!("-c search_path={}", schema.name()));
+    let manager = deadpool_postgres::Manager::from_config(
+        pg,
+        tokio_postgres::NoTls,
+        deadpool_postgres::ManagerConfig {
+            recycling_method: deadpool_postgres::RecyclingMethod::Fast,
+        },
+    );
+    let bare = deadpool_postgres::Pool::builder(manager)
+        .max_size(CALLERS)
+        .build()
+        .expect("a pool");
+    let sql = "SELECT id, v FROM kv WHERE id = $1";
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let db = Arc::clone(&db);
+        ours.push(
+            concurrently(PG_QUERIES, move |i| {
+                let db = Arc::clone(&db);
+                async move {
+                    let id = (i % 1000) as i32;
+                    let (got, _v): (i32, String) = db.fetch_one(sql, &[&id]).await.expect("a row");
+                    assert_eq!(got, id);
+                }
+            })
+            .await,
+        );
+        let bare = bare.clone();
+        theirs.push(
+            concurrently(PG_QUERIES, move |i| {
+                let bare = bare.clone();
+                async move {
+                    let id = (i % 1000) as i32;
+                    let client = bare.get().await.expect("a connection");
+                    let statement = client.prepare_cached(sql).await.expect("prepared");
+                    let row = client.query_one(&statement, &[&id]).await.expect("a row");
+                    let (got, _v): (i32, String) = (row.get(0), row.get(1));
+                    assert_eq!(got, id);
+                }
+            })
+            .await,
+        );
+    }
+    report(
+        "postgres SELECT by primary key",
+        &ours,
+        &theirs,
+        "queries/s",
+    );
+    let mut cx = cx;
+    cx.stop().await.expect("stops");
+}
+
+async fn bench_redis(rounds: usize) {
+    let (cx, redis) = context("cache", Redis::new(), json!({})).await;
+    let client = tamarco::redis::redis::Client::open("redis://127.0.0.1:6379").expect("a client");
+    let bare = tamarco::redis::redis::aio::ConnectionManager::new(client)
+        .await
+        .expect("a connection");
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let redis = Arc::clone(&redis);
+        ours.push(
+            concurrently(REDIS_PAIRS, move |i| {
+                let redis = Arc::clone(&redis);
+                async move {
+                    let key = format!("tamarco-bench:{}", i % 1000);
+                    redis.set(&key, i).await.expect("SET");
+                    let _: i64 = redis.get(&key).await.expect("GET");
+                }
+            })
+            .await,
+        );
+        let bare = bare.clone();
+        theirs.push(
+            concurrently(REDIS_PAIRS, move |i| {
+                let mut bare = bare.clone();
+                async move {
+                    use tamarco::redis::redis::AsyncCommands;
+                    let key = format!("tamarco-bench:{}", i % 1000);
+                    let () = bare.set(&key, i).await.expect("SET");
+                    let _: i64 = bare.get(&key).await.expect("GET");
+                }
+            })
+            .await,
+        );
+    }
+    report("redis SET+GET pairs", &ours, &theirs, "pairs/s");
+    let keys: Vec<String> = (0..1000).map(|i| format!("tamarco-bench:{i}")).collect();
+    let _ = redis.del(&keys).await;
+    let mut cx = cx;
+    cx.stop().await.expect("stops");
+}
+
+fn point(i: usize) -> Point {
+    Point::new("bench")
+        .tag("host", format!("web-{}", i % 16))
+        .field("value", i as f64 * 0.5)
+        .field("count", i as i64)
+        .at(1_600_000_000_000_000_000 + i as i64)
+}
+
+async fn bench_influx(rounds: usize) {
+    let server = InfluxServer::start();
+    let (cx, influx) = context(
+        "influx",
+        InfluxDb::new(),
+        json!({"url": server.url(), "database": "bench", "batch_size": BATCH, "queue_size": POINTS, "flush_interval": 0.05}),
+    )
+    .await;
+    let http = tamarco::http::client_builder().build().expect("a client");
+    let url = format!("{}/write?db=bench&precision=ns", server.url());
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let before = influx.written();
+        let began = Instant::now();
+        for i in 0..POINTS {
+            influx.write(point(i)).expect("queued");
+        }
+        while influx.written() < before + POINTS as u64 {
+            assert!(influx.dropped() == 0, "points dropped");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        ours.push(POINTS as f64 / began.elapsed().as_secs_f64());
+
+        let began = Instant::now();
+        for chunk in (0..POINTS).collect::<Vec<_>>().chunks(BATCH) {
+            let mut body = String::new();
+            for &i in chunk {
+                body.push_str(&point(i).to_line());
+                body.push('\n');
+            }
+            let response = http.post(&url).body(body).send().await.expect("sent");
+            assert!(response.status().is_success(), "{}", response.status());
+        }
+        theirs.push(POINTS as f64 / began.elapsed().as_secs_f64());
+    }
+    report("influxdb points", &ours, &theirs, "points/s");
+    let mut cx = cx;
+    cx.stop().await.expect("stops");
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let rounds = std::env::args()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(3);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average before: {}", load.trim());
+    bench_postgres(rounds).await;
+    bench_redis(rounds).await;
+    bench_influx(rounds).await;
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!("load average after: {}", load.trim());
+}
