@@ -220,3 +220,77 @@ fn a_non_loopback_address_needs_expose() {
         "{all}"
     );
 }
+
+#[test]
+fn a_profile_of_a_busy_task_names_its_function_and_only_one_runs_at_a_time() {
+    let mut probe = Probe::spawn(PROBE, "busy");
+    probe.wait_for_line("started service=\"probe\"", WAIT);
+    let addr = probe.report_addr();
+    let first = std::thread::spawn(move || {
+        http_get(addr, "/debug/pprof/profile?seconds=2&format=svg").unwrap()
+    });
+    // The second request, while the first is sampling, is refused.
+    probe.wait_for_line("starting cpu profiler", Duration::from_secs(30));
+    let (code, body) = http_get(addr, "/debug/pprof/profile?seconds=1").unwrap();
+    assert_eq!(code, 409, "{body}");
+    let (code, svg) = first.join().unwrap();
+    assert_eq!(code, 200, "{svg}");
+    assert!(
+        svg.contains("<svg"),
+        "not an SVG: {}",
+        &svg[..svg.len().min(200)]
+    );
+    assert!(
+        svg.contains("spin_the_profiled_loop"),
+        "the busy function is missing"
+    );
+
+    let (code, pb) = http_get(addr, "/debug/pprof/profile?seconds=1").unwrap();
+    assert_eq!(code, 200);
+    assert!(
+        pb.contains("spin_the_profiled_loop"),
+        "not in the protobuf's strings"
+    );
+    let (code, body) = http_get(addr, "/debug/pprof/profile?seconds=0").unwrap();
+    assert_eq!(code, 400, "{body}");
+}
+
+#[test]
+fn a_service_listed_in_microservices_with_profiler_writes_profiles() {
+    let dir = std::env::temp_dir().join(format!("tamarco-ops-prof-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut probe = Probe::spawn_with(
+        PROBE,
+        "busy",
+        &[
+            (
+                "TAMARCO__SYSTEM__RESOURCES__PROFILER__MICROSERVICES_WITH_PROFILER",
+                "[probe]",
+            ),
+            (
+                "TAMARCO__SYSTEM__RESOURCES__PROFILER__INTERVAL_SECONDS",
+                "0.5",
+            ),
+            (
+                "TAMARCO__SYSTEM__RESOURCES__PROFILER__DIRECTORY",
+                dir.to_str().unwrap(),
+            ),
+        ],
+    );
+    probe.wait_for_line("writing a CPU profile every", WAIT);
+    let svg = dir.join("probe.flamegraph.svg");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !svg.exists() || !dir.join("probe.profile.pb").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no profile in {}",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // While the periodic profile runs, an on-demand one is refused.
+    let (code, _) = http_get(probe.report_addr(), "/debug/pprof/profile?seconds=1").unwrap();
+    assert_eq!(code, 409);
+    drop(probe);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,6 +5,7 @@
 //! - `slow_stop`: a resource takes 60 s to stop, the grace period is 0.3 s.
 //! - `stuck_stop`: a resource takes 60 s to stop, the grace period is 60 s.
 //! - `metrics_reporters`: metrics sent every 50 ms to stdout and to the file `PROBE_METRICS_FILE`.
+//! - `busy`: the task `spin_the_profiled_loop` burns CPU (for the profiler test).
 //! - `restart_service`: `broken` fails after start; the policy restarts the whole service.
 
 use std::time::Duration;
@@ -28,6 +29,24 @@ impl Probe {
     async fn tick(&self) {
         tamarco::tracing::debug!("tick");
     }
+
+    /// In mode `busy`, spins (yielding now and then) until the stop, so that a CPU profile
+    /// names this function; in other modes it ends at once.
+    #[task]
+    async fn spin_the_profiled_loop(&self, cx: TaskContext) {
+        if std::env::var("PROBE_MODE").as_deref() != Ok("busy") {
+            return;
+        }
+        while !cx.is_stopping() {
+            std::hint::black_box(spin_the_profiled_loop_work());
+            tamarco::tokio::task::yield_now().await;
+        }
+    }
+}
+
+#[inline(never)]
+fn spin_the_profiled_loop_work() -> u64 {
+    (0..200_000u64).fold(0, |acc, i| acc.wrapping_mul(31).wrapping_add(i))
 }
 
 fn main() -> ExitStatus {

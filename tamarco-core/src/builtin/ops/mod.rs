@@ -8,6 +8,7 @@
 //! | `POST /loggers/{target}` | `{"level": "debug"}` changes a level at run time; `{"level": null}` resets it (write) | `endpoints.loggers: false` |
 //! | `GET /settings` | the merged settings, secrets masked, each value with its source | `endpoints.settings: false` |
 //! | `GET /tasks` | the service's tasks, timers and threads, and whether each still runs | `endpoints.tasks: false` |
+//! | `GET /debug/pprof/profile?seconds=N[&format=svg]` | a CPU profile (feature `profiler`; see `profiler`), pprof protobuf or flame graph; 409 while another is taken (write) | `endpoints.profiler: false` |
 //! | `GET /` | the dashboard: one self-contained page (resources, tasks, charts of the last minutes kept by the page, loggers with a level switch, settings), refreshed every 2 s | `endpoints.dashboard: false` |
 //!
 //! Exposure: the report server listens on loopback (127.0.0.1) by default. Binding any other
@@ -18,6 +19,8 @@ mod access;
 mod dashboard;
 mod info;
 mod loggers;
+#[cfg(feature = "profiler")]
+mod profiler;
 mod settings_view;
 
 use std::net::IpAddr;
@@ -53,6 +56,7 @@ struct Endpoints {
     settings: bool,
     tasks: bool,
     dashboard: bool,
+    profiler: bool,
 }
 
 impl Default for Endpoints {
@@ -63,6 +67,7 @@ impl Default for Endpoints {
             settings: true,
             tasks: true,
             dashboard: true,
+            profiler: true,
         }
     }
 }
@@ -116,12 +121,54 @@ pub(crate) fn routes(
     if endpoints.dashboard {
         read = read.route("/", get(dashboard::page));
     }
-    if endpoints.loggers {
+    let writes = endpoints.loggers || (cfg!(feature = "profiler") && endpoints.profiler);
+    #[cfg(feature = "profiler")]
+    if endpoints.profiler {
+        let shutdown = cx.shutdown().clone();
+        write = write.route(
+            "/debug/pprof/profile",
+            get(move |uri| profiler::profile(uri, shutdown)),
+        );
+    }
+    periodic_profile(cx)?;
+    if writes {
         // axum refuses a route layer on a router without routes.
         let guard = middleware::from_fn_with_state(access, access::guard);
         read = read.merge(write.route_layer(guard));
     }
     Ok((ops, read))
+}
+
+/// Starts the periodic profile when `system.resources.profiler.microservices_with_profiler`
+/// lists this service.
+fn periodic_profile(cx: &ResourceContext) -> Result<(), BoxError> {
+    let key = "system.resources.profiler";
+    #[cfg(feature = "profiler")]
+    {
+        let settings: profiler::PeriodicSettings =
+            cx.settings().settings().get_or(key, Default::default())?;
+        if settings.applies_to(cx.service()) {
+            let shutdown = cx.shutdown().clone();
+            tokio::spawn(profiler::periodic(
+                settings,
+                cx.service().to_owned(),
+                shutdown,
+            ));
+        }
+    }
+    #[cfg(not(feature = "profiler"))]
+    {
+        let listed: Vec<String> = cx
+            .settings()
+            .settings()
+            .get_or(&format!("{key}.microservices_with_profiler"), Vec::new())?;
+        if listed.iter().any(|name| name == cx.service()) {
+            tracing::warn!(
+                "`{key}.microservices_with_profiler` lists this service, but tamarco was built without its `profiler` feature: no profile is written"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Whether `host` names this machine only (`127.0.0.1`, `::1`, `localhost`).
