@@ -164,7 +164,7 @@ async fn an_unreachable_server_fails_the_start_in_time_naming_resource_host_and_
     let silent = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = silent.local_addr().unwrap().port();
     let (mut cx, _) =
-        context(json!({"port": port, "connection_timeout": 0.5, "password": "12345678"}));
+        context(json!({"port": port, "connection_timeout": "500ms", "password": "12345678"}));
     let began = Instant::now();
     let slow = error_chain(&cx.start().await.unwrap_err());
     assert!(

@@ -204,7 +204,7 @@ impl Resource for InfluxDb {
         let shared = &self.shared;
         let config = shared.config().ok_or("the resource was not configured")?;
         let name = cx.name();
-        shared.stopping.send_replace(false);
+        shared.stopping.send_replace(None);
         let fail = |problem: String| -> BoxError {
             format!("influxdb resource `{name}` ({}): {problem}", config.base).into()
         };
@@ -255,9 +255,11 @@ impl Resource for InfluxDb {
                         link.config.retry_max_backoff,
                         async move {
                             let mut stopping = stopping.subscribe();
-                            let _ = stopping.wait_for(|s| *s).await;
+                            let stop = stopping.wait_for(Option::is_some).await;
+                            stop.ok()
+                                .and_then(|s| *s)
+                                .unwrap_or_else(tokio::time::Instant::now)
                         },
-                        link.config.stop_timeout,
                         |body| link.send(body),
                     )
                     .await;
@@ -285,7 +287,14 @@ impl Resource for InfluxDb {
 
     async fn stop(&self, cx: &ResourceContext) -> Result<(), BoxError> {
         let shared = &self.shared;
-        shared.stopping.send_replace(true);
+        // Within the resource's own limit and the share of the grace period the runtime gives.
+        let stop_timeout = shared
+            .config()
+            .map_or(std::time::Duration::from_secs(10), |c| c.stop_timeout);
+        let limit = tokio::time::Instant::now() + stop_timeout;
+        shared
+            .stopping
+            .send_replace(Some(cx.stop_deadline().map_or(limit, |d| d.min(limit))));
         let tasks: Vec<_> = shared.tasks.lock().expect("tasks lock").drain(..).collect();
         for task in tasks {
             let _ = task.await;
@@ -335,7 +344,7 @@ async fn report_meters(shared: Arc<Shared>, interval: std::time::Duration) {
     let prefix = format!("{service}_");
     loop {
         tokio::select! {
-            _ = stopping.wait_for(|s| *s) => return,
+            _ = stopping.wait_for(Option::is_some) => return,
             () = tokio::time::sleep(interval) => {}
         }
         let now = point::now_nanos();
@@ -524,7 +533,8 @@ struct Shared {
     config: RwLock<Option<Arc<Config>>>,
     link: RwLock<Option<Arc<Link>>>,
     writer: Writer,
-    stopping: tokio::sync::watch::Sender<bool>,
+    /// The stop's deadline once `stop` began.
+    stopping: tokio::sync::watch::Sender<Option<tokio::time::Instant>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -538,7 +548,7 @@ impl Shared {
     }
 
     fn link(&self) -> Option<Arc<Link>> {
-        if *self.stopping.borrow() {
+        if self.stopping.borrow().is_some() {
             return None;
         }
         self.link.read().expect("link lock").clone()

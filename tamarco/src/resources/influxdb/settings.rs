@@ -5,10 +5,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use tamarco_core::secret::Secret;
+use tamarco_core::settings::Duration as SettingDuration;
 use tamarco_core::{ResourceContext, SettingsError};
 
 /// The settings of an [`InfluxDb`](super::InfluxDb) resource, at `system.resources.<name>`.
 /// Every key has a default but `database`, which defaults to the service's name.
+/// Durations are seconds (`10`, `0.5`) or text with a unit (`250ms`, `1m`).
 ///
 /// ```yaml
 /// system:
@@ -54,22 +56,22 @@ pub struct InfluxDbSettings {
     pub create_database: bool,
     /// Points per write request.
     pub batch_size: usize,
-    /// Seconds after which a batch smaller than `batch_size` is sent.
-    pub flush_interval: f64,
+    /// The time after which a batch smaller than `batch_size` is sent.
+    pub flush_interval: SettingDuration,
     /// Points that may wait to be sent; a write beyond that is dropped and counted.
     pub queue_size: usize,
-    /// Seconds the first ping at start may take.
-    pub connection_timeout: f64,
-    /// Seconds one request may take.
-    pub request_timeout: f64,
+    /// The time the first ping at start may take.
+    pub connection_timeout: SettingDuration,
+    /// The time one request may take.
+    pub request_timeout: SettingDuration,
     /// The longest wait between two tries of a batch while the server is down, in seconds.
-    pub retry_max_backoff: f64,
-    /// Seconds `stop` spends sending what is queued before it drops (and counts) the rest.
-    pub stop_timeout: f64,
+    pub retry_max_backoff: SettingDuration,
+    /// The time `stop` spends sending what is queued before it drops (and counts) the rest.
+    pub stop_timeout: SettingDuration,
     /// Whether to write tamarco's own meters (the ones `/metrics` shows) to this database.
     pub metrics_enabled: bool,
-    /// Seconds between two snapshots of the meters.
-    pub metrics_interval: f64,
+    /// The time between two snapshots of the meters.
+    pub metrics_interval: SettingDuration,
 }
 
 impl Default for InfluxDbSettings {
@@ -84,14 +86,14 @@ impl Default for InfluxDbSettings {
             database: None,
             create_database: true,
             batch_size: 1000,
-            flush_interval: 1.0,
+            flush_interval: SettingDuration::from_secs(1),
             queue_size: 100_000,
-            connection_timeout: 5.0,
-            request_timeout: 10.0,
-            retry_max_backoff: 5.0,
-            stop_timeout: 10.0,
+            connection_timeout: SettingDuration::from_secs(5),
+            request_timeout: SettingDuration::from_secs(10),
+            retry_max_backoff: SettingDuration::from_secs(5),
+            stop_timeout: SettingDuration::from_secs(10),
             metrics_enabled: false,
-            metrics_interval: 10.0,
+            metrics_interval: SettingDuration::from_secs(10),
         }
     }
 }
@@ -138,10 +140,6 @@ impl Config {
             key: view.full_key(key),
             message: message.to_owned(),
         };
-        let seconds = |key: &str, value: f64| {
-            Duration::try_from_secs_f64(value)
-                .map_err(|_| invalid(key, "not a duration in seconds"))
-        };
         let base = match &settings.url {
             Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
                 url.trim_end_matches('/').to_owned()
@@ -168,11 +166,11 @@ impl Config {
             .database
             .clone()
             .unwrap_or_else(|| cx.service().to_owned());
-        let flush_interval = seconds("flush_interval", settings.flush_interval)?;
+        let flush_interval = settings.flush_interval.get();
         if flush_interval.is_zero() {
             return Err(invalid("flush_interval", "must be more than 0"));
         }
-        let metrics_interval = seconds("metrics_interval", settings.metrics_interval)?;
+        let metrics_interval = settings.metrics_interval.get();
         Ok(Config {
             base,
             user: settings.user.clone(),
@@ -182,10 +180,10 @@ impl Config {
             batch_size: settings.batch_size,
             flush_interval,
             queue_size: settings.queue_size,
-            connection_timeout: seconds("connection_timeout", settings.connection_timeout)?,
-            request_timeout: seconds("request_timeout", settings.request_timeout)?,
-            retry_max_backoff: seconds("retry_max_backoff", settings.retry_max_backoff)?,
-            stop_timeout: seconds("stop_timeout", settings.stop_timeout)?,
+            connection_timeout: settings.connection_timeout.get(),
+            request_timeout: settings.request_timeout.get(),
+            retry_max_backoff: settings.retry_max_backoff.get(),
+            stop_timeout: settings.stop_timeout.get(),
             metrics_interval: (settings.metrics_enabled && !metrics_interval.is_zero())
                 .then_some(metrics_interval),
         })

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use tamarco_core::backoff::Backoff;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -113,14 +114,14 @@ impl Writer {
         *self.last_error.lock().expect("error lock") = Some(message);
     }
 
-    /// The sending loop, until `stopping` completes; then what is left is sent until
-    /// `stop_deadline()` and the rest counted as dropped. Returns the points dropped at stop.
+    /// The sending loop, until `stopping` completes with the stop's deadline; then what is
+    /// left is sent until that deadline and the rest counted as dropped. Returns the points
+    /// dropped at stop.
     pub(crate) async fn run<S, F>(
         &self,
         flush_interval: Duration,
         max_backoff: Duration,
-        stopping: impl Future<Output = ()>,
-        stop_timeout: Duration,
+        stopping: impl Future<Output = Instant>,
         send: S,
     ) -> usize
     where
@@ -128,17 +129,17 @@ impl Writer {
         F: Future<Output = Sent>,
     {
         let mut pending: VecDeque<Batch> = VecDeque::new();
-        let mut backoff = Duration::ZERO;
+        let mut backoff = Backoff::new(Duration::from_millis(100), max_backoff);
         let mut next_try = Instant::now();
         let mut stopping = std::pin::pin!(stopping);
-        loop {
+        let deadline = loop {
             let wait = if pending.is_empty() {
                 flush_interval
             } else {
                 next_try.saturating_duration_since(Instant::now())
             };
             tokio::select! {
-                () = &mut stopping => break,
+                deadline = &mut stopping => break deadline,
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
             }
@@ -147,16 +148,12 @@ impl Writer {
                 continue;
             }
             match self.send_pending(&mut pending, &send).await {
-                Ok(()) => backoff = Duration::ZERO,
-                Err(()) => {
-                    backoff = (backoff * 2).clamp(Duration::from_millis(100), max_backoff);
-                    next_try = Instant::now() + backoff;
-                }
+                Ok(()) => backoff.reset(),
+                Err(()) => next_try = Instant::now() + backoff.next_delay(),
             }
-        }
+        };
         // Stopping: one last round for everything, bounded.
         pending.extend(self.take());
-        let deadline = Instant::now() + stop_timeout;
         let _ = tokio::time::timeout_at(deadline, async {
             while !pending.is_empty() {
                 if self.send_pending(&mut pending, &send).await.is_err() {

@@ -385,15 +385,18 @@ impl Resource for Postgres {
         let stop_timeout = shared
             .config()
             .map_or(Duration::from_secs(10), |c| c.stop_timeout);
+        // Within the resource's own limit and the share of the grace period the runtime gives.
+        let limit = tokio::time::Instant::now() + stop_timeout;
+        let deadline = cx.stop_deadline().map_or(limit, |d| d.min(limit));
         let mut in_use = shared.in_use.subscribe();
-        let drained = tokio::time::timeout(stop_timeout, in_use.wait_for(|n| *n == 0))
+        let drained = tokio::time::timeout_at(deadline, in_use.wait_for(|n| *n == 0))
             .await
             .is_ok();
         if !drained {
             tracing::warn!(
                 resource = cx.name(),
                 in_use = *shared.in_use.borrow(),
-                "postgres: queries still running after {stop_timeout:?}; closing the pool"
+                "postgres: queries still running at the stop deadline; closing the pool"
             );
         }
         if let Some(pool) = shared.pool.write().expect("pool lock").take() {

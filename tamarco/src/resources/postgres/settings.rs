@@ -7,11 +7,13 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use tamarco_core::secret::Secret;
+use tamarco_core::settings::Duration as SettingDuration;
 use tamarco_core::{ResourceContext, SettingsError};
 
 /// The settings of a [`Postgres`](super::Postgres) resource, at `system.resources.<name>`,
 /// with the Python original's key names. Every key has a default, so a resource runs against a
 /// local server with no settings at all.
+/// Durations are seconds (`10`, `0.5`) or text with a unit (`250ms`, `1m`).
 ///
 /// ```yaml
 /// system:
@@ -53,17 +55,17 @@ pub struct PostgresSettings {
     pub application_name: Option<String>,
     /// The most connections the pool opens.
     pub pool_size: usize,
-    /// Seconds to open one connection; at start, the first must open within this time.
-    pub connection_timeout: f64,
-    /// Seconds a caller waits for a free connection before its query fails.
-    pub wait_timeout: f64,
-    /// Seconds a statement may run on the server (`statement_timeout`); 0 for no limit.
-    pub statement_timeout: f64,
-    /// Seconds a pooled connection may sit idle before it is checked (an empty query) before
+    /// The time to open one connection; at start, the first must open within this time.
+    pub connection_timeout: SettingDuration,
+    /// The time a caller waits for a free connection before its query fails.
+    pub wait_timeout: SettingDuration,
+    /// The time a statement may run on the server (`statement_timeout`); 0 for no limit.
+    pub statement_timeout: SettingDuration,
+    /// The time a pooled connection may sit idle before it is checked (an empty query) before
     /// a caller gets it; a dead one is replaced.
-    pub verify_idle_after: f64,
-    /// Seconds `stop` waits for the queries and transactions in flight.
-    pub stop_timeout: f64,
+    pub verify_idle_after: SettingDuration,
+    /// The time `stop` waits for the queries and transactions in flight.
+    pub stop_timeout: SettingDuration,
 }
 
 impl Default for PostgresSettings {
@@ -77,11 +79,11 @@ impl Default for PostgresSettings {
             database: None,
             application_name: None,
             pool_size: 16,
-            connection_timeout: 10.0,
-            wait_timeout: 30.0,
-            statement_timeout: 0.0,
-            verify_idle_after: 5.0,
-            stop_timeout: 10.0,
+            connection_timeout: SettingDuration::from_secs(10),
+            wait_timeout: SettingDuration::from_secs(30),
+            statement_timeout: SettingDuration::ZERO,
+            verify_idle_after: SettingDuration::from_secs(5),
+            stop_timeout: SettingDuration::from_secs(10),
         }
     }
 }
@@ -138,10 +140,6 @@ impl Config {
             key: view.full_key(key),
             message,
         };
-        let seconds = |key: &str, value: f64| {
-            Duration::try_from_secs_f64(value)
-                .map_err(|_| invalid(key, format!("{value} is not a duration in seconds")))
-        };
         let mut pg = match &settings.url {
             Some(url) => tokio_postgres::Config::from_str(url.expose())
                 // The parser's messages name the faulty part, never echo the URL.
@@ -190,9 +188,9 @@ impl Config {
             .or_else(|| pg.get_application_name().map(str::to_owned))
             .unwrap_or_else(|| cx.service().to_owned());
         pg.application_name(&application_name);
-        let connection_timeout = seconds("connection_timeout", settings.connection_timeout)?;
+        let connection_timeout = settings.connection_timeout.get();
         pg.connect_timeout(connection_timeout);
-        let statement_timeout = seconds("statement_timeout", settings.statement_timeout)?;
+        let statement_timeout = settings.statement_timeout.get();
         if !statement_timeout.is_zero() {
             // Sent in the startup packet: no extra round trip per connection.
             let millis = statement_timeout.as_millis().max(1);
@@ -206,9 +204,9 @@ impl Config {
             pg,
             pool_size: settings.pool_size,
             connection_timeout,
-            wait_timeout: seconds("wait_timeout", settings.wait_timeout)?,
-            verify_idle_after: seconds("verify_idle_after", settings.verify_idle_after)?,
-            stop_timeout: seconds("stop_timeout", settings.stop_timeout)?,
+            wait_timeout: settings.wait_timeout.get(),
+            verify_idle_after: settings.verify_idle_after.get(),
+            stop_timeout: settings.stop_timeout.get(),
             host,
             port,
             user,

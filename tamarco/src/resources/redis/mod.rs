@@ -407,14 +407,17 @@ impl Resource for Redis {
         let stop_timeout = shared
             .config()
             .map_or(Duration::from_secs(10), |c| c.stop_timeout);
+        // Within the resource's own limit and the share of the grace period the runtime gives.
+        let limit = tokio::time::Instant::now() + stop_timeout;
+        let deadline = cx.stop_deadline().map_or(limit, |d| d.min(limit));
         let mut in_flight = shared.in_flight.subscribe();
-        if tokio::time::timeout(stop_timeout, in_flight.wait_for(|n| *n == 0))
+        if tokio::time::timeout_at(deadline, in_flight.wait_for(|n| *n == 0))
             .await
             .is_err()
         {
             tracing::warn!(
                 resource = cx.name(),
-                "redis: commands still running after {stop_timeout:?}; closing"
+                "redis: commands still running at the stop deadline; closing"
             );
         }
         drop(manager);

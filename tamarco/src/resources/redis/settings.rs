@@ -6,10 +6,12 @@ use std::time::Duration;
 use redis::{ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisConnectionInfo};
 use serde::Deserialize;
 use tamarco_core::secret::Secret;
+use tamarco_core::settings::Duration as SettingDuration;
 use tamarco_core::{ResourceContext, SettingsError};
 
 /// The settings of a [`Redis`](super::Redis) resource, at `system.resources.<name>`, with the
 /// Python original's key names. Every key has a default.
+/// Durations are seconds (`10`, `0.5`) or text with a unit (`250ms`, `1m`).
 ///
 /// ```yaml
 /// system:
@@ -45,14 +47,14 @@ pub struct RedisSettings {
     pub password: Option<Secret<String>>,
     /// The database number.
     pub db: Option<i64>,
-    /// Seconds each connection attempt may take; the start fails after this long.
-    pub connection_timeout: f64,
-    /// Seconds a command may take.
-    pub response_timeout: f64,
+    /// The time each connection attempt may take; the start fails after this long.
+    pub connection_timeout: SettingDuration,
+    /// The time a command may take.
+    pub response_timeout: SettingDuration,
     /// How many times an idempotent command is sent again after a lost connection.
     pub retries: u32,
-    /// Seconds `stop` waits for commands in flight.
-    pub stop_timeout: f64,
+    /// The time `stop` waits for commands in flight.
+    pub stop_timeout: SettingDuration,
 }
 
 impl Default for RedisSettings {
@@ -65,10 +67,10 @@ impl Default for RedisSettings {
             user: None,
             password: None,
             db: None,
-            connection_timeout: 5.0,
-            response_timeout: 5.0,
+            connection_timeout: SettingDuration::from_secs(5),
+            response_timeout: SettingDuration::from_secs(5),
             retries: 3,
-            stop_timeout: 10.0,
+            stop_timeout: SettingDuration::from_secs(10),
         }
     }
 }
@@ -120,10 +122,6 @@ impl Config {
             key: view.full_key(key),
             message,
         };
-        let seconds = |key: &str, value: f64| {
-            Duration::try_from_secs_f64(value)
-                .map_err(|_| invalid(key, format!("{value} is not a duration in seconds")))
-        };
         let base = match &settings.url {
             // The client's parse errors describe the fault, not the URL.
             Some(url) => url
@@ -169,10 +167,10 @@ impl Config {
         redis = redis.set_db(db);
         Ok(Config {
             info: base.set_addr(addr).set_redis_settings(redis),
-            connection_timeout: seconds("connection_timeout", settings.connection_timeout)?,
-            response_timeout: seconds("response_timeout", settings.response_timeout)?,
+            connection_timeout: settings.connection_timeout.get(),
+            response_timeout: settings.response_timeout.get(),
             retries: settings.retries,
-            stop_timeout: seconds("stop_timeout", settings.stop_timeout)?,
+            stop_timeout: settings.stop_timeout.get(),
             host,
             port,
             db,
