@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::BoxError;
 use crate::resource::{BoxFuture, ErasedResource};
 use crate::runtime::{ExitStatus, Runtime, Stage};
+use crate::service_context::ServiceContext;
 use crate::task::TaskSpec;
 
 /// A service: a named struct whose `#[resource]` fields the runtime drives through the
@@ -16,6 +17,14 @@ pub trait Microservice: Send + Sync + Sized + 'static {
 
     /// The service's resources, in declaration order, with their dependencies.
     fn resources(&self) -> Vec<ResourceSlot<'_>>;
+
+    /// Binds what the struct declares besides its resources (its [`ServiceContext`] field,
+    /// its outputs) to the running service. The runtime calls it once, right after the
+    /// resources' `bind` phase and before any of them is configured.
+    fn bind(&self, cx: &ServiceContext) -> Result<(), BoxError> {
+        let _ = cx;
+        Ok(())
+    }
 
     /// Runs the service until a stop signal or a graceful stop, on a new tokio runtime;
     /// returns how it ended, for `main` to return.
@@ -49,6 +58,14 @@ pub trait TaskSet: Microservice {
     /// The service's lifecycle hooks.
     fn hooks() -> Hooks<Self> {
         Hooks::default()
+    }
+
+    /// Hands what the impl block declares (`#[route]`s, `#[input]`s) to their resources, with
+    /// the shared service as their state. The runtime calls it once, right after
+    /// [`Microservice::bind`], before any resource is configured.
+    fn wire(service: &Arc<Self>) -> Result<(), BoxError> {
+        let _ = service;
+        Ok(())
     }
 }
 

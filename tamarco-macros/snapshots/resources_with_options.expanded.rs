@@ -3,6 +3,26 @@ struct OrderService {
     cache: Redis,
     status: MyStatus,
 }
+#[doc(hidden)]
+#[allow(unused_macros)]
+macro_rules! __tamarco_resource_of_OrderService {
+    (db => $($e:tt)*) => {
+        $($e)*
+    };
+    (cache => $($e:tt)*) => {
+        $($e)*
+    };
+    (status => $($e:tt)*) => {
+        $($e)*
+    };
+    ($other:ident => $($e:tt)*) => {
+        ::tamarco::__private::error_at!($other,
+        "` is not a resource of `OrderService`; its resources are `db`, `cache`, `status`")
+    };
+}
+#[doc(hidden)]
+#[allow(unused_imports)]
+pub(crate) use __tamarco_resource_of_OrderService;
 const _: () = {
     #[automatically_derived]
     impl ::tamarco::__private::Microservice for OrderService {

@@ -72,3 +72,19 @@ pub(crate) fn outside_microservice(attribute: &str, item: TokenStream) -> TokenS
     };
     with_item(item, &syn::Error::new_spanned(at, message))
 }
+
+/// `error_at!(ident, "tail")`: a compile error "`ident`tail" at the ident's span.
+pub(crate) fn error_at(input: TokenStream) -> TokenStream {
+    let parser = |stream: syn::parse::ParseStream<'_>| {
+        let at: proc_macro2::Ident = stream.parse()?;
+        stream.parse::<syn::Token![,]>()?;
+        let tail: syn::LitStr = stream.parse()?;
+        Ok((at, tail))
+    };
+    match syn::parse::Parser::parse2(parser, input) {
+        Ok((at, tail)) => {
+            syn::Error::new(at.span(), format!("`{at}{}", tail.value())).to_compile_error()
+        }
+        Err(error) => error.to_compile_error(),
+    }
+}

@@ -35,3 +35,20 @@ pub fn task_timer(_args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn thread(_args: TokenStream, item: TokenStream) -> TokenStream {
     diagnostics::outside_microservice("thread", item.into()).into()
 }
+
+/// Routes HTTP requests to an async method of a `#[microservice]` impl block:
+/// `#[route(http_server, GET "/orders/{id}")]`. Inside such a block the attribute is consumed;
+/// it runs only when misplaced, and then reports that.
+#[proc_macro_attribute]
+pub fn route(_args: TokenStream, item: TokenStream) -> TokenStream {
+    diagnostics::outside_microservice("route", item.into()).into()
+}
+
+/// Used by generated code: `error_at!(token, "tail")` is a `compile_error!` reading
+/// "`token`tail", at the token's span (so that a name checked by a generated `macro_rules!`
+/// is reported where the user wrote it).
+#[doc(hidden)]
+#[proc_macro]
+pub fn error_at(input: TokenStream) -> TokenStream {
+    diagnostics::error_at(input.into()).into()
+}

@@ -9,8 +9,8 @@ pub use tamarco_core::settings;
 pub use tamarco_core::{
     BoxError, Error, ExitStatus, HookFn, Hooks, Microservice, MicroserviceContext, Phase, Resource,
     ResourceContext, ResourceError, ResourceSlot, ResourceStatus, Running, Runtime, Secret,
-    Settings, SettingsError, SettingsView, ShutdownHandle, Stage, StageFailed, StopReason,
-    TaskContext, TaskSet, error_chain,
+    ServiceContext, Settings, SettingsError, SettingsView, ShutdownHandle, Stage, StageFailed,
+    StopReason, TaskContext, TaskSet, error_chain,
 };
 pub use tamarco_core::{lifecycle, messaging, metrics, resource, runtime, secret, task};
 
@@ -39,6 +39,10 @@ pub use tamarco_core::logging;
 #[doc = include_str!("docs/microservice.md")]
 #[doc(inline)]
 pub use tamarco_macros::microservice;
+/// Routes HTTP requests to an async method of a `#[microservice]` impl block:
+/// `#[route(http_server, GET "/orders/{id}")]`. See [`microservice`](macro@microservice).
+#[doc(inline)]
+pub use tamarco_macros::route;
 /// Marks an async method of a `#[microservice]` impl block as a task that runs for the life of
 /// the service. See [`microservice`](macro@microservice).
 #[doc(inline)]
@@ -66,20 +70,33 @@ pub use tracing;
 pub mod prelude {
     pub use crate::{
         BoxError, ExitStatus, Microservice, MicroserviceContext, Resource, ResourceContext,
-        ResourceStatus, Settings, ShutdownHandle, Stage, TaskContext, microservice, task,
-        task_timer, thread,
+        ResourceStatus, ServiceContext, Settings, ShutdownHandle, Stage, TaskContext, microservice,
+        route, task, task_timer, thread,
     };
 }
 
 /// Used by macro-generated code. Not public API; may change in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use ::std::result::Result;
+    pub use ::std::sync::Arc;
     pub use ::std::vec::Vec;
+    pub use tamarco_core::codec;
     pub use tamarco_core::codegen::*;
     pub use tamarco_core::messaging::{
         InputSpec, Inputs, MetaOf, Output, bind_input, bind_output, bind_request_input,
         codec_carries, kind,
     };
     pub use tamarco_core::task::TaskSpec;
-    pub use tamarco_core::{Hooks, Microservice, ResourceSlot, TaskSet};
+    pub use tamarco_core::{BoxError, Hooks, Microservice, ResourceSlot, ServiceContext, TaskSet};
+    pub use tamarco_macros::error_at;
+
+    /// What `#[route]` expands to.
+    #[cfg(feature = "http")]
+    pub mod http {
+        pub use crate::http::{add_routes, into_response};
+        pub use axum::Router;
+        pub use axum::extract::State;
+        pub use axum::routing::{any, delete, get, head, options, patch, post, put, trace};
+    }
 }

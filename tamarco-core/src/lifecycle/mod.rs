@@ -35,6 +35,12 @@ pub const STOP_PHASES: [Phase; 2] = [Phase::Stop, Phase::PostStop];
 /// The phase after which the service's tasks, timers and threads are spawned.
 pub const TASKS_START_AFTER: Phase = Phase::Start;
 
+/// The phase after which the service's declarations are bound to their resources
+/// ([`Microservice::bind`](crate::Microservice::bind): context fields and outputs;
+/// [`TaskSet::wire`](crate::TaskSet::wire): routes and inputs), before any resource is
+/// configured.
+pub const DECLARATIONS_BOUND_AFTER: Phase = Phase::Bind;
+
 /// The phases the service may wrap with a hook of its own, and the hook method names
 /// (`#[microservice] impl` methods named like this are hooks).
 pub const HOOK_PHASES: [Phase; 5] = [

@@ -9,12 +9,14 @@ use crate::BoxError;
 use crate::builtin;
 use crate::error::{Error, Phase};
 use crate::lifecycle::{
-    Driver, START_PHASES, STOP_PHASES, StopBudget, StopLimits, TASKS_START_AFTER,
+    DECLARATIONS_BOUND_AFTER, Driver, START_PHASES, STOP_PHASES, StopBudget, StopLimits,
+    TASKS_START_AFTER,
 };
 use crate::logging;
 use crate::microservice::{HookFn, Hooks, TaskSet};
 use crate::resource::{BoxFuture, ResourceStatus};
 use crate::runtime::Stage;
+use crate::service_context::ServiceContext;
 use crate::settings::{Settings, sources};
 use crate::shutdown::{ShutdownHandle, StopReason};
 use crate::task::supervisor::Supervisor;
@@ -135,6 +137,9 @@ impl<S: TaskSet> Running<S> {
                     |driver| async move { driver.start_phase(phase).await },
                 )
                 .await?;
+                if phase == DECLARATIONS_BOUND_AFTER {
+                    self.bind_declarations()?;
+                }
                 if phase == TASKS_START_AFTER {
                     self.supervisor = Some(Supervisor::spawn(
                         &self.service,
@@ -150,6 +155,18 @@ impl<S: TaskSet> Running<S> {
         .await;
         self.forced = forced;
         outcome.and_then(|outcome| outcome)
+    }
+
+    /// Binds the service's context fields, outputs, routes and inputs to the running service.
+    fn bind_declarations(&self) -> Result<(), Error> {
+        let cx = ServiceContext::bound(S::NAME, self.settings.clone(), self.shutdown.clone());
+        self.service
+            .bind(&cx)
+            .and_then(|()| S::wire(&self.service))
+            .map_err(|source| Error::Hook {
+                phase: Phase::Bind,
+                source,
+            })
     }
 
     /// After a failed start: stops the tasks and the resources that had started.

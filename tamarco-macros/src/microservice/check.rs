@@ -3,7 +3,10 @@
 
 use std::collections::HashMap;
 
+use super::input::Input;
 use super::model::{ResourceField, Service, TaskBlock, settings_segment};
+use super::output::Output;
+use super::route::{Route, path_shape};
 use crate::diagnostics::Diagnostics;
 
 /// Names of the default resources every service has.
@@ -147,4 +150,102 @@ pub(crate) fn tasks(diag: &mut Diagnostics, block: &TaskBlock) {
             );
         }
     }
+}
+
+/// Two routes of one resource with the same method (or `ANY`) and path, captures compared by
+/// shape as axum does, would panic at start: the second is reported and left out.
+pub(crate) fn routes(diag: &mut Diagnostics, routes: &mut Vec<Route>) {
+    let mut kept: Vec<(String, String, String, String)> = Vec::new();
+    routes.retain(|route| {
+        let resource = route.resource.to_string();
+        let method = route.method.to_string();
+        let shape = path_shape(&route.path.value());
+        let clash = kept.iter().find(|(r, m, s, _)| {
+            *r == resource && *s == shape && (*m == method || m == "ANY" || method == "ANY")
+        });
+        match clash {
+            Some((_, other_method, _, handler)) => {
+                diag.error_at(
+                    &route.path,
+                    format!(
+                        "`{method} {}` on `{resource}` is already routed to `{handler}` (`{other_method}`); \
+                         a method and path go to one handler",
+                        route.path.value()
+                    ),
+                );
+                false
+            }
+            None => {
+                kept.push((resource, method, shape, route.handler.to_string()));
+                true
+            }
+        }
+    });
+}
+
+/// Outputs naming a resource the struct does not have, or a name already used on the same
+/// resource, are reported and left out.
+pub(crate) fn outputs(diag: &mut Diagnostics, service: &mut Service) {
+    let mut kept: Vec<Output> = Vec::new();
+    for output in std::mem::take(&mut service.outputs) {
+        if !service.resources.iter().any(|r| r.field == output.resource) {
+            let known: Vec<String> = service
+                .resources
+                .iter()
+                .map(|r| format!("`{}`", r.field))
+                .collect();
+            let list = match known.is_empty() {
+                true => "it has no `#[resource]` fields".to_owned(),
+                false => format!("its resources are {}", known.join(", ")),
+            };
+            diag.error_at(
+                &output.resource,
+                format!(
+                    "`{}` is not a resource of `{}`; {list}",
+                    output.resource, service.ident
+                ),
+            );
+            continue;
+        }
+        let name = output.name.value();
+        if let Some(first) = kept
+            .iter()
+            .find(|o| o.resource == output.resource && o.name.value() == name)
+        {
+            diag.error_at(
+                &output.name,
+                format!(
+                    "`{}` already has an output named \"{name}\" (the field `{}`)",
+                    output.resource, first.field
+                ),
+            );
+            continue;
+        }
+        kept.push(output);
+    }
+    service.outputs = kept;
+}
+
+/// Two inputs with the same name on one resource: the second is reported and left out.
+pub(crate) fn inputs(diag: &mut Diagnostics, inputs: &mut Vec<Input>) {
+    let mut kept: Vec<(String, String, String)> = Vec::new();
+    inputs.retain(|input| {
+        let resource = input.resource.to_string();
+        let name = input.name.value();
+        match kept.iter().find(|(r, n, _)| *r == resource && *n == name) {
+            Some((_, _, handler)) => {
+                diag.error_at(
+                    &input.name,
+                    format!(
+                        "`{resource}` already has an input named \"{name}\" (handled by `{handler}`)"
+                    ),
+                );
+                false
+            }
+            None => {
+                kept.push((resource, name, input.handler.to_string()));
+                true
+            }
+        }
+    });
 }

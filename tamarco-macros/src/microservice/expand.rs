@@ -6,6 +6,7 @@ use syn::spanned::Spanned;
 use syn::{ItemImpl, ItemStruct};
 
 use super::model::{Service, TaskBlock, TaskKind};
+use super::wire;
 use crate::paths::Private;
 
 /// The struct, unchanged but for the removed `#[resource]` attributes, and its
@@ -27,8 +28,12 @@ pub(crate) fn service(item: &ItemStruct, service: &Service, p: &Private) -> Toke
         let slot = quote_spanned!(ty.span()=> #p::resource_slot::<#ty>);
         quote! { #slot(#name, &[#(#depends_on),*], #replaces, &self.#field) }
     });
+    let bind = wire::bind_fn(service, p);
+    let lookup = wire::lookup_macro(service, p);
     quote! {
         #item
+
+        #lookup
 
         const _: () = {
             #[automatically_derived]
@@ -38,6 +43,7 @@ pub(crate) fn service(item: &ItemStruct, service: &Service, p: &Private) -> Toke
                 fn resources(&self) -> #p::Vec<#p::ResourceSlot<'_>> {
                     #p::Vec::from([#(#slots),*])
                 }
+                #bind
             }
         };
     }
@@ -115,6 +121,7 @@ pub(crate) fn task_block(item: &ItemImpl, block: &TaskBlock, p: &Private) -> Tok
             }
         }
     });
+    let wire_fn = wire::wire_fn(block, p);
     quote! {
         #item
 
@@ -128,6 +135,7 @@ pub(crate) fn task_block(item: &ItemImpl, block: &TaskBlock, p: &Private) -> Tok
                     __tamarco_tasks
                 }
                 #hooks_fn
+                #wire_fn
             }
         };
     }

@@ -7,8 +7,14 @@
 mod args;
 mod check;
 mod expand;
+mod input;
 mod interval;
 mod model;
+mod output;
+mod route;
+mod signature;
+mod wire;
+mod wiring;
 
 #[cfg(test)]
 mod snapshots;
@@ -67,20 +73,26 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// The service's model after the per-field and the cross-field checks; `None` when no impl
 /// can be generated (a generic struct).
-fn parse_service(
+pub(crate) fn parse_service(
     item: &mut syn::ItemStruct,
     args: &args::ServiceArgs,
     diag: &mut Diagnostics,
 ) -> Option<model::Service> {
-    let service = model::Service::parse(item, args, diag);
+    let mut service = model::Service::parse(item, args, diag);
     check::resources(diag, &service);
+    check::outputs(diag, &mut service);
     (!service.generic).then_some(service)
 }
 
 /// The task block's model after the per-method and the cross-method checks; `None` when no
 /// impl can be generated (a trait impl or a generic impl block).
-fn parse_task_block(item: &mut syn::ItemImpl, diag: &mut Diagnostics) -> Option<model::TaskBlock> {
-    let block = model::TaskBlock::parse(item, diag);
+pub(crate) fn parse_task_block(
+    item: &mut syn::ItemImpl,
+    diag: &mut Diagnostics,
+) -> Option<model::TaskBlock> {
+    let mut block = model::TaskBlock::parse(item, diag);
     check::tasks(diag, &block);
+    check::routes(diag, &mut block.routes);
+    check::inputs(diag, &mut block.inputs);
     block.expandable.then_some(block)
 }

@@ -8,7 +8,11 @@ use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, Ident, ImplItem, ItemImpl, ItemStruct, LitStr, Token, Type};
 
 use super::args::{ServiceArgs, set_once};
+use super::input::{self, Input};
 use super::interval;
+use super::output::{self, Output};
+use super::route::{self, Route};
+use super::signature::{check_receiver_and_generics, takes_arc_self};
 use crate::diagnostics::Diagnostics;
 
 /// A `#[microservice]` struct.
@@ -19,6 +23,10 @@ pub(crate) struct Service {
     /// The service name: `name = "..."` or the struct's name in snake_case.
     pub(crate) name: String,
     pub(crate) resources: Vec<ResourceField>,
+    /// Fields of type `ServiceContext`, bound by the runtime.
+    pub(crate) contexts: Vec<Ident>,
+    /// The `#[output]` fields (after the checks, the sound ones).
+    pub(crate) outputs: Vec<Output>,
 }
 
 /// A `#[resource]` field.
@@ -52,12 +60,27 @@ impl Service {
             None => snake_case(&item.ident.to_string()),
         };
         let mut resources = Vec::new();
+        let mut contexts = Vec::new();
+        let mut outputs = Vec::new();
         match &mut item.fields {
             syn::Fields::Named(fields) => {
                 for field in &mut fields.named {
+                    let output_attr = take_attr(&mut field.attrs, "output");
                     let Some(options) = take_attr(&mut field.attrs, "resource") else {
+                        let ident = field.ident.as_ref().expect("named field");
+                        if let Some(attr) = output_attr {
+                            outputs.extend(output::parse(diag, &attr, ident, &field.ty));
+                        } else if is_service_context(&field.ty) {
+                            contexts.push(ident.clone());
+                        }
                         continue;
                     };
+                    if let Some(attr) = output_attr {
+                        diag.error_at(
+                            attr,
+                            "a field is either a `#[resource]` or an `#[output]` of one",
+                        );
+                    }
                     let ident = field.ident.clone().expect("named field");
                     match ResourceOptions::parse(options) {
                         Ok(options) => {
@@ -87,6 +110,8 @@ impl Service {
             ident: item.ident.clone(),
             name,
             resources,
+            contexts,
+            outputs,
         }
     }
 }
@@ -136,6 +161,8 @@ pub(crate) struct TaskBlock {
     /// The tasks with errors, kept for the checks across tasks (duplicate names).
     pub(crate) broken: Vec<TaskMethod>,
     pub(crate) hooks: Vec<HookMethod>,
+    pub(crate) routes: Vec<Route>,
+    pub(crate) inputs: Vec<Input>,
 }
 
 /// A method marked `#[task]`, `#[task_timer]` or `#[thread]`.
@@ -190,6 +217,8 @@ impl TaskBlock {
         // Every task, with whether it is sound; names are compared across all of them.
         let mut tasks: Vec<(TaskMethod, bool)> = Vec::new();
         let mut hooks = Vec::new();
+        let mut routes = Vec::new();
+        let mut inputs = Vec::new();
         for impl_item in &mut item.items {
             let ImplItem::Fn(method) = impl_item else {
                 continue;
@@ -208,6 +237,32 @@ impl TaskBlock {
                 .collect();
             let sig = &method.sig;
             let errors_before = diag.count();
+            let mut route_attrs = Vec::new();
+            while let Some(attr) = take_attr(&mut method.attrs, "route") {
+                route_attrs.push(attr);
+            }
+            if let Some(attr) = take_attr(&mut method.attrs, "input") {
+                while let Some(extra) = take_attr(&mut method.attrs, "input") {
+                    diag.error_at(extra, "a method handles one `#[input]`");
+                }
+                if let Some(other) = found.first().map(|(_, a)| a).or(route_attrs.first()) {
+                    diag.error_at(
+                        other,
+                        "an `#[input]` handler cannot also be a task or a route",
+                    );
+                    continue;
+                }
+                inputs.extend(input::parse(diag, &attr, sig, &cfg));
+                continue;
+            }
+            if !route_attrs.is_empty() {
+                if let Some((_, task)) = found.first() {
+                    diag.error_at(task, "a `#[route]` handler cannot also be a task");
+                    continue;
+                }
+                routes.extend(route::parse(diag, &route_attrs, sig, &cfg));
+                continue;
+            }
             let Some((kind, attr)) = found.first().cloned() else {
                 if HOOKS.contains(&sig.ident.to_string().as_str()) {
                     check_hook(diag, sig);
@@ -258,6 +313,8 @@ impl TaskBlock {
             tasks: sound.into_iter().map(|(task, _)| task).collect(),
             broken: broken.into_iter().map(|(task, _)| task).collect(),
             hooks,
+            routes,
+            inputs,
         }
     }
 }
@@ -372,37 +429,10 @@ fn check_hook(diag: &mut Diagnostics, sig: &syn::Signature) {
     }
 }
 
-fn check_receiver_and_generics(diag: &mut Diagnostics, sig: &syn::Signature, what: &str) {
-    match sig.inputs.first() {
-        Some(FnArg::Receiver(receiver)) => {
-            let shared = receiver.reference.is_some() && receiver.mutability.is_none();
-            if !shared && !takes_arc_self(sig) {
-                diag.error_at(
-                    receiver,
-                    format!("a {what} takes `&self` or `self: Arc<Self>`"),
-                );
-            }
-        }
-        _ => diag.error_at(
-            &sig.ident,
-            format!("a {what} takes `&self` or `self: Arc<Self>`"),
-        ),
-    }
-    if !sig.generics.params.is_empty() {
-        diag.error_at(&sig.generics, format!("a {what} cannot be generic"));
-    }
-}
-
-/// Whether the method's receiver is `self: Arc<Self>` (it gets the shared service itself, to
-/// hand to handlers and spawned tasks) rather than `&self`.
-pub(crate) fn takes_arc_self(sig: &syn::Signature) -> bool {
-    let Some(FnArg::Receiver(receiver)) = sig.inputs.first() else {
-        return false;
-    };
-    if receiver.reference.is_some() || receiver.colon_token.is_none() {
-        return false;
-    }
-    matches!(&*receiver.ty, Type::Path(path) if path.path.segments.last().is_some_and(|s| s.ident == "Arc"))
+/// Whether a field's type is `ServiceContext` (by any path), which the runtime binds.
+fn is_service_context(ty: &Type) -> bool {
+    matches!(ty, Type::Path(path) if path.qself.is_none()
+        && path.path.segments.last().is_some_and(|s| s.ident == "ServiceContext" && s.arguments.is_none()))
 }
 
 /// Removes the first attribute named `name` from `attrs` and returns it.

@@ -84,3 +84,75 @@ fn tasks_timers_threads_and_hooks() {
         },
     );
 }
+
+#[test]
+fn service_with_context() {
+    check(
+        "service_with_context",
+        quote!(),
+        quote! {
+            struct Shop {
+                #[resource]
+                http_server: HttpServer,
+                cx: ServiceContext,
+            }
+        },
+    );
+}
+
+#[test]
+fn routes() {
+    check(
+        "routes",
+        quote!(),
+        quote! {
+            impl Shop {
+                #[route(http_server, GET "/")]
+                async fn hello(&self) -> &'static str { "Hello world!" }
+                #[route(http_server, GET "/orders/{id}")]
+                #[route(http_server, DELETE "/orders/{id}")]
+                async fn order(self: Arc<Self>, Path(id): Path<u64>, headers: HeaderMap) -> Json<Order> { todo!() }
+                #[cfg(feature = "ws")]
+                #[route(websocket, ANY "/echo")]
+                async fn echo(&self, upgrade: WebSocketUpgrade) -> Response { todo!() }
+            }
+        },
+    );
+}
+
+#[test]
+fn outputs() {
+    check(
+        "outputs",
+        quote!(),
+        quote! {
+            struct Prices {
+                #[resource]
+                amqp: Amqp,
+                #[output(amqp, publish = "prices")]
+                prices: PublishOutput<Price>,
+                #[output(amqp, push = "orders", codec = Postcard)]
+                orders: PushOutput<Order>,
+            }
+        },
+    );
+}
+
+#[test]
+fn inputs() {
+    check(
+        "inputs",
+        quote!(),
+        quote! {
+            impl Prices {
+                #[input(amqp, subscribe = "prices", concurrency = 4, prefetch = 16, retries = 3, dead_letter = "prices.dead")]
+                async fn on_price(&self, price: Message<Price>) -> Result<(), BoxError> { Ok(()) }
+                #[input(amqp, request = "quotes", codec = Postcard)]
+                async fn quote(self: Arc<Self>, ask: Message<Ask>) -> Result<Quote, BoxError> { todo!() }
+                #[cfg(feature = "kafka")]
+                #[input(kafka, topic = "clicks")]
+                async fn on_click(&self, click: Message<Click>) -> Result<(), BoxError> { Ok(()) }
+            }
+        },
+    );
+}

@@ -125,3 +125,51 @@ fn the_macro_knows_the_runtimes_default_resources_and_hooks() {
         .collect();
     assert_eq!(super::model::HOOKS, hooks);
 }
+
+#[test]
+fn reports_every_problem_of_inputs_and_routes_at_once() {
+    let mut item: syn::ItemImpl = parse_quote! {
+        impl Shop {
+            #[input(amqp, subscribe = "a")] fn not_async(&self, m: Message<A>) {}
+            #[input(amqp, subscribe = "b")] async fn no_message(&self) {}
+            #[input(amqp, subscribe = "c")] async fn two(&self, m: Message<A>, extra: u8) {}
+            #[input(amqp, shout = "d")] async fn unknown_kind(&self, m: Message<A>) {}
+            #[input(amqp, subscribe = "e")] async fn first(&self, m: Message<A>) {}
+            #[input(amqp, subscribe = "e")] async fn same_name(&self, m: Message<A>) {}
+            #[route(http_server, GET "/")] async fn root(&self) {}
+            #[route(http_server, ANY "/")] async fn any_root(&self) {}
+            #[route(http_server, GET "x")] fn bad(&self) {}
+        }
+    };
+    let mut diag = Diagnostics::default();
+    let block = super::parse_task_block(&mut item, &mut diag).unwrap();
+    let found = errors(diag);
+    assert_eq!(found.len(), 8, "{found:#?}");
+    assert!(!item.to_token_stream().to_string().contains("input"));
+    let inputs: Vec<String> = block.inputs.iter().map(|i| i.handler.to_string()).collect();
+    assert_eq!(inputs, ["first"]);
+    let routes: Vec<String> = block.routes.iter().map(|r| r.handler.to_string()).collect();
+    assert_eq!(routes, ["root"]);
+}
+
+#[test]
+fn checks_outputs_against_the_structs_resources() {
+    let mut item: syn::ItemStruct = parse_quote! {
+        struct Shop {
+            #[resource] amqp: Amqp,
+            #[output(amqp, publish = "p")] a: PublishOutput<A>,
+            #[output(amqp, publish = "p")] b: PublishOutput<B>,
+            #[output(rabbit, push = "q")] c: PushOutput<C>,
+            #[output(amqp, push = "r")] d: PublishOutput<D>,
+            cx: ServiceContext,
+        }
+    };
+    let mut diag = Diagnostics::default();
+    let service = super::parse_service(&mut item, &ServiceArgs::default(), &mut diag).unwrap();
+    let found = errors(diag);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    assert!(found[2].contains("its resources are `amqp`"), "{found:#?}");
+    assert_eq!(service.outputs.len(), 1);
+    assert_eq!(service.contexts.len(), 1);
+    assert!(!item.to_token_stream().to_string().contains("output"));
+}

@@ -23,6 +23,7 @@ mod cache;
 #[cfg(feature = "http-client")]
 mod client;
 mod observe;
+mod routes;
 mod server;
 mod settings;
 
@@ -30,6 +31,9 @@ pub use cache::{ResponseCache, ResponseCacheFuture, ResponseCacheLayer, X_CACHE}
 #[cfg(feature = "http-client")]
 pub use client::{HttpClient, client_builder};
 pub use observe::RequestId;
+pub use routes::ServesRoutes;
+#[doc(hidden)]
+pub use routes::{add_routes, into_response};
 pub use server::HttpServer;
 #[cfg(feature = "http-client")]
 pub use settings::ClientSettings;

@@ -113,6 +113,12 @@ impl WebSocketServer {
     }
 }
 
+impl crate::http::ServesRoutes for WebSocketServer {
+    fn add_declared_routes(&self, routes: Router) {
+        self.add_routes(routes);
+    }
+}
+
 impl Resource for WebSocketServer {
     async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
         self.server.configure_from(cx)?;

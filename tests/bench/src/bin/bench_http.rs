@@ -10,7 +10,6 @@
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tamarco::http::HttpServer;
@@ -18,10 +17,6 @@ use tamarco::http::axum::{Router, routing::get};
 use tamarco::prelude::*;
 use tamarco::serde_json::json;
 use tamarco_tests::http_get;
-
-async fn hello() -> &'static str {
-    "Hello world!"
-}
 
 #[microservice(name = "bench_http")]
 #[derive(Default)]
@@ -32,11 +27,10 @@ struct Bench {
 
 #[microservice]
 impl Bench {
-    async fn pre_start(self: Arc<Self>, stage: Stage) -> Result<(), BoxError> {
-        self.http_server
-            .set_router(Router::new().route("/", get(hello)));
-        stage.run().await?;
-        Ok(())
+    /// The same handler as bare axum's, declared with `#[route]`: the service is its state.
+    #[route(http_server, GET "/")]
+    async fn hello(&self) -> &'static str {
+        "Hello world!"
     }
 }
 
@@ -96,7 +90,7 @@ fn serve_axum(port: u16) {
         let listener = tamarco::tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
             .unwrap();
-        let router = Router::new().route("/", get(hello));
+        let router = Router::new().route("/", get(|| async { "Hello world!" }));
         tamarco::http::axum::serve(listener, router).await.unwrap();
     });
 }
