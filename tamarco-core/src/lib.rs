@@ -20,6 +20,7 @@ mod panic;
 pub mod resource;
 pub mod runtime;
 pub mod secret;
+pub mod serve;
 mod service_context;
 pub mod settings;
 mod shutdown;

@@ -18,6 +18,10 @@ use crate::resource::{Resource, ResourceContext};
 /// names prefixed with the service name) and, every `collect_frequency` seconds, updates the
 /// built-in metrics and sends the same samples to the Carbon, file and stdout reporters.
 ///
+/// Summaries buffer their observations until they are folded into quantiles; this resource
+/// folds them every `collect_frequency` seconds or 5 s, whichever is shorter, so that their
+/// memory stays bounded when nobody scrapes `/metrics`.
+///
 /// Settings under `system.resources.metrics` (defaults in parentheses): `collect_frequency` (10),
 /// `handlers.prometheus.enabled` (true), `handlers.carbon.{enabled (false), host (127.0.0.1),
 /// port (2003)}`, `handlers.file.{enabled (false), path (metrics.txt)}`,
@@ -199,8 +203,16 @@ impl Resource for MetricsResource {
         let collector = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(period);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut upkeep = tokio::time::interval(period.min(UPKEEP_PERIOD));
+            upkeep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                ticks.tick().await;
+                tokio::select! {
+                    _ = upkeep.tick() => {
+                        handle.run_upkeep();
+                        continue;
+                    }
+                    _ = ticks.tick() => {}
+                }
                 record_builtin(&board);
                 if reporters.is_empty() {
                     continue;
@@ -235,6 +247,9 @@ impl Resource for MetricsResource {
         Ok(())
     }
 }
+
+/// The longest time between two foldings of summary observations (the exporter's own default).
+const UPKEEP_PERIOD: Duration = Duration::from_secs(5);
 
 /// Updates the built-in gauges: resource status, process and tokio runtime figures.
 pub(crate) fn record_builtin(board: &StatusBoard) {

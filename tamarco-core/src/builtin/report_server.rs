@@ -1,39 +1,65 @@
 use std::net::SocketAddr;
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use super::ops::{self, BuildInfo};
 use crate::BoxError;
 use crate::resource::{Resource, ResourceContext};
+use crate::serve::{Listener, ServeOptions};
 use crate::task::board::TaskBoard;
 
 /// The HTTP server for operational endpoints (`/status`, `/metrics`...), on
-/// `system.resources.tamarco_http_report_server.{host, port}` (127.0.0.1:5747 by default;
-/// port 0 picks a free port). `enabled: false` turns it off. Binding a non-loopback address
-/// needs `expose: true`; the operations endpoints and their settings are listed in
-/// [`builtin`](super).
+/// `system.resources.tamarco_http_report_server`:
+///
+/// ```yaml
+/// tamarco_http_report_server:
+///   enabled: true                    # false turns it off
+///   host: 127.0.0.1                  # a non-loopback address needs `expose: true`
+///   port: 5747                       # 0 picks a free port
+///   max_connections: 64              # at the cap, new clients wait until one closes
+///   header_read_timeout_seconds: 10  # 0: none
+///   drain_timeout_seconds: 2         # on stop, the longest a request in flight may take
+/// ```
+///
+/// Its stop never waits on an idle or half-open connection: those are closed at once, and
+/// requests in flight have `drain_timeout_seconds`. The operations endpoints and their
+/// settings are listed in [`builtin`](super).
 #[derive(Debug, Default)]
 pub struct ReportServer {
-    settings: OnceLock<ReportServerSettings>,
+    settings: OnceLock<(ReportServerSettings, ServeOptions)>,
     build: BuildInfo,
     tasks: TaskBoard,
     exposed: OnceLock<bool>,
     local_addr: OnceLock<SocketAddr>,
-    running: Mutex<Option<Serving>>,
+    running: Mutex<Option<Listener>>,
 }
 
-/// The stop trigger and the task of a running server.
-type Serving = (oneshot::Sender<()>, JoinHandle<std::io::Result<()>>);
-
 #[derive(Debug, Deserialize)]
+#[serde(default)]
 struct ReportServerSettings {
     enabled: bool,
     host: String,
     port: u16,
+    max_connections: usize,
+    header_read_timeout_seconds: f64,
+    drain_timeout_seconds: f64,
+}
+
+impl Default for ReportServerSettings {
+    fn default() -> Self {
+        ReportServerSettings {
+            enabled: true,
+            host: "127.0.0.1".to_owned(),
+            port: 5747,
+            max_connections: 64,
+            header_read_timeout_seconds: 10.0,
+            drain_timeout_seconds: 2.0,
+        }
+    }
 }
 
 impl ReportServer {
@@ -59,6 +85,16 @@ impl ReportServer {
     }
 }
 
+/// A number of seconds from the settings; the error names the key.
+fn seconds(cx: &ResourceContext, key: &str, value: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(value).map_err(|_| {
+        format!(
+            "setting `{}`: {value} is not a duration in seconds",
+            cx.settings().full_key(key)
+        )
+    })
+}
+
 // Internal: kept out of the "other types implement Resource" list in user errors.
 #[diagnostic::do_not_recommend]
 impl Resource for ReportServer {
@@ -67,12 +103,23 @@ impl Resource for ReportServer {
         let (ops, routes) = ops::routes(cx, self.build.clone(), self.tasks.clone())?;
         cx.report_routes().merge(routes);
         let _ = self.exposed.set(ops.expose);
-        let _ = self.settings.set(settings);
+        let header_read_timeout = seconds(
+            cx,
+            "header_read_timeout_seconds",
+            settings.header_read_timeout_seconds,
+        )?;
+        let options = ServeOptions {
+            header_read_timeout: Some(header_read_timeout).filter(|t| !t.is_zero()),
+            max_connections: settings.max_connections,
+            drain_timeout: seconds(cx, "drain_timeout_seconds", settings.drain_timeout_seconds)?,
+            ..ServeOptions::default()
+        };
+        let _ = self.settings.set((settings, options));
         Ok(())
     }
 
     async fn start(&self, cx: &ResourceContext) -> Result<(), BoxError> {
-        let Some(settings) = self.settings.get().filter(|settings| settings.enabled) else {
+        let Some((settings, options)) = self.settings.get().filter(|(s, _)| s.enabled) else {
             return Ok(());
         };
         if !ops::is_loopback(&settings.host) && self.exposed.get() != Some(&true) {
@@ -90,22 +137,22 @@ impl Resource for ReportServer {
             .map_err(|e| format!("cannot listen on {address}: {e}"))?;
         let local = listener.local_addr()?;
         let _ = self.local_addr.set(local);
-        let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let server =
-            axum::serve(listener, cx.report_routes().router()).with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            });
-        let join = tokio::spawn(std::future::IntoFuture::into_future(server));
-        *self.running.lock().expect("report server lock") = Some((stop_tx, join));
+        let serving = Listener::spawn(
+            listener,
+            cx.report_routes().router(),
+            options.clone(),
+            cx.name(),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        *self.running.lock().expect("report server lock") = Some(serving);
         tracing::info!("report server listening on http://{local}");
         Ok(())
     }
 
-    async fn stop(&self, _cx: &ResourceContext) -> Result<(), BoxError> {
+    async fn stop(&self, cx: &ResourceContext) -> Result<(), BoxError> {
         let running = self.running.lock().expect("report server lock").take();
-        if let Some((stop, join)) = running {
-            let _ = stop.send(());
-            join.await??;
+        if let Some(serving) = running {
+            serving.stop(cx.stop_deadline()).await?;
         }
         Ok(())
     }

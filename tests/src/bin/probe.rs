@@ -7,10 +7,13 @@
 //! - `metrics_reporters`: metrics sent every 50 ms to stdout and to the file `PROBE_METRICS_FILE`.
 //! - `busy`: the task `spin_the_profiled_loop` burns CPU (for the profiler test).
 //! - `restart_service`: `broken` fails after start; the policy restarts the whole service.
+//! - `summary_flood`: 10 million observations of a summary, nobody scraping `/metrics`; then a
+//!   line says by how much the peak resident memory grew.
 
 use std::time::Duration;
 
 use tamarco::Phase;
+use tamarco::metrics::{NO_LABELS, Summary};
 use tamarco::prelude::*;
 use tamarco::serde_json::json;
 use tamarco_tests::{EventLog, RecordingResource};
@@ -42,11 +45,39 @@ impl Probe {
             tamarco::tokio::task::yield_now().await;
         }
     }
+
+    #[task]
+    async fn flood(&self) -> Result<(), BoxError> {
+        if std::env::var("PROBE_MODE").as_deref() == Ok("summary_flood") {
+            let grew = tamarco::tokio::task::spawn_blocking(summary_flood).await?;
+            println!("summary flood: peak memory grew by {grew:.1} MiB");
+        }
+        Ok(())
+    }
 }
 
 #[inline(never)]
 fn spin_the_profiled_loop_work() -> u64 {
     (0..200_000u64).fold(0, |acc, i| acc.wrapping_mul(31).wrapping_add(i))
+}
+
+/// Observes a summary 10 million times, about 10,000 per millisecond (a very busy service,
+/// not a tight loop); returns by how many MiB the peak resident memory grew meanwhile.
+fn summary_flood() -> f64 {
+    let peak_kib = || -> f64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let latency = Summary::new("flood_seconds", NO_LABELS);
+    let before = peak_kib();
+    for batch in 0..1000 {
+        for i in 0..10_000 {
+            latency.observe(f64::from(batch * 10_000 + i) * 1e-9);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    (peak_kib() - before) / 1024.0
 }
 
 fn main() -> ExitStatus {
@@ -71,6 +102,9 @@ fn main() -> ExitStatus {
                 "collect_frequency": 0.05,
                 "handlers": {"stdout": {"enabled": true}, "file": {"enabled": true, "path": path}}
             }}}});
+        }
+        "summary_flood" => {
+            extra = json!({"system": {"resources": {"metrics": {"collect_frequency": 0.02}}}});
         }
         "restart_service" => {
             broken = broken.failing_once_started();

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::http::header::{
-    AGE, CACHE_CONTROL, HOST, HeaderMap, HeaderName, HeaderValue, SET_COOKIE,
+    AGE, AUTHORIZATION, CACHE_CONTROL, COOKIE, HOST, HeaderMap, HeaderName, HeaderValue,
+    SET_COOKIE, VARY,
 };
 use axum::http::{Method, Request, Response, StatusCode};
 use tower::{Layer, Service};
@@ -27,6 +28,11 @@ pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");
 /// stored only when its size is known and at most [`max_body_bytes`](Self::max_body_bytes),
 /// and it has no `set-cookie` and no `cache-control: no-store` or `private`. At most
 /// [`max_entries`](Self::max_entries) responses are kept; the oldest go first.
+///
+/// One user's answer is never served to another: a request with `authorization` or `cookie`
+/// neither reads nor fills the cache, unless that header is one of the key headers (then each
+/// value has its own entries). A response with `vary: *` is not stored; one that varies on
+/// other request headers is served only to requests with the same values of those headers.
 ///
 /// An [`HttpServer`](super::HttpServer) applies it to every route when its setting
 /// `cache.enabled` is true. To cache some routes only, apply it yourself:
@@ -70,6 +76,9 @@ struct Store {
 }
 
 struct Entry {
+    /// The request headers the response varies on (its `vary`), with the values it was
+    /// answered for.
+    vary: Vec<(HeaderName, Vec<HeaderValue>)>,
     status: StatusCode,
     headers: HeaderMap,
     body: Bytes,
@@ -239,19 +248,41 @@ where
             return Box::pin(async move { Ok(response.await?.map(Body::new)) });
         }
         let cache = Arc::clone(&self.cache);
+        if cache.personal(request.headers()) {
+            let response = inner.call(request);
+            return Box::pin(async move { Ok(Cache::miss(response.await?.map(Body::new))) });
+        }
         let key = cache.key(&request);
-        if let Some(hit) = cache.get(&key) {
+        if let Some(hit) = cache.get(&key, request.headers()) {
             return Box::pin(std::future::ready(Ok(hit)));
         }
+        // Kept for the response's `vary`, which is known only once it arrives.
+        let headers = request.headers().clone();
         let response = inner.call(request);
         Box::pin(async move {
             let response = response.await?;
-            Ok(cache.store(key, response).await)
+            Ok(cache.store(key, &headers, response).await)
         })
     }
 }
 
 impl Cache {
+    /// Whether the request carries a user's credentials (`authorization`, `cookie`) that are
+    /// not part of the key: its answer may be for that user only.
+    fn personal(&self, headers: &HeaderMap) -> bool {
+        [AUTHORIZATION, COOKIE]
+            .iter()
+            .any(|name| headers.contains_key(name) && !self.config.headers.contains(name))
+    }
+
+    /// `response` marked MISS.
+    fn miss(mut response: Response<Body>) -> Response<Body> {
+        response
+            .headers_mut()
+            .insert(X_CACHE, HeaderValue::from_static("MISS"));
+        response
+    }
+
     /// The URL (host, path and query) and the chosen headers' values, one per line: a line
     /// break cannot occur inside any of them.
     fn key<B>(&self, request: &Request<B>) -> String {
@@ -272,13 +303,19 @@ impl Cache {
         key
     }
 
-    /// A fresh stored response, marked HIT.
-    fn get(&self, key: &str) -> Option<Response<Body>> {
+    /// A fresh stored response for a request with `headers`, marked HIT.
+    fn get(&self, key: &str, headers: &HeaderMap) -> Option<Response<Body>> {
         let mut store = self.store.lock().expect("cache lock");
         let entry = store.entries.get(key)?;
         let age = entry.stored.elapsed();
         if age >= self.config.ttl {
             store.entries.remove(key);
+            return None;
+        }
+        let same = |(name, values): &(HeaderName, Vec<HeaderValue>)| {
+            headers.get_all(name).iter().eq(values.iter())
+        };
+        if !entry.vary.iter().all(same) {
             return None;
         }
         let mut response = Response::new(Body::from(entry.body.clone()));
@@ -291,33 +328,38 @@ impl Cache {
         Some(response)
     }
 
-    /// Stores `response` if it may be, and returns it marked MISS.
-    async fn store<B>(&self, key: String, response: Response<B>) -> Response<Body>
+    /// Stores `response` to a request with `request` headers if it may be, and returns it
+    /// marked MISS.
+    async fn store<B>(
+        &self,
+        key: String,
+        request: &HeaderMap,
+        response: Response<B>,
+    ) -> Response<Body>
     where
         B: HttpBody<Data = Bytes> + Send + 'static,
         B::Error: Into<axum::BoxError>,
     {
-        let mut response = if self.storable(&response) {
-            let (parts, body) = response.into_parts();
-            match axum::body::to_bytes(Body::new(body), self.config.max_body_bytes).await {
-                Ok(bytes) => {
-                    self.insert(key, parts.status, &parts.headers, bytes.clone());
-                    Response::from_parts(parts, Body::from(bytes))
-                }
-                Err(error) => {
-                    tracing::warn!("response cache: the response body failed: {error}");
-                    let mut failed = Response::new(Body::empty());
-                    *failed.status_mut() = StatusCode::BAD_GATEWAY;
-                    failed
+        let vary = vary(request, response.headers());
+        let response = match vary {
+            Some(vary) if self.storable(&response) => {
+                let (parts, body) = response.into_parts();
+                match axum::body::to_bytes(Body::new(body), self.config.max_body_bytes).await {
+                    Ok(bytes) => {
+                        self.insert(key, vary, parts.status, &parts.headers, bytes.clone());
+                        Response::from_parts(parts, Body::from(bytes))
+                    }
+                    Err(error) => {
+                        tracing::warn!("response cache: the response body failed: {error}");
+                        let mut failed = Response::new(Body::empty());
+                        *failed.status_mut() = StatusCode::BAD_GATEWAY;
+                        failed
+                    }
                 }
             }
-        } else {
-            response.map(Body::new)
+            _ => response.map(Body::new),
         };
-        response
-            .headers_mut()
-            .insert(X_CACHE, HeaderValue::from_static("MISS"));
-        response
+        Cache::miss(response)
     }
 
     fn storable<B: HttpBody>(&self, response: &Response<B>) -> bool {
@@ -333,7 +375,14 @@ impl Cache {
             && size.is_some_and(|size| size <= self.config.max_body_bytes as u64)
     }
 
-    fn insert(&self, key: String, status: StatusCode, headers: &HeaderMap, body: Bytes) {
+    fn insert(
+        &self,
+        key: String,
+        vary: Vec<(HeaderName, Vec<HeaderValue>)>,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) {
         let mut store = self.store.lock().expect("cache lock");
         let Store {
             entries,
@@ -360,6 +409,7 @@ impl Cache {
         }
         order.push_back((key.clone(), *generation));
         let entry = Entry {
+            vary,
             status,
             headers: headers.clone(),
             body,
@@ -375,6 +425,26 @@ impl Cache {
             });
         }
     }
+}
+
+/// The request headers named by the response's `vary`, with their values in `request`;
+/// `None` for `vary: *` (the response may not be stored).
+fn vary(request: &HeaderMap, response: &HeaderMap) -> Option<Vec<(HeaderName, Vec<HeaderValue>)>> {
+    let mut varied = Vec::new();
+    for value in response.get_all(VARY) {
+        for name in String::from_utf8_lossy(value.as_bytes()).split(',') {
+            let name = name.trim();
+            if name == "*" {
+                return None;
+            }
+            let Ok(name) = HeaderName::try_from(name) else {
+                return None;
+            };
+            let values = request.get_all(&name).iter().cloned().collect();
+            varied.push((name, values));
+        }
+    }
+    Some(varied)
 }
 
 #[cfg(test)]
@@ -404,6 +474,7 @@ mod tests {
             if request.uri().path() == "/missing" {
                 *response.status_mut() = StatusCode::NOT_FOUND;
             }
+
             std::future::ready(Ok::<_, Infallible>(response))
         })
     }

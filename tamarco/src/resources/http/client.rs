@@ -1,12 +1,13 @@
 //! [`HttpClient`]: one pooled HTTP client per resource, built on start and dropped on stop.
 
+use std::fmt;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Method, RequestBuilder, Url};
 
-use super::settings::ClientSettings;
+use super::settings::{ClientSettings, redact_url};
 use crate::{BoxError, Resource, ResourceContext};
 
 /// An HTTP client resource: one [`reqwest::Client`] (a connection pool) with the timeouts, base
@@ -46,7 +47,7 @@ pub struct HttpClient {
 }
 
 /// The settings, checked in configure.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Prepared {
     settings: ClientSettings,
     base_url: Option<Url>,
@@ -54,6 +55,15 @@ struct Prepared {
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     pool_idle_timeout: Option<Duration>,
+}
+
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The settings' own Debug hides the URL's password and the headers' values.
+        f.debug_struct("Prepared")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 impl HttpClient {
@@ -151,21 +161,26 @@ impl Resource for HttpClient {
         let root = cx.settings().root().to_owned();
         let settings: ClientSettings = cx.settings().load()?;
         let base_url = match &settings.base_url {
-            Some(url) => Some(
-                Url::parse(url)
-                    .map_err(|e| format!("setting `{root}.base_url`: {url:?} is not a URL: {e}"))?,
-            ),
+            Some(url) => Some(Url::parse(url).map_err(|e| {
+                let shown = redact_url(url);
+                format!("setting `{root}.base_url`: {shown:?} is not a URL: {e}")
+            })?),
             None => None,
         };
         let mut headers = HeaderMap::new();
         for (name, value) in &settings.default_headers {
-            let bad = || {
+            // The value may be a secret (a token): errors do not show it.
+            let name = HeaderName::try_from(name.as_str()).map_err(|_| {
+                format!("setting `{root}.default_headers`: {name:?} is not a header name")
+            })?;
+            let mut value = HeaderValue::try_from(value.as_str()).map_err(|_| {
                 format!(
-                    "setting `{root}.default_headers`: {name:?}: {value:?} is not a valid header"
+                    "setting `{root}.default_headers.{name}`: the value (not shown) is not a \
+                     valid header value"
                 )
-            };
-            let name = HeaderName::try_from(name.as_str()).map_err(|_| bad())?;
-            let value = HeaderValue::try_from(value.as_str()).map_err(|_| bad())?;
+            })?;
+            // Hidden from the client's Debug output (and never indexed by HTTP/2 HPACK).
+            value.set_sensitive(true);
             headers.insert(name, value);
         }
         let prepared = Prepared {

@@ -13,6 +13,7 @@
 //! |---|---|---|
 //! | `http_server_requests_total` | counter | `server`, `route`, `method`, `status` |
 //! | `http_server_request_duration_seconds` | histogram (seconds) | the same |
+//! | `http_server_panics_total` | counter: handlers that panicked (each answered 500) | `server` |
 //!
 //! `server` is the resource's name, `route` the route template (`/users/{id}`; `unmatched`
 //! for the fallback), `method` the method (`OTHER` for non-standard ones). Each request runs in
@@ -23,6 +24,7 @@ mod cache;
 #[cfg(feature = "http-client")]
 mod client;
 mod observe;
+mod panic;
 mod routes;
 mod server;
 mod settings;

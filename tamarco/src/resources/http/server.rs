@@ -8,20 +8,19 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, HeaderValue, Method, Request, StatusCode};
-use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use serde_json::{Map, Value, json};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, watch};
-use tokio::task::{JoinHandle, JoinSet};
-use tower::{Service, ServiceBuilder};
+use tamarco_core::serve::{Listener, ServeOptions};
+use tamarco_core::settings::Duration as SettingsDuration;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, Any, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use super::cache::ResponseCacheLayer;
 use super::observe::{ObserveLayer, SpanLevel};
+use super::panic::PanicResponse;
 use super::settings::{CorsSettings, ServerSettings};
 use crate::{BoxError, Resource, ResourceContext};
 
@@ -68,35 +67,28 @@ use crate::{BoxError, Resource, ResourceContext};
 /// start, naming the address, and the service stops with exit code 1. **Every request** goes
 /// through the request-id, span, metrics and log layer (see [`RequestId`](super::RequestId)
 /// and the [module docs](super)), then CORS, the request timeout, the body limit and the
-/// response cache, as set. **Stop** drains: the server keeps accepting for
-/// `drain_delay_seconds` (the service's readiness is already 503), then closes its listener,
-/// lets every request in flight finish (at most `drain_timeout_seconds`), and closes the
-/// connections. Resources that handlers use must stop after the server: declare them before it,
-/// or name them in its `depends_on`.
+/// response cache, as set. A handler that panics answers 500 (counted and logged like any
+/// 500, plus `http_server_panics_total{server}`) and the connection lives on. **Stop**
+/// drains: the server keeps accepting for `drain_delay_seconds` (the service's readiness is
+/// already 503), then closes its listener, closes the connections that never sent a whole
+/// request, lets every request in flight finish (at most `drain_timeout_seconds`: half the
+/// grace period unless set), and closes the connections. Resources that handlers use must stop
+/// after the server: declare them before it, or name them in its `depends_on`.
 #[derive(Debug, Default)]
 pub struct HttpServer {
     router: Mutex<Option<Router>>,
     config: Mutex<Option<Arc<Config>>>,
     local_addr: Mutex<Option<SocketAddr>>,
-    running: Mutex<Option<Serving>>,
+    running: Mutex<Option<Listener>>,
     connections: Arc<AtomicUsize>,
-}
-
-/// The stop trigger and the task of a running server.
-#[derive(Debug)]
-struct Serving {
-    stop: oneshot::Sender<()>,
-    task: JoinHandle<()>,
 }
 
 /// The settings, checked and turned into what the server uses.
 #[derive(Debug)]
 pub(crate) struct Config {
     pub(crate) settings: ServerSettings,
-    header_read_timeout: Option<Duration>,
+    serve: ServeOptions,
     request_timeout: Option<Duration>,
-    drain_delay: Option<Duration>,
-    drain_timeout: Option<Duration>,
     request_id_header: HeaderName,
     span_level: SpanLevel,
     cors: Option<CorsLayer>,
@@ -146,7 +138,11 @@ impl HttpServer {
     /// Reads and checks the settings.
     pub(crate) fn configure_from(&self, cx: &ResourceContext) -> Result<Arc<Config>, BoxError> {
         let settings: ServerSettings = cx.settings().load()?;
-        let config = Arc::new(Config::new(cx.settings().root(), settings)?);
+        let grace: SettingsDuration = cx
+            .settings()
+            .settings()
+            .get_or(GRACE_PERIOD_KEY, DEFAULT_GRACE)?;
+        let config = Arc::new(Config::new(cx.settings().root(), settings, grace.get())?);
         *self.config.lock().expect("config lock") = Some(Arc::clone(&config));
         Ok(config)
     }
@@ -171,26 +167,14 @@ impl HttpServer {
         let local = listener.local_addr()?;
         *self.local_addr.lock().expect("address lock") = Some(local);
         let router = config.layered(cx.name(), router);
-        let mut http = http1::Builder::new();
-        http.keep_alive(settings.keep_alive);
-        if let Some(timeout) = config.header_read_timeout {
-            // A timer per request: off unless asked for.
-            http.timer(TokioTimer::new()).header_read_timeout(timeout);
-        }
-        let connections = Connections {
-            http,
-            router,
-            count: Arc::clone(&self.connections),
-        };
-        let (stop, stop_rx) = oneshot::channel();
-        let task = tokio::spawn(serve(
+        let serving = Listener::spawn(
             listener,
-            Arc::new(connections),
-            stop_rx,
-            Arc::clone(&config),
-            cx.name().to_owned(),
-        ));
-        *self.running.lock().expect("running lock") = Some(Serving { stop, task });
+            router,
+            config.serve.clone(),
+            cx.name(),
+            Arc::clone(&self.connections),
+        );
+        *self.running.lock().expect("running lock") = Some(serving);
         tracing::info!(
             resource = cx.name(),
             "http server listening on http://{local}"
@@ -199,11 +183,10 @@ impl HttpServer {
     }
 
     /// Drains and stops the server, if it runs.
-    pub(crate) async fn stop_serving(&self) -> Result<(), BoxError> {
+    pub(crate) async fn stop_serving(&self, cx: &ResourceContext) -> Result<(), BoxError> {
         let running = self.running.lock().expect("running lock").take();
-        if let Some(Serving { stop, task }) = running {
-            let _ = stop.send(());
-            task.await?;
+        if let Some(serving) = running {
+            serving.stop(cx.stop_deadline()).await?;
         }
         Ok(())
     }
@@ -247,8 +230,8 @@ impl Resource for HttpServer {
         self.start_with(cx, routes).await
     }
 
-    async fn stop(&self, _cx: &ResourceContext) -> Result<(), BoxError> {
-        self.stop_serving().await
+    async fn stop(&self, cx: &ResourceContext) -> Result<(), BoxError> {
+        self.stop_serving(cx).await
     }
 
     async fn post_stop(&self, _cx: &ResourceContext) -> Result<(), BoxError> {
@@ -261,8 +244,14 @@ impl Resource for HttpServer {
     }
 }
 
+/// Where the runtime reads the grace period, and its default.
+const GRACE_PERIOD_KEY: &str = "system.shutdown.grace_period_seconds";
+const DEFAULT_GRACE: SettingsDuration = SettingsDuration::from_secs(30);
+
 impl Config {
-    fn new(root: &str, settings: ServerSettings) -> Result<Config, String> {
+    /// Checks `settings`; `grace` is the service's grace period, which the default drain
+    /// timeout is half of.
+    fn new(root: &str, settings: ServerSettings, grace: Duration) -> Result<Config, String> {
         let request_id_header = match settings.request_id_header.as_str() {
             // A static name clones for free.
             "x-request-id" => Ok(HeaderName::from_static("x-request-id")),
@@ -288,11 +277,18 @@ impl Config {
             true => Some(ResponseCacheLayer::from_settings(root, &settings.cache)?),
             false => None,
         };
+        let mut serve = ServeOptions::default();
+        serve.keep_alive = settings.keep_alive;
+        serve.max_connections = settings.max_connections;
+        serve.header_read_timeout = settings.header_read_timeout_seconds.non_zero();
+        serve.drain_delay = settings.drain_delay_seconds.non_zero();
+        serve.drain_timeout = match settings.drain_timeout_seconds {
+            Some(limit) => limit.get(),
+            None => grace / 2,
+        };
         Ok(Config {
-            header_read_timeout: settings.header_read_timeout_seconds.non_zero(),
+            serve,
             request_timeout: settings.request_timeout_seconds.non_zero(),
-            drain_delay: settings.drain_delay_seconds.non_zero(),
-            drain_timeout: settings.drain_timeout_seconds.non_zero(),
             request_id_header,
             span_level,
             cors,
@@ -302,7 +298,8 @@ impl Config {
     }
 
     /// `router` with the server's layers around every route, outermost first: request id,
-    /// span, metrics and logs; CORS; the request timeout; the body limit; the cache.
+    /// span, metrics and logs; a panic turned into a 500; CORS; the request timeout; the body
+    /// limit; the cache.
     fn layered(&self, name: &str, router: Router) -> Router {
         let stack = ServiceBuilder::new()
             .layer(ObserveLayer::new(
@@ -311,6 +308,7 @@ impl Config {
                 self.settings.keep_alive,
                 self.span_level,
             ))
+            .layer(CatchPanicLayer::custom(PanicResponse::new(name)))
             .option_layer(self.cors.clone())
             .option_layer(
                 self.request_timeout
@@ -384,132 +382,4 @@ fn cors_layer(root: &str, cors: &CorsSettings) -> Result<CorsLayer, String> {
         layer = layer.max_age(max_age.get());
     }
     Ok(layer)
-}
-
-/// What every connection of one server needs.
-struct Connections {
-    http: http1::Builder,
-    router: Router,
-    count: Arc<AtomicUsize>,
-}
-
-/// The accept loop: serves until `stop` fires, then drains (see [`HttpServer`]).
-async fn serve(
-    listener: TcpListener,
-    connections: Arc<Connections>,
-    mut stop: oneshot::Receiver<()>,
-    config: Arc<Config>,
-    name: String,
-) {
-    let (close, closing) = watch::channel(false);
-    let mut open = JoinSet::new();
-    let mut stopping = false;
-    let delay = tokio::time::sleep(Duration::ZERO);
-    tokio::pin!(delay);
-    loop {
-        tokio::select! {
-            biased;
-            _ = &mut stop, if !stopping => {
-                stopping = true;
-                match config.drain_delay {
-                    Some(pause) => {
-                        tracing::info!(resource = %name, "stopping: still accepting for {pause:?}");
-                        delay.as_mut().reset(tokio::time::Instant::now() + pause);
-                    }
-                    None => break,
-                }
-            }
-            () = &mut delay, if stopping => break,
-            Some(_) = open.join_next(), if !open.is_empty() => {}
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    open.spawn(connection(stream, peer, Arc::clone(&connections), closing.clone()));
-                }
-                Err(error) => accept_failed(&name, error).await,
-            },
-        }
-    }
-    drop(listener);
-    let in_flight = open.len();
-    tracing::info!(resource = %name, connections = in_flight, "stopped accepting; draining");
-    close.send_replace(true);
-    let drained = async { while open.join_next().await.is_some() {} };
-    let finished = match config.drain_timeout {
-        Some(limit) => tokio::time::timeout(limit, drained).await.is_ok(),
-        None => {
-            drained.await;
-            true
-        }
-    };
-    if !finished {
-        tracing::warn!(
-            resource = %name,
-            connections = open.len(),
-            "drain timeout: closing the connections still open"
-        );
-        open.shutdown().await;
-    }
-    tracing::info!(resource = %name, "http server stopped");
-}
-
-/// Errors of one connection (reset, refused) pass; others (no file descriptors left) are
-/// logged and retried after a pause, like axum's own loop.
-async fn accept_failed(name: &str, error: std::io::Error) {
-    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if matches!(
-        error.kind(),
-        ConnectionAborted | ConnectionRefused | ConnectionReset
-    ) {
-        return;
-    }
-    tracing::error!(resource = %name, "accept failed: {error}");
-    tokio::time::sleep(Duration::from_millis(100)).await;
-}
-
-/// Serves one connection; shuts it down gracefully (in-flight request first) once `closing`.
-async fn connection(
-    stream: TcpStream,
-    peer: SocketAddr,
-    connections: Arc<Connections>,
-    mut closing: watch::Receiver<bool>,
-) {
-    let count = Arc::clone(&connections.count);
-    count.fetch_add(1, Ordering::Relaxed);
-    let _open = scopeguard(move || {
-        count.fetch_sub(1, Ordering::Relaxed);
-    });
-    let router = connections.router.clone();
-    let service =
-        hyper::service::service_fn(move |request: Request<Incoming>| router.clone().call(request));
-    let conn = connections
-        .http
-        .serve_connection(TokioIo::new(stream), service)
-        .with_upgrades();
-    tokio::pin!(conn);
-    tokio::select! {
-        result = conn.as_mut() => {
-            if let Err(error) = result {
-                tracing::trace!("connection from {peer}: {error}");
-            }
-            return;
-        }
-        _ = closing.wait_for(|closing| *closing) => {}
-    }
-    conn.as_mut().graceful_shutdown();
-    if let Err(error) = conn.await {
-        tracing::trace!("connection from {peer}: {error}");
-    }
-}
-
-/// Runs `f` when dropped.
-fn scopeguard(f: impl FnOnce()) -> impl Drop {
-    struct Guard<F: FnOnce()>(Option<F>);
-    impl<F: FnOnce()> Drop for Guard<F> {
-        fn drop(&mut self) {
-            if let Some(f) = self.0.take() {
-                f();
-            }
-        }
-    }
-    Guard(Some(f))
 }

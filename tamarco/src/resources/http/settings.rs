@@ -3,9 +3,14 @@
 
 #[cfg(feature = "http-client")]
 use std::collections::BTreeMap;
+#[cfg(feature = "http-client")]
+use std::fmt;
 
 use serde::Deserialize;
 use tamarco_core::settings::Duration;
+
+#[cfg(feature = "http-client")]
+use crate::secret::MASK;
 
 /// Settings of an [`HttpServer`](super::HttpServer) (and of a
 /// [`WebSocketServer`](crate::websocket::WebSocketServer)), at `system.resources.<name>`.
@@ -20,9 +25,11 @@ use tamarco_core::settings::Duration;
 ///       keep_alive: true           # false answers `Connection: close`, as the Python original
 ///       request_body_limit_bytes: 2097152
 ///       request_timeout_seconds: 0         # 0: none; else a late handler's request gets 408
-///       header_read_timeout_seconds: 0     # 0: none; e.g. 30 against slow clients (slowloris)
+///       header_read_timeout_seconds: 10    # 0: none; closes slow and idle clients (slowloris)
+///       max_connections: 4096      # at the cap, new clients wait until a connection closes
 ///       drain_delay_seconds: 0     # on stop, keep accepting this long (readiness is already 503)
-///       drain_timeout_seconds: 30  # then wait this long for in-flight requests
+///       drain_timeout_seconds: null  # then wait this long for in-flight requests;
+///                                    # null: half the grace period (15 s by default)
 ///       request_id_header: x-request-id
 ///       request_log_level: debug   # the per-request span and log line: info, debug or off
 ///       cors:
@@ -55,17 +62,24 @@ pub struct ServerSettings {
     /// How long a handler may take before the request is answered with 408; 0 (the default)
     /// turns it off. A timeout costs a timer per request.
     pub request_timeout_seconds: Duration,
-    /// How long a client may take to send a request's headers; 0 (the default, as axum's own
-    /// server) turns it off. Set it for servers that face the internet; it costs a timer per
-    /// request.
+    /// How long a client may take to send a request's headers (10 by default) before its
+    /// connection is closed, so that idle and slow clients cannot hold connections for ever;
+    /// 0 turns it off. It costs a timer per request.
     pub header_read_timeout_seconds: Duration,
+    /// The most connections open at once (4096 by default). At the cap the server accepts no
+    /// more until one closes; new clients wait in the system's listen backlog. Keep it below
+    /// the process's open-file limit (`ulimit -n`).
+    pub max_connections: usize,
     /// On stop, how long the server keeps accepting connections before it closes its listener.
     /// Readiness (`/health/ready`) is 503 from the moment the stop begins, so a load balancer
     /// that polls it stops sending traffic during this delay.
     pub drain_delay_seconds: Duration,
     /// On stop, how long in-flight requests may take to finish before their connections are
-    /// closed. The service's grace period bounds the whole stop as well.
-    pub drain_timeout_seconds: Duration,
+    /// closed. Unset (the default), half the service's grace period
+    /// (`system.shutdown.grace_period_seconds`), so that the resources stopped after the
+    /// server keep the rest; the stop's deadline bounds it in any case. Connections that never
+    /// sent a whole request (idle or half-open clients) are closed at once, whatever this says.
+    pub drain_timeout_seconds: Option<Duration>,
     /// The header that carries the request id, read from the request or generated, and echoed
     /// in the response.
     pub request_id_header: String,
@@ -87,9 +101,10 @@ impl Default for ServerSettings {
             keep_alive: true,
             request_body_limit_bytes: 2 * 1024 * 1024,
             request_timeout_seconds: Duration::ZERO,
-            header_read_timeout_seconds: Duration::ZERO,
+            header_read_timeout_seconds: Duration::from_secs(10),
+            max_connections: 4096,
             drain_delay_seconds: Duration::ZERO,
-            drain_timeout_seconds: Duration::from_secs(30),
+            drain_timeout_seconds: None,
             request_id_header: "x-request-id".to_owned(),
             request_log_level: "debug".to_owned(),
             cors: CorsSettings::default(),
@@ -163,6 +178,11 @@ impl Default for CacheSettings {
 
 /// Settings of an [`HttpClient`](super::HttpClient), at `system.resources.<name>`.
 ///
+/// Its `Debug` output hides what may be a secret: the user and password of `base_url`
+/// (`http://***@host/`) and the values of `default_headers` (an `authorization` header, an
+/// API key). The client also marks those headers sensitive, so that they never show in its own
+/// `Debug` output, and errors name a bad header without its value.
+///
 /// ```yaml
 /// system:
 ///   resources:
@@ -176,7 +196,7 @@ impl Default for CacheSettings {
 ///       default_headers: {x-api-version: "2"}
 /// ```
 #[cfg(feature = "http-client")]
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Clone, Deserialize, PartialEq)]
 #[serde(default)]
 #[non_exhaustive]
 pub struct ClientSettings {
@@ -208,5 +228,59 @@ impl Default for ClientSettings {
             user_agent: concat!("tamarco/", env!("CARGO_PKG_VERSION")).to_owned(),
             default_headers: BTreeMap::new(),
         }
+    }
+}
+
+#[cfg(feature = "http-client")]
+impl fmt::Debug for ClientSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: BTreeMap<&str, &str> = self
+            .default_headers
+            .keys()
+            .map(|name| (name.as_str(), MASK))
+            .collect();
+        f.debug_struct("ClientSettings")
+            .field("base_url", &self.base_url.as_deref().map(redact_url))
+            .field("timeout_seconds", &self.timeout_seconds)
+            .field("connect_timeout_seconds", &self.connect_timeout_seconds)
+            .field("pool_idle_timeout_seconds", &self.pool_idle_timeout_seconds)
+            .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
+            .field("user_agent", &self.user_agent)
+            .field("default_headers", &headers)
+            .finish()
+    }
+}
+
+/// `url` with its `user:password@` part, if any, replaced by `***@` (a user name alone may be
+/// a token). Works on text that is not a valid URL too, for error messages.
+#[cfg(feature = "http-client")]
+pub(crate) fn redact_url(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let authority_end = url[start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| start + i);
+    let authority = &url[start..authority_end];
+    match authority.rfind('@') {
+        Some(at) => format!("{}{MASK}{}", &url[..start], &url[start + at..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(all(test, feature = "http-client"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_urls_are_masked_and_the_rest_is_kept() {
+        assert_eq!(
+            redact_url("http://me:hunter2@example.com:8080/a@b?x=1"),
+            "http://***@example.com:8080/a@b?x=1"
+        );
+        assert_eq!(
+            redact_url("http://token@example.com/"),
+            "http://***@example.com/"
+        );
+        assert_eq!(redact_url("https://example.com/a"), "https://example.com/a");
+        assert_eq!(redact_url("not a url: me:pw@host"), "***@host");
     }
 }

@@ -50,6 +50,15 @@
 //! select on [`WebSocket::closing`]. Connections still open `close_timeout_seconds` (default
 //! 5) later are dropped. Then the listener drains like an [`HttpServer`]'s.
 //!
+//! **Limits** (settings beside the server's, defaults in parentheses): a message or frame
+//! larger than `max_message_bytes` (1 MiB) is an error from `recv`, read no further, and ends
+//! the connection;
+//! `max_websockets` (1024) caps the open connections, beyond which an upgrade is answered 503;
+//! every `ping_interval_seconds` (30; 0 turns it off) the server pings each connection, which
+//! keeps proxies from closing quiet ones and finds dead peers (a failed send ends the
+//! connection). A handler may raise its own message limit with
+//! [`WebSocketUpgrade::max_message_size`].
+//!
 //! **Metric:** the gauge `websocket_connections{server}` counts the open connections.
 //!
 //! [`HttpServer`]: crate::http::HttpServer
@@ -65,6 +74,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
+use tamarco_core::settings::Duration as SettingsDuration;
 use tokio::sync::watch;
 
 use crate::http::HttpServer;
@@ -79,7 +89,8 @@ pub use socket::{WebSocket, WebSocketClosed, WebSocketSender};
 ///
 /// Settings: those of [`ServerSettings`](crate::http::ServerSettings) at
 /// `system.resources.<name>`, plus `close_timeout_seconds` (5 by default): how long connections
-/// have to close after their close frame before they are dropped.
+/// have to close after their close frame before they are dropped, and the limits of the
+/// [module docs](self): `max_message_bytes`, `max_websockets`, `ping_interval_seconds`.
 #[derive(Debug, Default)]
 pub struct WebSocketServer {
     server: HttpServer,
@@ -122,10 +133,20 @@ impl crate::http::ServesRoutes for WebSocketServer {
 impl Resource for WebSocketServer {
     async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
         self.server.configure_from(cx)?;
-        let timeout: tamarco_core::settings::Duration = cx
-            .settings()
-            .get_or("close_timeout_seconds", Duration::from_secs(5).into())?;
-        self.hub.configure(cx.name(), timeout.get());
+        let seconds = |key: &str, default: u64| -> Result<Duration, BoxError> {
+            let value: SettingsDuration = cx
+                .settings()
+                .get_or(key, SettingsDuration::from_secs(default))?;
+            Ok(value.get())
+        };
+        let limits = Limits {
+            name: cx.name().to_owned(),
+            close_timeout: seconds("close_timeout_seconds", 5)?,
+            ping_interval: Some(seconds("ping_interval_seconds", 30)?).filter(|p| !p.is_zero()),
+            max_message_bytes: cx.settings().get_or("max_message_bytes", 1024 * 1024)?,
+            max_websockets: cx.settings().get_or("max_websockets", 1024)?,
+        };
+        self.hub.configure(limits);
         Ok(())
     }
 
@@ -137,7 +158,7 @@ impl Resource for WebSocketServer {
 
     async fn stop(&self, cx: &ResourceContext) -> Result<(), BoxError> {
         self.hub.close_all(cx.name()).await;
-        self.server.stop_serving().await
+        self.server.stop_serving(cx).await
     }
 
     async fn post_stop(&self, _cx: &ResourceContext) -> Result<(), BoxError> {
@@ -160,8 +181,8 @@ pub(crate) struct Hub {
 
 #[derive(Debug)]
 struct HubInner {
-    /// (server name, close timeout), set in configure.
-    config: std::sync::Mutex<(String, Duration)>,
+    /// Set in configure.
+    limits: std::sync::Mutex<Limits>,
     /// True once the server stops: connections send their close frame.
     closing: watch::Sender<bool>,
     /// True once the close timeout passed: connections are dropped.
@@ -170,10 +191,32 @@ struct HubInner {
     open: watch::Sender<usize>,
 }
 
+/// The server's name and the limits of its connections (see the module docs).
+#[derive(Clone, Debug)]
+struct Limits {
+    name: String,
+    close_timeout: Duration,
+    ping_interval: Option<Duration>,
+    max_message_bytes: usize,
+    max_websockets: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            name: String::new(),
+            close_timeout: Duration::from_secs(5),
+            ping_interval: Some(Duration::from_secs(30)),
+            max_message_bytes: 1024 * 1024,
+            max_websockets: 1024,
+        }
+    }
+}
+
 impl Default for HubInner {
     fn default() -> Self {
         HubInner {
-            config: std::sync::Mutex::new((String::new(), Duration::from_secs(5))),
+            limits: std::sync::Mutex::new(Limits::default()),
             closing: watch::Sender::new(false),
             dropping: watch::Sender::new(false),
             open: watch::Sender::new(0),
@@ -182,12 +225,12 @@ impl Default for HubInner {
 }
 
 impl Hub {
-    fn configure(&self, name: &str, close_timeout: Duration) {
-        *self.inner.config.lock().expect("hub lock") = (name.to_owned(), close_timeout);
+    fn configure(&self, limits: Limits) {
+        *self.inner.limits.lock().expect("hub lock") = limits;
     }
 
-    fn name(&self) -> String {
-        self.inner.config.lock().expect("hub lock").0.clone()
+    fn limits(&self) -> Limits {
+        self.inner.limits.lock().expect("hub lock").clone()
     }
 
     /// Clears the signals of a previous stop, for a restart.
@@ -198,7 +241,7 @@ impl Hub {
 
     /// Sends every connection its close frame, waits for them to end, drops the stragglers.
     async fn close_all(&self, name: &str) {
-        let timeout = self.inner.config.lock().expect("hub lock").1;
+        let timeout = self.limits().close_timeout;
         let open = *self.inner.open.borrow();
         if open > 0 {
             tracing::info!(resource = name, connections = open, "closing websockets");
@@ -264,9 +307,19 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade {
             )
                 .into_response());
         };
+        let limits = hub.limits();
+        if *hub.inner.open.borrow() >= limits.max_websockets {
+            return Err((
+                StatusCode::SERVICE_UNAVAILABLE,
+                "too many websockets are open; try again later",
+            )
+                .into_response());
+        }
         let upgrade = axum::extract::ws::WebSocketUpgrade::from_request_parts(parts, state)
             .await
-            .map_err(IntoResponse::into_response)?;
+            .map_err(IntoResponse::into_response)?
+            .max_message_size(limits.max_message_bytes)
+            .max_frame_size(limits.max_message_bytes);
         Ok(WebSocketUpgrade { upgrade, hub })
     }
 }
@@ -283,9 +336,10 @@ impl WebSocketUpgrade {
         self
     }
 
-    /// The largest message accepted (64 MiB by default).
+    /// The largest message (and frame) accepted on this connection, instead of the server's
+    /// `max_message_bytes` (1 MiB by default).
     pub fn max_message_size(mut self, max: usize) -> Self {
-        self.upgrade = self.upgrade.max_message_size(max);
+        self.upgrade = self.upgrade.max_message_size(max).max_frame_size(max);
         self
     }
 
@@ -298,9 +352,11 @@ impl WebSocketUpgrade {
     {
         let hub = self.hub;
         self.upgrade.on_upgrade(move |socket| async move {
-            let _open = hub.enter(&hub.name());
+            let limits = hub.limits();
+            let _open = hub.enter(&limits.name);
             let mut dropping = hub.inner.dropping.subscribe();
-            let (socket, writer) = WebSocket::new(socket, hub.inner.closing.subscribe());
+            let closing = hub.inner.closing.subscribe();
+            let (socket, writer) = WebSocket::new(socket, closing, limits.ping_interval);
             let session = async move {
                 tokio::join!(callback(socket), writer);
             };

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::extract::ws::{self, CloseFrame, Message};
 use futures_util::stream::{SplitSink, SplitStream};
@@ -46,10 +47,11 @@ impl WebSocket {
     pub(super) fn new(
         socket: ws::WebSocket,
         closing: watch::Receiver<bool>,
+        ping: Option<Duration>,
     ) -> (WebSocket, impl Future<Output = ()> + Send + 'static) {
         let (sink, incoming) = socket.split();
         let (tx, rx) = mpsc::channel(QUEUE);
-        let writer = write(sink, rx, closing.clone());
+        let writer = write(sink, rx, closing.clone(), ping);
         let socket = WebSocket {
             incoming,
             sender: WebSocketSender(tx),
@@ -121,13 +123,19 @@ impl fmt::Debug for WebSocketSender {
     }
 }
 
-/// The writer: sends queued messages until the handler is done (then a normal close) or the
-/// server stops (then the messages already queued and a "going away" close).
+/// The writer: sends queued messages, and a ping every `ping` period, until the handler is
+/// done (then a normal close) or the server stops (then the messages already queued and a
+/// "going away" close).
 async fn write(
     mut sink: SplitSink<ws::WebSocket, Message>,
     mut queue: mpsc::Receiver<Message>,
     mut closing: watch::Receiver<bool>,
+    ping: Option<Duration>,
 ) {
+    // Without pings, the interval is never polled.
+    let mut pings = tokio::time::interval(ping.unwrap_or(Duration::from_secs(3600)));
+    pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    pings.reset();
     let close = |code: u16, reason: &'static str| {
         Message::Close(Some(CloseFrame {
             code,
@@ -150,6 +158,11 @@ async fn write(
                 }
             },
             () = raised(&mut closing) => break,
+            _ = pings.tick(), if ping.is_some() => {
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    return;
+                }
+            }
         }
     }
     while let Ok(message) = queue.try_recv() {

@@ -1,0 +1,262 @@
+//! [`Listener`]: the HTTP/1.1 accept loop of tamarco's servers (the report server, and the
+//! `tamarco` crate's HTTP and WebSocket resources), hardened against idle and slow clients:
+//! a cap on open connections, a header read timeout, and a stop whose drain is bounded.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
+use tower::Service;
+
+/// How a [`Listener`] treats its connections.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ServeOptions {
+    /// Whether connections stay open between requests (HTTP/1.1 keep-alive).
+    pub keep_alive: bool,
+    /// How long a client may take to send a request's headers before its connection is
+    /// closed; `None` for no limit. It costs a timer per request.
+    pub header_read_timeout: Option<Duration>,
+    /// The most connections open at once (at least 1). At the cap the server stops
+    /// accepting until one closes; new clients wait in the system's listen backlog.
+    pub max_connections: usize,
+    /// On stop, how long the server keeps accepting before it closes its listener.
+    pub drain_delay: Option<Duration>,
+    /// On stop, how long requests in flight may take before their connections are closed.
+    pub drain_timeout: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            keep_alive: true,
+            header_read_timeout: Some(Duration::from_secs(10)),
+            max_connections: 1024,
+            drain_delay: None,
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A running accept loop: serves an axum [`Router`] on a bound listener until
+/// [`stop`](Self::stop).
+///
+/// **Stop** keeps accepting for `drain_delay`, closes the listener, closes at once the
+/// connections that never sent a whole request (idle or half-open clients hold nothing), lets
+/// the requests in flight finish for at most `drain_timeout` (and not past the stop's
+/// deadline), then closes what is left.
+#[derive(Debug)]
+pub struct Listener {
+    stop: oneshot::Sender<Option<Instant>>,
+    task: JoinHandle<()>,
+}
+
+impl Listener {
+    /// Spawns the accept loop of `listener`. `name` names the server in logs; `open` counts
+    /// its open connections.
+    pub fn spawn(
+        listener: TcpListener,
+        router: Router,
+        options: ServeOptions,
+        name: &str,
+        open: Arc<AtomicUsize>,
+    ) -> Listener {
+        let mut http = http1::Builder::new();
+        http.keep_alive(options.keep_alive);
+        if let Some(timeout) = options.header_read_timeout {
+            http.timer(TokioTimer::new()).header_read_timeout(timeout);
+        }
+        let shared = Arc::new(Shared {
+            http,
+            router,
+            open,
+            name: name.to_owned(),
+        });
+        let (stop, stop_rx) = oneshot::channel();
+        let task = tokio::spawn(accept_loop(listener, shared, stop_rx, options));
+        Listener { stop, task }
+    }
+
+    /// Stops accepting and drains (see [`Listener`]); returns once every connection closed.
+    /// `deadline` (a resource's [`stop_deadline`](crate::ResourceContext::stop_deadline))
+    /// bounds the drain besides its own timeout.
+    pub async fn stop(self, deadline: Option<Instant>) -> Result<(), tokio::task::JoinError> {
+        let _ = self.stop.send(deadline);
+        self.task.await
+    }
+}
+
+/// What every connection of one server needs.
+struct Shared {
+    http: http1::Builder,
+    router: Router,
+    open: Arc<AtomicUsize>,
+    name: String,
+}
+
+/// Accepts until `stop` fires, then drains (see [`Listener`]).
+async fn accept_loop(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    mut stop: oneshot::Receiver<Option<Instant>>,
+    options: ServeOptions,
+) {
+    let name = shared.name.clone();
+    let slots = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let (close, closing) = watch::channel(false);
+    let mut open = JoinSet::new();
+    let mut stopping = false;
+    let mut deadline = None;
+    let mut warned_full = false;
+    let delay = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(delay);
+    loop {
+        tokio::select! {
+            biased;
+            given = &mut stop, if !stopping => {
+                stopping = true;
+                deadline = given.ok().flatten();
+                match options.drain_delay {
+                    Some(pause) => {
+                        tracing::info!(resource = %name, "stopping: still accepting for {pause:?}");
+                        delay.as_mut().reset(tokio::time::Instant::now() + pause);
+                    }
+                    None => break,
+                }
+            }
+            () = &mut delay, if stopping => break,
+            Some(_) = open.join_next(), if !open.is_empty() => {}
+            accepted = accept(&listener, &slots, &mut warned_full, &name) => match accepted {
+                Ok((stream, peer, slot)) => {
+                    open.spawn(connection(stream, peer, Arc::clone(&shared), closing.clone(), slot));
+                }
+                Err(error) => accept_failed(&name, error).await,
+            },
+        }
+    }
+    drop(listener);
+    tracing::info!(resource = %name, connections = open.len(), "stopped accepting; draining");
+    close.send_replace(true);
+    let drained = async { while open.join_next().await.is_some() {} };
+    // A little before the stop's deadline, so that the connections are closed by us.
+    let mut limit = Instant::now() + options.drain_timeout;
+    if let Some(deadline) = deadline {
+        limit = limit.min(deadline.checked_sub(DEADLINE_MARGIN).unwrap_or(deadline));
+    }
+    if tokio::time::timeout_at(limit, drained).await.is_err() {
+        tracing::warn!(
+            resource = %name,
+            connections = open.len(),
+            "drain timeout ({:?}): closing the connections still open",
+            options.drain_timeout
+        );
+        open.shutdown().await;
+    }
+    tracing::info!(resource = %name, "http server stopped");
+}
+
+/// How long before the stop's deadline the drain gives up.
+const DEADLINE_MARGIN: Duration = Duration::from_millis(100);
+
+/// The next connection, once a slot under the cap is free. Cancel-safe: a slot taken for a
+/// connection not yet accepted goes back when the future is dropped.
+async fn accept(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+    warned_full: &mut bool,
+    name: &str,
+) -> std::io::Result<(TcpStream, SocketAddr, OwnedSemaphorePermit)> {
+    let slot = match Arc::clone(slots).try_acquire_owned() {
+        Ok(slot) => slot,
+        Err(_) => {
+            if !std::mem::replace(warned_full, true) {
+                tracing::warn!(
+                    resource = %name,
+                    "connection cap reached: new connections wait until one closes"
+                );
+            }
+            Arc::clone(slots)
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed")
+        }
+    };
+    let (stream, peer) = listener.accept().await?;
+    Ok((stream, peer, slot))
+}
+
+/// Errors of one connection (reset, refused) pass; others (no file descriptors left) are
+/// logged and retried after a pause, like axum's own loop.
+async fn accept_failed(name: &str, error: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        error.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(resource = %name, "accept failed: {error}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// Serves one connection. Once `closing`: a connection that never handed over a whole
+/// request is dropped; any other finishes its request in flight and closes.
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    mut closing: watch::Receiver<bool>,
+    _slot: OwnedSemaphorePermit,
+) {
+    shared.open.fetch_add(1, Ordering::Relaxed);
+    let _open = OpenGuard(Arc::clone(&shared.open));
+    let router = shared.router.clone();
+    // hyper calls the service in the same poll that reads a request's last header byte, so
+    // between polls this flag says whether any request was handed over.
+    let served = Arc::new(AtomicBool::new(false));
+    let seen = Arc::clone(&served);
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        seen.store(true, Ordering::Relaxed);
+        router.clone().call(request)
+    });
+    let conn = shared
+        .http
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(error) = result {
+                tracing::trace!("connection from {peer}: {error}");
+            }
+            return;
+        }
+        _ = closing.wait_for(|closing| *closing) => {}
+    }
+    if !served.load(Ordering::Relaxed) {
+        return;
+    }
+    conn.as_mut().graceful_shutdown();
+    if let Err(error) = conn.await {
+        tracing::trace!("connection from {peer}: {error}");
+    }
+}
+
+/// Counts a connection out when dropped.
+struct OpenGuard(Arc<AtomicUsize>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
