@@ -938,3 +938,104 @@ async fn consumers_and_outputs_recover_after_a_broker_restart() {
     stop(producer).await;
     stop(consumer).await;
 }
+
+/// A service wired the way the code of `#[input]` and `#[output]` does it: `Default` outputs
+/// bound at pre-start, inputs whose handlers take `&self`, a request handler whose result is
+/// the reply.
+#[microservice(name = "amqp_bound")]
+#[derive(Default)]
+struct Bound {
+    #[resource]
+    amqp: Amqp,
+    orders: tamarco::amqp::PushOutput<Order>,
+    quotes: tamarco::amqp::RequestOutput<Order, Quote>,
+    seen: Mutex<Vec<u64>>,
+}
+
+#[microservice]
+impl Bound {
+    async fn pre_start(self: Arc<Self>, stage: Stage) -> Result<(), BoxError> {
+        use tamarco::__private::{InputSpec, bind_input, bind_output, bind_request_input, kind};
+        bind_output(&self.amqp, &self.orders, "orders", Json)?;
+        bind_output(&self.amqp, &self.quotes, "quotes", Json)?;
+        let service = Arc::clone(&self);
+        bind_input::<_, kind::Pull, _, _, _, _, _>(
+            &self.amqp,
+            InputSpec::new("orders").concurrency(2),
+            Json,
+            move |m| {
+                let service = Arc::clone(&service);
+                async move { service.on_order(m).await }
+            },
+        )?;
+        let service = Arc::clone(&self);
+        bind_request_input(
+            &self.amqp,
+            InputSpec::new("quotes").retries(0),
+            Json,
+            move |m| {
+                let service = Arc::clone(&service);
+                async move { service.quote(m).await }
+            },
+        )?;
+        stage.run().await?;
+        Ok(())
+    }
+
+    async fn on_order(&self, order: Message<Order>) -> Result<(), BoxError> {
+        assert!(
+            order.routing_key().ends_with("orders"),
+            "AMQP metadata through Deref"
+        );
+        self.seen.lock().unwrap().push(order.value().id);
+        Ok(())
+    }
+
+    async fn quote(&self, asked: Message<Order>) -> Result<Quote, BoxError> {
+        if asked.value().item == "unicorn" {
+            return Err("no unicorns".into());
+        }
+        Ok(Quote {
+            id: asked.value().id,
+            cents: 250,
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outputs_and_inputs_bound_as_the_attributes_do_round_trip_with_replies_and_errors() {
+    let prefix = unique_prefix("bound");
+    let _cleanup = Cleanup::new(
+        &prefix,
+        &[
+            (Pattern::PushPull, "orders"),
+            (Pattern::RequestResponse, "quotes"),
+        ],
+    );
+    let unbound = Bound::default();
+    let error = unbound.orders.push(&order(0)).await.unwrap_err();
+    assert!(matches!(error, AmqpError::Unbound(_)), "{error}");
+    let running = start(Bound::default(), settings(&prefix, json!({}))).await;
+    let service = running.service();
+    for id in 1..=5 {
+        service.orders.push(&order(id)).await.expect("confirmed");
+    }
+    let quote = service.quotes.request(&order(7)).await.expect("a reply");
+    assert_eq!((quote.id, quote.cents), (7, 250));
+    let mut unicorn = order(8);
+    unicorn.item = "unicorn".to_owned();
+    let error = service.quotes.request(&unicorn).await.expect_err("refused");
+    assert!(
+        matches!(&error, AmqpError::Remote { message, .. } if message.contains("no unicorns")),
+        "{error}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while service.seen.lock().unwrap().len() < 5 {
+        assert!(Instant::now() < deadline, "all orders handled in time");
+        sleep(Duration::from_millis(10)).await;
+    }
+    let mut seen = service.seen.lock().unwrap().clone();
+    seen.sort_unstable();
+    assert_eq!(seen, [1, 2, 3, 4, 5]);
+    stop(running).await;
+}

@@ -52,6 +52,15 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
+    /// The broker did not confirm a message within the publish timeout (a memory or disk
+    /// alarm blocks publishers); it may or may not have taken it.
+    #[error(
+        "amqp: the broker did not confirm the message for `{target}` within publish_timeout_seconds"
+    )]
+    Unconfirmed {
+        /// The queue or exchange.
+        target: String,
+    },
     /// The broker answered a publish with a negative confirm: it did not take the message.
     #[error("amqp: the broker refused the message for `{target}` (negative publisher confirm)")]
     Nacked {

@@ -616,7 +616,17 @@ impl Shared {
     ) -> Result<(), Error> {
         loop {
             let link = self.wait_link(deadline).await?;
-            match link.publish_once(target, body, &properties).await {
+            // The deadline bounds the confirm too: a broker that stops confirming (a memory
+            // alarm blocks publishers) fails the send instead of hanging it.
+            let published =
+                tokio::time::timeout_at(deadline, link.publish_once(target, body, &properties))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(PublishFailure::Final(Error::Unconfirmed {
+                            target: target.label.clone(),
+                        }))
+                    });
+            match published {
                 Ok(()) => return Ok(()),
                 Err(PublishFailure::Final(error)) => return Err(error),
                 Err(PublishFailure::Retry(error)) => {
