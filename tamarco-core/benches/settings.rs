@@ -1,5 +1,6 @@
 //! Reading settings on a hot path: a typed live handle, and a dotted-key lookup in the merged
-//! tree (1000 leaves), with and without the per-service override.
+//! tree (1000 leaves), with and without the per-service override. Then the cost of one change
+//! (an etcd event, a `set`): the layers merged again, and a watcher called.
 //!
 //! `cargo bench -p tamarco-core --bench settings`
 
@@ -58,5 +59,24 @@ fn reads(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, reads);
+fn changes(c: &mut Criterion) {
+    let settings = settings();
+    let _live = settings
+        .live::<u64>("system.resources.res50.key5")
+        .expect("the key exists");
+    let mut value = 0u64;
+    c.bench_function(
+        "Settings::set_internal, 1000 leaves, one live handle on the key",
+        |b| {
+            b.iter(|| {
+                value += 1;
+                settings
+                    .set_internal("system.resources.res50.key5", black_box(value))
+                    .unwrap();
+            });
+        },
+    );
+}
+
+criterion_group!(benches, reads, changes);
 criterion_main!(benches);

@@ -1,6 +1,8 @@
 //! [`Snapshot`]: the layers merged by figment, each layer a provider in precedence order, with
 //! the per-service override applied; rebuilt on every change (an etcd event included), so that
-//! reads, watches and live handles always see one consistent tree.
+//! reads, watches and live handles always see one consistent tree. The override (which figment
+//! has no notion of) is applied to the JSON tree for reads, and to figment's tagged values only
+//! when a typed read fails, with the same rule: maps merge key by key, anything else replaces.
 //!
 //! figment tags every value with the provider it came from, which is how a bad value's error
 //! names its source (the file, the environment variable, the etcd key). Typed reads try the
@@ -9,7 +11,7 @@
 //! and otherwise gives the error.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use figment::value::{Dict, Map, Value as Figured};
 use figment::{Figment, Metadata, Profile, Provider};
@@ -60,9 +62,13 @@ pub(super) struct Snapshot {
     layers: BTreeMap<Layer, Value>,
     /// What [`Layer::place_of`] needs beyond the layer: a file's path, etcd's prefix.
     sources: BTreeMap<Layer, String>,
-    figment: Figment,
-    /// The same tree as JSON, for raw reads and watches.
-    tree: Value,
+    /// The layers merged by figment.
+    merged: Figment,
+    /// `merged` with the override applied, built when a typed read first needs figment (the
+    /// JSON tree serves every read that succeeds), so that a change costs one merge.
+    resolved: OnceLock<Figment>,
+    /// The tree every read sees: `stored` with the override applied.
+    tree: Arc<Value>,
     /// The layers merged without the override, as stored.
     stored: Arc<Value>,
 }
@@ -74,28 +80,40 @@ impl Snapshot {
         layers: BTreeMap<Layer, Value>,
         sources: BTreeMap<Layer, String>,
     ) -> Snapshot {
-        let mut figment = Figment::new();
+        let mut merged = Figment::new();
         for (&layer, tree) in &layers {
-            figment = figment.merge(LayerProvider { layer, tree });
+            merged = merged.merge(LayerProvider { layer, tree });
         }
-        let stored = Arc::new(extract(&figment));
-        let tree = match with_override(&figment, service) {
-            Some(system) => {
-                let mut root = Dict::new();
-                root.insert("system".to_owned(), system);
-                figment = figment.merge(OverrideProvider(root));
-                extract(&figment)
-            }
-            None => Value::clone(&stored),
-        };
+        let stored = Arc::new(merged.extract::<Value>().unwrap_or_else(|error| {
+            // Each provider gives a map of JSON values, which always merge and extract.
+            tracing::error!("settings could not be merged: {error}");
+            Value::Object(Default::default())
+        }));
+        let tree = overridden(&stored, service).map_or_else(|| Arc::clone(&stored), Arc::new);
         Snapshot {
             service: service.to_owned(),
             layers,
             sources,
-            figment,
+            merged,
+            resolved: OnceLock::new(),
             tree,
             stored,
         }
+    }
+
+    /// The merged figment with the per-service override applied; its values keep their tags.
+    fn resolved(&self) -> &Figment {
+        self.resolved.get_or_init(|| {
+            let figment = self.merged.clone();
+            match with_override(&figment, &self.service) {
+                Some(system) => {
+                    let mut root = Dict::new();
+                    root.insert("system".to_owned(), system);
+                    figment.merge(OverrideProvider(root))
+                }
+                None => figment,
+            }
+        })
     }
 
     /// The layers merged without the per-service override, as stored.
@@ -116,7 +134,7 @@ impl Snapshot {
         if let Ok(typed) = T::deserialize(value) {
             return Ok(Some(typed));
         }
-        self.figment
+        self.resolved()
             .extract_inner_lossy(key)
             .map(Some)
             .map_err(|error| self.invalid(key, error))
@@ -146,7 +164,7 @@ impl Snapshot {
         let metadata = error
             .metadata
             .as_ref()
-            .or_else(|| self.figment.find_metadata(&full));
+            .or_else(|| self.resolved().find_metadata(&full));
         let layer = metadata.and_then(|m| Layer::named(&m.name));
         if let Some(layer) = layer {
             let stored = self.stored_key(layer, &full);
@@ -172,13 +190,19 @@ impl Snapshot {
     }
 }
 
-/// The merged tree as JSON.
-fn extract(figment: &Figment) -> Value {
-    figment.extract::<Value>().unwrap_or_else(|error| {
-        // Each provider gives a map of JSON values, which always merge and extract.
-        tracing::error!("settings could not be merged: {error}");
-        Value::Object(Default::default())
-    })
+/// `stored` with `system.microservices.<service>` merged over `system`, or `None` when there
+/// is no override: the same rule as [`with_override`], on the JSON tree.
+fn overridden(stored: &Value, service: &str) -> Option<Value> {
+    let mut over = stored
+        .get("system")?
+        .get("microservices")?
+        .get(service)?
+        .as_object()?
+        .clone();
+    over.remove("microservices");
+    let mut tree = stored.clone();
+    tree::merge(tree.get_mut("system")?, Value::Object(over));
+    Some(tree)
 }
 
 /// `system` with `system.microservices.<service>` merged over it (map by map; anything else is

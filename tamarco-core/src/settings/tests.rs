@@ -1,3 +1,6 @@
+//! Unit tests of the settings model, its sources, errors and watches. Longer than 400 lines: one
+//! test per behaviour, sharing the helpers at the end (a temporary file, captured logs).
+
 use serde::Deserialize;
 use serde_json::json;
 
