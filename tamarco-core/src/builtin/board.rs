@@ -82,3 +82,23 @@ fn hide_secrets_in(value: &mut Value) {
         _ => {}
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_fields_are_hidden_at_any_depth() {
+        let mut fields = json!({
+            "queue": "orders",
+            "password": "hunter2",
+            "upstream": {"host": "h", "Auth-Token": "t0k"},
+            "brokers": [{"name": "b1", "sasl.password": "s3cr3t"}]
+        });
+        hide_secrets_in(&mut fields);
+        assert_eq!(
+            fields,
+            json!({"queue": "orders", "upstream": {"host": "h"}, "brokers": [{"name": "b1"}]})
+        );
+    }
+}
