@@ -421,3 +421,28 @@ async fn two_inputs_of_one_kind_and_name_are_refused() {
         "resource `messaging` already has a pull input `orders`"
     );
 }
+
+#[tokio::test]
+async fn an_input_declared_while_running_starts_at_once_and_the_stop_finishes_it() {
+    let (broker, queue) = accepting_queue();
+    let (mut cx, queue) = started(queue).await;
+    let (began, mut begun) = mpsc::unbounded_channel();
+    let spec = InputSpec::new("late");
+    bind_input::<_, kind::Pull, _, _, _, _, _>(&*queue, spec, Text, move |m: Msg| {
+        let _ = began.send(m.id());
+        async {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            Ok::<_, BoxError>(())
+        }
+    })
+    .unwrap();
+    let late = broker.send("late", "x");
+    let early = broker.send("orders", "y");
+    tokio::time::timeout(Duration::from_secs(5), begun.recv())
+        .await
+        .unwrap();
+    cx.stop().await.unwrap();
+    let events = broker.events();
+    assert!(events.contains(&Event::Acked(late)), "{events:?}");
+    assert!(events.contains(&Event::Acked(early)), "{events:?}");
+}

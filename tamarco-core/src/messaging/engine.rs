@@ -54,6 +54,8 @@ struct Shared<Tr: Transport> {
     halt: watch::Sender<bool>,
     started: Mutex<Option<Started<Tr>>>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
+    /// Halts the inputs when the service begins to stop.
+    halter: Mutex<Option<JoinHandle<()>>>,
     failed: AtomicBool,
 }
 
@@ -96,6 +98,7 @@ impl<Tr: Transport> Engine<Tr> {
                 halt: watch::Sender::new(false),
                 started: Mutex::new(None),
                 tasks: Mutex::default(),
+                halter: Mutex::default(),
                 failed: AtomicBool::new(false),
             }),
         }
@@ -268,12 +271,21 @@ impl<Tr: Transport> Engine<Tr> {
                 tasks.push(task);
                 firsts.push((input, receiver));
             }
-            let stopping = cx.shutdown().clone();
-            let halt = self.shared.halt.clone();
-            tasks.push(tokio::spawn(async move {
-                stopping.stopping().await;
-                halt.send_replace(true);
-            }));
+        }
+        let stopping = cx.shutdown().clone();
+        let halt = self.shared.halt.clone();
+        let halter = tokio::spawn(async move {
+            stopping.stopping().await;
+            halt.send_replace(true);
+        });
+        let previous = self
+            .shared
+            .halter
+            .lock()
+            .expect("halter lock")
+            .replace(halter);
+        if let Some(previous) = previous {
+            previous.abort();
         }
         *self.shared.started.lock().expect("started lock") = Some(started);
         for (input, first) in firsts {
@@ -312,9 +324,9 @@ impl<Tr: Transport> Engine<Tr> {
             .drain(..)
             .collect();
         let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
-        // The halter task waits for the service's stop, which may not come (a test stops the
-        // engine directly): abort it first.
-        if let Some(halter) = aborts.last() {
+        // The halter waits for the service's stop, which may not come (the engine can be
+        // stopped on its own).
+        if let Some(halter) = self.shared.halter.lock().expect("halter lock").take() {
             halter.abort();
         }
         let finished = tokio::time::timeout(timeout, futures_util::future::join_all(tasks))
