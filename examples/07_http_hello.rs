@@ -10,7 +10,6 @@
 //! ```
 
 use tamarco::http::HttpServer;
-use tamarco::http::axum::{Router, routing::get};
 use tamarco::prelude::*;
 
 #[microservice]
@@ -22,12 +21,10 @@ struct HttpHello {
 
 #[microservice]
 impl HttpHello {
-    /// Routes are given before the resources start.
-    async fn pre_start(&self, stage: Stage) -> Result<(), BoxError> {
-        let routes = Router::new().route("/", get(|| async { "Hello world!" }));
-        self.http_server.set_router(routes);
-        stage.run().await?;
-        Ok(())
+    /// A route handler: `&self`, then any axum extractors; returns any response.
+    #[route(http_server, GET "/")]
+    async fn hello(&self) -> &'static str {
+        "Hello world!"
     }
 }
 

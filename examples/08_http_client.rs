@@ -8,12 +8,10 @@
 //! curl -s 127.0.0.1:8080/greet/you
 //! ```
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tamarco::http::axum::extract::{Path, State};
+use tamarco::http::axum::extract::Path;
 use tamarco::http::axum::http::HeaderMap;
-use tamarco::http::axum::{Router, routing::get};
 use tamarco::http::{HttpClient, HttpServer};
 use tamarco::prelude::*;
 use tamarco::serde_json::json;
@@ -31,14 +29,15 @@ struct Greetings {
 
 #[microservice]
 impl Greetings {
-    /// The handlers get the service as their state.
-    async fn pre_start(self: Arc<Self>, stage: Stage) -> Result<(), BoxError> {
-        let routes = Router::new()
-            .route("/greet/{name}", get(greet))
-            .with_state(Arc::clone(&self));
-        self.greeter.set_router(routes);
-        stage.run().await?;
-        Ok(())
+    /// A route handler: `&self`, then axum extractors.
+    #[route(greeter, GET "/greet/{name}")]
+    async fn greet(&self, Path(name): Path<String>, headers: HeaderMap) -> String {
+        let count = self.greeted.fetch_add(1, Ordering::Relaxed) + 1;
+        let from = headers
+            .get("x-caller")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("a stranger");
+        format!("Hello, {name} (greeting #{count}, asked by {from})")
     }
 
     /// Calls the server through the client; a failed call is logged and the timer goes on.
@@ -54,19 +53,6 @@ impl Greetings {
         tamarco::tracing::info!(%answer, "the server answered");
         Ok(())
     }
-}
-
-async fn greet(
-    State(service): State<Arc<Greetings>>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-) -> String {
-    let count = service.greeted.fetch_add(1, Ordering::Relaxed) + 1;
-    let from = headers
-        .get("x-caller")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("a stranger");
-    format!("Hello, {name} (greeting #{count}, asked by {from})")
 }
 
 fn main() -> ExitStatus {

@@ -8,7 +8,6 @@
 //! ```
 
 use tamarco::http::axum::response::{Html, Response};
-use tamarco::http::axum::{Router, routing::get};
 use tamarco::prelude::*;
 use tamarco::websocket::{Message, WebSocket, WebSocketServer, WebSocketUpgrade};
 
@@ -21,26 +20,23 @@ struct EchoService {
 
 #[microservice]
 impl EchoService {
-    async fn pre_start(&self, stage: Stage) -> Result<(), BoxError> {
-        let routes = Router::new()
-            .route("/", get(|| async { Html(PAGE) }))
-            .route("/echo", get(echo));
-        self.websocket.set_router(routes);
-        stage.run().await?;
-        Ok(())
+    #[route(websocket, GET "/")]
+    async fn page(&self) -> Html<&'static str> {
+        Html(PAGE)
     }
-}
 
-/// Sends every text or binary message back.
-async fn echo(upgrade: WebSocketUpgrade) -> Response {
-    upgrade.on_upgrade(|mut socket: WebSocket| async move {
-        while let Some(Ok(message)) = socket.recv().await {
-            let echo = matches!(message, Message::Text(_) | Message::Binary(_));
-            if echo && socket.send(message).await.is_err() {
-                break;
+    /// Sends every text or binary message back.
+    #[route(websocket, GET "/echo")]
+    async fn echo(&self, upgrade: WebSocketUpgrade) -> Response {
+        upgrade.on_upgrade(|mut socket: WebSocket| async move {
+            while let Some(Ok(message)) = socket.recv().await {
+                let echo = matches!(message, Message::Text(_) | Message::Binary(_));
+                if echo && socket.send(message).await.is_err() {
+                    break;
+                }
             }
-        }
-    })
+        })
+    }
 }
 
 const PAGE: &str = r#"<!doctype html>

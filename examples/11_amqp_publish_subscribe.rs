@@ -1,22 +1,21 @@
 //! 11 — AMQP publish/subscribe: events published to the fanout exchange
 //! `publish_subscribe.prices` reach every subscriber. Two resources of the same service
-//! subscribe, each with its own exclusive queue: one through a handler method, the other read
-//! as a stream by a task. The service stops by itself once both saw every event. Needs the
+//! subscribe, each with its own exclusive queue and its own handler method. The service stops
+//! by itself once both saw every event. (A task can read a subscription as a stream instead:
+//! `amqp.subscription_input("prices", Json).stream()` in a `pre_start` hook.) Needs the
 //! cargo feature `amqp` of `tamarco` and a RabbitMQ on 127.0.0.1:5672 (guest/guest).
 //!
 //! ```text
 //! cargo run --example amqp_publish_subscribe --features amqp
 //! ```
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tamarco::amqp::{Amqp, InputStream, Message, PublishOutput};
-use tamarco::codec::Json;
+use tamarco::amqp::{Amqp, Message, PublishOutput};
 use tamarco::prelude::*;
 use tamarco::serde::{Deserialize, Serialize};
-use tamarco::tokio::sync::{Mutex, Notify};
+use tamarco::tokio::sync::Notify;
 use tamarco::tracing::info;
 
 const EVENTS: u64 = 3;
@@ -29,35 +28,26 @@ struct PriceChanged {
 }
 
 #[microservice(name = "amqp_publish_subscribe")]
+#[derive(Default)]
 struct Prices {
-    /// Publishes, and subscribes with a handler.
+    /// Publishes, and subscribes.
     #[resource]
     amqp: Amqp,
     /// A second connection that subscribes too (settings at `system.resources.audit`).
     #[resource]
     audit: Amqp,
+    #[output(amqp, publish = "prices")]
     prices: PublishOutput<PriceChanged>,
-    audit_stream: Mutex<Option<InputStream<PriceChanged>>>,
-    handled: AtomicU64,
-    handler_done: Notify,
+    /// How many events each subscriber saw; both reach `EVENTS`.
+    seen: [AtomicU64; 2],
+    all_seen: Notify,
+    cx: ServiceContext,
 }
 
 #[microservice]
 impl Prices {
-    /// Both subscriptions are declared before the resources start; once started, their queues
-    /// are bound and see every event published from then on.
-    async fn pre_start(self: Arc<Self>, stage: Stage) -> Result<(), BoxError> {
-        self.amqp
-            .subscription_input("prices", Json)
-            .handle_with(&self, Self::on_price)?;
-        let stream = self.audit.subscription_input("prices", Json).stream()?;
-        *self.audit_stream.lock().await = Some(stream);
-        stage.run().await?;
-        Ok(())
-    }
-
     #[task]
-    async fn publish_and_audit(&self, cx: TaskContext) -> Result<(), BoxError> {
+    async fn publish(&self) -> Result<(), BoxError> {
         for (n, item) in ["tea", "coffee", "cocoa"].into_iter().enumerate() {
             let event = PriceChanged {
                 item: item.to_owned(),
@@ -66,40 +56,38 @@ impl Prices {
             self.prices.publish(&event).await?;
         }
         info!(events = EVENTS, "published");
-        let mut stream = self.audit_stream.lock().await.take().ok_or("no stream")?;
-        for _ in 0..EVENTS {
-            let delivery = tamarco::tokio::time::timeout(Duration::from_secs(10), stream.next())
-                .await?
-                .ok_or("the stream ended")?;
-            info!(item = %delivery.value().item, "audit subscriber saw it");
-            delivery.ack().await?;
-        }
-        tamarco::tokio::time::timeout(Duration::from_secs(10), self.handler_done.notified())
-            .await?;
-        cx.shutdown().stop_gracefully();
+        tamarco::tokio::time::timeout(Duration::from_secs(10), self.all_seen.notified()).await?;
+        self.cx.stop_gracefully();
         Ok(())
     }
 
-    async fn on_price(self: Arc<Self>, event: Message<PriceChanged>) -> Result<(), BoxError> {
+    #[input(amqp, subscribe = "prices")]
+    async fn on_price(&self, event: Message<PriceChanged>) -> Result<(), BoxError> {
         let event = event.value();
-        info!(item = %event.item, cents = event.cents, "handler subscriber saw it");
-        if self.handled.fetch_add(1, Ordering::Relaxed) + 1 == EVENTS {
-            self.handler_done.notify_one();
-        }
+        info!(item = %event.item, cents = event.cents, "the price subscriber saw it");
+        self.saw(0);
         Ok(())
+    }
+
+    #[input(audit, subscribe = "prices")]
+    async fn on_audit(&self, event: Message<PriceChanged>) -> Result<(), BoxError> {
+        info!(item = %event.value().item, "the audit subscriber saw it");
+        self.saw(1);
+        Ok(())
+    }
+
+    fn saw(&self, subscriber: usize) {
+        self.seen[subscriber].fetch_add(1, Ordering::Relaxed);
+        if self
+            .seen
+            .iter()
+            .all(|n| n.load(Ordering::Relaxed) == EVENTS)
+        {
+            self.all_seen.notify_one();
+        }
     }
 }
 
 fn main() -> ExitStatus {
-    let amqp = Amqp::new();
-    let prices = amqp.publish_output("prices", Json);
-    Prices {
-        amqp,
-        audit: Amqp::new(),
-        prices,
-        audit_stream: Mutex::new(None),
-        handled: AtomicU64::new(0),
-        handler_done: Notify::new(),
-    }
-    .run()
+    Prices::default().run()
 }

@@ -52,3 +52,11 @@ pub fn route(_args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn error_at(input: TokenStream) -> TokenStream {
     diagnostics::error_at(input.into()).into()
 }
+
+/// Makes an async method of a `#[microservice] impl` block the handler of a messaging input:
+/// `#[input(amqp, subscribe = "prices")]`. Inside such a block the attribute is consumed; it
+/// runs only when misplaced, and then reports that.
+#[proc_macro_attribute]
+pub fn input(_args: TokenStream, item: TokenStream) -> TokenStream {
+    diagnostics::outside_microservice("input", item.into()).into()
+}

@@ -36,6 +36,10 @@ pub use tamarco_core::codec;
 #[doc = include_str!("docs/logging.md")]
 pub use tamarco_core::logging;
 
+/// Makes an async method of a `#[microservice]` impl block the handler of a messaging input:
+/// `#[input(amqp, subscribe = "prices")]`. See [`microservice`](macro@microservice).
+#[doc(inline)]
+pub use tamarco_macros::input;
 #[doc = include_str!("docs/microservice.md")]
 #[doc(inline)]
 pub use tamarco_macros::microservice;
@@ -70,8 +74,8 @@ pub use tracing;
 pub mod prelude {
     pub use crate::{
         BoxError, ExitStatus, Microservice, MicroserviceContext, Resource, ResourceContext,
-        ResourceStatus, ServiceContext, Settings, ShutdownHandle, Stage, TaskContext, microservice,
-        route, task, task_timer, thread,
+        ResourceStatus, ServiceContext, Settings, ShutdownHandle, Stage, TaskContext, input,
+        microservice, route, task, task_timer, thread,
     };
 }
 
