@@ -26,6 +26,7 @@ mod error;
 pub mod etcd;
 mod layer;
 mod live;
+mod running;
 mod snapshot;
 pub mod sources;
 mod tree;

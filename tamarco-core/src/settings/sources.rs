@@ -19,30 +19,10 @@ use super::{Layer, Settings, SettingsError, tree};
 
 pub use super::document::{parse_document, parse_toml, read_document};
 pub use super::layer::ENV_PREFIX;
+pub use super::running::Sources;
 
 /// The environment variable naming the settings file.
 pub const FILE_VAR: &str = "TAMARCO_YML_FILE";
-
-/// The sources of a running service; background work (an etcd watch) stops when this drops.
-#[derive(Debug, Default)]
-pub struct Sources {
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Sources {
-    /// Keeps `task` running for as long as the sources live.
-    pub fn keep(&mut self, task: tokio::task::JoinHandle<()>) {
-        self.tasks.push(task);
-    }
-}
-
-impl Drop for Sources {
-    fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
-    }
-}
 
 /// Loads every source the process environment names: file, environment, and the central store.
 pub async fn load_all(settings: &Settings) -> Result<Sources, SettingsError> {

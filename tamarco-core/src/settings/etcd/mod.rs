@@ -52,7 +52,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use self::follow::{Follower, Health};
-use super::sources::Sources;
+use super::running::Sources;
 use super::{Layer, Settings, SettingsBackend, SettingsError};
 use futures_util::future::BoxFuture;
 
