@@ -13,12 +13,12 @@ use std::time::Duration;
 use futures_util::FutureExt;
 use tokio::sync::watch;
 
-use super::backoff::Backoff;
 use super::kind::{Kind, Request};
 use super::message::Message;
 use super::spec::InputInfo;
 use super::stats::{Count, InputStats};
 use super::transport::{DeadLetter, DeadReason, Received, Reply};
+use crate::backoff::Backoff;
 use crate::codec::BoundCodec;
 use crate::{BoxError, error_chain};
 

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use tokio::sync::{oneshot, watch};
 
-use super::backoff::Backoff;
 use super::dispatch::{Dispatch, Flow, Run, raised};
 use super::spec::{InputInfo, InputOptions, InputSpec};
 use super::stats::{Count, InputStats};
 use super::transport::{Consumer, Transport};
+use crate::backoff::Backoff;
 use crate::resource::BoxFuture;
 use crate::{BoxError, error_chain};
 

@@ -29,7 +29,6 @@
 //! Options come from code ([`InputSpec`]), then settings under the resource's
 //! `inputs.<input name>` key ([`InputOptions`]: settings win), then the resource's defaults.
 
-mod backoff;
 mod binding;
 mod dispatch;
 mod engine;
