@@ -4,6 +4,8 @@
 //! in process, the HTTP client keeps its secrets, the server caps its connections, the cache
 //! keeps users apart, WebSockets have a message limit, a cap and pings, and the HTTP client
 //! times out on a network that silently drops packets (through a proxy the test runs).
+//!
+//! One file over 400 lines on purpose: one test binary for the issue, so CI links it once.
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
