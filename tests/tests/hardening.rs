@@ -264,6 +264,7 @@ fn sigterm_under_load_answers_every_request_the_server_read() {
 fn summaries_stay_bounded_when_nobody_scrapes() {
     let mut probe = Probe::spawn(PROBE, "summary_flood");
     let line = probe.wait_for_line("summary flood:", Duration::from_secs(60));
+    println!("{line}");
     probe.signal("TERM");
     let (code, _, lines) = probe.wait_exit(Duration::from_secs(10));
     assert_eq!(code, 0, "{lines:#?}");
