@@ -15,7 +15,6 @@ pub mod lifecycle;
 pub mod logging;
 pub mod messaging;
 pub mod metrics;
-mod microservice;
 mod panic;
 pub mod resource;
 pub mod runtime;
@@ -28,9 +27,11 @@ pub mod task;
 
 pub use context::MicroserviceContext;
 pub use error::{BoxError, Error, Phase, ResourceError, error_chain};
-pub use microservice::{HookFn, Hooks, Microservice, ResourceSlot, TaskSet};
 pub use resource::{Resource, ResourceContext, ResourceStatus};
-pub use runtime::{ExitStatus, Running, Runtime, Stage, StageFailed};
+pub use runtime::{
+    ExitStatus, HookFn, Hooks, Microservice, ResourceSlot, Running, Runtime, Stage, StageFailed,
+    TaskSet,
+};
 pub use secret::Secret;
 pub use service_context::ServiceContext;
 pub use settings::{Settings, SettingsError, SettingsView};

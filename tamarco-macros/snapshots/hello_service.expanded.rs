@@ -25,9 +25,14 @@ const _: () = {
             &self,
         ) -> ::tamarco::__private::Vec<::tamarco::__private::ResourceSlot<'_>> {
             ::tamarco::__private::Vec::from([
-                ::tamarco::__private::resource_slot::<
-                    HttpServer,
-                >("http_server", &[], false, &self.http_server),
+                ::tamarco::__private::ResourceSlot {
+                    name: "http_server",
+                    depends_on: &[],
+                    replaces_default: false,
+                    resource: ::tamarco::__private::as_resource::<
+                        HttpServer,
+                    >(&self.http_server),
+                },
             ])
         }
     }

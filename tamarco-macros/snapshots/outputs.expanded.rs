@@ -25,9 +25,12 @@ const _: () = {
             &self,
         ) -> ::tamarco::__private::Vec<::tamarco::__private::ResourceSlot<'_>> {
             ::tamarco::__private::Vec::from([
-                ::tamarco::__private::resource_slot::<
-                    Amqp,
-                >("amqp", &[], false, &self.amqp),
+                ::tamarco::__private::ResourceSlot {
+                    name: "amqp",
+                    depends_on: &[],
+                    replaces_default: false,
+                    resource: ::tamarco::__private::as_resource::<Amqp>(&self.amqp),
+                },
             ])
         }
         fn bind(

@@ -31,15 +31,24 @@ const _: () = {
             &self,
         ) -> ::tamarco::__private::Vec<::tamarco::__private::ResourceSlot<'_>> {
             ::tamarco::__private::Vec::from([
-                ::tamarco::__private::resource_slot::<
-                    Postgres,
-                >("db", &[], false, &self.db),
-                ::tamarco::__private::resource_slot::<
-                    Redis,
-                >("order_cache", &["db"], false, &self.cache),
-                ::tamarco::__private::resource_slot::<
-                    MyStatus,
-                >("status", &[], true, &self.status),
+                ::tamarco::__private::ResourceSlot {
+                    name: "db",
+                    depends_on: &[],
+                    replaces_default: false,
+                    resource: ::tamarco::__private::as_resource::<Postgres>(&self.db),
+                },
+                ::tamarco::__private::ResourceSlot {
+                    name: "order_cache",
+                    depends_on: &["db"],
+                    replaces_default: false,
+                    resource: ::tamarco::__private::as_resource::<Redis>(&self.cache),
+                },
+                ::tamarco::__private::ResourceSlot {
+                    name: "status",
+                    depends_on: &[],
+                    replaces_default: true,
+                    resource: ::tamarco::__private::as_resource::<MyStatus>(&self.status),
+                },
             ])
         }
     }

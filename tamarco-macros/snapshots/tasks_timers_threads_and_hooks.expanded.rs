@@ -20,47 +20,41 @@ const _: () = {
             #[allow(unused_mut)]
             let mut __tamarco_tasks = ::tamarco::__private::Vec::new();
             __tamarco_tasks
-                .push(
-                    ::tamarco::__private::task::<
-                        Self,
-                    >(
-                        "consume",
-                        true,
-                        |__tamarco_svc, __tamarco_cx| ::std::boxed::Box::pin(async move {
+                .push(::tamarco::__private::TaskSpec::<Self> {
+                    name: "consume",
+                    kind: ::tamarco::__private::TaskKind::Async {
+                        run: |__tamarco_svc, __tamarco_cx| ::std::boxed::Box::pin(async move {
                             ::tamarco::__private::into_task_result(
                                 Self::consume(&__tamarco_svc, __tamarco_cx).await,
                             )
                         }),
-                    ),
-                );
+                        cooperative: true,
+                    },
+                });
             __tamarco_tasks
-                .push(
-                    ::tamarco::__private::timer::<
-                        Self,
-                    >(
-                        "tick",
-                        2000,
-                        false,
-                        true,
-                        |__tamarco_svc, _| ::std::boxed::Box::pin(async move {
+                .push(::tamarco::__private::TaskSpec::<Self> {
+                    name: "tick",
+                    kind: ::tamarco::__private::TaskKind::Timer {
+                        run: |__tamarco_svc, _| ::std::boxed::Box::pin(async move {
                             ::tamarco::__private::into_task_result(
                                 Self::tick(&__tamarco_svc).await,
                             )
                         }),
-                    ),
-                );
+                        interval: ::tamarco::__private::Duration::from_millis(2000),
+                        one_shot: false,
+                        autostart: true,
+                    },
+                });
             #[cfg(unix)]
             __tamarco_tasks
-                .push(
-                    ::tamarco::__private::thread::<
-                        Self,
-                    >(
-                        "worker",
-                        |__tamarco_svc, __tamarco_cx| ::tamarco::__private::into_task_result(
+                .push(::tamarco::__private::TaskSpec::<Self> {
+                    name: "worker",
+                    kind: ::tamarco::__private::TaskKind::Thread {
+                        run: |__tamarco_svc, __tamarco_cx| ::tamarco::__private::into_task_result(
                             Self::blocking(&__tamarco_svc, __tamarco_cx),
                         ),
-                    ),
-                );
+                    },
+                });
             __tamarco_tasks
         }
         fn hooks() -> ::tamarco::__private::Hooks<Self> {

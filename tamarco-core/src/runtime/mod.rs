@@ -14,6 +14,7 @@
 mod exit;
 mod resources;
 mod running;
+mod service;
 mod signals;
 mod stage;
 
@@ -27,12 +28,12 @@ use crate::builtin;
 use crate::error::{Error, error_chain};
 use crate::lifecycle::StopLimits;
 use crate::logging;
-use crate::microservice::TaskSet;
 use crate::settings::{Settings, SettingsError, sources};
 use crate::shutdown::ShutdownHandle;
 
 pub use exit::ExitStatus;
 pub use running::Running;
+pub use service::{HookFn, Hooks, Microservice, ResourceSlot, TaskSet};
 pub use stage::{Stage, StageFailed};
 
 /// Runs a service: settings, resources, tasks, signals and the graceful stop.

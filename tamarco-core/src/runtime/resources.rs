@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
+use super::Microservice;
 use crate::BoxError;
 use crate::builtin;
 use crate::lifecycle::table::{self, Declared};
 use crate::lifecycle::{Driver, Entry};
-use crate::microservice::Microservice;
 use crate::resource::{ErasedResource, Resource, ResourceContext, ResourceStatus};
 use crate::settings::Settings;
 use crate::shutdown::ShutdownHandle;

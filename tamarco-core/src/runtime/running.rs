@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use tokio::sync::oneshot;
 
-use super::{resources, until_forced};
+use super::{HookFn, Hooks, Stage, TaskSet, resources, until_forced};
 use crate::BoxError;
 use crate::builtin;
 use crate::error::{Error, Phase};
@@ -13,9 +13,7 @@ use crate::lifecycle::{
     TASKS_START_AFTER,
 };
 use crate::logging;
-use crate::microservice::{HookFn, Hooks, TaskSet};
 use crate::resource::{BoxFuture, ResourceStatus};
-use crate::runtime::Stage;
 use crate::service_context::ServiceContext;
 use crate::settings::{Settings, sources};
 use crate::shutdown::{ShutdownHandle, StopReason};

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::Runtime;
-use crate::microservice::{HookFn, Hooks, Microservice, ResourceSlot, TaskSet};
+use super::{HookFn, Hooks, Microservice, ResourceSlot, Runtime, TaskSet};
 use crate::resource::{BoxFuture, Resource, ResourceContext};
 use crate::task::{TaskKind, TaskSpec};
 use crate::{BoxError, Error, ExitStatus, Stage, TaskContext};

@@ -25,8 +25,16 @@ pub(crate) fn service(item: &ItemStruct, service: &Service, p: &Private) -> Toke
             Some(target.name.clone())
         });
         let replaces = resource.replaces_default.is_some();
-        let slot = quote_spanned!(ty.span()=> #p::resource_slot::<#ty>);
-        quote! { #slot(#name, &[#(#depends_on),*], #replaces, &self.#field) }
+        // The bound check is spanned at the field's type, so that a non-resource is reported there.
+        let resource = quote_spanned!(ty.span()=> #p::as_resource::<#ty>);
+        quote! {
+            #p::ResourceSlot {
+                name: #name,
+                depends_on: &[#(#depends_on),*],
+                replaces_default: #replaces,
+                resource: #resource(&self.#field),
+            }
+        }
     });
     let bind = wire::bind_fn(service, p);
     let lookup = wire::lookup_macro(service, p);
@@ -75,11 +83,19 @@ pub(crate) fn task_block(item: &ItemImpl, block: &TaskBlock, p: &Private) -> Tok
                         autostart,
                     } => {
                         let interval_ms = proc_macro2::Literal::u64_unsuffixed(interval_ms);
-                        quote!(#p::timer::<Self>(#name, #interval_ms, #one_shot, #autostart, #run))
+                        quote!(#p::TaskKind::Timer {
+                            run: #run,
+                            interval: #p::Duration::from_millis(#interval_ms),
+                            one_shot: #one_shot,
+                            autostart: #autostart,
+                        })
                     }
                     _ => {
                         let cooperative = task.takes_context;
-                        quote!(#p::task::<Self>(#name, #cooperative, #run))
+                        quote!(#p::TaskKind::Async {
+                            run: #run,
+                            cooperative: #cooperative,
+                        })
                     }
                 }
             }
@@ -87,9 +103,10 @@ pub(crate) fn task_block(item: &ItemImpl, block: &TaskBlock, p: &Private) -> Tok
                 let run = quote_spanned! {method.span()=>
                     |__tamarco_svc, #param| #p::into_task_result(Self::#method(#receiver, #args))
                 };
-                quote!(#p::thread::<Self>(#name, #run))
+                quote!(#p::TaskKind::Thread { run: #run })
             }
         };
+        let spec = quote!(#p::TaskSpec::<Self> { name: #name, kind: #spec });
         quote! {
             #(#cfg)*
             __tamarco_tasks.push(#spec);

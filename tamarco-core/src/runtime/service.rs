@@ -1,11 +1,14 @@
 //! The contracts that `#[microservice]` implements: [`Microservice`] for the struct (its name
 //! and resources) and [`TaskSet`] for the impl block (its tasks and lifecycle hooks).
+//!
+//! They live in the runtime's module tree because `Microservice::run` starts the [`Runtime`]
+//! that drives them: anywhere else the two modules would import each other.
 
 use std::sync::Arc;
 
+use super::{ExitStatus, Runtime, Stage};
 use crate::BoxError;
 use crate::resource::{BoxFuture, ErasedResource};
-use crate::runtime::{ExitStatus, Runtime, Stage};
 use crate::service_context::ServiceContext;
 use crate::task::TaskSpec;
 
