@@ -1,4 +1,4 @@
-//! 30 — the Python original's tutorial, "write your first microservice": a service with a
+//! 17 — the Python original's tutorial, "write your first microservice": a service with a
 //! Postgres resource that creates a table, inserts a row, fetches the rows and logs them, with
 //! in-code settings and no settings file. It runs again without error (the table and the row
 //! are created only when missing) and stops by itself. Needs the cargo feature `postgres` of
@@ -6,7 +6,7 @@
 //! database `test` without a password.
 //!
 //! ```text
-//! cargo run --example postgres_first_microservice
+//! cargo run --example postgres_first_microservice --features postgres
 //! ```
 
 use tamarco::postgres::Postgres;

@@ -1,10 +1,10 @@
-//! 31 — Redis cache-aside: a task looks prices up through a cache; a miss computes the price
+//! 18 — Redis cache-aside: a task looks prices up through a cache; a miss computes the price
 //! (slowly) and keeps it for a minute, a hit answers from Redis. It then stops by itself.
 //! Needs the cargo feature `redis` of `tamarco` and a Redis on 127.0.0.1:6379 (the resource's
 //! default).
 //!
 //! ```text
-//! cargo run --example redis_cache_aside
+//! cargo run --example redis_cache_aside --features redis
 //! ```
 
 use std::time::{Duration, Instant};

@@ -1,11 +1,11 @@
-//! 32 — InfluxDB writer: a timer writes a reading every 100 ms through the batching writer
+//! 19 — InfluxDB writer: a timer writes a reading every 100 ms through the batching writer
 //! (never waiting for the network); after a second the service stops, and the stop sends
 //! what is still queued. Needs the cargo feature `influxdb` of `tamarco` and an InfluxDB 1.x
 //! on 127.0.0.1:8086 (Debian package `influxdb`: `influxd`); the database `sensors` is
 //! created at start.
 //!
 //! ```text
-//! cargo run --example influxdb_writer
+//! cargo run --example influxdb_writer --features influxdb
 //! ```
 
 use std::sync::atomic::{AtomicU32, Ordering};
