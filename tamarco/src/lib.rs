@@ -41,6 +41,10 @@ pub use tamarco_core::logging;
 #[doc(inline)]
 pub use tamarco_macros::input;
 #[doc = include_str!("docs/microservice.md")]
+#[cfg_attr(
+    all(feature = "http", feature = "amqp"),
+    doc = include_str!("docs/microservice_wiring.md")
+)]
 #[doc(inline)]
 pub use tamarco_macros::microservice;
 /// Routes HTTP requests to an async method of a `#[microservice]` impl block:

@@ -156,3 +156,43 @@ fn inputs() {
         },
     );
 }
+
+/// The "Equivalent code" of the macro's docs quotes the snapshots: each block marked
+/// `<!-- snapshot: NAME -->` must be a run of lines of `NAME.expanded.rs` (indentation aside),
+/// so that a change to the expansion that is not carried into the docs fails here.
+#[test]
+fn docs_quote_the_snapshots() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let docs = std::fs::read_to_string(root.join("../tamarco/src/docs/microservice.md"))
+        .expect("the macro docs");
+    let trimmed = |text: &str| -> Vec<String> {
+        text.lines()
+            .map(|l| l.trim().to_owned())
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
+    let mut checked = 0;
+    for (marker, rest) in docs.split("<!-- snapshot: ").skip(1).map(|s| {
+        let (name, rest) = s.split_once(" -->").expect("a closed marker");
+        (name.to_owned(), rest.to_owned())
+    }) {
+        let block = rest
+            .split_once("```text\n")
+            .and_then(|(_, b)| b.split_once("```"))
+            .map(|(b, _)| b)
+            .expect("a code block after the marker");
+        let snapshot =
+            std::fs::read_to_string(root.join(format!("snapshots/{marker}.expanded.rs")))
+                .unwrap_or_else(|_| {
+                    panic!("the docs quote a snapshot `{marker}` that does not exist")
+                });
+        let (block, snapshot) = (trimmed(block), trimmed(&snapshot));
+        assert!(
+            snapshot.windows(block.len()).any(|w| w == block.as_slice()),
+            "the docs' block marked `{marker}` is not in snapshots/{marker}.expanded.rs; copy the current expansion into tamarco/src/docs/microservice.md:\n{}",
+            block.join("\n")
+        );
+        checked += 1;
+    }
+    assert!(checked >= 5, "only {checked} quoted blocks found");
+}
