@@ -110,6 +110,7 @@ mod input;
 mod message;
 mod output;
 mod received;
+mod session;
 mod settings;
 mod transport;
 

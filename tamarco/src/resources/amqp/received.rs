@@ -17,7 +17,7 @@ use super::Error;
 use super::connection::{REPLY_ERROR_HEADER, Target};
 use super::input::dead_letter_headers as h;
 use super::message::{Meta, header_int};
-use super::transport::Session;
+use super::session::Session;
 
 /// How long an ack or nack may take to be written before the session gives up on its channel.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);

@@ -22,6 +22,7 @@ use tamarco_core::messaging::{Consumer, InputInfo, Transport, kind};
 use super::connection::{Declare, Link, Target, declare};
 use super::message::Meta;
 use super::received::Received;
+use super::session::Session;
 use super::settings::{Config, Pattern, short};
 use super::{Error, LinkState, Shared};
 
@@ -88,20 +89,6 @@ impl AmqpTransport {
             _ => Err(self.shared.stopped()),
         }
     }
-}
-
-/// One consuming session: its channel, and what its messages need to settle themselves.
-pub(crate) struct Session {
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) link: Arc<Link>,
-    pub(crate) channel: Channel,
-    /// Told when an ack went unanswered: the engine reopens the input.
-    pub(crate) broken: Notify,
-    pub(crate) config: Arc<Config>,
-    /// The full name of the queue or exchange the input reads.
-    pub(crate) source: ShortString,
-    pub(crate) dead_letter: Target,
-    pub(crate) input: Arc<str>,
 }
 
 impl Transport for AmqpTransport {
