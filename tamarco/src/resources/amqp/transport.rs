@@ -23,7 +23,7 @@ use super::connection::{Declare, Link, Target, declare};
 use super::message::Meta;
 use super::received::Received;
 use super::session::Session;
-use super::settings::{Config, Pattern, short};
+use super::settings::{Pattern, short};
 use super::{Error, LinkState, Shared};
 
 /// The pattern of an input kind.
