@@ -259,23 +259,20 @@ fn a_profile_of_a_busy_task_names_its_function_and_only_one_runs_at_a_time() {
 fn a_service_listed_in_microservices_with_profiler_writes_profiles() {
     let dir = std::env::temp_dir().join(format!("tamarco-ops-prof-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    // A list cannot come from the environment: the file names the service.
+    let file = dir.join("settings.yml");
+    std::fs::write(
+        &file,
+        format!(
+            "system:\n  resources:\n    profiler:\n      microservices_with_profiler: [probe]\n      interval_seconds: 0.5\n      directory: {}\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
     let mut probe = Probe::spawn_with(
         PROBE,
         "busy",
-        &[
-            (
-                "TAMARCO__SYSTEM__RESOURCES__PROFILER__MICROSERVICES_WITH_PROFILER",
-                "[probe]",
-            ),
-            (
-                "TAMARCO__SYSTEM__RESOURCES__PROFILER__INTERVAL_SECONDS",
-                "0.5",
-            ),
-            (
-                "TAMARCO__SYSTEM__RESOURCES__PROFILER__DIRECTORY",
-                dir.to_str().unwrap(),
-            ),
-        ],
+        &[("TAMARCO_YML_FILE", file.to_str().unwrap())],
     );
     probe.wait_for_line("writing a CPU profile every", WAIT);
     let svg = dir.join("probe.flamegraph.svg");
