@@ -1,7 +1,6 @@
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -10,6 +9,7 @@ use super::ops::{self, BuildInfo};
 use crate::BoxError;
 use crate::resource::{Resource, ResourceContext};
 use crate::serve::{Listener, ServeOptions};
+use crate::settings;
 use crate::task::board::TaskBoard;
 
 /// The HTTP server for operational endpoints (`/status`, `/metrics`...), on
@@ -45,8 +45,8 @@ struct ReportServerSettings {
     host: String,
     port: u16,
     max_connections: usize,
-    header_read_timeout_seconds: f64,
-    drain_timeout_seconds: f64,
+    header_read_timeout_seconds: settings::Duration,
+    drain_timeout_seconds: settings::Duration,
 }
 
 impl Default for ReportServerSettings {
@@ -56,8 +56,8 @@ impl Default for ReportServerSettings {
             host: "127.0.0.1".to_owned(),
             port: 5747,
             max_connections: 64,
-            header_read_timeout_seconds: 10.0,
-            drain_timeout_seconds: 2.0,
+            header_read_timeout_seconds: settings::Duration::from_secs(10),
+            drain_timeout_seconds: settings::Duration::from_secs(2),
         }
     }
 }
@@ -85,16 +85,6 @@ impl ReportServer {
     }
 }
 
-/// A number of seconds from the settings; the error names the key.
-fn seconds(cx: &ResourceContext, key: &str, value: f64) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(value).map_err(|_| {
-        format!(
-            "setting `{}`: {value} is not a duration in seconds",
-            cx.settings().full_key(key)
-        )
-    })
-}
-
 // Internal: kept out of the "other types implement Resource" list in user errors.
 #[diagnostic::do_not_recommend]
 impl Resource for ReportServer {
@@ -103,15 +93,10 @@ impl Resource for ReportServer {
         let (ops, routes) = ops::routes(cx, self.build.clone(), self.tasks.clone())?;
         cx.report_routes().merge(routes);
         let _ = self.exposed.set(ops.expose);
-        let header_read_timeout = seconds(
-            cx,
-            "header_read_timeout_seconds",
-            settings.header_read_timeout_seconds,
-        )?;
         let options = ServeOptions {
-            header_read_timeout: Some(header_read_timeout).filter(|t| !t.is_zero()),
+            header_read_timeout: settings.header_read_timeout_seconds.non_zero(),
             max_connections: settings.max_connections,
-            drain_timeout: seconds(cx, "drain_timeout_seconds", settings.drain_timeout_seconds)?,
+            drain_timeout: settings.drain_timeout_seconds.get(),
             ..ServeOptions::default()
         };
         let _ = self.settings.set((settings, options));

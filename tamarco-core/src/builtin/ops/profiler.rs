@@ -169,7 +169,7 @@ async fn take(
 #[serde(default)]
 pub(crate) struct PeriodicSettings {
     microservices_with_profiler: Vec<String>,
-    interval_seconds: f64,
+    interval_seconds: crate::settings::Duration,
     directory: PathBuf,
 }
 
@@ -177,7 +177,7 @@ impl Default for PeriodicSettings {
     fn default() -> Self {
         PeriodicSettings {
             microservices_with_profiler: Vec::new(),
-            interval_seconds: 5.0,
+            interval_seconds: crate::settings::Duration::from_secs(5),
             directory: PathBuf::from("."),
         }
     }
@@ -198,7 +198,10 @@ pub(crate) async fn periodic(
     service: String,
     shutdown: ShutdownHandle,
 ) {
-    let period = Duration::from_secs_f64(settings.interval_seconds.clamp(0.1, 3600.0));
+    let period = settings
+        .interval_seconds
+        .get()
+        .clamp(Duration::from_millis(100), Duration::from_secs(3600));
     let pb = settings.directory.join(format!("{service}.profile.pb"));
     let svg = settings.directory.join(format!("{service}.flamegraph.svg"));
     tracing::info!(path = %pb.display(), "writing a CPU profile every {period:?}");
