@@ -19,6 +19,7 @@ use futures_util::FutureExt;
 use rdkafka::consumer::StreamConsumer;
 use tokio::sync::{mpsc, watch};
 
+use tamarco_core::backoff::Backoff;
 use tamarco_core::codec::{BoundCodec, Codec};
 use tamarco_core::resource::BoxFuture;
 use tamarco_core::{BoxError, error_chain};
@@ -407,7 +408,8 @@ where
 {
     let state = &ctx.state;
     let attempts = ctx.spec.retries.unwrap_or(ctx.config.retries) + 1;
-    let mut backoff = ctx.spec.retry_backoff.unwrap_or(ctx.config.retry_backoff);
+    let first = ctx.spec.retry_backoff.unwrap_or(ctx.config.retry_backoff);
+    let mut backoff = Backoff::new(first, MAX_BACKOFF);
     let mut attempt = 1;
     loop {
         let value = match codec.decode(body) {
@@ -436,6 +438,7 @@ where
             return dead_letter(ctx, meta, body, "handler", error, attempt, Some(halt)).await;
         }
         state.retried.fetch_add(1, Ordering::Relaxed);
+        let wait = backoff.next_delay();
         tracing::warn!(
             resource = state.resource,
             input = state.input,
@@ -443,15 +446,14 @@ where
             partition = meta.partition,
             offset = meta.offset,
             attempt,
-            "kafka handler failed, retrying in {backoff:?}: {}",
+            "kafka handler failed, retrying in {wait:?}: {}",
             error_chain(&*error)
         );
         tokio::select! {
             biased;
             () = halted(halt) => return Outcome::Halted,
-            () = tokio::time::sleep(backoff) => {}
+            () = tokio::time::sleep(wait) => {}
         }
-        backoff = (backoff * 2).min(MAX_BACKOFF);
         attempt += 1;
     }
 }
@@ -509,7 +511,7 @@ async fn dead_letter(
         .insert(h::GROUP, state.group.as_str())
         .insert(h::INPUT, state.input.as_str())
         .insert(h::ATTEMPTS, attempts.to_string());
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
     loop {
         let sent = send(
             &ctx.shared,
@@ -552,9 +554,8 @@ async fn dead_letter(
                 tokio::select! {
                     biased;
                     () = halted(halt) => return Outcome::Halted,
-                    () = tokio::time::sleep(backoff) => {}
+                    () = backoff.wait() => {}
                 }
-                backoff = (backoff * 2).min(Duration::from_secs(10));
             }
         }
     }
