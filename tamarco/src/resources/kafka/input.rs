@@ -27,7 +27,8 @@ use tamarco_core::{BoxError, error_chain};
 use super::client::{InputContext, InputState};
 use super::message::{Headers, Message, Meta, Raw};
 use super::output::send;
-use super::settings::{Config, OffsetReset};
+use super::settings::Config;
+use super::spec::{InputSpec, OffsetReset};
 use super::tracker::Ticket;
 use super::{Error, Shared};
 
@@ -40,34 +41,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const STREAM_BUFFER: usize = 32;
 /// How often an input hands the positions of handled records to the consumer's offset store.
 const STORE_EVERY: Duration = Duration::from_millis(100);
-
-/// What an input was declared with; settings fill in what the code leaves out.
-#[derive(Debug, Clone)]
-pub(crate) struct InputSpec {
-    pub(crate) name: String,
-    pub(crate) topics: Vec<String>,
-    pub(crate) group: Option<String>,
-    pub(crate) offset_reset: Option<OffsetReset>,
-    pub(crate) retries: Option<u32>,
-    pub(crate) retry_backoff: Option<Duration>,
-    pub(crate) dead_letter_topic: Option<String>,
-    named: bool,
-}
-
-impl InputSpec {
-    fn new(topic: &str) -> Self {
-        InputSpec {
-            name: topic.to_owned(),
-            topics: vec![topic.to_owned()],
-            group: None,
-            offset_reset: None,
-            retries: None,
-            retry_backoff: None,
-            dead_letter_topic: None,
-            named: false,
-        }
-    }
-}
 
 /// Declares an input: made by [`Kafka::input`](super::Kafka::input), finished by
 /// [`handle`](InputBuilder::handle), [`handle_with`](InputBuilder::handle_with) or

@@ -100,6 +100,7 @@ mod input;
 mod message;
 mod output;
 mod settings;
+mod spec;
 mod tracker;
 
 use std::future::Future;
@@ -121,14 +122,15 @@ use tamarco_core::codec::Codec;
 use tamarco_core::{BoxError, Resource, ResourceContext, ResourceStatus};
 
 use client::{Health, InputContext, InputState, ProducerContext, Throttle};
-use input::{Consumer, InputCtx, InputSpec, Launch, Run};
+use input::{Consumer, InputCtx, Launch, Run};
 use settings::Config;
+use spec::InputSpec;
 
 pub use error::Error;
 pub use input::{Ack, Delivery, InputBuilder, InputStream, dead_letter_headers};
 pub use message::{Headers, Message};
 pub use output::{GenericOutput, Outgoing, Output, Pending, Receipt};
-pub use settings::OffsetReset;
+pub use spec::OffsetReset;
 
 /// How long closing one consumer (final commit, leaving the group) or flushing the producer
 /// may take before it is left behind.

@@ -11,28 +11,7 @@ use serde_json::Value;
 
 use tamarco_core::{ResourceContext, SettingsError};
 
-use super::input::InputSpec;
-
-/// Where a consumer group with no committed offset starts reading a partition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OffsetReset {
-    /// From the oldest message still on the broker (the default).
-    #[default]
-    Earliest,
-    /// Only messages produced after the group joined.
-    Latest,
-}
-
-impl OffsetReset {
-    /// `earliest` or `latest`, as librdkafka spells it.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            OffsetReset::Earliest => "earliest",
-            OffsetReset::Latest => "latest",
-        }
-    }
-}
+use super::spec::{InputSpec, OffsetReset};
 
 /// `bootstrap_servers`: a list of `host:port`, or one comma-separated string.
 #[derive(Debug, Clone, Deserialize)]
