@@ -1,11 +1,11 @@
 //! The lifecycle, written once: the order of the phases, the status each phase gives a
 //! resource, which resources a stop phase reaches, and how long a stop may take. [`Runtime`]
-//! and [`MicroserviceContext`] both walk resources through it with one [`Driver`] built from
-//! one resource table ([`table`]).
+//! and [`MicroserviceContext`] both walk resources through it with one `Driver` built from
+//! one resource table (`table`).
 //!
 //! Start: [`START_PHASES`] over every resource in dependency order; the service's tasks start
 //! after [`Phase::Start`]. Stop: [`STOP_PHASES`] in reverse order, over the resources that
-//! [`must_stop`] names, within a [`StopBudget`].
+//! `must_stop` names, within a `StopBudget`.
 //!
 //! [`Runtime`]: crate::Runtime
 //! [`MicroserviceContext`]: crate::MicroserviceContext

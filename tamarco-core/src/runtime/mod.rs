@@ -1,4 +1,4 @@
-//! [`Runtime`]: runs a [`Microservice`] through its whole life, in the order the
+//! [`Runtime`]: runs a service (a `Microservice`) through its whole life, in the order the
 //! [`lifecycle`](crate::lifecycle) module writes down.
 //!
 //! Start: the start phases over every resource in dependency order; the tasks, timers and
