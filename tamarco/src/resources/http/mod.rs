@@ -4,7 +4,7 @@
 //!
 //! Routes are plain axum [`Router`](axum::Router)s; this module re-exports [`axum`] (and
 //! `reqwest` with `http-client`) so that `tamarco` stays the one dependency. Each resource reads
-//! `system.resources.<its name>`: see [`ServerSettings`] and [`ClientSettings`].
+//! `system.resources.<its name>`: see [`ServerSettings`] and `ClientSettings` (with `http-client`).
 //!
 //! Every request to an [`HttpServer`] is measured through the [`metrics`](https://docs.rs/metrics)
 //! facade, whatever recorder the program installed:
