@@ -5,11 +5,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tamarco::redis::{Error, Redis, redis};
+use tamarco::codec::Json;
+use tamarco::messaging::Message;
+use tamarco::redis::{Error, PubSubMeta, Redis, redis};
 use tamarco::serde_json::{Value, json};
 use tamarco::tokio::net::TcpListener;
+use tamarco::tokio::sync::mpsc;
 use tamarco::tokio::time::{Instant, timeout};
-use tamarco::{MicroserviceContext, Resource, error_chain, tokio};
+use tamarco::{BoxError, MicroserviceContext, Resource, error_chain, tokio};
 use tamarco_tests::amqp::TcpProxy;
 
 fn context(settings: Value) -> (MicroserviceContext, Arc<Redis>) {
@@ -218,4 +221,80 @@ async fn stop_waits_for_commands_in_flight_then_refuses_new_ones() {
         redis.get::<Option<String>>(&list).await,
         Err(Error::NotStarted { .. })
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscribe_input_gets_published_messages_and_dead_letters_what_fails() {
+    let channel = format!("{}events", prefix("pubsub"));
+    let dead_letters = format!("{channel}.dead_letter");
+    let (sender, mut received) = mpsc::unbounded_channel();
+    let (mut cx, redis) = context(json!({"inputs": {channel.as_str(): {"retry_backoff_ms": 10}}}));
+    redis
+        .subscription(&channel, Json, move |message: Message<u32, PubSubMeta>| {
+            let sender = sender.clone();
+            async move {
+                if *message.value() == 3 {
+                    return Err::<(), BoxError>("three is refused".into());
+                }
+                sender.send((message.meta().channel().to_owned(), message.into_value()))?;
+                Ok(())
+            }
+        })
+        .unwrap();
+    timeout(Duration::from_secs(20), cx.start())
+        .await
+        .unwrap()
+        .unwrap();
+    for n in 1..=4_u32 {
+        assert_eq!(
+            redis.publish(&channel, n.to_string()).await.unwrap(),
+            1,
+            "one subscriber"
+        );
+    }
+    redis.publish(&channel, "not json").await.unwrap();
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        let item = timeout(Duration::from_secs(5), received.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        got.push(item);
+    }
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (channel.clone(), 1),
+            (channel.clone(), 2),
+            (channel.clone(), 4)
+        ]
+    );
+    let began = Instant::now();
+    let letters: Vec<String> = loop {
+        let letters: Vec<String> = redis
+            .query(redis::cmd("LRANGE").arg(&dead_letters).arg(0).arg(-1))
+            .await
+            .unwrap();
+        if letters.len() >= 2 || began.elapsed() > Duration::from_secs(5) {
+            break letters;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let reasons: Vec<Value> = letters
+        .iter()
+        .map(|l| tamarco::serde_json::from_str::<Value>(l).unwrap()["reason"].clone())
+        .collect();
+    assert_eq!(letters.len(), 2, "{letters:?}");
+    assert!(
+        reasons.contains(&json!("handler")) && reasons.contains(&json!("decode")),
+        "{letters:?}"
+    );
+    assert!(
+        redis.status_fields()["inputs"]
+            .to_string()
+            .contains(&channel)
+    );
+    redis.del(&dead_letters).await.unwrap();
+    cx.stop().await.unwrap();
 }

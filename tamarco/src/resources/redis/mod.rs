@@ -60,6 +60,7 @@
 //! password); metrics `redis_command_duration_seconds`, `redis_errors_total` and
 //! `redis_retries_total`, labelled with the resource.
 
+mod pubsub;
 mod settings;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,10 +72,15 @@ use redis::{Cmd, FromRedisValue, Pipeline, RedisError, ToRedisArgs};
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
-use tamarco_core::{BoxError, Resource, ResourceContext, error_chain};
+use tamarco_core::codec::Codec;
+use tamarco_core::messaging::{
+    Engine, EngineError, InputOptions, InputSpec, Inputs, Message, kind,
+};
+use tamarco_core::{BoxError, Resource, ResourceContext, ResourceStatus, error_chain};
 
 use settings::Config;
 
+pub use pubsub::{PubSubConsumer, PubSubMeta, PubSubReceived, PubSubTransport};
 /// The client underneath, for its types (`Cmd`, `Pipeline`, `FromRedisValue`...).
 pub use redis;
 pub use settings::RedisSettings;
@@ -268,6 +274,40 @@ impl Redis {
             .await
     }
 
+    /// Publishes `message` on `channel`; returns how many subscribers got it. Not retried.
+    pub async fn publish(
+        &self,
+        channel: impl ToRedisArgs,
+        message: impl ToRedisArgs,
+    ) -> Result<u64, Error> {
+        self.query(redis::cmd("PUBLISH").arg(channel).arg(message))
+            .await
+    }
+
+    /// A `subscribe` input by hand (what `#[input(redis, subscribe = "channel")]` declares):
+    /// `handler` runs for every message published on `channel`, decoded by `codec`, with the
+    /// engine's retries and dead letters (see the [module docs](self)). Declare it before the
+    /// resource starts, or it starts at once.
+    pub fn subscription<T, C, F, Fut, E>(
+        &self,
+        channel: &str,
+        codec: C,
+        handler: F,
+    ) -> Result<(), EngineError>
+    where
+        T: Send + 'static,
+        C: Codec<T>,
+        F: Fn(Message<T, PubSubMeta>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send,
+        E: Into<BoxError>,
+    {
+        self.shared.engine.handle::<kind::Subscribe, _, _, _, _, _>(
+            InputSpec::new(channel),
+            codec,
+            handler,
+        )
+    }
+
     /// The connection manager, for what this type does not wrap (pub/sub...). Cheap to clone;
     /// it does not retry anything.
     pub fn connection(&self) -> Result<ConnectionManager, Error> {
@@ -391,7 +431,20 @@ impl Resource for Redis {
                 )));
             }
         };
-        *shared.manager.write().expect("manager lock") = Some(manager);
+        *shared.manager.write().expect("manager lock") = Some(manager.clone());
+        let transport = PubSubTransport {
+            client: redis::Client::open(config.info.clone()).map_err(|e| fail(e.to_string()))?,
+            manager,
+        };
+        let defaults = InputOptions {
+            retries: Some(3),
+            ..InputOptions::default()
+        };
+        shared
+            .engine
+            .start(Arc::new(transport), cx, defaults, config.connection_timeout)
+            .await
+            .map_err(|e| format!("redis resource `{name}`: {}", error_chain(&*e)))?;
         tracing::info!(
             resource = name,
             server = config.describe(),
@@ -402,14 +455,19 @@ impl Resource for Redis {
 
     async fn stop(&self, cx: &ResourceContext) -> Result<(), BoxError> {
         let shared = &self.shared;
-        // New commands fail from here; those in flight may finish.
-        let manager = shared.manager.write().expect("manager lock").take();
         let stop_timeout = shared
             .config()
             .map_or(Duration::from_secs(10), |c| c.stop_timeout);
         // Within the resource's own limit and the share of the grace period the runtime gives.
         let limit = tokio::time::Instant::now() + stop_timeout;
         let deadline = cx.stop_deadline().map_or(limit, |d| d.min(limit));
+        // Inputs first: their handlers may still send commands.
+        shared
+            .engine
+            .stop(deadline.saturating_duration_since(tokio::time::Instant::now()))
+            .await;
+        // New commands fail from here; those in flight may finish.
+        let manager = shared.manager.write().expect("manager lock").take();
         let mut in_flight = shared.in_flight.subscribe();
         if tokio::time::timeout_at(deadline, in_flight.wait_for(|n| *n == 0))
             .await
@@ -425,9 +483,14 @@ impl Resource for Redis {
         Ok(())
     }
 
+    fn status(&self) -> Option<ResourceStatus> {
+        self.shared.engine.status()
+    }
+
     fn status_fields(&self) -> Map<String, Value> {
         let shared = &self.shared;
         let mut fields = Map::new();
+        fields.insert("inputs".into(), shared.engine.status_fields());
         if let Some(config) = shared.config() {
             fields.insert("server".into(), json!(config.describe()));
         }
@@ -441,6 +504,15 @@ impl Resource for Redis {
             json!(*shared.last_error.lock().expect("error lock")),
         );
         fields
+    }
+}
+
+/// `#[input(redis, subscribe = "channel")]`: publish/subscribe inputs on the message engine.
+impl Inputs<kind::Subscribe> for Redis {
+    type Transport = PubSubTransport;
+
+    fn engine(&self) -> &Engine<PubSubTransport> {
+        &self.shared.engine
     }
 }
 
@@ -478,7 +550,7 @@ impl Meters {
     }
 }
 
-/// What the resource and its commands share.
+/// What the resource, its commands and its inputs share.
 #[derive(Default)]
 struct Shared {
     name: OnceLock<String>,
@@ -490,6 +562,7 @@ struct Shared {
     retries: AtomicU64,
     last_error: Mutex<Option<String>>,
     meters: OnceLock<Meters>,
+    engine: Engine<PubSubTransport>,
 }
 
 impl Shared {

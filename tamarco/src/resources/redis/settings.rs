@@ -28,6 +28,8 @@ use tamarco_core::{ResourceContext, SettingsError};
 ///       response_timeout: 5       # seconds a command may take
 ///       retries: 3                # tries again of an idempotent command after a lost connection
 ///       stop_timeout: 10          # seconds stop waits for commands in flight
+///       inputs:                   # options of `subscribe` inputs, by channel
+///         events: { concurrency: 4, retries: 3, dead_letter: events.failed }
 /// ```
 #[derive(Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -55,6 +57,9 @@ pub struct RedisSettings {
     pub retries: u32,
     /// The time `stop` waits for commands in flight.
     pub stop_timeout: SettingDuration,
+    /// Per-input options of the `subscribe` inputs, by channel (`concurrency`, `retries`,
+    /// `retry_backoff_ms`, `dead_letter`...), read by the message engine.
+    pub inputs: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Default for RedisSettings {
@@ -71,6 +76,7 @@ impl Default for RedisSettings {
             response_timeout: SettingDuration::from_secs(5),
             retries: 3,
             stop_timeout: SettingDuration::from_secs(10),
+            inputs: serde_json::Map::new(),
         }
     }
 }
@@ -89,6 +95,7 @@ impl fmt::Debug for RedisSettings {
             .field("response_timeout", &self.response_timeout)
             .field("retries", &self.retries)
             .field("stop_timeout", &self.stop_timeout)
+            .field("inputs", &self.inputs)
             .finish()
     }
 }
