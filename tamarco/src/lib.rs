@@ -16,6 +16,8 @@ pub use tamarco_core::{lifecycle, messaging, metrics, resource, runtime, secret,
 
 #[cfg(feature = "cli")]
 pub mod cli;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub mod resources;
 #[cfg(feature = "amqp")]

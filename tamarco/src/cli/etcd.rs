@@ -1,5 +1,5 @@
-//! The `tamarco` command line (feature `cli`): settings in etcd, with the same key mapping and
-//! YAML reading as a service.
+//! `tamarco etcd ...` (features `cli` and `etcd`): settings in etcd, with the same key mapping
+//! and YAML reading as a service.
 //!
 //! ```text
 //! tamarco etcd write-yml settings.yml     # every leaf of the file to etcd (merged)
@@ -16,26 +16,10 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Subcommand};
 use tamarco_core::BoxError;
 use tamarco_core::settings::etcd::{ENDPOINTS_VAR, EtcdConfig, EtcdStore, HOST_VAR, PREFIX_VAR};
 use tamarco_core::settings::{SettingsError, sources};
-
-/// `tamarco`: tools for tamarco services.
-#[derive(Debug, Parser)]
-#[command(name = "tamarco", version, about = "Tools for tamarco services")]
-pub struct Cli {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// The tool's commands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Settings stored in etcd.
-    Etcd(EtcdArgs),
-}
 
 /// `tamarco etcd ...`: where etcd is, and what to do there.
 #[derive(Debug, Args)]
@@ -72,10 +56,9 @@ pub enum EtcdCommand {
     },
 }
 
-/// Runs `cli`, printing results to `out`. Errors name the file and line, the key, or the etcd
-/// endpoints.
-pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
-    let Command::Etcd(args) = cli.command;
+/// Runs `tamarco etcd ...`, printing results to `out`. Errors name the file and line, the key,
+/// or the etcd endpoints.
+pub async fn run(args: EtcdArgs, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
     let store = EtcdStore::connect(config(&args)?).await?;
     match args.command {
         EtcdCommand::WriteYml { file } => {
