@@ -15,27 +15,10 @@ use tamarco::http::axum::http::{HeaderMap, StatusCode};
 use tamarco::http::axum::routing::{get, post};
 use tamarco::http::{HttpClient, HttpServer, RequestId, client_builder};
 use tamarco::prelude::*;
-use tamarco::serde_json::{Value, json};
+use tamarco::serde_json::json;
+use tamarco::testing::{TestError, TestService};
 use tamarco::{Error, error_chain};
-use tamarco_tests::{http_get, quiet_settings};
-
-/// `quiet_settings()` plus `extra`, merged.
-fn settings(extra: Value) -> Value {
-    let mut base = quiet_settings();
-    merge(&mut base, extra);
-    base
-}
-
-fn merge(into: &mut Value, from: Value) {
-    match (into, from) {
-        (Value::Object(into), Value::Object(from)) => {
-            for (key, value) in from {
-                merge(into.entry(key).or_insert(Value::Null), value);
-            }
-        }
-        (into, from) => *into = from,
-    }
-}
+use tamarco_tests::http_get;
 
 /// A port that was free a moment ago.
 fn free_port(host: &str) -> u16 {
@@ -80,16 +63,15 @@ impl TwoServers {
 #[tokio::test]
 async fn two_servers_listen_where_their_own_settings_say() {
     let (public_port, admin_port) = (free_port("127.0.0.1"), free_port("127.0.0.2"));
-    let settings = settings(json!({"system": {"resources": {
+    let settings = json!({"system": {"resources": {
         "public": {"port": public_port},
         "admin": {"host": "127.0.0.2", "port": admin_port, "keep_alive": false},
-    }}}));
-    let runtime = TwoServers::default()
-        .runtime()
-        .with_settings(settings)
-        .unwrap()
-        .handle_signals(false);
-    let running = runtime.start().await.expect("both servers start");
+    }}});
+    let running = TestService::builder(TwoServers::default())
+        .settings(settings)
+        .start()
+        .await
+        .expect("both servers start");
     let service = Arc::clone(running.service());
     let public = service.public.local_addr().unwrap();
     let admin = service.admin.local_addr().unwrap();
@@ -165,15 +147,12 @@ async fn greet(
 
 #[tokio::test]
 async fn a_handler_uses_another_resource_and_the_service_state() {
-    let settings = settings(json!({"system": {"resources": {
+    let settings = json!({"system": {"resources": {
         "greeter": {"greeting": "Hola"},
         "http_server": {"port": 0},
-    }}}));
-    let running = Greeting::default()
-        .runtime()
-        .with_settings(settings)
-        .unwrap()
-        .handle_signals(false)
+    }}});
+    let running = TestService::builder(Greeting::default())
+        .settings(settings)
         .start()
         .await
         .unwrap();
@@ -230,15 +209,19 @@ async fn a_taken_port_fails_the_start_naming_the_address() {
     );
 
     // The service does not start and exits 1 with the same error.
-    let settings = settings(json!({"system": {"resources": {"http_server": {"port": port}}}}));
-    let error = Taken::default()
-        .runtime()
-        .with_settings(settings)
-        .unwrap()
-        .handle_signals(false)
+    let settings = json!({"system": {"resources": {"http_server": {"port": port}}}});
+    let error = TestService::builder(Taken::default())
+        .settings(settings)
         .start()
         .await
         .unwrap_err();
+    assert!(
+        error_chain(&error).starts_with("service `taken` failed to start: resource `http_server`"),
+        "{error:?}"
+    );
+    let TestError::Start { source: error, .. } = error else {
+        panic!("a start error: {error:?}")
+    };
     assert!(
         matches!(&error, Error::Resource(e) if e.resource == "http_server"),
         "{error:?}"
@@ -374,18 +357,15 @@ async fn a_graceful_stop_under_load_completes_every_accepted_request() {
             "http_server": {"port": 0, "drain_delay_seconds": 1.0},
         },
     }});
-    let running = Drain::default()
-        .runtime()
-        .with_settings(settings)
-        .unwrap()
-        .handle_signals(false)
+    let running = TestService::builder(Drain::default())
+        .settings(settings)
         .start()
         .await
         .unwrap();
     let service = Arc::clone(running.service());
     let addr = service.http_server.local_addr().unwrap();
     let report = running.report_addr().unwrap();
-    let handle = running.shutdown().clone();
+    let handle = running.handle().shutdown().clone();
     let ready = move || {
         http_get(report, "/health/ready")
             .map(|(code, _)| code)
@@ -504,15 +484,12 @@ impl Cached {
 
 #[tokio::test]
 async fn the_cache_answers_miss_then_hit() {
-    let settings = settings(json!({"system": {"resources": {"http_server": {
+    let settings = json!({"system": {"resources": {"http_server": {
         "port": 0,
         "cache": {"enabled": true, "ttl_seconds": 0.5, "headers": ["accept-language"]},
-    }}}}));
-    let running = Cached::default()
-        .runtime()
-        .with_settings(settings)
-        .unwrap()
-        .handle_signals(false)
+    }}}});
+    let running = TestService::builder(Cached::default())
+        .settings(settings)
         .start()
         .await
         .unwrap();
@@ -579,12 +556,9 @@ impl Metered {
 #[tokio::test]
 async fn requests_are_counted_by_route_method_and_status_with_latency() {
     tamarco::metrics::install().expect("tamarco's recorder");
-    let settings = settings(json!({"system": {"resources": {"metered_api": {"port": 0}}}}));
-    let running = Metered::default()
-        .runtime()
-        .with_settings(settings)
-        .unwrap()
-        .handle_signals(false)
+    let settings = json!({"system": {"resources": {"metered_api": {"port": 0}}}});
+    let running = TestService::builder(Metered::default())
+        .settings(settings)
         .start()
         .await
         .unwrap();
@@ -672,7 +646,7 @@ impl Options {
 
 #[tokio::test]
 async fn cors_request_timeout_and_body_limit_follow_the_settings() {
-    let settings = settings(json!({"system": {"resources": {
+    let settings = json!({"system": {"resources": {
         "open_api": {"port": 0, "cors": {"permissive": true}},
         "strict_api": {
             "port": 0,
@@ -680,12 +654,9 @@ async fn cors_request_timeout_and_body_limit_follow_the_settings() {
             "request_body_limit_bytes": 16,
             "cors": {"allow_origins": ["https://good.example"], "allow_methods": ["GET"]},
         },
-    }}}));
-    let running = Options::default()
-        .runtime()
-        .with_settings(settings)
-        .unwrap()
-        .handle_signals(false)
+    }}});
+    let running = TestService::builder(Options::default())
+        .settings(settings)
         .start()
         .await
         .unwrap();
@@ -807,19 +778,16 @@ async fn relay(State(service): State<Arc<ClientAndServer>>) -> Result<String, St
 #[tokio::test]
 async fn the_client_resource_talks_to_the_server_resource() {
     let port = free_port("127.0.0.1");
-    let settings = settings(json!({"system": {"resources": {
+    let settings = json!({"system": {"resources": {
         "http_server": {"port": port},
         "backend": {
             "base_url": format!("http://127.0.0.1:{port}/api"),
             "timeout_seconds": 0.3,
             "default_headers": {"x-caller": "tamarco"},
         },
-    }}}));
-    let running = ClientAndServer::default()
-        .runtime()
-        .with_settings(settings)
-        .unwrap()
-        .handle_signals(false)
+    }}});
+    let running = TestService::builder(ClientAndServer::default())
+        .settings(settings)
         .start()
         .await
         .unwrap();

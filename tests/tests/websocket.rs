@@ -9,7 +9,7 @@ use tamarco::http::axum::Router;
 use tamarco::http::axum::response::Response;
 use tamarco::http::axum::routing::get;
 use tamarco::prelude::*;
-use tamarco::serde_json::json;
+use tamarco::testing::{TestService, TestServiceBuilder};
 use tamarco::websocket::{Message, WebSocket, WebSocketServer, WebSocketUpgrade};
 use tokio_tungstenite::tungstenite::Message as ClientMessage;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -66,11 +66,12 @@ async fn deaf(upgrade: WebSocketUpgrade) -> Response {
     upgrade.on_upgrade(|_socket: WebSocket| std::future::pending())
 }
 
-fn settings(name: &str, close_timeout: f64) -> tamarco::serde_json::Value {
-    json!({"system": {"resources": {
-        "tamarco_http_report_server": {"enabled": false},
-        name: {"port": 0, "close_timeout_seconds": close_timeout},
-    }}})
+/// The service on free loopback ports, its server `name` closing within `close_timeout` s.
+fn start<S: tamarco::TaskSet>(service: S, name: &str, close_timeout: f64) -> TestServiceBuilder<S> {
+    TestService::builder(service).free_port(name).setting(
+        &format!("system.resources.{name}.close_timeout_seconds"),
+        close_timeout,
+    )
 }
 
 /// The gauge of open connections of the server `websocket`, as exported.
@@ -97,11 +98,7 @@ async fn eventually(what: &str, check: impl Fn() -> bool) {
 #[tokio::test]
 async fn every_open_connection_gets_a_close_frame_on_stop() {
     tamarco::metrics::install().expect("tamarco's recorder");
-    let running = Echo::default()
-        .runtime()
-        .with_settings(settings("websocket", 5.0))
-        .unwrap()
-        .handle_signals(false)
+    let running = start(Echo::default(), "websocket", 5.0)
         .start()
         .await
         .unwrap();
@@ -167,11 +164,7 @@ async fn every_open_connection_gets_a_close_frame_on_stop() {
 
 #[tokio::test]
 async fn a_handler_that_ignores_its_socket_is_dropped_after_the_close_timeout() {
-    let running = Deaf::default()
-        .runtime()
-        .with_settings(settings("deaf_ws", 0.3))
-        .unwrap()
-        .handle_signals(false)
+    let running = start(Deaf::default(), "deaf_ws", 0.3)
         .start()
         .await
         .unwrap();

@@ -114,6 +114,17 @@ impl<S: TaskSet> TestService<S> {
         Ok(Client::new(S::NAME, resource, addr, self.timeout))
     }
 
+    /// Waits until something asks the service to stop (a task, a restart policy, its
+    /// shutdown handle), then stops it gracefully, as `run()` would; not bounded by the time
+    /// limit, since the stop may be meant to come late.
+    pub async fn wait(mut self) -> Result<(), TestError> {
+        let running = self.running.take().expect("running until stopped");
+        running.wait().await.map_err(|source| TestError::Stop {
+            service: S::NAME,
+            source,
+        })
+    }
+
     /// Stops the service gracefully, within the time limit.
     pub async fn stop(mut self) -> Result<(), TestError> {
         let running = self.running.take().expect("running until stopped");

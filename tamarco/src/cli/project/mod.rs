@@ -452,3 +452,6 @@ pub fn print_next_steps(
         "  cargo test     # its tests (see README.md for what they need)"
     )
 }
+
+#[cfg(test)]
+mod tests;
