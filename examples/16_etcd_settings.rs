@@ -11,11 +11,11 @@
 //!     etcd_settings:
 //!       greeting: Hello from etcd
 //! YAML
-//! cargo run -p tamarco --features cli --bin tamarco -- etcd write-yml /tmp/greeting.yml
+//! cargo run -p tamarco --features cli,etcd --bin tamarco -- etcd write-yml /tmp/greeting.yml
 //! TAMARCO_ETCD_HOST=127.0.0.1 cargo run --example etcd_settings --features etcd
 //! # in another terminal, change it while the service runs:
 //! sed -i 's/Hello from etcd/Hello again/' /tmp/greeting.yml
-//! cargo run -p tamarco --features cli --bin tamarco -- etcd write-yml /tmp/greeting.yml
+//! cargo run -p tamarco --features cli,etcd --bin tamarco -- etcd write-yml /tmp/greeting.yml
 //! ```
 
 use tamarco::prelude::*;

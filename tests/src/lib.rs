@@ -290,3 +290,16 @@ impl Drop for Probe {
         let _ = self.child.wait();
     }
 }
+
+/// Runs the `tamarco` command line in-process with `args`; returns what it printed, or its
+/// error with its causes.
+pub async fn tamarco_cli(args: &[&str]) -> Result<String, String> {
+    use clap::Parser;
+    let line = std::iter::once("tamarco").chain(args.iter().copied());
+    let cli = tamarco::cli::Cli::try_parse_from(line).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    tamarco::cli::run(cli, &mut out)
+        .await
+        .map_err(|e| tamarco::error_chain(&*e))?;
+    Ok(String::from_utf8(out).expect("the command prints UTF-8"))
+}

@@ -9,9 +9,7 @@
 
 use std::time::Duration;
 
-use clap::Parser as _;
 use etcd_client::{Client, GetOptions};
-use tamarco::cli::{Cli, run};
 use tamarco::prelude::*;
 use tamarco::serde::Deserialize;
 use tamarco::serde_json::{Value, json};
@@ -19,7 +17,7 @@ use tamarco::settings::etcd::{self, EtcdConfig, EtcdStore};
 use tamarco::settings::sources;
 use tamarco::tokio::sync::mpsc;
 use tamarco_tests::etcd::{EtcdCluster, EtcdServer, TcpProxy, free_port_list, temp_dir};
-use tamarco_tests::{Probe, http_get};
+use tamarco_tests::{Probe, http_get, tamarco_cli};
 
 /// How long a change may take to reach a watch (generous: CI machines are slow and shared).
 const CHANGE_WITHIN: Duration = Duration::from_secs(30);
@@ -743,17 +741,6 @@ async fn a_secret_number_in_etcd_reads_as_text_and_a_wrong_type_names_the_etcd_k
     );
 }
 
-/// Runs the command line in-process; returns what it printed, or its error.
-async fn cli(args: &[&str]) -> Result<String, String> {
-    let cli = Cli::try_parse_from(std::iter::once("tamarco").chain(args.iter().copied()))
-        .map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    run(cli, &mut out)
-        .await
-        .map_err(|e| tamarco::error_chain(&*e))?;
-    Ok(String::from_utf8(out).unwrap())
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_round_trips_every_yaml_scalar_type() {
     let server = blocking(EtcdServer::start);
@@ -778,7 +765,7 @@ system:
 "#;
     std::fs::write(&file, yaml).unwrap();
     let path = file.to_str().unwrap();
-    let out = cli(&["etcd", "--endpoints", &endpoint, "write-yml", path])
+    let out = tamarco_cli(&["etcd", "--endpoints", &endpoint, "write-yml", path])
         .await
         .unwrap();
     assert!(out.contains("wrote 18 keys"), "{out}");
@@ -801,13 +788,13 @@ system:
     );
 
     // read back, the subtree is the same YAML value, every type kept
-    let printed = cli(&["etcd", "read", "system", "--endpoints", &endpoint])
+    let printed = tamarco_cli(&["etcd", "read", "system", "--endpoints", &endpoint])
         .await
         .unwrap();
     let original: serde_yaml_ng::Value = serde_yaml_ng::from_str(yaml).unwrap();
     let back: serde_yaml_ng::Value = serde_yaml_ng::from_str(&printed).unwrap();
     assert_eq!(back, original["system"], "{printed}");
-    let leaf = cli(&[
+    let leaf = tamarco_cli(&[
         "etcd",
         "--endpoints",
         &endpoint,
@@ -822,11 +809,11 @@ system:
     );
 
     // delete a subtree; reading it again names the key
-    let out = cli(&["etcd", "--endpoints", &endpoint, "delete", "system.strings"])
+    let out = tamarco_cli(&["etcd", "--endpoints", &endpoint, "delete", "system.strings"])
         .await
         .unwrap();
     assert!(out.contains("deleted 7 keys"), "{out}");
-    let error = cli(&["etcd", "--endpoints", &endpoint, "read", "system.strings"])
+    let error = tamarco_cli(&["etcd", "--endpoints", &endpoint, "read", "system.strings"])
         .await
         .unwrap_err();
     assert!(
@@ -837,7 +824,7 @@ system:
     // malformed YAML names the file and the line
     let bad = dir.join("bad.yml");
     std::fs::write(&bad, "system:\n  a: 1\n  b: [1, 2\n  c: 3\n").unwrap();
-    let error = cli(&[
+    let error = tamarco_cli(&[
         "etcd",
         "--endpoints",
         &endpoint,
@@ -865,7 +852,7 @@ system:
 async fn the_cli_names_the_endpoints_when_etcd_is_unreachable() {
     let endpoint = format!("127.0.0.1:{}", free_port_list(1)[0]);
     // TAMARCO_ETCD_CONNECT_RETRIES is not set in the test environment: 5 retries, ~6 s
-    let error = cli(&["etcd", "--endpoints", &endpoint, "read", "system"])
+    let error = tamarco_cli(&["etcd", "--endpoints", &endpoint, "read", "system"])
         .await
         .unwrap_err();
     assert!(

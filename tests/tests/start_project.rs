@@ -10,9 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use tamarco::cli::project::{self, ProjectOptions, ResourceKind, SettingsSource};
-use tamarco::cli::{Cli, run};
+use tamarco_tests::tamarco_cli;
 
 /// Options every snapshot shares, so that they differ only by the option under test.
 fn options(resources: &[ResourceKind], settings: SettingsSource) -> ProjectOptions {
@@ -122,38 +121,28 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-async fn tamarco(args: &[&str]) -> Result<String, String> {
-    let cli = Cli::try_parse_from(std::iter::once("tamarco").chain(args.iter().copied()))
-        .map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    run(cli, &mut out)
-        .await
-        .map_err(|e| tamarco::error_chain(&*e))?;
-    Ok(String::from_utf8(out).unwrap())
-}
-
 #[tokio::test]
 async fn the_command_refuses_an_existing_directory_and_a_bad_name() {
     let dir = scratch("refusals");
     let parent = dir.to_str().unwrap();
-    let out = tamarco(&["new", "orders", "--yes", "--dir", parent])
+    let out = tamarco_cli(&["new", "orders", "--yes", "--dir", parent])
         .await
         .unwrap();
     assert!(out.contains("created orders"), "{out}");
     assert!(dir.join("orders/Cargo.toml").is_file());
 
-    let error = tamarco(&["new", "orders", "--yes", "--dir", parent])
+    let error = tamarco_cli(&["new", "orders", "--yes", "--dir", parent])
         .await
         .unwrap_err();
     assert!(error.contains("already exists"), "{error}");
-    let error = tamarco(&["start_project", "9lives", "--yes", "--dir", parent])
+    let error = tamarco_cli(&["start_project", "9lives", "--yes", "--dir", parent])
         .await
         .unwrap_err();
     assert!(
         error.contains("a valid name starts with an ASCII letter"),
         "{error}"
     );
-    let error = tamarco(&["new", "x", "--yes", "--resources", "mongo", "--dir", parent])
+    let error = tamarco_cli(&["new", "x", "--yes", "--resources", "mongo", "--dir", parent])
         .await
         .unwrap_err();
     assert!(error.contains("unknown resource `mongo`"), "{error}");
@@ -195,7 +184,7 @@ async fn a_generated_project_with_http_and_postgres_passes_its_tests_and_answers
     // One target dir for every generated project: a second run builds only the project.
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("generated-projects");
     let started = Instant::now();
-    let out = tamarco(&[
+    let out = tamarco_cli(&[
         "new",
         "demo-http-pg",
         "--yes",
@@ -227,49 +216,76 @@ async fn a_generated_project_with_http_and_postgres_passes_its_tests_and_answers
     tokio::task::spawn_blocking(move || cargo(&dir2, &target2, &["build", "--offline"]))
         .await
         .unwrap();
+    let built = build.elapsed();
     let (report, http) = (free_port(), free_port());
+    let spawned = Instant::now();
     let mut child = Command::new(target.join("debug/demo-http-pg"))
         .env(
             "TAMARCO__SYSTEM__RESOURCES__TAMARCO_HTTP_REPORT_SERVER__PORT",
             report.to_string(),
         )
         .env("TAMARCO__SYSTEM__RESOURCES__HTTP__PORT", http.to_string())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("the generated service runs");
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("demo-http-pg: {line}");
-        }
-    });
+    // Its log, shown by the test harness when the test fails.
+    for output in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        std::thread::spawn(move || {
+            for line in BufReader::new(output).lines().map_while(Result::ok) {
+                println!("demo-http-pg: {line}");
+            }
+        });
+    }
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], report));
     let mut status = None;
-    while build.elapsed() < Duration::from_secs(60) {
+    while status != Some(200) && spawned.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
         status = tamarco_tests::http_get(addr, "/status")
             .ok()
             .map(|(code, _)| code);
-        if status == Some(200) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let running = build.elapsed();
-    let (code, _) = tamarco_tests::http_get(
-        std::net::SocketAddr::from(([127, 0, 0, 1], http)),
-        "/database",
-    )
-    .unwrap();
+    let running = spawned.elapsed();
+    let database = tamarco_tests::http_get(([127, 0, 0, 1], http).into(), "/database");
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let exit = child.wait().unwrap();
     assert_eq!(status, Some(200), "/status of the generated service");
-    assert_eq!(code, 200, "/database of the generated service");
+    assert_eq!(database.unwrap(), (200, "2".to_owned()), "/database");
     assert!(exit.success(), "a clean stop on SIGTERM: {exit}");
     eprintln!(
-        "generated project: tests passed {:.1} s after start_project; service running {:.1} s after its build started",
+        "generated project: its tests passed {:.1} s after start_project; its build {:.1} s; \
+         /status 200 {:.2} s after its start",
         tested.as_secs_f64(),
+        built.as_secs_f64(),
         running.as_secs_f64()
+    );
+    std::fs::remove_dir_all(parent).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_all_on_project_passes_cargo_check() {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let parent = std::env::temp_dir().join(format!("tamarco-all-on-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&parent);
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("generated-projects");
+    let mut options = ProjectOptions::new("all-on", &parent).unwrap();
+    options.resources = ResourceKind::ALL.into_iter().collect();
+    options.settings = SettingsSource::Etcd;
+    options.tamarco = project::TamarcoSource::Path(workspace.to_path_buf());
+    let dir = project::generate(&options).unwrap();
+    std::fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    let started = Instant::now();
+    tokio::task::spawn_blocking(move || {
+        cargo(&dir, &target, &["check", "--all-targets", "--offline"]);
+    })
+    .await
+    .unwrap();
+    eprintln!(
+        "all-on project: cargo check in {:.1} s",
+        started.elapsed().as_secs_f64()
     );
     std::fs::remove_dir_all(parent).unwrap();
 }

@@ -34,7 +34,7 @@ pub enum Command {
     /// Writes a new service project: asks for what no flag gives (in a terminal), else takes
     /// the defaults.
     #[command(name = "start_project", visible_alias = "new")]
-    StartProject(project::ProjectArgs),
+    StartProject(Box<project::ProjectArgs>),
     /// Settings stored in etcd.
     #[cfg(feature = "etcd")]
     Etcd(etcd::EtcdArgs),
@@ -48,12 +48,16 @@ pub enum Command {
     },
 }
 
+#[cfg(not(feature = "etcd"))]
+const NO_ETCD: &str = "`tamarco etcd` is not in this build: install the `tamarco` command with \
+                       the cargo features `cli,etcd` (they need protoc)";
+
 /// Runs `cli`, printing results to `out`. Errors name the file, key, directory or endpoints at
 /// fault.
 pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), BoxError> {
     match cli.command {
         Command::StartProject(args) => {
-            let options = args.resolve(&mut prompt::Prompter::from_stdin())?;
+            let options = (*args).resolve(&mut prompt::Prompter::from_stdin())?;
             let dir = project::generate(&options)?;
             project::print_next_steps(&options, &dir, out)?;
             Ok(())
@@ -61,10 +65,6 @@ pub async fn run(cli: Cli, out: &mut (dyn Write + Send)) -> Result<(), BoxError>
         #[cfg(feature = "etcd")]
         Command::Etcd(args) => etcd::run(args, out).await,
         #[cfg(not(feature = "etcd"))]
-        Command::Etcd { .. } => Err(
-            "`tamarco etcd` is not in this build: install the `tamarco` \
-                                     command with the cargo features `cli,etcd` (they need protoc)"
-                .into(),
-        ),
+        Command::Etcd { .. } => Err(NO_ETCD.into()),
     }
 }

@@ -37,7 +37,8 @@ impl<S: TaskSet> std::fmt::Debug for TestService<S> {
     }
 }
 
-/// How to start a [`TestService`]: settings overrides, free ports, the time limit.
+/// How to start a [`TestService`]: settings overrides (a later call wins over an earlier one),
+/// free ports, the time limit. The report server always gets a free loopback port.
 pub struct TestServiceBuilder<S: TaskSet> {
     service: S,
     overrides: Vec<Value>,
@@ -67,10 +68,7 @@ impl<S: TaskSet> TestService<S> {
     pub fn builder(service: S) -> TestServiceBuilder<S> {
         TestServiceBuilder {
             service,
-            overrides: vec![dotted(
-                &format!("system.resources.{}", ReportServer::NAME),
-                serde_json::json!({"host": "127.0.0.1", "port": 0}),
-            )],
+            overrides: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             error: None,
         }
@@ -219,7 +217,13 @@ impl<S: TaskSet> TestServiceBuilder<S> {
             return Err(error);
         }
         let runtime = self.service.runtime().handle_signals(false);
-        for tree in self.overrides {
+        // The report server goes on a free loopback port whatever the service's own settings
+        // say (its settings.yml names the production port): applied last, so it wins.
+        let report = dotted(
+            &format!("system.resources.{}", ReportServer::NAME),
+            serde_json::json!({"host": "127.0.0.1", "port": 0}),
+        );
+        for tree in self.overrides.into_iter().chain([report]) {
             runtime
                 .settings()
                 .update_internal(tree)
