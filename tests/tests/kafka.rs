@@ -7,12 +7,13 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tamarco::TaskSet;
 use tamarco::codec::{Codec, Json, Postcard, Raw, Text, Yaml};
 use tamarco::prelude::*;
 use tamarco::resources::kafka::{Headers, Kafka, Message, Output, dead_letter_headers};
 use tamarco::serde::{Deserialize, Serialize};
 use tamarco::serde_json::{Value, json};
-use tamarco::{Running, Runtime, TaskSet};
+use tamarco::testing::TestService;
 use tamarco_tests::kafka::{Broker, unique_topic};
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -69,15 +70,14 @@ fn settings(broker: &Broker) -> Value {
     }}})
 }
 
-async fn start<S: TaskSet>(service: S, broker: &Broker) -> Running<S> {
+/// Starts `service` in-process against this test's broker.
+async fn start<S: TaskSet>(service: S, broker: &Broker) -> TestService<S> {
     start_with(service, settings(broker)).await
 }
 
-async fn start_with<S: TaskSet>(service: S, settings: Value) -> Running<S> {
-    Runtime::new(service)
-        .handle_signals(false)
-        .with_settings(settings)
-        .expect("valid settings")
+async fn start_with<S: TaskSet>(service: S, settings: Value) -> TestService<S> {
+    TestService::builder(service)
+        .settings(settings)
         .start()
         .await
         .expect("the service starts")
@@ -706,8 +706,9 @@ async fn a_broker_outage_is_transient_and_nothing_is_lost() {
     let during = tokio::spawn(async move { orders.push(&order(5)).await });
     let outage = Instant::now();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let failed = |running: &Running<OrderConsumer>| {
+    let failed = |running: &TestService<OrderConsumer>| {
         running
+            .handle()
             .statuses()
             .into_iter()
             .any(|(_, status)| status == ResourceStatus::Failed)
