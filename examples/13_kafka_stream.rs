@@ -1,8 +1,9 @@
-//! 13 — Kafka: a timer pushes ticks to a topic, and an input of the same service consumes them
-//! with a handler method that sees each message's key, partition and offset. The service stops
-//! by itself once it has received `KAFKA_STREAM_MESSAGES` ticks (default 10; 0 runs until
-//! Ctrl-C). Needs the cargo feature `kafka` of `tamarco`, which builds the bundled librdkafka:
-//! a C compiler, `make` and zlib (`apt-get install build-essential zlib1g-dev`).
+//! 13 — Kafka: a timer pushes ticks to a topic through an `#[output]` field, and a method of
+//! the same service reads them as a stream (`#[input(kafka, ..., stream)]`), seeing each
+//! record's key, partition and offset and acking it. The service stops by itself once it has
+//! read `KAFKA_STREAM_MESSAGES` ticks (default 10; 0 runs until Ctrl-C). Needs the cargo
+//! feature `kafka` of `tamarco`, which builds the bundled librdkafka: a C compiler, `make` and
+//! zlib (`apt-get install build-essential zlib1g-dev`).
 //!
 //! ```text
 //! # a Kafka-protocol broker on 127.0.0.1:9092, for example tansu (installed by .ci/services):
@@ -16,11 +17,9 @@
 //! `TAMARCO_YML_FILE`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 
-use tamarco::codec::Json;
+use tamarco::kafka::{InputStream, Kafka, TopicOutput};
 use tamarco::prelude::*;
-use tamarco::resources::kafka::{Kafka, Message, Output};
 use tamarco::serde::{Deserialize, Serialize};
 use tamarco::tracing::info;
 
@@ -33,28 +32,30 @@ struct Tick {
 }
 
 #[microservice(name = "kafka_stream")]
+#[derive(Default)]
 struct Ticker {
     #[resource]
     kafka: Kafka,
-    ticks: Output<Tick>,
-    /// Stop after this many received ticks; 0 never.
-    limit: u64,
+    /// Bound to the topic before the resource starts (JSON by default).
+    #[output(kafka, topic = "kafka_stream.ticks")]
+    ticks: TopicOutput<Tick>,
     sent: AtomicU64,
-    received: AtomicU64,
-    stop: OnceLock<ShutdownHandle>,
+    cx: ServiceContext,
+}
+
+/// Stop after this many ticks read; 0 never.
+fn limit() -> u64 {
+    std::env::var("KAFKA_STREAM_MESSAGES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(10)
 }
 
 #[microservice]
 impl Ticker {
-    /// Declares the input before the resource starts, so that it joins its group as the
-    /// service starts.
-    async fn pre_start(self: Arc<Self>, stage: Stage) -> Result<(), BoxError> {
-        let _ = self.stop.set(stage.shutdown().clone());
-        // The broker may not create topics on its own; this is a no-op if the topic exists.
+    /// The broker may not create topics on its own; this is a no-op if the topic exists.
+    async fn pre_start(&self, stage: Stage) -> Result<(), BoxError> {
         self.kafka.create_topics(&[(TOPIC, 1)]).await?;
-        self.kafka
-            .input(TOPIC, Json)
-            .handle_with(&self, Self::on_tick)?;
         stage.run().await?;
         Ok(())
     }
@@ -62,15 +63,11 @@ impl Ticker {
     /// Pushes one tick every 500 ms; resolves once the broker acknowledged it.
     #[task_timer(interval = "500ms", autostart)]
     async fn push_tick(&self) -> Result<(), BoxError> {
-        if self.limit > 0 && self.sent.load(Ordering::Relaxed) >= self.limit {
-            return Ok(());
-        }
         let n = self.sent.fetch_add(1, Ordering::Relaxed) + 1;
         let receipt = self
             .ticks
             .message(&Tick { n })
             .key(format!("tick-{n}"))
-            .header("sender", "kafka_stream")
             .push()
             .await?;
         info!(
@@ -82,21 +79,25 @@ impl Ticker {
         Ok(())
     }
 
-    /// The input's handler: the tick is committed once this returns `Ok`.
-    async fn on_tick(self: Arc<Self>, tick: Message<Tick>) -> Result<(), BoxError> {
-        let received = self.received.fetch_add(1, Ordering::Relaxed) + 1;
-        info!(
-            n = tick.value().n,
-            key = tick.key_str(),
-            partition = tick.partition(),
-            offset = tick.offset(),
-            received,
-            "received"
-        );
-        if self.limit > 0 && received >= self.limit {
-            info!(received, "done; stopping");
-            if let Some(stop) = self.stop.get() {
-                stop.stop_gracefully();
+    /// Reads the topic as a stream: each tick is committed once acked. The stream ends when
+    /// the service begins to stop; the service waits for this method to return.
+    #[input(kafka, topic = "kafka_stream.ticks", stream)]
+    async fn read_ticks(&self, mut ticks: InputStream<Tick>) -> Result<(), BoxError> {
+        let mut read = 0;
+        while let Some(tick) = ticks.next().await {
+            read += 1;
+            info!(
+                n = tick.value().n,
+                key = tick.key_str(),
+                partition = tick.partition(),
+                offset = tick.offset(),
+                read,
+                "read"
+            );
+            tick.ack().await?;
+            if read == limit() {
+                info!(read, "done; stopping");
+                self.cx.stop_gracefully();
             }
         }
         Ok(())
@@ -104,19 +105,5 @@ impl Ticker {
 }
 
 fn main() -> ExitStatus {
-    let limit = std::env::var("KAFKA_STREAM_MESSAGES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(10);
-    let kafka = Kafka::new();
-    let ticks = kafka.output(TOPIC, Json);
-    Ticker {
-        kafka,
-        ticks,
-        limit,
-        sent: AtomicU64::new(0),
-        received: AtomicU64::new(0),
-        stop: OnceLock::new(),
-    }
-    .run()
+    Ticker::default().run()
 }

@@ -95,7 +95,7 @@ pub mod __private {
     pub use tamarco_core::codegen::*;
     pub use tamarco_core::messaging::{
         InputSpec, Inputs, MetaOf, Output, bind_input, bind_output, bind_request_input,
-        codec_carries, kind,
+        bind_stream_input, codec_carries, kind,
     };
     pub use tamarco_core::task::TaskSpec;
     pub use tamarco_core::{BoxError, Hooks, Microservice, ResourceSlot, ServiceContext, TaskSet};

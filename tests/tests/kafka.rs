@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tamarco::TaskSet;
 use tamarco::codec::{Codec, Json, Postcard, Raw, Text, Yaml};
 use tamarco::prelude::*;
-use tamarco::resources::kafka::{Headers, Kafka, Message, Output, dead_letter_headers};
+use tamarco::resources::kafka::{Headers, Kafka, Message, TopicOutput, dead_letter_headers};
 use tamarco::serde::{Deserialize, Serialize};
 use tamarco::serde_json::{Value, json};
 use tamarco::testing::TestService;
@@ -64,8 +64,8 @@ fn settings(broker: &Broker) -> Value {
         "tamarco_http_report_server": {"enabled": false},
         "kafka": {
             "bootstrap_servers": [broker.bootstrap()],
-            "retry_backoff_ms": 10,
-            "commit_interval_ms": 200,
+            "retry_backoff": "10ms",
+            "commit_interval": "200ms",
         },
     }}})
 }
@@ -102,31 +102,29 @@ async fn joined(kafka: &Kafka) {
         .expect("the inputs join their group in time");
 }
 
-/// A service that pushes orders.
+/// The topic the declarative services below read and write: each test has a broker of its
+/// own, so the name needs no suffix.
+const ORDERS: &str = "orders";
+
+/// A service that pushes orders, through an `#[output]` field.
 #[microservice(name = "order_producer")]
+#[derive(Default)]
 struct OrderProducer {
     #[resource]
     kafka: Kafka,
-    orders: Output<Order>,
+    #[output(kafka, topic = "orders")]
+    orders: TopicOutput<Order>,
 }
 
 #[microservice]
 impl OrderProducer {}
 
-impl OrderProducer {
-    fn new(topic: &str) -> Self {
-        let kafka = Kafka::new();
-        let orders = kafka.output(topic, Json);
-        OrderProducer { kafka, orders }
-    }
-}
-
-/// A service that consumes orders with a handler method, declared in its `pre_start` hook.
+/// A service that consumes orders with an `#[input]` handler method.
 #[microservice(name = "order_consumer")]
+#[derive(Default)]
 struct OrderConsumer {
     #[resource]
     kafka: Kafka,
-    topic: String,
     seen: Mutex<Vec<Seen>>,
     /// Orders with this item fail in the handler.
     poison: Option<String>,
@@ -138,16 +136,8 @@ struct OrderConsumer {
 
 #[microservice]
 impl OrderConsumer {
-    async fn pre_start(self: Arc<Self>, stage: Stage) -> Result<(), BoxError> {
-        self.kafka
-            .input(&self.topic, Json)
-            .retries(2)
-            .handle_with(&self, Self::on_order)?;
-        stage.run().await?;
-        Ok(())
-    }
-
-    async fn on_order(self: Arc<Self>, message: Message<Order>) -> Result<(), BoxError> {
+    #[input(kafka, topic = "orders", retries = 2)]
+    async fn on_order(&self, message: Message<Order>) -> Result<(), BoxError> {
         self.started.fetch_add(1, Ordering::SeqCst);
         if !self.work.is_zero() {
             tokio::time::sleep(self.work).await;
@@ -163,18 +153,6 @@ impl OrderConsumer {
 }
 
 impl OrderConsumer {
-    fn new(topic: &str) -> Self {
-        OrderConsumer {
-            kafka: Kafka::new(),
-            topic: topic.to_owned(),
-            seen: Mutex::new(Vec::new()),
-            poison: None,
-            work: Duration::ZERO,
-            started: AtomicUsize::new(0),
-            finished: AtomicUsize::new(0),
-        }
-    }
-
     fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
@@ -187,11 +165,11 @@ impl OrderConsumer {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn produce_and_consume_between_two_services() {
     let broker = Broker::start();
-    let topic = unique_topic("orders");
+    let topic = ORDERS.to_owned();
     broker.create_topic(&topic, 3);
-    let consumer = start(OrderConsumer::new(&topic), &broker).await;
+    let consumer = start(OrderConsumer::default(), &broker).await;
     joined(&consumer.service().kafka).await;
-    let producer = start(OrderProducer::new(&topic), &broker).await;
+    let producer = start(OrderProducer::default(), &broker).await;
 
     for id in 0..30 {
         let receipt = producer
@@ -236,11 +214,11 @@ async fn produce_and_consume_between_two_services() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn handler_sees_value_key_headers_partition_offset_and_timestamp() {
     let broker = Broker::start();
-    let topic = unique_topic("meta");
+    let topic = ORDERS.to_owned();
     broker.create_topic(&topic, 2);
-    let consumer = start(OrderConsumer::new(&topic), &broker).await;
+    let consumer = start(OrderConsumer::default(), &broker).await;
     joined(&consumer.service().kafka).await;
-    let producer = start(OrderProducer::new(&topic), &broker).await;
+    let producer = start(OrderProducer::default(), &broker).await;
     let orders = &producer.service().orders;
 
     let before = std::time::SystemTime::now()
@@ -317,7 +295,7 @@ where
             .unwrap_or_else(|_| panic!("{} messages in time", codec.name()))
             .expect("the stream is open");
         received.push(delivery.value().clone());
-        delivery.ack();
+        delivery.ack().await.expect("acked");
     }
     assert_eq!(received, values, "through the {} codec", codec.name());
     // The body on the wire is the codec's encoding.
@@ -359,15 +337,17 @@ async fn typed_payloads_through_each_codec() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_new_consumer_resumes_after_the_last_commit_and_loses_nothing() {
     let broker = Broker::start();
-    let topic = unique_topic("resume");
+    let topic = ORDERS.to_owned();
     broker.create_topic(&topic, 1);
-    let producer = start(OrderProducer::new(&topic), &broker).await;
+    let producer = start(OrderProducer::default(), &broker).await;
     for id in 0..40 {
         producer.service().orders.push(&order(id)).await.unwrap();
     }
 
-    let mut first = OrderConsumer::new(&topic);
-    first.work = Duration::from_millis(20);
+    let first = OrderConsumer {
+        work: Duration::from_millis(20),
+        ..OrderConsumer::default()
+    };
     let first = start(first, &broker).await;
     let service = first.service().clone();
     wait_until("the first consumer handled 10", WAIT, || {
@@ -384,7 +364,7 @@ async fn a_new_consumer_resumes_after_the_last_commit_and_loses_nothing() {
         "the stop committed everything handled"
     );
 
-    let second = start(OrderConsumer::new(&topic), &broker).await;
+    let second = start(OrderConsumer::default(), &broker).await;
     let next = second.service().clone();
     let remaining = 40 - first_ids.len();
     wait_until("the second consumer handled the rest", WAIT, || {
@@ -409,10 +389,12 @@ async fn a_new_consumer_resumes_after_the_last_commit_and_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn handler_errors_and_undecodable_messages_go_to_the_dead_letter_topic() {
     let broker = Broker::start();
-    let topic = unique_topic("dlq");
+    let topic = ORDERS.to_owned();
     broker.create_topic(&topic, 1);
-    let mut consumer = OrderConsumer::new(&topic);
-    consumer.poison = Some("poison".into());
+    let consumer = OrderConsumer {
+        poison: Some("poison".into()),
+        ..OrderConsumer::default()
+    };
     let consumer = start(consumer, &broker).await;
     joined(&consumer.service().kafka).await;
 
@@ -527,11 +509,11 @@ fn serde_json_order(bytes: &[u8]) -> Order {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_consumers_in_one_group_split_the_partitions() {
     let broker = Broker::start();
-    let topic = unique_topic("split");
+    let topic = ORDERS.to_owned();
     broker.create_topic(&topic, 4);
-    let a = start(OrderConsumer::new(&topic), &broker).await;
+    let a = start(OrderConsumer::default(), &broker).await;
     joined(&a.service().kafka).await;
-    let b = start(OrderConsumer::new(&topic), &broker).await;
+    let b = start(OrderConsumer::default(), &broker).await;
     joined(&b.service().kafka).await;
 
     let (sa, sb) = (a.service().clone(), b.service().clone());
@@ -549,7 +531,7 @@ async fn two_consumers_in_one_group_split_the_partitions() {
         "together they hold every partition: {pa:?} {pb:?}"
     );
 
-    let producer = start(OrderProducer::new(&topic), &broker).await;
+    let producer = start(OrderProducer::default(), &broker).await;
     for id in 0..40 {
         producer
             .service()
@@ -594,9 +576,9 @@ async fn two_consumers_in_one_group_split_the_partitions() {
 async fn a_graceful_stop_in_the_middle_of_a_stream_loses_nothing() {
     const TOTAL: u64 = 300;
     let broker = Broker::start();
-    let topic = unique_topic("graceful");
+    let topic = ORDERS.to_owned();
     broker.create_topic(&topic, 2);
-    let producer = start(OrderProducer::new(&topic), &broker).await;
+    let producer = start(OrderProducer::default(), &broker).await;
     let orders = producer.service().orders.clone();
     let pushed = Arc::new(AtomicU64::new(0));
     let pushing = tokio::spawn({
@@ -610,8 +592,10 @@ async fn a_graceful_stop_in_the_middle_of_a_stream_loses_nothing() {
         }
     });
 
-    let mut first = OrderConsumer::new(&topic);
-    first.work = Duration::from_millis(5);
+    let first = OrderConsumer {
+        work: Duration::from_millis(5),
+        ..OrderConsumer::default()
+    };
     let first = start(first, &broker).await;
     let service = first.service().clone();
     wait_until("the first consumer is mid-stream", WAIT, || {
@@ -627,7 +611,7 @@ async fn a_graceful_stop_in_the_middle_of_a_stream_loses_nothing() {
     let first_ids = service.ids();
     assert!((first_ids.len() as u64) < TOTAL, "stopped in the middle");
 
-    let second = start(OrderConsumer::new(&topic), &broker).await;
+    let second = start(OrderConsumer::default(), &broker).await;
     let next = second.service().clone();
     tokio::time::timeout(WAIT, pushing).await.unwrap().unwrap();
     let expected = TOTAL as usize - first_ids.len();
@@ -649,7 +633,7 @@ async fn start_fails_when_no_broker_answers() {
     cx.settings()
         .update_internal(json!({"system": {"resources": {"kafka": {
             "bootstrap_servers": format!("127.0.0.1:{port}"),
-            "connect_timeout_seconds": 1,
+            "connect_timeout": 1,
         }}}}))
         .unwrap();
     cx.add("kafka", Kafka::new());
@@ -683,14 +667,14 @@ async fn pass_through_options_that_break_delivery_are_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_broker_outage_is_transient_and_nothing_is_lost() {
     let mut broker = Broker::start();
-    let topic = unique_topic("outage");
+    let topic = ORDERS.to_owned();
     broker.create_topic(&topic, 1);
     // Reconnect quickly once the broker is back (librdkafka backs off up to 10 s by default).
     let mut quick = settings(&broker);
     quick["system"]["resources"]["kafka"]["client"] = json!({"reconnect.backoff.max.ms": 500});
-    let consumer = start_with(OrderConsumer::new(&topic), quick.clone()).await;
+    let consumer = start_with(OrderConsumer::default(), quick.clone()).await;
     joined(&consumer.service().kafka).await;
-    let producer = start_with(OrderProducer::new(&topic), quick).await;
+    let producer = start_with(OrderProducer::default(), quick).await;
     for id in 0..5 {
         producer.service().orders.push(&order(id)).await.unwrap();
     }

@@ -10,6 +10,7 @@ use super::engine::Engine;
 use super::kind::{self, Kind};
 use super::message::Message;
 use super::spec::InputSpec;
+use super::stream::InputStream;
 use super::transport::Transport;
 use crate::BoxError;
 use crate::codec::Codec;
@@ -52,6 +53,31 @@ where
     Ok(resource
         .engine()
         .handle::<K, T, C, F, Fut, E>(spec, codec, handler)?)
+}
+
+/// What `R`'s transport for inputs of kind `K` receives (the `R` of `InputStream<T, R>`).
+pub type ReceivedOf<R, K> = <<R as Inputs<K>>::Transport as Transport>::Received;
+
+/// Declares an input of kind `K` on `resource` read as a stream by `reader`, which the engine
+/// runs and waits for (`#[input(kafka, topic = "events", stream)]`).
+pub fn bind_stream_input<R, K, T, C, F, Fut, E>(
+    resource: &R,
+    spec: InputSpec,
+    codec: C,
+    reader: F,
+) -> Result<(), BoxError>
+where
+    R: Inputs<K>,
+    K: Kind,
+    T: Send + 'static,
+    C: Codec<T>,
+    F: FnOnce(InputStream<T, ReceivedOf<R, K>>) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), E>> + Send + 'static,
+    E: Into<BoxError>,
+{
+    Ok(resource
+        .engine()
+        .read::<K, T, C, F, Fut, E>(spec, codec, reader)?)
 }
 
 /// Declares a request input on `resource` whose handler's result is the reply

@@ -39,24 +39,31 @@ pub enum EngineError {
         /// The input's name.
         input: String,
     },
+    /// A stream reader must be declared on the service's tokio runtime (it is spawned there).
+    #[error("the reader of input `{input}` must be declared on a tokio runtime")]
+    NoRuntime {
+        /// The input's name.
+        input: String,
+    },
 }
 
 /// The running state, kept for inputs declared after the start.
-struct Started<Tr> {
+pub(super) struct Started<Tr> {
     transport: Arc<Tr>,
-    cx: ResourceContext,
+    pub(super) cx: ResourceContext,
     defaults: InputOptions,
 }
 
-struct Shared<Tr: Transport> {
-    resource: Mutex<Arc<str>>,
+pub(super) struct Shared<Tr: Transport> {
+    pub(super) resource: Mutex<Arc<str>>,
     inputs: Mutex<Vec<Arc<dyn InputTask<Tr>>>>,
     halt: watch::Sender<bool>,
-    started: Mutex<Option<Started<Tr>>>,
-    tasks: Mutex<Vec<JoinHandle<()>>>,
+    pub(super) started: Mutex<Option<Started<Tr>>>,
+    /// The input loops and stream readers, waited for by `stop`.
+    pub(super) tasks: Mutex<Vec<JoinHandle<()>>>,
     /// Halts the inputs when the service begins to stop.
     halter: Mutex<Option<JoinHandle<()>>>,
-    failed: AtomicBool,
+    pub(super) failed: AtomicBool,
 }
 
 /// The inputs of one messaging resource: dispatch to handlers or streams, retries with backoff,
@@ -64,7 +71,7 @@ struct Shared<Tr: Transport> {
 /// that finishes the messages in flight, and supervised loops (one that ends unexpectedly marks
 /// the resource `FAILED`). See the [module docs](super).
 pub struct Engine<Tr: Transport> {
-    shared: Arc<Shared<Tr>>,
+    pub(super) shared: Arc<Shared<Tr>>,
 }
 
 impl<Tr: Transport> Default for Engine<Tr> {
@@ -228,7 +235,7 @@ impl<Tr: Transport> Engine<Tr> {
         Ok(())
     }
 
-    fn resource(&self) -> Arc<str> {
+    pub(super) fn resource(&self) -> Arc<str> {
         Arc::clone(&self.shared.resource.lock().expect("resource lock"))
     }
 

@@ -7,7 +7,8 @@
 //! `#[input]` through [`bind_input`]). The engine does the rest, once for every broker:
 //!
 //! - **dispatch** to a handler (`Fn(Message<T, Meta>) -> Future<Result<(), E>>`), to a request
-//!   handler whose result is the reply, or to an [`InputStream`] of [`Delivery`]s;
+//!   handler whose result is the reply, or to an [`InputStream`] of [`Delivery`]s, read where
+//!   the user likes or by a reader the engine runs and waits for ([`Engine::read`]);
 //! - **decode** with the input's [codec](crate::codec), under a panic guard together with the
 //!   metadata: a panicking codec, `Deserialize` or header accessor dead-letters the message
 //!   (reason `decode` or `headers`) instead of killing the input;
@@ -35,14 +36,15 @@ mod engine;
 mod input;
 pub mod kind;
 mod message;
+mod reader;
 mod spec;
 mod stats;
 mod stream;
 mod transport;
 
 pub use binding::{
-    AlreadyBound, Inputs, MetaOf, Output, OutputSlot, Unbound, bind_input, bind_output,
-    bind_request_input, codec_carries,
+    AlreadyBound, Inputs, MetaOf, Output, OutputSlot, ReceivedOf, Unbound, bind_input, bind_output,
+    bind_request_input, bind_stream_input, codec_carries,
 };
 pub use engine::{Engine, EngineError};
 pub use kind::Kind;

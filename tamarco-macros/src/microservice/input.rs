@@ -38,6 +38,8 @@ pub(crate) struct Input {
     /// Numeric options the user wrote, by builder method.
     pub(crate) numbers: Vec<(Ident, LitInt)>,
     pub(crate) dead_letter: Option<LitStr>,
+    /// `stream`: the method reads an `InputStream` instead of handling one message.
+    pub(crate) stream: bool,
     pub(crate) handler: Ident,
     /// The message argument's type (`Message<Price>`), where codec errors belong.
     pub(crate) message: Type,
@@ -75,6 +77,7 @@ pub(crate) fn parse(
         codec: options.codec,
         numbers: options.numbers,
         dead_letter: options.dead_letter,
+        stream: options.stream.is_some(),
         handler: sig.ident.clone(),
         message: message?,
         by_arc: takes_arc_self(sig),
@@ -87,6 +90,7 @@ struct Options {
     codec: Option<syn::Path>,
     numbers: Vec<(Ident, LitInt)>,
     dead_letter: Option<LitStr>,
+    stream: Option<Ident>,
 }
 
 type Parsed = (Ident, Ident, &'static str, LitStr, Options);
@@ -105,6 +109,12 @@ fn parse_args(diag: &mut Diagnostics, attr: &Attribute) -> Option<Parsed> {
         match key.to_string().as_str() {
             "codec" => set_once(&meta, &mut options.codec, meta.value()?.parse()?),
             "dead_letter" => set_once(&meta, &mut options.dead_letter, meta.value()?.parse()?),
+            "stream" => {
+                if meta.input.peek(syn::Token![=]) {
+                    return Err(meta.error("`stream` takes no value: `#[input(kafka, topic = \"events\", stream)]`"));
+                }
+                set_once(&meta, &mut options.stream, key)
+            }
             number if NUMBERS.contains(&number) => {
                 let value: LitInt = meta.value()?.parse()?;
                 value.base10_parse::<u32>()?;
@@ -115,7 +125,7 @@ fn parse_args(diag: &mut Diagnostics, attr: &Attribute) -> Option<Parsed> {
                 Ok(())
             }
             _ => Err(meta.error(format!(
-                "unknown `input` option; expected the kind (`{}` = \"<name>\"), `codec`, `{}` or `dead_letter`",
+                "unknown `input` option; expected the kind (`{}` = \"<name>\"), `codec`, `{}`, `dead_letter` or `stream`",
                 kinds.join("`, `"),
                 NUMBERS.join("`, `")
             ))),
@@ -127,6 +137,15 @@ fn parse_args(diag: &mut Diagnostics, attr: &Attribute) -> Option<Parsed> {
     }
     let (resource, kind, name) = head.finish(diag, attr, &kinds, "subscribe")?;
     let marker = KINDS.iter().find(|(k, _)| kind == k).map(|(_, m)| *m)?;
+    if let Some(stream) = &options.stream
+        && marker == "Request"
+    {
+        diag.error_at(
+            stream,
+            "a `request` input answers each message from a handler; it cannot be read as a `stream`",
+        );
+        return None;
+    }
     Some((resource, kind, marker, name, options))
 }
 

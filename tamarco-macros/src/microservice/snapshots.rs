@@ -157,6 +157,20 @@ fn inputs() {
     );
 }
 
+#[test]
+fn stream_inputs() {
+    check(
+        "stream_inputs",
+        quote!(),
+        quote! {
+            impl Ticker {
+                #[input(kafka, topic = "ticks", stream, prefetch = 64)]
+                async fn read_ticks(&self, ticks: InputStream<Tick>) -> Result<(), BoxError> { Ok(()) }
+            }
+        },
+    );
+}
+
 /// The "Equivalent code" of the macro's docs quotes the snapshots: each block marked
 /// `<!-- snapshot: NAME -->` must be a run of lines of `NAME.expanded.rs` (indentation aside),
 /// so that a change to the expansion that is not carried into the docs fails here.

@@ -167,8 +167,8 @@ pub(crate) fn wire_fn(block: &TaskBlock, p: &Private) -> Option<TokenStream> {
     })
 }
 
-/// One `#[input]`: `bind_input` (or `bind_request_input`) with the spec, the codec and a
-/// handler closure holding the shared service.
+/// One `#[input]`: `bind_input` (or `bind_request_input`, `bind_stream_input`) with the spec,
+/// the codec and a handler (or reader) closure holding the shared service.
 fn input_binding(input: &Input, lookup: &TokenStream, p: &Private) -> TokenStream {
     let resource = &input.resource;
     let handler = &input.handler;
@@ -185,12 +185,28 @@ fn input_binding(input: &Input, lookup: &TokenStream, p: &Private) -> TokenStrea
         false => quote!(&__tamarco_s),
     };
     let target = quote_spanned!(resource.span()=> #lookup!(#resource => &__tamarco_svc.#resource));
-    let bind = match input.replies() {
-        true => quote_spanned!(input.kind.span()=> #p::bind_request_input),
-        false => {
-            let marker = format_ident!("{}", input.marker, span = input.kind.span());
-            quote_spanned!(input.kind.span()=> #p::bind_input::<_, #p::kind::#marker, _, _, _, _, _>)
-        }
+    let marker = format_ident!("{}", input.marker, span = input.kind.span());
+    let (bind, call) = if input.stream {
+        // Called once, with the stream: it owns the service handle.
+        let bind = quote_spanned!(input.kind.span()=> #p::bind_stream_input::<_, #p::kind::#marker, _, _, _, _, _>);
+        let call = quote! {
+            move |__tamarco_stream| async move { Self::#handler(#receiver, __tamarco_stream).await }
+        };
+        (bind, call)
+    } else {
+        let bind = match input.replies() {
+            true => quote_spanned!(input.kind.span()=> #p::bind_request_input),
+            false => {
+                quote_spanned!(input.kind.span()=> #p::bind_input::<_, #p::kind::#marker, _, _, _, _, _>)
+            }
+        };
+        let call = quote! {
+            move |__tamarco_m| {
+                let __tamarco_s = #p::Arc::clone(&__tamarco_s);
+                async move { Self::#handler(#receiver, __tamarco_m).await }
+            }
+        };
+        (bind, call)
     };
     quote! {
         #(#cfg)*
@@ -200,10 +216,7 @@ fn input_binding(input: &Input, lookup: &TokenStream, p: &Private) -> TokenStrea
             #codec,
             {
                 let __tamarco_s = #p::Arc::clone(__tamarco_svc);
-                move |__tamarco_m| {
-                    let __tamarco_s = #p::Arc::clone(&__tamarco_s);
-                    async move { Self::#handler(#receiver, __tamarco_m).await }
-                }
+                #call
             },
         )?;
     }

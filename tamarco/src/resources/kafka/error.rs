@@ -4,6 +4,7 @@ use std::fmt;
 
 use tamarco_core::BoxError;
 use tamarco_core::codec::CodecError;
+use tamarco_core::messaging::Unbound;
 
 /// An output could not send, or an input could not be declared. Each variant names the resource
 /// and the topic or input at fault.
@@ -33,6 +34,9 @@ pub enum Error {
         /// What the client reported.
         source: BoxError,
     },
+    /// The output is not bound to a resource (an `#[output]` field used outside a running
+    /// service).
+    Unbound(Unbound),
     /// An input of this name was declared already.
     DuplicateInput {
         /// The resource's name.
@@ -53,6 +57,7 @@ impl fmt::Display for Error {
             Error::Client { resource, what, .. } => {
                 write!(f, "kafka resource `{resource}`: cannot create the {what}")
             }
+            Error::Unbound(error) => fmt::Display::fmt(error, f),
             Error::DuplicateInput { resource, input } => write!(
                 f,
                 "kafka resource `{resource}` already has an input named `{input}`"
@@ -66,7 +71,7 @@ impl std::error::Error for Error {
         match self {
             Error::Codec(error) => error.source(),
             Error::Push { source, .. } | Error::Client { source, .. } => Some(&**source),
-            Error::NotStarted { .. } | Error::DuplicateInput { .. } => None,
+            Error::NotStarted { .. } | Error::Unbound(_) | Error::DuplicateInput { .. } => None,
         }
     }
 }
@@ -74,5 +79,11 @@ impl std::error::Error for Error {
 impl From<CodecError> for Error {
     fn from(error: CodecError) -> Self {
         Error::Codec(error)
+    }
+}
+
+impl From<Unbound> for Error {
+    fn from(error: Unbound) -> Self {
+        Error::Unbound(error)
     }
 }

@@ -1,10 +1,11 @@
-//! What a handler sees: [`Message`] (the decoded value with its key, headers, partition,
-//! offset and timestamp) and [`Headers`].
+//! What a handler sees: [`Message`] (the decoded value, dereferencing to [`Meta`]: key,
+//! headers, partition, offset and timestamp) and [`Headers`].
 
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use rdkafka::message::{BorrowedMessage, Header, Headers as _, OwnedHeaders};
+use rdkafka::message::{BorrowedHeaders, BorrowedMessage, Header, Headers as _, OwnedHeaders};
 
 /// Kafka record headers: an ordered list of names with byte values. Names may repeat;
 /// [`get`](Headers::get) returns the last value of a name. A null header value reads as empty.
@@ -58,10 +59,9 @@ impl Headers {
         self.0.is_empty()
     }
 
-    pub(crate) fn from_kafka(headers: Option<&rdkafka::message::BorrowedHeaders>) -> Headers {
-        let Some(headers) = headers else {
-            return Headers::default();
-        };
+    /// Copies the client's headers. It panics on a header name that is not UTF-8 (the
+    /// client's accessors unwrap it): call it under a panic guard.
+    fn from_kafka(headers: &BorrowedHeaders) -> Headers {
         Headers(
             headers
                 .iter()
@@ -112,15 +112,13 @@ impl<N: Into<String>, V: Into<Vec<u8>>> FromIterator<(N, V)> for Headers {
     }
 }
 
-/// A message received by an input: the decoded value and where it came from.
-pub struct Message<T> {
-    pub(crate) value: T,
-    pub(crate) meta: Arc<Meta>,
-    pub(crate) attempt: u32,
-}
+/// A message received by an input: the decoded value, which attempt this is, and (through
+/// `Deref` to [`Meta`]) its key, headers, topic, partition, offset and timestamp.
+pub type Message<T> = tamarco_core::messaging::Message<T, Meta>;
 
-/// Where a record came from, and its key and headers; shared by every attempt at it.
-pub(crate) struct Meta {
+/// Where a record came from, and its key and headers; shared by every attempt at it. A
+/// [`Message`] dereferences to it: `message.partition()`.
+pub struct Meta {
     pub(crate) topic: Arc<str>,
     pub(crate) partition: i32,
     pub(crate) offset: i64,
@@ -130,47 +128,35 @@ pub(crate) struct Meta {
 }
 
 impl Meta {
-    /// Copies a record's metadata out of the consumer's buffers. `topic` is the interned
-    /// topic name.
-    pub(crate) fn of(message: &BorrowedMessage<'_>, topic: Arc<str>) -> Arc<Meta> {
+    /// Copies a record's metadata out of the consumer's buffers (`topic` is the interned topic
+    /// name). Reading the headers can panic in the client (a header name that is not UTF-8):
+    /// that is caught here, and the error is returned beside the metadata without headers.
+    pub(crate) fn of(message: &BorrowedMessage<'_>, topic: Arc<str>) -> (Meta, Option<String>) {
         use rdkafka::Message as _;
-        Arc::new(Meta {
+        let (headers, unreadable) = match message.headers() {
+            None => (Headers::default(), None),
+            Some(raw) => match catch_unwind(AssertUnwindSafe(|| Headers::from_kafka(raw))) {
+                Ok(headers) => (headers, None),
+                Err(_) => (
+                    Headers::default(),
+                    Some("a header name is not valid UTF-8".to_owned()),
+                ),
+            },
+        };
+        let meta = Meta {
             topic,
             partition: message.partition(),
             offset: message.offset(),
             timestamp: message.timestamp().to_millis(),
             key: message.key().map(<[u8]>::to_vec),
-            headers: Headers::from_kafka(message.headers()),
-        })
-    }
-}
-
-/// A received record copied out of the consumer: its metadata and its body.
-pub(crate) struct Raw {
-    pub(crate) meta: Arc<Meta>,
-    pub(crate) payload: Option<Vec<u8>>,
-}
-
-impl Raw {
-    pub(crate) fn body(&self) -> &[u8] {
-        self.payload.as_deref().unwrap_or_default()
-    }
-}
-
-impl<T> Message<T> {
-    /// The decoded value.
-    pub fn value(&self) -> &T {
-        &self.value
-    }
-
-    /// The decoded value, by value.
-    pub fn into_value(self) -> T {
-        self.value
+            headers,
+        };
+        (meta, unreadable)
     }
 
     /// The record's key, if it has one.
     pub fn key(&self) -> Option<&[u8]> {
-        self.meta.key.as_deref()
+        self.key.as_deref()
     }
 
     /// The record's key, if it has one and it is UTF-8.
@@ -180,53 +166,60 @@ impl<T> Message<T> {
 
     /// The record's headers.
     pub fn headers(&self) -> &Headers {
-        &self.meta.headers
+        &self.headers
     }
 
     /// The topic it was read from.
     pub fn topic(&self) -> &str {
-        &self.meta.topic
+        &self.topic
     }
 
     /// The partition it was read from.
     pub fn partition(&self) -> i32 {
-        self.meta.partition
+        self.partition
     }
 
     /// Its offset in the partition.
     pub fn offset(&self) -> i64 {
-        self.meta.offset
+        self.offset
     }
 
     /// Its timestamp (create or log-append time), in milliseconds since the Unix epoch.
     pub fn timestamp_millis(&self) -> Option<i64> {
-        self.meta.timestamp
-    }
-
-    /// Which attempt at handling this message this is: 1, then 2 and on for retries after a
-    /// handler error.
-    pub fn attempt(&self) -> u32 {
-        self.attempt
+        self.timestamp
     }
 }
 
-impl<T: fmt::Debug> fmt::Debug for Message<T> {
+impl fmt::Debug for Meta {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Message")
-            .field("topic", &self.meta.topic)
-            .field("partition", &self.meta.partition)
-            .field("offset", &self.meta.offset)
+        f.debug_struct("Meta")
+            .field("topic", &self.topic)
+            .field("partition", &self.partition)
+            .field("offset", &self.offset)
             .field(
                 "key",
                 &self
                     .key_str()
                     .map_or_else(|| format!("{:?}", self.key()), |k| format!("{k:?}")),
             )
-            .field("headers", &self.meta.headers)
-            .field("timestamp_millis", &self.meta.timestamp)
-            .field("attempt", &self.attempt)
-            .field("value", &self.value)
+            .field("headers", &self.headers)
+            .field("timestamp_millis", &self.timestamp)
             .finish()
+    }
+}
+
+/// Interned topic names, so that each record does not allocate its topic.
+#[derive(Default)]
+pub(crate) struct Topics(Vec<Arc<str>>);
+
+impl Topics {
+    pub(crate) fn get(&mut self, topic: &str) -> Arc<str> {
+        if let Some(name) = self.0.iter().find(|name| &***name == topic) {
+            return Arc::clone(name);
+        }
+        let name: Arc<str> = Arc::from(topic);
+        self.0.push(Arc::clone(&name));
+        name
     }
 }
 

@@ -1,39 +1,34 @@
 //! Kafka: consumer-group inputs and outputs, with codecs, commits after success and dead
 //! letters (cargo feature `kafka`; `kafka-tls` adds TLS and SASL/SCRAM through OpenSSL).
 //!
-//! [`Kafka`] is a resource like any other. Its inputs consume topics in a consumer group and
-//! hand each message, decoded by the input's [codec](tamarco_core::codec), to a handler method
-//! of the service or to an [`InputStream`]; its outputs encode values and push them, resolving
-//! once the broker acknowledged them.
+//! [`Kafka`] is a resource like any other, and a transport of the message engine: its inputs
+//! consume topics in a consumer group and hand each record, decoded by the input's
+//! [codec](tamarco_core::codec), to a handler method of the service or to an [`InputStream`];
+//! its outputs encode values and push them, resolving once the broker acknowledged them.
 //!
 //! ```rust,no_run
-//! use std::sync::Arc;
-//!
 //! use tamarco::codec::Json;
+//! use tamarco::kafka::{Kafka, Message, TopicOutput};
 //! use tamarco::prelude::*;
-//! use tamarco::resources::kafka::{Kafka, Message, Output};
 //!
 //! #[derive(tamarco::serde::Serialize, tamarco::serde::Deserialize)]
 //! #[serde(crate = "tamarco::serde")]
 //! struct Order { id: u64 }
 //!
 //! #[microservice]
+//! #[derive(Default)]
 //! struct Shop {
 //!     #[resource]
 //!     kafka: Kafka,
-//!     invoices: Output<Order>,
+//!     #[output(kafka, topic = "invoices")]
+//!     invoices: TopicOutput<Order>,
 //! }
 //!
 //! #[microservice]
 //! impl Shop {
-//!     async fn pre_start(self: Arc<Self>, stage: Stage) -> Result<(), BoxError> {
-//!         // Declared before the resource starts: it joins the group as it starts.
-//!         self.kafka.input("orders", Json).handle_with(&self, Self::on_order)?;
-//!         stage.run().await?;
-//!         Ok(())
-//!     }
-//!
-//!     async fn on_order(self: Arc<Self>, order: Message<Order>) -> Result<(), BoxError> {
+//!     /// Committed once it returns `Ok`; an error is retried, then dead-lettered.
+//!     #[input(kafka, topic = "orders", retries = 2)]
+//!     async fn on_order(&self, order: Message<Order>) -> Result<(), BoxError> {
 //!         tamarco::tracing::info!(key = ?order.key_str(), partition = order.partition(), "order");
 //!         self.invoices.message(order.value()).key(order.value().id.to_string()).push().await?;
 //!         Ok(())
@@ -41,29 +36,33 @@
 //! }
 //!
 //! fn main() -> ExitStatus {
-//!     let kafka = Kafka::new();
-//!     let invoices = kafka.output("invoices", Json);
-//!     Shop { kafka, invoices }.run()
+//!     Shop::default().run()
 //! }
 //! ```
 //!
+//! `#[input(kafka, topic = "t", stream)]` hands the method an [`InputStream`] instead, to read
+//! and [`ack`](tamarco_core::messaging::Delivery::ack) at its own pace. What the attributes
+//! cannot say (several topics in one input, another group or offset reset) is declared by hand
+//! with [`Kafka::input`], from the `pre_start` hook.
+//!
 //! # Settings
 //!
-//! At `system.resources.<name>` (all optional):
+//! At `system.resources.<name>` (all optional; durations are seconds or text like `250ms`):
 //!
 //! | key | default | meaning |
 //! |---|---|---|
 //! | `bootstrap_servers` | `["127.0.0.1:9092"]` | brokers, a list or one comma-separated string |
 //! | `group_id` | the service's name | consumer group of the inputs that do not name one |
-//! | `auto_offset_reset` | `earliest` | where a group with no commit starts: `earliest` or `latest` |
-//! | `retries` | 3 | handler retries before a message is dead-lettered |
-//! | `retry_backoff_ms` | 100 | wait before the first retry; doubles each time, up to 30 s |
-//! | `dead_letter_topic` | `{topic}.dead_letter` | where failed messages go; `{topic}` is the source topic |
+//! | `auto_offset_reset` | `earliest` | where a group with no commit starts: `earliest` or `latest` (the original's `smallest`/`largest` are read as these, with a warning) |
+//! | `retries` | 3 | handler retries before a record is dead-lettered |
+//! | `retry_backoff` | `100ms` | wait before the first retry; doubles each time, up to 30 s |
+//! | `dead_letter_topic` | `{topic}.dead_letter` | where failed records go; `{topic}` is the source topic |
 //! | `create_dead_letter_topics` | `true` | create missing dead-letter topics when an input starts |
 //! | `dead_letter_partitions` | 1 | partitions of the dead-letter topics it creates (replication: the broker's default) |
-//! | `commit_interval_ms` | 1000 | how often handled offsets are committed (also on rebalance and stop) |
-//! | `connect_timeout_seconds` | 10 | `start` fails when no broker answers within it |
-//! | `stop_timeout_seconds` | half the grace period | how long `stop` waits for in-flight messages |
+//! | `commit_interval` | `1s` | how often handled offsets are committed (also on rebalance and stop) |
+//! | `connect_timeout` | `10s` | `start` fails when no broker answers within it |
+//! | `stop_timeout` | half the grace period | how long `stop` waits for in-flight records |
+//! | `inputs.<input>` | none | the engine's per-input options: `concurrency`, `prefetch`, `retries`, `retry_backoff_ms`, `dead_letter` (a topic pattern) |
 //! | `client`, `consumer`, `producer` | none | librdkafka options for every client, consumers only, the producer only |
 //!
 //! The option maps pass straight to librdkafka, nested or dotted alike (`sasl: {mechanism:
@@ -75,81 +74,84 @@
 //!
 //! # Delivery
 //!
-//! At least once, in order per partition. An input handles one message at a time. A message
-//! is committed once its handler succeeded, or it went to the dead-letter topic, and so did
-//! every message before it in its partition. A handler error (or panic) is retried `retries`
-//! times with a doubling backoff; then the message goes to the dead-letter topic, with the
-//! error and its origin in [`dead_letter_headers`], and the input moves on. A message the codec
-//! cannot decode goes there at once. Before a rebalance takes partitions away, what is done is
-//! committed.
+//! At least once. With the default `concurrency` of 1 an input handles one record at a time,
+//! in order. A record is committed once its handler succeeded, or it went to the dead-letter
+//! topic, and so did every record before it in its partition. A handler error (or panic) is
+//! retried `retries` times with a doubling backoff; then the record goes to the dead-letter
+//! topic, with the error and its origin in [`dead_letter_headers`], and the input moves on. A
+//! record the codec cannot decode (or whose headers cannot be read) goes there at once. A
+//! stream delivery dropped unacked seeks its partition back to it: it comes again. Before a
+//! rebalance takes partitions away, what is done is committed, synchronously (the runtime
+//! worker hands its other tasks over meanwhile).
 //!
 //! # Lifecycle
 //!
 //! `start` creates the producer, checks that a broker answers, and starts the inputs declared
 //! so far (inputs declared later start at once). The resource reports `CONNECTING` until every
-//! input has joined its group. `stop` pauses intake (already when the service begins to stop,
-//! so that stream readers see their stream end), waits up to `stop_timeout_seconds` for
-//! in-flight messages, commits, flushes the producer and closes the clients, each step bounded
-//! (librdkafka's close runs off the async runtime). A fatal client error makes the resource
-//! `FAILED`; transient ones (a broker down) are logged and retried by librdkafka. `/status`
-//! lists the inputs (topics, group, assignment, counts) and outputs.
+//! input has joined its group. When the service begins to stop, intake stops (streams end);
+//! `stop` waits up to `stop_timeout` for the records in flight, commits, closes the consumers
+//! and flushes the producer, each step bounded (librdkafka's close runs off the async
+//! runtime); a consumer the wait left open still gets a final commit. A fatal client error
+//! makes the resource `FAILED`; transient ones (a broker down) are logged and retried by
+//! librdkafka. `/status` lists the inputs (topics, group, assignment, counts) and outputs.
 
 mod client;
 mod error;
 mod input;
+mod member;
 mod message;
+mod outgoing;
 mod output;
+mod received;
 mod settings;
 mod spec;
+mod state;
 mod tracker;
+mod transport;
 
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::FromClientConfigAndContext;
-use rdkafka::consumer::Consumer as _;
-use rdkafka::error::RDKafkaErrorCode;
-use rdkafka::producer::{FutureProducer, Producer as _};
+use rdkafka::producer::Producer as _;
 use serde_json::{Map, Value, json};
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
 
 use tamarco_core::codec::Codec;
-use tamarco_core::{BoxError, Resource, ResourceContext, ResourceStatus};
+use tamarco_core::messaging::{Engine, InputOptions, Inputs, kind};
+use tamarco_core::{BoxError, Resource, ResourceContext, ResourceStatus, error_chain};
 
-use client::{Health, InputContext, InputState, ProducerContext, Throttle};
-use input::{Consumer, InputCtx, Launch, Run};
+use client::{ProducerCallbacks, Throttle};
 use settings::Config;
-use spec::InputSpec;
+use state::{CLOSE_TIMEOUT, Producer, ResourceState, create_topics, off_runtime};
 
 pub use error::Error;
-pub use input::{Ack, Delivery, InputBuilder, InputStream, dead_letter_headers};
-pub use message::{Headers, Message};
-pub use output::{GenericOutput, Outgoing, Output, Pending, Receipt};
+pub use input::{Delivery, InputBuilder, InputStream};
+pub use message::{Headers, Message, Meta};
+pub use outgoing::{Outgoing, Pending, Receipt};
+pub use output::{GenericOutput, TopicOutput};
+pub use received::{Received, dead_letter_headers};
 pub use spec::OffsetReset;
+pub use transport::{KafkaTransport, TopicConsumer};
 
-/// How long closing one consumer (final commit, leaving the group) or flushing the producer
-/// may take before it is left behind.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
-
-type Producer = FutureProducer<ProducerContext>;
-
-/// The Kafka resource: declare it as a `#[resource]` field, then make inputs with
-/// [`input`](Kafka::input) and outputs with [`output`](Kafka::output) and
-/// [`generic_output`](Kafka::generic_output). See the [module docs](self).
+/// The Kafka resource: declare it as a `#[resource]` field, then its inputs with
+/// `#[input(kafka, topic = "...")]` and its outputs with `#[output(kafka, topic = "...")]`
+/// (or by hand with [`input`](Kafka::input), [`output`](Kafka::output) and
+/// [`generic_output`](Kafka::generic_output)). See the [module docs](self).
 pub struct Kafka {
-    shared: Arc<Shared>,
+    state: Arc<ResourceState>,
+    engine: Arc<Engine<KafkaTransport>>,
+    /// The engine's transport while the resource runs.
+    transport: Mutex<Option<Arc<KafkaTransport>>>,
 }
 
 impl Kafka {
     /// A Kafka resource; its settings are read when the service configures it.
     pub fn new() -> Self {
         Kafka {
-            shared: Arc::new(Shared::default()),
+            state: Arc::new(ResourceState::default()),
+            engine: Arc::new(Engine::new()),
+            transport: Mutex::default(),
         }
     }
 
@@ -157,27 +159,27 @@ impl Kafka {
     /// [`handle`](InputBuilder::handle), [`handle_with`](InputBuilder::handle_with) or
     /// [`stream`](InputBuilder::stream).
     pub fn input<T: Send + 'static>(&self, topic: &str, codec: impl Codec<T>) -> InputBuilder<T> {
-        InputBuilder::new(Arc::clone(&self.shared), topic, codec)
+        let engine = Arc::clone(&self.engine);
+        InputBuilder::new(Arc::clone(&self.state), engine, topic, codec)
     }
 
     /// An output to `topic`, encoding with `codec`. It may be made before the resource starts
     /// (to keep it in a field); it sends once the resource started.
-    pub fn output<T: 'static>(&self, topic: &str, codec: impl Codec<T>) -> Output<T> {
-        Output::new(Arc::clone(&self.shared), topic, codec)
+    pub fn output<T: 'static>(&self, topic: &str, codec: impl Codec<T>) -> TopicOutput<T> {
+        TopicOutput::new(Arc::clone(&self.state), topic, codec)
     }
 
     /// An output that takes the topic per call.
     pub fn generic_output<T: 'static>(&self, codec: impl Codec<T>) -> GenericOutput<T> {
-        GenericOutput::new(Arc::clone(&self.shared), codec)
+        GenericOutput::new(Arc::clone(&self.state), codec)
     }
 
     /// Creates the topics, as (name, partitions), that do not exist yet, with the broker's
     /// default replication. For development and tests; production topics are usually made by
     /// their owners. Works once the resource is configured (from the `pre_start` hook on).
     pub async fn create_topics(&self, topics: &[(&str, i32)]) -> Result<(), Error> {
-        let config = self.shared.config.read().expect("config lock").clone();
-        let resource = self.shared.name();
-        let Some(config) = config else {
+        let resource = self.state.name();
+        let Some(config) = self.state.config() else {
             return Err(Error::NotStarted { resource });
         };
         let topics = topics.iter().map(|(t, p)| ((*t).to_owned(), *p)).collect();
@@ -192,22 +194,44 @@ impl Kafka {
 
     /// Whether every running input has joined its consumer group.
     pub fn is_joined(&self) -> bool {
-        self.shared.all_joined()
+        self.state.all_joined()
     }
 
     /// Waits until every running input has joined its consumer group.
     pub async fn joined(&self) {
-        while !self.shared.all_joined() {
+        while !self.state.all_joined() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
     /// The partitions currently assigned to the input named `input`, as (topic, partition).
     pub fn assignment(&self, input: &str) -> Option<Vec<(String, i32)>> {
-        let declared = self.shared.declared.lock().expect("inputs lock");
-        let input = declared.iter().find(|d| d.spec.name == input)?;
-        let running = input.running.lock().expect("input lock");
-        running.as_ref().map(|r| r.state.assignment())
+        self.state.member(input).map(|member| member.assignment())
+    }
+}
+
+impl Kafka {
+    /// Stops the inputs (the engine finishes what is in flight, within the stop timeout),
+    /// then commits and closes whatever consumer is still open, and flushes the producer:
+    /// each step bounded.
+    async fn teardown(&self) {
+        let state = &self.state;
+        let stop_timeout = state
+            .config()
+            .map_or(Duration::from_secs(15), |c| c.stop_timeout);
+        if !self.engine.stop(stop_timeout).await {
+            tracing::warn!(
+                resource = state.name(),
+                "kafka: handlers still running after {stop_timeout:?}; their records stay \
+                 uncommitted and come again"
+            );
+        }
+        // What the engine's stop could not close in time gets a short final commit.
+        let transport = self.transport.lock().expect("transport lock").take();
+        if let Some(transport) = transport {
+            transport.close_all().await;
+        }
+        state.close_producer().await;
     }
 }
 
@@ -220,403 +244,46 @@ impl Default for Kafka {
 impl std::fmt::Debug for Kafka {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Kafka")
-            .field("name", &self.shared.name())
-            .field("config", &self.shared.config.read().expect("config lock"))
+            .field("name", &self.state.name())
+            .field("config", &self.state.config())
             .finish_non_exhaustive()
     }
 }
 
-/// What the resource, its inputs and its outputs share.
-#[derive(Default)]
-pub(crate) struct Shared {
-    cx: Mutex<Option<ResourceContext>>,
-    config: RwLock<Option<Arc<Config>>>,
-    producer: RwLock<Option<Producer>>,
-    declared: Mutex<Vec<Arc<Declared>>>,
-    outputs: Mutex<Vec<(Option<String>, String)>>,
-    started: AtomicBool,
-    health: Arc<Health>,
-}
+/// `#[input(kafka, topic = "...")]`: topic inputs on the message engine.
+impl Inputs<kind::Topic> for Kafka {
+    type Transport = KafkaTransport;
 
-/// An input as declared, and its consumer while it runs.
-struct Declared {
-    spec: InputSpec,
-    mode: &'static str,
-    launch: Box<dyn Launch>,
-    running: Mutex<Option<RunningInput>>,
-}
-
-struct RunningInput {
-    consumer: Arc<Consumer>,
-    state: Arc<InputState>,
-    halt: watch::Sender<bool>,
-    task: JoinHandle<()>,
-    storer: JoinHandle<()>,
-}
-
-impl Shared {
-    pub(crate) fn name(&self) -> String {
-        self.cx
-            .lock()
-            .expect("context lock")
-            .as_ref()
-            .map_or_else(|| "kafka".to_owned(), |cx| cx.name().to_owned())
+    fn engine(&self) -> &Engine<KafkaTransport> {
+        &self.engine
     }
-
-    /// The producer, once started.
-    pub(crate) fn producer(&self) -> Result<Producer, Error> {
-        self.producer
-            .read()
-            .expect("producer lock")
-            .clone()
-            .ok_or_else(|| Error::NotStarted {
-                resource: self.name(),
-            })
-    }
-
-    pub(crate) fn record_output(&self, topic: Option<&str>, codec: &str) {
-        let entry = (topic.map(str::to_owned), codec.to_owned());
-        let mut outputs = self.outputs.lock().expect("outputs lock");
-        if !outputs.contains(&entry) {
-            outputs.push(entry);
-        }
-    }
-
-    fn declare(
-        self: &Arc<Self>,
-        spec: InputSpec,
-        mode: &'static str,
-        launch: Box<dyn Launch>,
-    ) -> Result<(), Error> {
-        let declared = {
-            let mut all = self.declared.lock().expect("inputs lock");
-            if all.iter().any(|d| d.spec.name == spec.name) {
-                return Err(Error::DuplicateInput {
-                    resource: self.name(),
-                    input: spec.name,
-                });
-            }
-            let declared = Arc::new(Declared {
-                spec,
-                mode,
-                launch,
-                running: Mutex::new(None),
-            });
-            all.push(Arc::clone(&declared));
-            declared
-        };
-        if self.started.load(Ordering::Acquire) {
-            let config = self.config.read().expect("config lock").clone();
-            if let (Some(config), Ok(runtime)) = (config, tokio::runtime::Handle::try_current()) {
-                let spec = declared.spec.clone();
-                runtime.spawn(async move { create_dead_letter_topics(&config, &[spec]).await });
-            }
-            self.launch(&declared)?;
-        }
-        Ok(())
-    }
-
-    /// Creates the input's consumer, subscribes it and spawns its loop.
-    fn launch(self: &Arc<Self>, declared: &Declared) -> Result<(), Error> {
-        let resource = self.name();
-        let client_error = |source: BoxError| Error::Client {
-            resource: resource.clone(),
-            what: format!("consumer of input `{}`", declared.spec.name),
-            source,
-        };
-        let (Some(cx), Some(config)) = (
-            self.cx.lock().expect("context lock").clone(),
-            self.config.read().expect("config lock").clone(),
-        ) else {
-            return Err(Error::NotStarted { resource });
-        };
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|_| client_error("inputs start on the service's tokio runtime".into()))?;
-        let spec = declared.spec.clone();
-        let state = Arc::new(InputState::new(
-            &resource,
-            &spec.name,
-            config.group(&spec),
-            Arc::clone(&self.health),
-        ));
-        let context = InputContext {
-            state: Arc::clone(&state),
-        };
-        let consumer = {
-            let _entered = runtime.enter();
-            Consumer::from_config_and_context(&config.consumer(&spec), context)
-                .map_err(|e| client_error(e.into()))?
-        };
-        let topics: Vec<&str> = spec.topics.iter().map(String::as_str).collect();
-        if let Err(error) = consumer.subscribe(&topics) {
-            close_later(consumer);
-            return Err(client_error(error.into()));
-        }
-        let consumer = Arc::new(consumer);
-        let (halt, halted) = watch::channel(cx.shutdown().is_stopping());
-        // Intake pauses as soon as the service begins to stop, before its tasks are stopped:
-        // a task reading a stream then sees the stream end.
-        let shutdown = cx.shutdown().clone();
-        let mut closed = halt.subscribe();
-        let forward = halt.clone();
-        runtime.spawn(async move {
-            tokio::select! {
-                () = shutdown.stopping() => { forward.send_replace(true); }
-                _ = closed.wait_for(|h| *h) => {}
-            }
-        });
-        let run = Run {
-            ctx: Arc::new(InputCtx {
-                shared: Arc::clone(self),
-                spec,
-                config,
-                state: Arc::clone(&state),
-                halt: halted,
-            }),
-            consumer: Arc::clone(&consumer),
-        };
-        let Some(future) = declared.launch.launch(run) else {
-            tracing::warn!(
-                resource,
-                input = declared.spec.name,
-                "kafka: a stream input does not restart; declare it again"
-            );
-            if let Ok(consumer) = Arc::try_unwrap(consumer) {
-                close_later(consumer);
-            }
-            return Ok(());
-        };
-        let task = runtime.spawn(future);
-        let storer = runtime.spawn(input::store_periodically(
-            Arc::clone(&state),
-            Arc::clone(&consumer),
-            halt.subscribe(),
-        ));
-        tracing::info!(
-            resource,
-            input = declared.spec.name,
-            topics = ?declared.spec.topics,
-            group = state.group,
-            mode = declared.mode,
-            "kafka: input started"
-        );
-        *declared.running.lock().expect("input lock") = Some(RunningInput {
-            consumer,
-            state,
-            halt,
-            task,
-            storer,
-        });
-        Ok(())
-    }
-
-    fn all_joined(&self) -> bool {
-        let declared = self.declared.lock().expect("inputs lock");
-        declared.iter().all(|d| {
-            d.running
-                .lock()
-                .expect("input lock")
-                .as_ref()
-                .is_none_or(|r| r.state.joined.load(Ordering::Acquire))
-        })
-    }
-
-    /// Stops the inputs (bounded), commits, closes the consumers and flushes the producer.
-    async fn teardown(&self) {
-        self.started.store(false, Ordering::Release);
-        let stop_timeout = self
-            .config
-            .read()
-            .expect("config lock")
-            .as_ref()
-            .map_or(Duration::from_secs(15), |c| c.stop_timeout);
-        let declared: Vec<Arc<Declared>> = self.declared.lock().expect("inputs lock").clone();
-        let mut running: Vec<(String, RunningInput)> = declared
-            .iter()
-            .filter_map(|d| {
-                let taken = d.running.lock().expect("input lock").take();
-                taken.map(|r| (d.spec.name.clone(), r))
-            })
-            .collect();
-        for (_, input) in &running {
-            input.halt.send_replace(true);
-        }
-        let deadline = tokio::time::Instant::now() + stop_timeout;
-        for (name, input) in &mut running {
-            let state = &input.state;
-            if tokio::time::timeout_at(deadline, &mut input.task)
-                .await
-                .is_err()
-            {
-                tracing::warn!(
-                    resource = state.resource,
-                    input = name.as_str(),
-                    "kafka: the in-flight message was not handled within {stop_timeout:?}; \
-                     it stays uncommitted and comes again"
-                );
-                input.task.abort();
-                let _ = (&mut input.task).await;
-            }
-            // It stops with the input; it holds the consumer, which must close last.
-            let _ = (&mut input.storer).await;
-            if tokio::time::timeout_at(deadline, state.tracker.idle())
-                .await
-                .is_err()
-            {
-                tracing::warn!(
-                    resource = state.resource,
-                    input = name.as_str(),
-                    outstanding = state.tracker.outstanding(),
-                    "kafka: stream deliveries were not acked within {stop_timeout:?}; \
-                     they stay uncommitted and come again"
-                );
-            }
-        }
-        let closing = running.into_iter().map(|(name, input)| {
-            let RunningInput {
-                consumer, state, ..
-            } = input;
-            let resource = state.resource.clone();
-            let closed = off_runtime(CLOSE_TIMEOUT, move || {
-                state.store_positions(&*consumer);
-                state.commit_sync(&*consumer);
-                // Dropping the last handle closes the consumer: it leaves the group, which
-                // hands the partitions to the other members at once.
-                drop(consumer);
-            });
-            async move {
-                if !closed.await {
-                    tracing::warn!(
-                        resource,
-                        input = name,
-                        "kafka: the consumer did not close within {CLOSE_TIMEOUT:?}; left behind"
-                    );
-                }
-            }
-        });
-        futures_util::future::join_all(closing).await;
-        let producer = self.producer.write().expect("producer lock").take();
-        if let Some(producer) = producer {
-            let resource = self.name();
-            let flushed = off_runtime(CLOSE_TIMEOUT, move || {
-                if let Err(error) = producer.flush(CLOSE_TIMEOUT) {
-                    tracing::warn!("kafka: producer flush failed: {error}");
-                }
-                drop(producer);
-            });
-            if !flushed.await {
-                tracing::warn!(
-                    resource,
-                    "kafka: the producer did not flush within {CLOSE_TIMEOUT:?}; left behind"
-                );
-            }
-        }
-    }
-}
-
-/// Runs blocking librdkafka work (commits, closes, flushes) on a blocking thread; false if it
-/// did not finish within `timeout` (the thread is then left to finish on its own).
-fn off_runtime(
-    timeout: Duration,
-    work: impl FnOnce() + Send + 'static,
-) -> impl Future<Output = bool> {
-    let join = tokio::task::spawn_blocking(work);
-    async move { matches!(tokio::time::timeout(timeout, join).await, Ok(Ok(()))) }
-}
-
-/// Creates the dead-letter topics of `inputs` that do not exist yet (best effort: a failure
-/// is logged, and dead-lettering retries until the topic can be written).
-async fn create_dead_letter_topics(config: &Config, inputs: &[InputSpec]) {
-    if !config.create_dead_letter_topics {
-        return;
-    }
-    let names: Vec<(String, i32)> = inputs
-        .iter()
-        .flat_map(|spec| {
-            spec.topics.iter().map(|topic| {
-                (
-                    config.dead_letter_topic(spec, topic),
-                    config.dead_letter_partitions,
-                )
-            })
-        })
-        .collect();
-    if let Err(error) = create_topics(config, names).await {
-        tracing::warn!("kafka: cannot create the dead-letter topics: {error}");
-    }
-}
-
-/// Creates the topics that do not exist yet; the error names the first that failed.
-async fn create_topics(config: &Config, mut topics: Vec<(String, i32)>) -> Result<(), BoxError> {
-    topics.sort();
-    topics.dedup_by(|a, b| a.0 == b.0);
-    if topics.is_empty() {
-        return Ok(());
-    }
-    let admin: AdminClient<DefaultClientContext> = config.producer().create()?;
-    let new: Vec<NewTopic<'_>> = topics
-        .iter()
-        .map(|(name, partitions)| NewTopic::new(name, *partitions, TopicReplication::Fixed(-1)))
-        .collect();
-    let options = AdminOptions::new()
-        .request_timeout(Some(config.connect_timeout))
-        .operation_timeout(Some(config.connect_timeout));
-    let created = tokio::time::timeout(
-        config.connect_timeout + Duration::from_secs(1),
-        admin.create_topics(&new, &options),
-    )
-    .await;
-    drop(new);
-    off_runtime(CLOSE_TIMEOUT, move || drop(admin)).await;
-    let results = match created {
-        Ok(results) => results?,
-        Err(_) => return Err(format!("creating topics timed out: {topics:?}").into()),
-    };
-    for result in results {
-        match result {
-            Ok(topic) => tracing::info!(topic, "kafka: topic created"),
-            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-            Err((topic, code)) => {
-                return Err(format!("cannot create topic `{topic}`: {code}").into());
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Closes a consumer that never ran, without blocking the caller.
-fn close_later(consumer: Consumer) {
-    std::thread::spawn(move || drop(consumer));
 }
 
 impl Resource for Kafka {
     fn bind(&self, cx: &ResourceContext) {
-        *self.shared.cx.lock().expect("context lock") = Some(cx.clone());
+        *self.state.cx.lock().expect("context lock") = Some(cx.clone());
     }
 
     async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
         let config = Config::load(cx)?;
         tracing::debug!(resource = cx.name(), ?config, "kafka: configured");
-        *self.shared.config.write().expect("config lock") = Some(Arc::new(config));
+        *self.state.config.write().expect("config lock") = Some(Arc::new(config));
         Ok(())
     }
 
     async fn start(&self, cx: &ResourceContext) -> Result<(), BoxError> {
-        let shared = &self.shared;
-        shared.health.reset();
-        let config = shared
-            .config
-            .read()
-            .expect("config lock")
-            .clone()
+        let state = &self.state;
+        state.health.reset();
+        let config = state
+            .config()
             .ok_or("the kafka resource starts after `configure`")?;
-        let context = ProducerContext {
+        let callbacks = ProducerCallbacks {
             resource: cx.name().to_owned(),
-            health: Arc::clone(&shared.health),
+            health: Arc::clone(&state.health),
             throttle: Throttle::default(),
         };
         let producer =
-            Producer::from_config_and_context(&config.producer(), context).map_err(|e| {
+            Producer::from_config_and_context(&config.producer(), callbacks).map_err(|e| {
                 Error::Client {
                     resource: cx.name().to_owned(),
                     what: "producer".into(),
@@ -649,95 +316,100 @@ impl Resource for Kafka {
                 .into());
             }
         }
-        *shared.producer.write().expect("producer lock") = Some(producer);
-        shared.started.store(true, Ordering::Release);
-        let declared: Vec<Arc<Declared>> = shared.declared.lock().expect("inputs lock").clone();
-        // In the background: only a failing message needs its dead-letter topic, and the
-        // producer waits for a topic that is being created.
-        let specs: Vec<InputSpec> = declared.iter().map(|d| d.spec.clone()).collect();
-        let dead_letters = Arc::clone(&config);
-        tokio::spawn(async move { create_dead_letter_topics(&dead_letters, &specs).await });
-        for input in declared {
-            if let Err(error) = shared.launch(&input) {
-                shared.teardown().await;
-                return Err(error.into());
-            }
+        *state.producer.write().expect("producer lock") = Some(producer);
+        let defaults = InputOptions {
+            concurrency: Some(1),
+            prefetch: Some(32),
+            retries: Some(config.retries),
+            retry_backoff_ms: Some(
+                u64::try_from(config.retry_backoff.as_millis()).unwrap_or(u64::MAX),
+            ),
+            dead_letter: Some(config.dead_letter_topic.clone()),
+            max_deliveries: None,
+        };
+        let transport = Arc::new(KafkaTransport::new(Arc::clone(state)));
+        *self.transport.lock().expect("transport lock") = Some(Arc::clone(&transport));
+        let started = self
+            .engine
+            .start(transport, cx, defaults, config.connect_timeout)
+            .await;
+        if let Err(error) = started {
+            // The runtime does not stop a resource whose start failed: close what opened.
+            self.teardown().await;
+            return Err(format!("kafka: {}", error_chain(&*error)).into());
         }
         Ok(())
     }
 
     async fn stop(&self, _cx: &ResourceContext) -> Result<(), BoxError> {
-        self.shared.teardown().await;
+        self.teardown().await;
         Ok(())
     }
 
     fn status(&self) -> Option<ResourceStatus> {
-        let shared = &self.shared;
-        if shared.health.fatal().is_some() {
+        let state = &self.state;
+        if state.health.fatal().is_some() {
             return Some(ResourceStatus::Failed);
         }
-        let lifecycle = shared
+        if let Some(status) = self.engine.status() {
+            return Some(status);
+        }
+        let lifecycle = state
             .cx
             .lock()
             .expect("context lock")
             .as_ref()
             .map(|cx| cx.status().get());
-        if lifecycle == Some(ResourceStatus::Started) && !shared.all_joined() {
+        if lifecycle == Some(ResourceStatus::Started) && !state.all_joined() {
             return Some(ResourceStatus::Connecting);
         }
         None
     }
 
     fn status_fields(&self) -> Map<String, Value> {
-        let shared = &self.shared;
+        let state = &self.state;
         let mut fields = Map::new();
-        if let Some(config) = shared.config.read().expect("config lock").as_ref() {
+        if let Some(config) = state.config() {
             fields.insert("bootstrap_servers".into(), json!(config.bootstrap_servers));
         }
-        let declared = shared.declared.lock().expect("inputs lock").clone();
-        let inputs: Vec<Value> = declared
-            .iter()
-            .map(|d| {
-                let running = d.running.lock().expect("input lock");
-                let mut input = json!({
-                    "name": d.spec.name,
-                    "topics": d.spec.topics,
-                    "mode": d.mode,
-                    "running": running.is_some(),
-                });
-                if let Some(r) = running.as_ref() {
-                    let state = &r.state;
-                    let assignment: Vec<Value> = state
-                        .assignment()
-                        .into_iter()
-                        .map(|(topic, partition)| json!({"topic": topic, "partition": partition}))
-                        .collect();
-                    let extra = json!({
-                        "group": state.group,
-                        "joined": state.joined.load(Ordering::Acquire),
-                        "assignment": assignment,
-                        "handled": state.handled.load(Ordering::Relaxed),
-                        "retried": state.retried.load(Ordering::Relaxed),
-                        "dead_lettered": state.dead_lettered.load(Ordering::Relaxed),
-                        "rebalances": state.rebalances.load(Ordering::Relaxed),
-                    });
-                    if let (Value::Object(input), Value::Object(extra)) = (&mut input, extra) {
-                        input.extend(extra);
-                    }
-                }
-                input
-            })
-            .collect();
-        fields.insert("inputs".into(), Value::Array(inputs));
-        let outputs: Vec<Value> = shared
-            .outputs
-            .lock()
-            .expect("outputs lock")
-            .iter()
+        let mut inputs = self.engine.status_fields();
+        for input in inputs.as_array_mut().into_iter().flatten() {
+            let name = input["name"].as_str().unwrap_or_default().to_owned();
+            let Value::Object(fields) = input else {
+                continue;
+            };
+            let Some(member) = state.member(&name) else {
+                fields.insert(
+                    "topics".into(),
+                    json!(state.subscription(&name).topics(&name)),
+                );
+                continue;
+            };
+            let assignment: Vec<Value> = member
+                .assignment()
+                .into_iter()
+                .map(|(topic, partition)| json!({"topic": topic, "partition": partition}))
+                .collect();
+            fields.insert("topics".into(), json!(member.topics));
+            fields.insert("group".into(), json!(member.group));
+            fields.insert(
+                "joined".into(),
+                json!(member.joined.load(Ordering::Acquire)),
+            );
+            fields.insert("assignment".into(), Value::Array(assignment));
+            fields.insert(
+                "rebalances".into(),
+                json!(member.rebalances.load(Ordering::Relaxed)),
+            );
+        }
+        fields.insert("inputs".into(), inputs);
+        let outputs: Vec<Value> = state
+            .outputs()
+            .into_iter()
             .map(|(topic, codec)| json!({"topic": topic, "codec": codec}))
             .collect();
         fields.insert("outputs".into(), Value::Array(outputs));
-        if let Some(fatal) = shared.health.fatal() {
+        if let Some(fatal) = state.health.fatal() {
             fields.insert("error".into(), json!(fatal));
         }
         fields

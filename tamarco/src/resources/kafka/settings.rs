@@ -3,15 +3,15 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use serde::Deserialize;
 use serde_json::Value;
 
+use tamarco_core::settings::Duration;
 use tamarco_core::{ResourceContext, SettingsError};
 
-use super::spec::{InputSpec, OffsetReset};
+use super::spec::OffsetReset;
 
 /// `bootstrap_servers`: a list of `host:port`, or one comma-separated string.
 #[derive(Debug, Clone, Deserialize)]
@@ -34,24 +34,27 @@ impl Servers {
     }
 }
 
-/// The settings tree as written; every key is optional.
+/// The settings tree as written at `system.resources.<name>`; every key is optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-struct Raw {
+struct Written {
     bootstrap_servers: Option<Servers>,
     group_id: Option<String>,
     auto_offset_reset: Option<OffsetReset>,
     retries: Option<u32>,
-    retry_backoff_ms: Option<u64>,
+    retry_backoff: Option<Duration>,
     dead_letter_topic: Option<String>,
     create_dead_letter_topics: Option<bool>,
     dead_letter_partitions: Option<i32>,
-    commit_interval_ms: Option<u64>,
-    connect_timeout_seconds: Option<f64>,
-    stop_timeout_seconds: Option<f64>,
+    commit_interval: Option<Duration>,
+    connect_timeout: Option<Duration>,
+    stop_timeout: Option<Duration>,
     client: Value,
     consumer: Value,
     producer: Value,
+    /// Per-input options (`inputs.<name>.retries`...), read by the message engine.
+    #[allow(dead_code)]
+    inputs: Value,
 }
 
 /// The resource's configuration, read in `configure`.
@@ -60,13 +63,13 @@ pub(crate) struct Config {
     pub(crate) group_id: String,
     pub(crate) auto_offset_reset: OffsetReset,
     pub(crate) retries: u32,
-    pub(crate) retry_backoff: Duration,
+    pub(crate) retry_backoff: std::time::Duration,
     pub(crate) dead_letter_topic: String,
     pub(crate) create_dead_letter_topics: bool,
     pub(crate) dead_letter_partitions: i32,
-    pub(crate) commit_interval_ms: u64,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) stop_timeout: Duration,
+    pub(crate) commit_interval: std::time::Duration,
+    pub(crate) connect_timeout: std::time::Duration,
+    pub(crate) stop_timeout: std::time::Duration,
     /// Pass-through librdkafka options for every client, then per kind. May hold secrets:
     /// never logged, never shown in `/status`.
     client: BTreeMap<String, String>,
@@ -79,10 +82,10 @@ pub(crate) struct Config {
 /// Defaults, documented on the module.
 pub(crate) const DEFAULT_SERVERS: &str = "127.0.0.1:9092";
 pub(crate) const DEFAULT_RETRIES: u32 = 3;
-pub(crate) const DEFAULT_RETRY_BACKOFF_MS: u64 = 100;
+pub(crate) const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_millis(100);
 pub(crate) const DEFAULT_DEAD_LETTER_TOPIC: &str = "{topic}.dead_letter";
-pub(crate) const DEFAULT_COMMIT_INTERVAL_MS: u64 = 1000;
-const DEFAULT_CONNECT_TIMEOUT_SECONDS: f64 = 10.0;
+pub(crate) const DEFAULT_COMMIT_INTERVAL: Duration = Duration::from_secs(1);
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Options the resource owns: setting them in the pass-through maps would break at-least-once
 /// delivery, so they are refused.
@@ -97,12 +100,12 @@ impl Config {
     /// Reads `system.resources.<name>`; errors name the full key.
     pub(crate) fn load(cx: &ResourceContext) -> Result<Config, SettingsError> {
         let view = cx.settings();
-        let raw: Raw = view.load()?;
+        let written: Written = view.load()?;
         let invalid = |key: &str, message: String| SettingsError::Invalid {
             key: view.full_key(key),
             message,
         };
-        let bootstrap_servers = raw
+        let bootstrap_servers = written
             .bootstrap_servers
             .map(Servers::into_list)
             .unwrap_or_else(|| vec![DEFAULT_SERVERS.to_owned()]);
@@ -112,29 +115,18 @@ impl Config {
                 "needs at least one host:port".into(),
             ));
         }
-        let seconds = |key: &str, value: f64| {
-            Duration::try_from_secs_f64(value)
-                .map_err(|_| invalid(key, format!("{value} is not a duration in seconds")))
-        };
-        let connect_timeout = seconds(
-            "connect_timeout_seconds",
-            raw.connect_timeout_seconds
-                .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECONDS),
-        )?;
         // In-flight handlers get half the service's grace period by default, so that the
         // commit, the producer flush and the other resources fit in the rest.
-        let grace: f64 = view
-            .settings()
-            .get_or("system.shutdown.grace_period_seconds", 30.0)?;
-        let stop_timeout = seconds(
-            "stop_timeout_seconds",
-            raw.stop_timeout_seconds.unwrap_or(grace / 2.0),
+        let grace: Duration = view.settings().get_or(
+            "system.shutdown.grace_period_seconds",
+            Duration::from_secs(30),
         )?;
+        let stop_timeout = written.stop_timeout.map_or(*grace / 2, Duration::get);
         let mut maps = Vec::new();
         for (key, value) in [
-            ("client", raw.client),
-            ("consumer", raw.consumer),
-            ("producer", raw.producer),
+            ("client", written.client),
+            ("consumer", written.consumer),
+            ("producer", written.producer),
         ] {
             let mut flat = BTreeMap::new();
             flatten(&view.full_key(key), "", value, &mut flat)?;
@@ -149,10 +141,10 @@ impl Config {
         let producer = maps.pop().unwrap_or_default();
         let consumer = maps.pop().unwrap_or_default();
         let client = maps.pop().unwrap_or_default();
-        let dead_letter_topic = raw
+        let dead_letter_topic = written
             .dead_letter_topic
             .unwrap_or_else(|| DEFAULT_DEAD_LETTER_TOPIC.to_owned());
-        if raw.dead_letter_partitions.is_some_and(|p| p < 1) {
+        if written.dead_letter_partitions.is_some_and(|p| p < 1) {
             return Err(invalid(
                 "dead_letter_partitions",
                 "must be at least 1".into(),
@@ -164,19 +156,21 @@ impl Config {
                 "must not be empty (use `{topic}` for the source topic)".into(),
             ));
         }
+        let commit_interval = written.commit_interval.unwrap_or(DEFAULT_COMMIT_INTERVAL);
+        if commit_interval.is_zero() {
+            return Err(invalid("commit_interval", "must be more than zero".into()));
+        }
         Ok(Config {
             bootstrap_servers,
-            group_id: raw.group_id.unwrap_or_else(|| cx.service().to_owned()),
-            auto_offset_reset: raw.auto_offset_reset.unwrap_or_default(),
-            retries: raw.retries.unwrap_or(DEFAULT_RETRIES),
-            retry_backoff: Duration::from_millis(
-                raw.retry_backoff_ms.unwrap_or(DEFAULT_RETRY_BACKOFF_MS),
-            ),
+            group_id: written.group_id.unwrap_or_else(|| cx.service().to_owned()),
+            auto_offset_reset: written.auto_offset_reset.unwrap_or_default(),
+            retries: written.retries.unwrap_or(DEFAULT_RETRIES),
+            retry_backoff: *written.retry_backoff.unwrap_or(DEFAULT_RETRY_BACKOFF),
             dead_letter_topic,
-            create_dead_letter_topics: raw.create_dead_letter_topics.unwrap_or(true),
-            dead_letter_partitions: raw.dead_letter_partitions.unwrap_or(1),
-            commit_interval_ms: raw.commit_interval_ms.unwrap_or(DEFAULT_COMMIT_INTERVAL_MS),
-            connect_timeout,
+            create_dead_letter_topics: written.create_dead_letter_topics.unwrap_or(true),
+            dead_letter_partitions: written.dead_letter_partitions.unwrap_or(1),
+            commit_interval: *commit_interval,
+            connect_timeout: *written.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT),
             stop_timeout,
             client,
             consumer,
@@ -203,40 +197,32 @@ impl Config {
         self.base(id, &self.producer)
     }
 
-    /// The configuration of the consumer of one input. Offsets are stored by the input once
-    /// handled, and committed from the store (periodically, on rebalance and on stop).
-    pub(crate) fn consumer(&self, input: &InputSpec) -> ClientConfig {
-        let id = format!("{}.{}.{}", self.service, self.resource, input.name);
+    /// The configuration of the consumer of the input `input`, in `group`. Offsets are
+    /// stored by the input once handled, and committed from the store (periodically, on
+    /// rebalance and on stop).
+    pub(crate) fn consumer(
+        &self,
+        input: &str,
+        group: &str,
+        offset_reset: Option<OffsetReset>,
+    ) -> ClientConfig {
+        let id = format!("{}.{}.{}", self.service, self.resource, input);
         let mut config = self.base(id, &self.consumer);
-        let reset = input.offset_reset.unwrap_or(self.auto_offset_reset);
         config
-            .set("group.id", self.group(input))
+            .set("group.id", group)
             .set("enable.auto.commit", "true")
             .set("enable.auto.offset.store", "false")
             .set(
                 "auto.commit.interval.ms",
-                self.commit_interval_ms.to_string(),
+                self.commit_interval.as_millis().max(1).to_string(),
             );
         let passed_through = self.consumer.contains_key("auto.offset.reset")
             || self.client.contains_key("auto.offset.reset");
-        if input.offset_reset.is_some() || !passed_through {
+        if offset_reset.is_some() || !passed_through {
+            let reset = offset_reset.unwrap_or(self.auto_offset_reset);
             config.set("auto.offset.reset", reset.as_str());
         }
         config
-    }
-
-    /// The consumer group of `input`.
-    pub(crate) fn group(&self, input: &InputSpec) -> String {
-        input.group.clone().unwrap_or_else(|| self.group_id.clone())
-    }
-
-    /// The dead-letter topic for messages from `topic` read by `input`.
-    pub(crate) fn dead_letter_topic(&self, input: &InputSpec, topic: &str) -> String {
-        input
-            .dead_letter_topic
-            .as_deref()
-            .unwrap_or(&self.dead_letter_topic)
-            .replace("{topic}", topic)
     }
 }
 

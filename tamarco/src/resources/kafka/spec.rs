@@ -1,13 +1,18 @@
-//! What an input was declared with, and the offset reset it may choose: read by the input
-//! and by the settings that complete it (kept apart so that neither imports the other).
+//! What a Kafka input reads besides what the engine knows of it ([`Subscription`]: its topics,
+//! group and offset reset), and the offset reset it may choose: read by the input builder, the
+//! transport and the settings (kept apart so that none of them imports another).
 
-use std::time::Duration;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
 
 /// Where a consumer group with no committed offset starts reading a partition.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
-#[serde(rename_all = "lowercase")]
+///
+/// Settings say `earliest` or `latest`; the Python original's `smallest` and `largest` are
+/// read as `earliest` and `latest`, with a deprecation warning (once per process).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum OffsetReset {
     /// From the oldest message still on the broker (the default).
     #[default]
@@ -24,32 +29,103 @@ impl OffsetReset {
             OffsetReset::Latest => "latest",
         }
     }
-}
 
-/// What an input was declared with; settings fill in what the code leaves out.
-#[derive(Debug, Clone)]
-pub(crate) struct InputSpec {
-    pub(crate) name: String,
-    pub(crate) topics: Vec<String>,
-    pub(crate) group: Option<String>,
-    pub(crate) offset_reset: Option<OffsetReset>,
-    pub(crate) retries: Option<u32>,
-    pub(crate) retry_backoff: Option<Duration>,
-    pub(crate) dead_letter_topic: Option<String>,
-    pub(crate) named: bool,
-}
-
-impl InputSpec {
-    pub(crate) fn new(topic: &str) -> Self {
-        InputSpec {
-            name: topic.to_owned(),
-            topics: vec![topic.to_owned()],
-            group: None,
-            offset_reset: None,
-            retries: None,
-            retry_backoff: None,
-            dead_letter_topic: None,
-            named: false,
+    /// Reads a settings value: `earliest`, `latest`, or the deprecated `smallest` and
+    /// `largest` (with their replacement, to warn about).
+    pub(crate) fn parse(value: &str) -> Option<(OffsetReset, Option<&'static str>)> {
+        match value {
+            "earliest" => Some((OffsetReset::Earliest, None)),
+            "latest" => Some((OffsetReset::Latest, None)),
+            "smallest" => Some((OffsetReset::Earliest, Some("earliest"))),
+            "largest" => Some((OffsetReset::Latest, Some("latest"))),
+            _ => None,
         }
+    }
+}
+
+/// Warns once per process and per legacy value that `auto_offset_reset` uses the original's
+/// spelling, naming the value written and the one to write instead.
+fn warn_legacy(written: &str, instead: &'static str) {
+    static SMALLEST: AtomicBool = AtomicBool::new(false);
+    static LARGEST: AtomicBool = AtomicBool::new(false);
+    let once = if written == "smallest" {
+        &SMALLEST
+    } else {
+        &LARGEST
+    };
+    if !once.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            "kafka: `auto_offset_reset: {written}` is the Python original's spelling, read as \
+             `{instead}`; write `auto_offset_reset: {instead}` (`{written}` is deprecated)"
+        );
+    }
+}
+
+impl<'de> Deserialize<'de> for OffsetReset {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Reset;
+
+        impl Visitor<'_> for Reset {
+            type Value = OffsetReset;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("`earliest` or `latest` (or the deprecated `smallest`, `largest`)")
+            }
+
+            fn visit_str<E: de::Error>(self, value: &str) -> Result<OffsetReset, E> {
+                let Some((reset, legacy)) = OffsetReset::parse(value) else {
+                    return Err(E::invalid_value(de::Unexpected::Str(value), &self));
+                };
+                if let Some(instead) = legacy {
+                    warn_legacy(value, instead);
+                }
+                Ok(reset)
+            }
+        }
+
+        deserializer.deserialize_str(Reset)
+    }
+}
+
+/// What an input subscribes to, beyond its name: declared with the input builder, looked up
+/// by the transport when it opens the input. An input declared with `#[input(kafka, topic =
+/// "t")]` has none: it reads the topic `t` in the resource's group.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Subscription {
+    /// The topics; empty means the input's name.
+    pub(crate) topics: Vec<String>,
+    /// The consumer group, when not the resource's.
+    pub(crate) group: Option<String>,
+    /// Where a group without a commit starts, when not the resource's setting.
+    pub(crate) offset_reset: Option<OffsetReset>,
+}
+
+impl Subscription {
+    /// The topics of the input named `input`.
+    pub(crate) fn topics<'a>(&'a self, input: &'a str) -> Vec<&'a str> {
+        if self.topics.is_empty() {
+            vec![input]
+        } else {
+            self.topics.iter().map(String::as_str).collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_originals_spellings_map_to_earliest_and_latest() {
+        let read = |v: &str| serde_json::from_value::<OffsetReset>(serde_json::json!(v));
+        assert_eq!(read("smallest").unwrap(), OffsetReset::Earliest);
+        assert_eq!(read("largest").unwrap(), OffsetReset::Latest);
+        assert_eq!(read("earliest").unwrap(), OffsetReset::Earliest);
+        assert_eq!(read("latest").unwrap(), OffsetReset::Latest);
+        let error = read("oldest").unwrap_err().to_string();
+        assert!(
+            error.contains("earliest") && error.contains("oldest"),
+            "{error}"
+        );
     }
 }

@@ -94,6 +94,20 @@ impl Track {
             self.pending.pop_front();
         }
     }
+
+    /// Forgets `offset` and what came after it: they are read again.
+    fn rewind(&mut self, offset: i64) {
+        let keep = self.pending.partition_point(|(o, _)| *o < offset);
+        self.pending.truncate(keep);
+        self.next = self.next.min(offset);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Finish {
+    Ack,
+    Abandon,
+    Rewind,
 }
 
 impl Tracker {
@@ -126,46 +140,37 @@ impl Tracker {
         }
     }
 
-    /// A record handled in order, the only one in flight in its partition (handler inputs):
-    /// the partition's position moves past it. One step instead of `delivered` and `ack`.
-    pub(crate) fn handled(&self, topic: &Arc<str>, partition: i32, offset: i64) {
-        let mut inner = self.inner.lock().expect("tracker lock");
-        let at = match inner.find(topic, partition) {
-            Some(at) => at,
-            None => {
-                inner.generations += 1;
-                let track = Track {
-                    generation: inner.generations,
-                    pending: VecDeque::new(),
-                    next: offset,
-                    stored: -1,
-                };
-                inner.tracks.push((Arc::clone(topic), partition, track));
-                inner.last = inner.tracks.len() - 1;
-                inner.last
-            }
-        };
-        let track = &mut inner.tracks[at].2;
-        track.next = track.next.max(offset + 1);
-    }
-
     /// The record is done: handled, or dead-lettered.
     pub(crate) fn ack(&self, ticket: &Ticket) {
-        self.finish(ticket, true);
+        self.finish(ticket, Finish::Ack);
     }
 
-    /// The record was dropped unhandled: stop waiting for it, but never commit past it.
+    /// The record was left unhandled, and the consumer is closing: stop waiting for it, but
+    /// never commit past it.
     pub(crate) fn abandon(&self, ticket: &Ticket) {
-        self.finish(ticket, false);
+        self.finish(ticket, Finish::Abandon);
     }
 
-    fn finish(&self, ticket: &Ticket, done: bool) {
+    /// The record goes back to be read again (the consumer seeks its partition back to it):
+    /// the partition forgets it and every record after it, which come again, so that nothing
+    /// waits for an answer that will never come (a partition pinned for ever, its pending
+    /// records piling up).
+    pub(crate) fn rewind(&self, ticket: &Ticket) {
+        self.finish(ticket, Finish::Rewind);
+    }
+
+    fn finish(&self, ticket: &Ticket, how: Finish) {
         let mut inner = self.inner.lock().expect("tracker lock");
         inner.outstanding = inner.outstanding.saturating_sub(1);
-        if done && let Some(at) = inner.find(&ticket.topic, ticket.partition) {
+        if how != Finish::Abandon
+            && let Some(at) = inner.find(&ticket.topic, ticket.partition)
+        {
             let track = &mut inner.tracks[at].2;
             if track.generation == ticket.generation {
-                track.ack(ticket.offset);
+                match how {
+                    Finish::Ack => track.ack(ticket.offset),
+                    _ => track.rewind(ticket.offset),
+                }
             }
         }
         if inner.outstanding == 0 {
@@ -240,14 +245,30 @@ mod tests {
     }
 
     #[test]
-    fn in_order_handling_moves_the_position() {
+    fn a_rewound_record_unpins_its_partition_and_is_committed_only_once_handled() {
         let tracker = Tracker::default();
         let t = topic();
-        tracker.handled(&t, 0, 7);
-        tracker.handled(&t, 0, 8);
-        assert_eq!(tracker.take_positions(), vec![(t.clone(), 0, 9)]);
-        assert!(tracker.take_positions().is_empty());
-        assert_eq!(tracker.outstanding(), 0);
+        let tickets: Vec<_> = (0..4).map(|o| tracker.delivered(&t, 0, o)).collect();
+        tracker.ack(&tickets[0]);
+        tracker.rewind(&tickets[1]);
+        // 2 and 3 were handled meanwhile; they come again after the seek anyway.
+        tracker.ack(&tickets[2]);
+        tracker.ack(&tickets[3]);
+        assert_eq!(tracker.take_positions(), vec![(t.clone(), 0, 1)]);
+        assert_eq!(
+            tracker.outstanding(),
+            0,
+            "nothing waits for the rewound record"
+        );
+        // Read again from 1: the partition moves on as they are handled.
+        let again: Vec<_> = (1..4).map(|o| tracker.delivered(&t, 0, o)).collect();
+        again.iter().for_each(|ticket| tracker.ack(ticket));
+        assert_eq!(tracker.take_positions(), vec![(t, 0, 4)]);
+        let pending: usize = tracker.inner.lock().unwrap().tracks[0].2.pending.len();
+        assert_eq!(
+            pending, 0,
+            "no record is kept once its partition moved past it"
+        );
     }
 
     #[test]

@@ -1,0 +1,209 @@
+//! One Kafka record as the message engine settles it. Kafka has no per-message ack: a record
+//! is *acked* in the input's [tracker](super::tracker), and its offset is committed once it and
+//! everything before it in its partition is done. *Requeued*, its partition is sought back to
+//! it so that it (and what followed) is read again. *Dead-lettered*, it is pushed to the
+//! dead-letter topic with the error in its headers, then acked.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use rdkafka::Offset;
+use rdkafka::consumer::Consumer as _;
+
+use tamarco_core::messaging::DeadLetter;
+use tamarco_core::{BoxError, error_chain};
+
+use super::member::{GroupMember, KafkaConsumer};
+use super::message::{Headers, Meta};
+use super::outgoing::send;
+use super::state::ResourceState;
+use super::tracker::Ticket;
+
+/// The headers a dead-lettered record carries, besides its own (the first four are the
+/// engine's, for every transport).
+pub mod dead_letter_headers {
+    pub use tamarco_core::messaging::dead_letter_headers::{ATTEMPTS, ERROR, INPUT, REASON};
+    /// The topic it was read from.
+    pub const TOPIC: &str = "tamarco.dead_letter.topic";
+    /// The partition it was read from.
+    pub const PARTITION: &str = "tamarco.dead_letter.partition";
+    /// Its offset there.
+    pub const OFFSET: &str = "tamarco.dead_letter.offset";
+    /// The consumer group that gave up on it.
+    pub const GROUP: &str = "tamarco.dead_letter.group";
+}
+
+/// One consuming session of an input: what its records need to settle themselves.
+pub(crate) struct Session {
+    pub(crate) state: Arc<ResourceState>,
+    pub(crate) member: Arc<GroupMember>,
+    /// For seeking back; weak, so that a record a reader keeps never keeps the consumer open.
+    pub(crate) consumer: Weak<KafkaConsumer>,
+    /// The dead-letter topic; `{topic}` stands for the source topic.
+    pub(crate) dead_letter: String,
+    /// Raised when the session closes: a requeued record is then left uncommitted, without a
+    /// seek.
+    pub(crate) closing: AtomicBool,
+}
+
+/// A Kafka record as the message engine holds it: its body and metadata copied out of the
+/// consumer, and its place in the input's tracker.
+pub struct Received {
+    body: Vec<u8>,
+    meta: Arc<Meta>,
+    /// Why the headers could not be read, if they could not.
+    unreadable: Option<String>,
+    ticket: Ticket,
+    session: Arc<Session>,
+    settled: AtomicBool,
+}
+
+impl std::fmt::Debug for Received {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Received")
+            .field("meta", &self.meta)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Received {
+    pub(crate) fn new(
+        session: &Arc<Session>,
+        body: Vec<u8>,
+        meta: Meta,
+        unreadable: Option<String>,
+    ) -> Self {
+        let ticket = session
+            .member
+            .tracker
+            .delivered(&meta.topic, meta.partition, meta.offset);
+        Received {
+            body,
+            meta: Arc::new(meta),
+            unreadable,
+            ticket,
+            session: Arc::clone(session),
+            settled: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether this is the first settling (the engine settles once; a drop after it is no
+    /// settling).
+    fn settle(&self) -> bool {
+        !self.settled.swap(true, Ordering::AcqRel)
+    }
+
+    /// Leaves the record uncommitted; unless the session is closing, seeks its partition
+    /// back to it, so that it comes again to this consumer.
+    fn give_back(&self) {
+        let session = &self.session;
+        let tracker = &session.member.tracker;
+        let consumer = session.consumer.upgrade();
+        let Some(consumer) = consumer.filter(|_| !session.closing.load(Ordering::Acquire)) else {
+            tracker.abandon(&self.ticket);
+            return;
+        };
+        let meta = &self.meta;
+        // A zero timeout starts the seek without waiting for it.
+        let offset = Offset::Offset(meta.offset);
+        match consumer.seek(&meta.topic, meta.partition, offset, Duration::ZERO) {
+            Ok(()) => tracker.rewind(&self.ticket),
+            Err(error) => {
+                tracker.abandon(&self.ticket);
+                tracing::warn!(
+                    resource = session.member.resource,
+                    input = session.member.input,
+                    topic = &*meta.topic,
+                    partition = meta.partition,
+                    offset = meta.offset,
+                    "kafka: cannot seek back to a requeued record; it comes again after a \
+                     rebalance or restart: {error}"
+                );
+            }
+        }
+    }
+}
+
+impl Drop for Received {
+    /// A record dropped unsettled (its input was aborted) is left uncommitted.
+    fn drop(&mut self) {
+        if self.settle() {
+            self.session.member.tracker.abandon(&self.ticket);
+        }
+    }
+}
+
+impl tamarco_core::messaging::Received for Received {
+    type Meta = Meta;
+
+    fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    fn meta(&self) -> Result<Arc<Meta>, BoxError> {
+        match &self.unreadable {
+            None => Ok(Arc::clone(&self.meta)),
+            Some(why) => Err(why.clone().into()),
+        }
+    }
+
+    async fn ack(&self) -> Result<(), BoxError> {
+        if self.settle() {
+            self.session.member.tracker.ack(&self.ticket);
+        }
+        Ok(())
+    }
+
+    async fn requeue(&self) -> Result<(), BoxError> {
+        if self.settle() {
+            self.give_back();
+        }
+        Ok(())
+    }
+
+    async fn dead_letter(&self, letter: &DeadLetter<'_>) -> Result<(), BoxError> {
+        use dead_letter_headers as h;
+        let session = &self.session;
+        let meta = &self.meta;
+        let member = &session.member;
+        let topic: Arc<str> = Arc::from(session.dead_letter.replace("{topic}", &meta.topic));
+        let mut headers: Headers = meta.headers.clone();
+        headers
+            .insert(h::REASON, letter.reason.as_str())
+            .insert(h::ERROR, letter.error)
+            .insert(h::INPUT, letter.input)
+            .insert(h::ATTEMPTS, letter.attempts.to_string())
+            .insert(h::TOPIC, &*meta.topic)
+            .insert(h::PARTITION, meta.partition.to_string())
+            .insert(h::OFFSET, meta.offset.to_string())
+            .insert(h::GROUP, member.group.as_str());
+        let key = meta.key.as_deref();
+        match send(&session.state, &topic, key, &self.body, &headers, None).await {
+            Ok(receipt) => {
+                tracing::debug!(
+                    resource = member.resource,
+                    input = member.input,
+                    dead_letter_topic = &*topic,
+                    dead_letter_offset = receipt.offset,
+                    "kafka: record at {}/{}/{} dead-lettered",
+                    meta.topic,
+                    meta.partition,
+                    meta.offset
+                );
+                if self.settle() {
+                    member.tracker.ack(&self.ticket);
+                }
+                Ok(())
+            }
+            Err(error) => Err(format!(
+                "cannot push the record at {}/{}/{} to `{topic}`: {}",
+                meta.topic,
+                meta.partition,
+                meta.offset,
+                error_chain(&error)
+            )
+            .into()),
+        }
+    }
+}

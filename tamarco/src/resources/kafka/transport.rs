@@ -1,0 +1,279 @@
+//! Kafka as a transport of the message engine: opening an input creates its consumer in its
+//! group, subscribes it to its topics and starts handing the commit positions of finished
+//! records to the consumer's offset store (every 100 ms, off the message path); closing it
+//! commits what is done, synchronously, then leaves the group.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::Message as _;
+use rdkafka::config::FromClientConfigAndContext;
+use rdkafka::consumer::Consumer as _;
+use rdkafka::error::KafkaError;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use tamarco_core::BoxError;
+use tamarco_core::messaging::{Consumer, InputInfo, Transport};
+
+use super::member::{ConsumerCallbacks, GroupMember, KafkaConsumer};
+use super::message::{Meta, Topics};
+use super::received::{Received, Session};
+use super::state::{CLOSE_TIMEOUT, ResourceState, create_dead_letter_topics, off_runtime};
+
+/// How often an input hands the positions of finished records to its consumer's offset store.
+const STORE_EVERY: Duration = Duration::from_millis(100);
+
+/// The Kafka resource's side of the message engine (handlers of `#[input(kafka, ...)]` see
+/// its [`Meta`]).
+pub struct KafkaTransport {
+    pub(crate) state: Arc<ResourceState>,
+    /// The consumers open now.
+    open: Arc<Mutex<Vec<Arc<OpenConsumer>>>>,
+}
+
+impl KafkaTransport {
+    pub(crate) fn new(state: Arc<ResourceState>) -> Self {
+        KafkaTransport {
+            state,
+            open: Arc::default(),
+        }
+    }
+
+    /// Commits and closes the consumers still open (those the engine's stop could not close
+    /// in time), without waiting for what they handed out.
+    pub(crate) async fn close_all(&self) {
+        let left: Vec<Arc<OpenConsumer>> = self.open.lock().expect("open lock").drain(..).collect();
+        futures_util::future::join_all(left.iter().map(|open| open.close(Duration::ZERO))).await;
+    }
+}
+
+impl std::fmt::Debug for KafkaTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaTransport").finish_non_exhaustive()
+    }
+}
+
+impl Transport for KafkaTransport {
+    type Meta = Meta;
+    type Received = Received;
+    type Consumer = TopicConsumer;
+
+    async fn open(&self, input: &InputInfo) -> Result<TopicConsumer, BoxError> {
+        let state = &self.state;
+        let config = state.config().ok_or_else(|| state.not_started())?;
+        let subscription = state.subscription(input.name());
+        let group = subscription
+            .group
+            .clone()
+            .unwrap_or_else(|| config.group_id.clone());
+        let topics: Vec<String> = subscription
+            .topics(input.name())
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        let resource = state.name();
+        let member = Arc::new(GroupMember::new(
+            &resource,
+            input.name(),
+            group.clone(),
+            topics.clone(),
+            Arc::clone(&state.health),
+        ));
+        let client_config = config.consumer(input.name(), &group, subscription.offset_reset);
+        let callbacks = ConsumerCallbacks {
+            member: Arc::clone(&member),
+        };
+        let consumer = KafkaConsumer::from_config_and_context(&client_config, callbacks)?;
+        let names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        if let Err(error) = consumer.subscribe(&names) {
+            off_runtime(CLOSE_TIMEOUT, move || drop(consumer)).await;
+            return Err(error.into());
+        }
+        let consumer = Arc::new(consumer);
+        let (stop_storing, stopped) = watch::channel(false);
+        let storer = tokio::spawn(store_periodically(
+            Arc::clone(&member),
+            Arc::clone(&consumer),
+            stopped,
+        ));
+        let dead_letter = input
+            .options()
+            .dead_letter
+            .clone()
+            .unwrap_or_else(|| config.dead_letter_topic.clone());
+        // In the background: only a failing record needs its dead-letter topic, and the
+        // producer waits for a topic that is being created.
+        let dead_letters = topics
+            .iter()
+            .map(|t| (dead_letter.clone(), t.clone()))
+            .collect();
+        tokio::spawn(create_dead_letter_topics(Arc::clone(&config), dead_letters));
+        let session = Arc::new(Session {
+            state: Arc::clone(state),
+            member: Arc::clone(&member),
+            consumer: Arc::downgrade(&consumer),
+            dead_letter,
+            closing: Default::default(),
+        });
+        let open = Arc::new(OpenConsumer {
+            session: Arc::clone(&session),
+            consumer: Mutex::new(Some(Arc::clone(&consumer))),
+            storer: Mutex::new(Some((stop_storing, storer))),
+        });
+        state.joining(input.name(), &member);
+        self.open.lock().expect("open lock").push(Arc::clone(&open));
+        tracing::info!(
+            resource,
+            input = input.name(),
+            ?topics,
+            group,
+            "kafka: input subscribed"
+        );
+        Ok(TopicConsumer {
+            consumer: Some(consumer),
+            open,
+            registry: Arc::clone(&self.open),
+            topics: Topics::default(),
+        })
+    }
+}
+
+/// An input's consumer while it is open, as the resource keeps it: closed by the engine when
+/// the input stops, or by the resource's final close if the engine's stop ran out of time.
+pub(crate) struct OpenConsumer {
+    pub(crate) session: Arc<Session>,
+    consumer: Mutex<Option<Arc<KafkaConsumer>>>,
+    storer: Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
+}
+
+impl OpenConsumer {
+    /// Waits (at most `idle_timeout`) for the records handed out to be settled, then stores
+    /// their positions, commits synchronously and closes the consumer (it leaves the group,
+    /// which hands its partitions to the other members at once), within [`CLOSE_TIMEOUT`].
+    /// Only the first call does anything.
+    pub(crate) async fn close(&self, idle_timeout: Duration) {
+        let member = Arc::clone(&self.session.member);
+        if tokio::time::timeout(idle_timeout, member.tracker.idle())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                resource = member.resource,
+                input = member.input,
+                outstanding = member.tracker.outstanding(),
+                "kafka: records still unsettled after {idle_timeout:?}; they stay uncommitted \
+                 and come again"
+            );
+        }
+        self.session.closing.store(true, Ordering::Release);
+        let storer = self.storer.lock().expect("storer lock").take();
+        if let Some((stop, storer)) = storer {
+            stop.send_replace(true);
+            let _ = storer.await;
+        }
+        let Some(consumer) = self.consumer.lock().expect("consumer lock").take() else {
+            return;
+        };
+        let committing = Arc::clone(&member);
+        let closed = off_runtime(CLOSE_TIMEOUT, move || {
+            committing.store_positions(&*consumer);
+            committing.commit_sync(&*consumer);
+            drop(consumer);
+        });
+        if !closed.await {
+            tracing::warn!(
+                resource = member.resource,
+                input = member.input,
+                "kafka: the consumer did not close within {CLOSE_TIMEOUT:?}; left behind"
+            );
+        }
+    }
+}
+
+/// Hands the commit positions of finished records to the consumer's offset store every
+/// [`STORE_EVERY`], until told to stop.
+async fn store_periodically(
+    member: Arc<GroupMember>,
+    consumer: Arc<KafkaConsumer>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(STORE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop.wait_for(|stop| *stop) => break,
+            _ = tick.tick() => member.store_positions(&*consumer),
+        }
+    }
+}
+
+/// The consumer of one input, read by the engine's workers.
+pub struct TopicConsumer {
+    /// Taken when the input stops, so that the last handle closes off the runtime.
+    consumer: Option<Arc<KafkaConsumer>>,
+    open: Arc<OpenConsumer>,
+    /// The transport's open consumers, which this one leaves when it closes.
+    registry: Arc<Mutex<Vec<Arc<OpenConsumer>>>>,
+    topics: Topics,
+}
+
+impl std::fmt::Debug for TopicConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TopicConsumer")
+            .field("input", &self.open.session.member.input)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Consumer for TopicConsumer {
+    type Received = Received;
+
+    /// The next record, copied out of the consumer. Transient client errors are logged
+    /// (throttled) while librdkafka retries; a fatal one ends the session (and fails the
+    /// resource).
+    async fn next(&mut self) -> Option<Result<Received, BoxError>> {
+        let consumer = self.consumer.as_ref()?;
+        let session = &self.open.session;
+        let member = &session.member;
+        loop {
+            let error = match consumer.recv().await {
+                Ok(message) => {
+                    let topic = self.topics.get(message.topic());
+                    let (meta, unreadable) = Meta::of(&message, topic);
+                    let body = message.payload().map(<[u8]>::to_vec).unwrap_or_default();
+                    return Some(Ok(Received::new(session, body, meta, unreadable)));
+                }
+                Err(error) => error,
+            };
+            if let KafkaError::MessageConsumptionFatal(_) = error {
+                member.health.fail(&member.resource, error.to_string());
+                return Some(Err(error.into()));
+            }
+            let what = error.to_string();
+            if let Some(held) = member.throttle.admit(&what) {
+                tracing::warn!(
+                    resource = member.resource,
+                    input = member.input,
+                    repeats = held,
+                    "kafka consumer: {what}; retrying"
+                );
+            }
+        }
+    }
+
+    /// Waits for the records handed out (stream deliveries) to be settled, commits and closes
+    /// the consumer.
+    async fn cancel(&mut self) {
+        self.consumer = None;
+        let state = &self.open.session.state;
+        let timeout = state
+            .config()
+            .map_or(Duration::from_secs(15), |c| c.stop_timeout);
+        self.open.close(timeout).await;
+        let mut open = self.registry.lock().expect("open lock");
+        open.retain(|o| !Arc::ptr_eq(o, &self.open));
+    }
+}
