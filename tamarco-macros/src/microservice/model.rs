@@ -205,7 +205,7 @@ impl TaskBlock {
     /// and no second error follows from them.
     pub(crate) fn parse(item: &mut ItemImpl, diag: &mut Diagnostics) -> Self {
         let expandable = item.trait_.is_none() && item.generics.params.is_empty();
-        if let Some((_, path, _)) = &item.trait_ {
+        if let Some((path, _)) = &item.trait_ {
             diag.error_at(path, "`#[microservice]` goes on an inherent impl block (`impl Svc { ... }`), not a trait impl");
         }
         if !item.generics.params.is_empty() {

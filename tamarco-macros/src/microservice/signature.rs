@@ -1,6 +1,6 @@
 //! Checks of a method's receiver and generics, shared by tasks, hooks, routes and inputs.
 
-use syn::{FnArg, Type};
+use syn::{FnArg, ReceiverKind, Type};
 
 use crate::diagnostics::Diagnostics;
 
@@ -12,7 +12,7 @@ pub(crate) fn check_receiver_and_generics(
 ) {
     match sig.inputs.first() {
         Some(FnArg::Receiver(receiver)) => {
-            let shared = receiver.reference.is_some() && receiver.mutability.is_none();
+            let shared = matches!(receiver.kind, ReceiverKind::Reference(_, _, None));
             if !shared && !takes_arc_self(sig) {
                 diag.error_at(
                     receiver,
@@ -36,8 +36,8 @@ pub(crate) fn takes_arc_self(sig: &syn::Signature) -> bool {
     let Some(FnArg::Receiver(receiver)) = sig.inputs.first() else {
         return false;
     };
-    if receiver.reference.is_some() || receiver.colon_token.is_none() {
+    let ReceiverKind::Typed(_, ty) = &receiver.kind else {
         return false;
-    }
-    matches!(&*receiver.ty, Type::Path(path) if path.path.segments.last().is_some_and(|s| s.ident == "Arc"))
+    };
+    matches!(&**ty, Type::Path(path) if path.path.segments.last().is_some_and(|s| s.ident == "Arc"))
 }

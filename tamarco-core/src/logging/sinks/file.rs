@@ -1,10 +1,8 @@
 //! The size-rotated file (`system.logging.file_path`): `app.log`, then `app.log.1` (the newest
 //! archive) up to `app.log.<file_max_files>`, rotated before a record would pass
-//! `file_max_bytes`, so a record never straddles two files. Rotation is `logroller`'s.
+//! `file_max_bytes`, so a record never straddles two files.
 
-use std::io::Write;
-
-use logroller::{LogRoller, LogRollerBuilder, Rotation, RotationSize};
+use super::rotating_file::RotatingFile;
 
 use super::super::config::{FileConfig, Format};
 use super::super::document::{self, DocContext};
@@ -15,7 +13,7 @@ use super::super::text;
 const KEY: &str = "system.logging.file_path";
 
 struct FileSink {
-    writer: LogRoller,
+    writer: RotatingFile,
     format: Format,
     cx: DocContext,
 }
@@ -32,12 +30,12 @@ pub(super) fn start(config: &FileConfig, cx: &DocContext) -> Result<Sink, String
     };
     std::fs::create_dir_all(&directory)
         .map_err(|e| problem(format!("cannot create {}: {e}", directory.display())))?;
-    let writer = LogRollerBuilder::new(directory.as_path(), std::path::Path::new(file_name))
-        .rotation(Rotation::SizeBased(RotationSize::Bytes(config.max_bytes)))
-        .max_keep_files(config.max_files)
-        .graceful_shutdown(true)
-        .build()
-        .map_err(|e| problem(format!("cannot open {}: {e}", path.display())))?;
+    let writer = RotatingFile::open(
+        &directory.join(file_name),
+        config.max_bytes,
+        config.max_files,
+    )
+    .map_err(|e| problem(format!("cannot open {}: {e}", path.display())))?;
     let sink = FileSink {
         writer,
         format: config.format,
@@ -70,7 +68,7 @@ impl Transport for FileSink {
         // One write per record: rotation happens between records, never inside one.
         for line in batch {
             self.writer
-                .write_all(line.as_bytes())
+                .write_record(line.as_bytes())
                 .map_err(|e| format!("cannot write: {e}"))?;
         }
         self.writer

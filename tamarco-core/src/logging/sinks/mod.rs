@@ -5,6 +5,7 @@ mod file;
 mod http;
 #[cfg(feature = "log-redis")]
 mod redis;
+mod rotating_file;
 mod udp;
 
 use std::sync::atomic::{AtomicBool, Ordering};
