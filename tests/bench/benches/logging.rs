@@ -1,4 +1,4 @@
-//! The cost of one log call on the caller's thread (`cargo bench -p tamarco-core --bench logging`):
+//! The cost of one log call on the caller's thread (`cargo bench -p tamarco-bench --bench logging`):
 //!
 //! - `udp`: stdout off, the Logstash UDP sink on, a receiver draining the socket;
 //! - `udp_unread`: the same, to a socket nobody reads (the kernel drops datagrams);

@@ -1,6 +1,6 @@
 //! Meters against the plain `metrics` macros, and rendering `/metrics`.
 //!
-//! `cargo bench -p tamarco-core --bench metrics`
+//! `cargo bench -p tamarco-bench --bench metrics`
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;

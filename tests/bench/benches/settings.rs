@@ -2,7 +2,7 @@
 //! tree (1000 leaves), with and without the per-service override. Then the cost of one change
 //! (an etcd event, a `set`): the layers merged again, and a watcher called.
 //!
-//! `cargo bench -p tamarco-core --bench settings`
+//! `cargo bench -p tamarco-bench --bench settings`
 
 use std::hint::black_box;
 
