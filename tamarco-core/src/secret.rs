@@ -2,6 +2,7 @@
 //! (settings keys, log fields, `/status` fields, headers) whose values are treated as secrets
 //! everywhere in tamarco.
 
+use std::cell::RefCell;
 use std::fmt;
 
 use serde::de::{DeserializeOwned, Error as _};
@@ -108,6 +109,7 @@ impl<'de, T: DeserializeOwned> serde::Deserialize<'de> for Secret<T> {
         // which may quote the value, replaced.
         let raw = Value::deserialize(deserializer)?;
         if let Ok(value) = T::deserialize(&raw) {
+            note_read(&raw);
             return Ok(Secret(value));
         }
         let text = match &raw {
@@ -116,6 +118,7 @@ impl<'de, T: DeserializeOwned> serde::Deserialize<'de> for Secret<T> {
             _ => None,
         };
         text.and_then(|text| T::deserialize(Value::String(text)).ok())
+            .inspect(|_| note_read(&raw))
             .map(Secret)
             .ok_or_else(|| {
                 let type_name = std::any::type_name::<T>();
@@ -126,6 +129,62 @@ impl<'de, T: DeserializeOwned> serde::Deserialize<'de> for Secret<T> {
                 ))
             })
     }
+}
+
+thread_local! {
+    /// The texts of the secrets deserialized on this thread while a settings read collects
+    /// them ([`collect_read`]).
+    static READ: RefCell<Option<Vec<String>>> = const { RefCell::new(None) };
+}
+
+/// Runs `read` and returns, beside its result, the text of every [`Secret`] it deserialized
+/// (settings remember them so that `/settings` masks values typed as secrets).
+pub(crate) fn collect_read<R>(read: impl FnOnce() -> R) -> (R, Vec<String>) {
+    /// Puts the outer collection back even if `read` panics.
+    struct Restore(Option<Vec<String>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let outer = self.0.take();
+            READ.with(|seen| *seen.borrow_mut() = outer);
+        }
+    }
+    let outer = READ.with(|seen| seen.borrow_mut().replace(Vec::new()));
+    let restore = Restore(outer);
+    let result = read();
+    let seen = READ
+        .with(|seen| seen.borrow_mut().take())
+        .unwrap_or_default();
+    drop(restore);
+    (result, seen)
+}
+
+/// Adds the leaves of a secret just read to the running collection, if there is one.
+fn note_read(raw: &Value) {
+    READ.with(|seen| {
+        if let Some(seen) = seen.borrow_mut().as_mut() {
+            add_leaves(raw, seen);
+        }
+    });
+}
+
+fn add_leaves(value: &Value, into: &mut Vec<String>) {
+    match value {
+        Value::Array(items) => items.iter().for_each(|item| add_leaves(item, into)),
+        Value::Object(map) => map.values().for_each(|item| add_leaves(item, into)),
+        leaf => into.extend(leaf_text(leaf)),
+    }
+}
+
+/// A leaf's text as a secret reads it (`1234` and `"1234"` alike); `None` for null, an empty
+/// text (a default that hides nothing), lists and maps.
+pub(crate) fn leaf_text(value: &Value) -> Option<String> {
+    let text = match value {
+        Value::String(text) => text.clone(),
+        Value::Number(number) => number.to_string(),
+        Value::Bool(flag) => flag.to_string(),
+        _ => return None,
+    };
+    (!text.is_empty()).then_some(text)
 }
 
 /// The kind of a value, without the value, for errors.

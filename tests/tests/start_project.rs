@@ -1,8 +1,9 @@
 //! `tamarco start_project`: the generator's files for each option alone, all on, and the
 //! minimal project, against the snapshots in `tests/snapshots/start_project/` (rewrite them
 //! with `TAMARCO_BLESS=1` and read the diff); the command's refusals; and a generated project
-//! with http and postgres, built against this checkout, whose own tests pass against the
-//! machine's PostgreSQL and whose service answers `/status` 200.
+//! with http, postgres and amqp, built against this checkout, whose own tests pass against the
+//! machine's PostgreSQL (AMQP on the harness's in-memory broker) and whose service answers
+//! `/status` 200 (against the machine's RabbitMQ).
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -150,7 +151,7 @@ async fn the_command_refuses_an_existing_directory_and_a_bad_name() {
 }
 
 /// The resources of the generated project that is built and run.
-const BUILT: &str = "http,postgres";
+const BUILT: &str = "http,postgres,amqp";
 
 /// Runs `cargo` with `args` in `dir`, on the shared target dir for generated projects.
 fn cargo(dir: &Path, target: &Path, args: &[&str]) {
@@ -176,7 +177,7 @@ fn free_port() -> u16 {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_generated_project_with_http_and_postgres_passes_its_tests_and_answers_status() {
+async fn a_generated_project_with_http_postgres_and_amqp_passes_its_tests_and_answers_status() {
     let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     // Outside any workspace, so that cargo takes the project as its own root.
     let parent = std::env::temp_dir().join(format!("tamarco-generated-{}", std::process::id()));
@@ -186,7 +187,7 @@ async fn a_generated_project_with_http_and_postgres_passes_its_tests_and_answers
     let started = Instant::now();
     let out = tamarco_cli(&[
         "new",
-        "demo-http-pg",
+        "demo-http-pg-amqp",
         "--yes",
         "--resources",
         BUILT,
@@ -197,8 +198,8 @@ async fn a_generated_project_with_http_and_postgres_passes_its_tests_and_answers
     ])
     .await
     .unwrap();
-    assert!(out.contains("created demo-http-pg"), "{out}");
-    let dir = parent.join("demo-http-pg");
+    assert!(out.contains("created demo-http-pg-amqp"), "{out}");
+    let dir = parent.join("demo-http-pg-amqp");
     std::fs::copy(workspace.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
 
     // The project's own tests, against the machine's PostgreSQL (settings.yml's defaults).
@@ -219,7 +220,7 @@ async fn a_generated_project_with_http_and_postgres_passes_its_tests_and_answers
     let built = build.elapsed();
     let (report, http) = (free_port(), free_port());
     let spawned = Instant::now();
-    let mut child = Command::new(target.join("debug/demo-http-pg"))
+    let mut child = Command::new(target.join("debug/demo-http-pg-amqp"))
         .env(
             "TAMARCO__SYSTEM__RESOURCES__TAMARCO_HTTP_REPORT_SERVER__PORT",
             report.to_string(),
@@ -236,7 +237,7 @@ async fn a_generated_project_with_http_and_postgres_passes_its_tests_and_answers
     ] {
         std::thread::spawn(move || {
             for line in BufReader::new(output).lines().map_while(Result::ok) {
-                println!("demo-http-pg: {line}");
+                println!("demo-http-pg-amqp: {line}");
             }
         });
     }

@@ -1,5 +1,8 @@
 //! [`Engine`]: the inputs of one messaging resource, run on its [`Transport`]. The resource
 //! embeds one, declares inputs on it, starts it with its transport and stops it.
+//!
+//! Over 400 lines: declaring, starting (on the resource's transport or a test's in-memory
+//! broker), stopping and supervising share the engine's private state, kept in this one file.
 
 use std::fmt;
 use std::future::Future;
@@ -16,9 +19,9 @@ use tokio::task::JoinHandle;
 use super::dispatch::{Handle, Respond, panicked};
 use super::input::{Input, InputTask, Launch};
 use super::kind::Kind;
+use super::memory::{MemoryBroker, MemoryTransport};
 use super::message::Message;
 use super::spec::{InputOptions, InputSpec};
-use super::stats::InputStats;
 use super::stream::{InputStream, Stream};
 use super::transport::Transport;
 use crate::codec::{BoundCodec, Codec};
@@ -48,15 +51,38 @@ pub enum EngineError {
 }
 
 /// The running state, kept for inputs declared after the start.
-pub(super) struct Started<Tr> {
-    transport: Arc<Tr>,
+pub(super) struct Started<Tr: Transport> {
+    via: Via<Tr>,
     pub(super) cx: ResourceContext,
     defaults: InputOptions,
 }
 
+/// What the inputs run on: the resource's own transport, or the in-memory broker of a test.
+enum Via<Tr: Transport> {
+    Own(Arc<Tr>),
+    Memory(Arc<MemoryTransport<Tr::Meta>>),
+}
+
+/// A declared input, as the resource's transport and the in-memory one run it (the same input
+/// behind two vtables).
+struct Declared<Tr: Transport> {
+    task: Arc<dyn InputTask<Tr>>,
+    /// `None` for streams: their deliveries carry the resource's own received type.
+    memory: Option<Arc<dyn InputTask<MemoryTransport<Tr::Meta>>>>,
+}
+
+impl<Tr: Transport> Clone for Declared<Tr> {
+    fn clone(&self) -> Self {
+        Declared {
+            task: Arc::clone(&self.task),
+            memory: self.memory.clone(),
+        }
+    }
+}
+
 pub(super) struct Shared<Tr: Transport> {
     pub(super) resource: Mutex<Arc<str>>,
-    inputs: Mutex<Vec<Arc<dyn InputTask<Tr>>>>,
+    inputs: Mutex<Vec<Declared<Tr>>>,
     halt: watch::Sender<bool>,
     pub(super) started: Mutex<Option<Started<Tr>>>,
     /// The input loops and stream readers, waited for by `stop`.
@@ -131,7 +157,11 @@ impl<Tr: Transport> Engine<Tr> {
     {
         let codec = BoundCodec::new(spec.name(), codec);
         let name = codec.codec_name().to_owned();
-        self.declare(K::NAME, spec, name, Handle { codec, handler })
+        let input = Arc::new(Input::new(spec, K::NAME, name, Handle { codec, handler }));
+        self.declare(Declared {
+            task: Arc::clone(&input) as Arc<dyn InputTask<Tr>>,
+            memory: Some(input),
+        })
     }
 
     /// Declares a request input of kind `K`: `handler`'s `Ok` value is encoded with `codec`
@@ -161,7 +191,11 @@ impl<Tr: Transport> Engine<Tr> {
             reply_codec: replies,
             handler,
         };
-        self.declare(K::NAME, spec, name, dispatch)
+        let input = Arc::new(Input::new(spec, K::NAME, name, dispatch));
+        self.declare(Declared {
+            task: Arc::clone(&input) as Arc<dyn InputTask<Tr>>,
+            memory: Some(input),
+        })
     }
 
     /// Declares an input of kind `K` read as a stream of deliveries that the reader settles.
@@ -181,42 +215,29 @@ impl<Tr: Transport> Engine<Tr> {
         let codec = BoundCodec::new(spec.name(), codec);
         let name = codec.codec_name().to_owned();
         let input = spec.name().to_owned();
-        self.declare(K::NAME, spec, name, Stream { codec, sender })?;
+        let stream = Input::new(spec, K::NAME, name, Stream { codec, sender });
+        self.declare(Declared {
+            task: Arc::new(stream),
+            memory: None,
+        })?;
         Ok(InputStream::new(receiver, input))
     }
 
-    fn declare<D>(
-        &self,
-        kind: &'static str,
-        spec: InputSpec,
-        codec: String,
-        dispatch: D,
-    ) -> Result<(), EngineError>
-    where
-        D: super::dispatch::Dispatch<Tr::Received>,
-    {
-        let input: Arc<dyn InputTask<Tr>> = {
+    fn declare(&self, declared: Declared<Tr>) -> Result<(), EngineError> {
+        let input = &declared.task;
+        {
             let mut inputs = self.shared.inputs.lock().expect("inputs lock");
-            if inputs
-                .iter()
-                .any(|i| i.kind() == kind && i.spec().name() == spec.name())
-            {
+            if inputs.iter().any(|i| {
+                i.task.kind() == input.kind() && i.task.spec().name() == input.spec().name()
+            }) {
                 return Err(EngineError::DuplicateInput {
                     resource: self.resource().to_string(),
-                    kind,
-                    input: spec.name().to_owned(),
+                    kind: input.kind(),
+                    input: input.spec().name().to_owned(),
                 });
             }
-            let input = Arc::new(Input {
-                spec,
-                kind,
-                codec,
-                stats: Arc::new(InputStats::default()),
-                dispatch: Mutex::new(Some(dispatch)),
-            });
-            inputs.push(Arc::clone(&input) as Arc<dyn InputTask<Tr>>);
-            input
-        };
+            inputs.push(declared.clone());
+        }
         // Declared while running: it starts at once.
         let started = self.shared.started.lock().expect("started lock");
         if let Some(started) = &*started {
@@ -229,8 +250,14 @@ impl<Tr: Transport> Engine<Tr> {
                     );
                     input.spec().options().clone().or(&started.defaults)
                 });
-            let task = launch(&self.shared, started, input, options, None);
-            self.shared.tasks.lock().expect("tasks lock").push(task);
+            match launch_via(&self.shared, started, &declared, options, None) {
+                Ok(task) => self.shared.tasks.lock().expect("tasks lock").push(task),
+                Err(problem) => tracing::error!(
+                    resource = started.cx.name(),
+                    input = input.spec().name(),
+                    "input not started: {problem}"
+                ),
+            }
         }
         Ok(())
     }
@@ -250,16 +277,47 @@ impl<Tr: Transport> Engine<Tr> {
         defaults: InputOptions,
         ready_timeout: Duration,
     ) -> Result<(), BoxError> {
+        self.begin(Via::Own(transport), cx, defaults, ready_timeout)
+            .await
+    }
+
+    /// Starts the inputs as [`start`](Self::start) does, but on the in-memory `broker` instead
+    /// of the resource's transport (a test's broker: see [`MemoryBroker::for_resource`]);
+    /// handlers see `meta(envelope)` as the transport's metadata. Stream inputs cannot run
+    /// there: the start fails naming them.
+    pub async fn start_in_memory<F>(
+        &self,
+        broker: &MemoryBroker,
+        meta: F,
+        cx: &ResourceContext,
+        defaults: InputOptions,
+        ready_timeout: Duration,
+    ) -> Result<(), BoxError>
+    where
+        F: Fn(&super::memory::Envelope) -> Tr::Meta + Send + Sync + 'static,
+    {
+        let transport = Arc::new(broker.transport(meta));
+        self.begin(Via::Memory(transport), cx, defaults, ready_timeout)
+            .await
+    }
+
+    async fn begin(
+        &self,
+        via: Via<Tr>,
+        cx: &ResourceContext,
+        defaults: InputOptions,
+        ready_timeout: Duration,
+    ) -> Result<(), BoxError> {
         *self.shared.resource.lock().expect("resource lock") = Arc::from(cx.name());
         self.shared.halt.send_replace(false);
         self.shared.failed.store(false, Ordering::Release);
         let inputs = self.shared.inputs.lock().expect("inputs lock").clone();
         let resolved = inputs
             .iter()
-            .map(|input| resolve(cx, input.spec(), &defaults).map(|o| (Arc::clone(input), o)))
+            .map(|input| resolve(cx, input.task.spec(), &defaults).map(|o| (input.clone(), o)))
             .collect::<Result<Vec<_>, _>>()?;
         let started = Started {
-            transport,
+            via,
             cx: cx.clone(),
             defaults,
         };
@@ -268,15 +326,9 @@ impl<Tr: Transport> Engine<Tr> {
             let mut tasks = self.shared.tasks.lock().expect("tasks lock");
             for (input, options) in resolved {
                 let (sender, receiver) = oneshot::channel();
-                let task = launch(
-                    &self.shared,
-                    &started,
-                    Arc::clone(&input),
-                    options,
-                    Some(sender),
-                );
+                let task = launch_via(&self.shared, &started, &input, options, Some(sender))?;
                 tasks.push(task);
-                firsts.push((input, receiver));
+                firsts.push((input.task, receiver));
             }
         }
         let stopping = cx.shutdown().clone();
@@ -366,7 +418,7 @@ impl<Tr: Transport> Engine<Tr> {
         Value::Array(
             inputs
                 .iter()
-                .map(|input| {
+                .map(|Declared { task: input, .. }| {
                     let mut entry = json!({
                         "name": input.spec().name(),
                         "kind": input.kind(),
@@ -396,24 +448,60 @@ fn resolve(
     Ok(settings.unwrap_or_default().or(spec.options()).or(defaults))
 }
 
-/// Spawns an input's loop under supervision: a loop that panics, fails or ends while the input
-/// should run marks the resource `FAILED` and says so in the log.
-fn launch<Tr: Transport>(
+/// Spawns an input's loop on what the engine runs on; an input that cannot run there (a stream
+/// on the in-memory broker) is an error naming it.
+fn launch_via<Tr: Transport>(
     shared: &Arc<Shared<Tr>>,
     started: &Started<Tr>,
-    input: Arc<dyn InputTask<Tr>>,
+    input: &Declared<Tr>,
+    options: InputOptions,
+    first: Option<oneshot::Sender<Result<(), String>>>,
+) -> Result<JoinHandle<()>, String> {
+    let cx = &started.cx;
+    match (&started.via, &input.memory) {
+        (Via::Own(transport), _) => Ok(launch(
+            shared,
+            Arc::clone(transport),
+            cx,
+            Arc::clone(&input.task),
+            options,
+            first,
+        )),
+        (Via::Memory(transport), Some(task)) => Ok(launch(
+            shared,
+            Arc::clone(transport),
+            cx,
+            Arc::clone(task),
+            options,
+            first,
+        )),
+        (Via::Memory(_), None) => Err(format!(
+            "{} input `{}` is a stream, which cannot run on the in-memory broker",
+            input.task.kind(),
+            input.task.spec().name()
+        )),
+    }
+}
+
+/// Spawns an input's loop under supervision: a loop that panics, fails or ends while the input
+/// should run marks the resource `FAILED` and says so in the log.
+fn launch<Tr: Transport, T: Transport>(
+    shared: &Arc<Shared<Tr>>,
+    transport: Arc<T>,
+    cx: &ResourceContext,
+    input: Arc<dyn InputTask<T>>,
     options: InputOptions,
     first: Option<oneshot::Sender<Result<(), String>>>,
 ) -> JoinHandle<()> {
-    let resource: Arc<str> = Arc::from(started.cx.name());
+    let resource: Arc<str> = Arc::from(cx.name());
     let launch = Launch {
-        transport: Arc::clone(&started.transport),
+        transport,
         resource: Arc::clone(&resource),
         options,
         halt: shared.halt.subscribe(),
         first,
     };
-    let cx = started.cx.clone();
+    let cx = cx.clone();
     let shared = Arc::clone(shared);
     let name = input.spec().name().to_owned();
     let stream = input.mode() == "stream";

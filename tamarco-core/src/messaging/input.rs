@@ -54,6 +54,18 @@ pub(crate) struct Input<D> {
     pub(crate) dispatch: Mutex<Option<D>>,
 }
 
+impl<D> Input<D> {
+    pub(crate) fn new(spec: InputSpec, kind: &'static str, codec: String, dispatch: D) -> Self {
+        Input {
+            spec,
+            kind,
+            codec,
+            stats: Arc::new(InputStats::default()),
+            dispatch: Mutex::new(Some(dispatch)),
+        }
+    }
+}
+
 impl<Tr, D> InputTask<Tr> for Input<D>
 where
     Tr: Transport,

@@ -35,6 +35,7 @@ mod dispatch;
 mod engine;
 mod input;
 pub mod kind;
+pub mod memory;
 mod message;
 mod reader;
 mod spec;

@@ -18,6 +18,7 @@ use crate::service_context::ServiceContext;
 use crate::settings::{Settings, sources};
 use crate::shutdown::{ShutdownHandle, StopReason};
 use crate::task::supervisor::Supervisor;
+use crate::task::{TaskContext, TaskKind};
 
 /// A started service: wait for it to stop, or stop it, and read its resources' status.
 pub struct Running<S> {
@@ -91,6 +92,21 @@ impl<S: TaskSet> Running<S> {
     /// The status of every resource, in start order.
     pub fn statuses(&self) -> Vec<(String, ResourceStatus)> {
         resources::statuses(&self.driver)
+    }
+
+    /// Runs the body of the `#[task_timer]` (or `#[task]`) called `name` once, now, beside
+    /// its schedule, and returns what it returned: a test's way to run a timer on demand.
+    /// `None` when the service has no such task (or it is a `#[thread]`).
+    pub async fn run_task_once(&self, name: &str) -> Option<Result<(), BoxError>> {
+        let run = S::tasks().into_iter().find_map(|task| match task.kind {
+            TaskKind::Timer { run, .. } | TaskKind::Async { run, .. } if task.name == name => {
+                Some((task.name, run))
+            }
+            _ => None,
+        })?;
+        let (name, run) = run;
+        let cx = TaskContext::new(name, self.shutdown.clone(), self.settings.clone());
+        Some(run(Arc::clone(&self.service), cx).await)
     }
 
     /// Waits until a stop is requested, then stops the service gracefully.

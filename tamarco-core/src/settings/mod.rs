@@ -36,7 +36,8 @@ mod watch;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 
 use serde::Serialize;
@@ -86,6 +87,10 @@ struct Inner {
     merged: RwLock<Arc<Snapshot>>,
     watchers: watch::Watchers,
     backend: Mutex<Option<Arc<dyn SettingsBackend>>>,
+    /// Keyed hashes of the values read as [`Secret`](crate::secret::Secret)s, so that
+    /// `/settings` masks them whatever their key.
+    secret_values: Mutex<HashSet<u64>>,
+    hasher: RandomState,
 }
 
 impl std::fmt::Debug for Settings {
@@ -110,6 +115,8 @@ impl Settings {
                 merged: RwLock::new(Arc::new(empty)),
                 watchers: watch::Watchers::default(),
                 backend: Mutex::new(None),
+                secret_values: Mutex::default(),
+                hasher: RandomState::new(),
             }),
         };
         settings.replace_layer(Layer::Defaults, defaults());
@@ -245,7 +252,29 @@ impl Settings {
 
     /// The typed value at `key`, or `None` when it is missing; a wrong type is still an error.
     pub fn get_opt<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SettingsError> {
-        self.snapshot().get(key)
+        let (read, secrets) = crate::secret::collect_read(|| self.snapshot().get(key));
+        self.note_secrets(secrets);
+        read
+    }
+
+    /// Remembers values read as secrets (their keyed hashes only).
+    fn note_secrets(&self, secrets: Vec<String>) {
+        if secrets.is_empty() {
+            return;
+        }
+        let mut known = self.inner.secret_values.lock().expect("settings lock");
+        known.extend(secrets.iter().map(|text| self.inner.hasher.hash_one(text)));
+    }
+
+    /// Whether `value` (a leaf: text, number or boolean) was read as a
+    /// [`Secret`](crate::secret::Secret) by some typed read of these settings, under any key.
+    pub fn is_secret_value(&self, value: &Value) -> bool {
+        let Some(text) = crate::secret::leaf_text(value) else {
+            return false;
+        };
+        let hash = self.inner.hasher.hash_one(&text);
+        let known = self.inner.secret_values.lock().expect("settings lock");
+        known.contains(&hash)
     }
 
     /// The typed value at `key`, or `default` when it is missing; a wrong type is still an error.
@@ -329,7 +358,9 @@ impl Settings {
 
     /// The subtree at `root` as one typed value; a missing subtree reads as an empty map.
     fn load<T: DeserializeOwned>(&self, root: &str) -> Result<T, SettingsError> {
-        self.snapshot().load(root)
+        let (read, secrets) = crate::secret::collect_read(|| self.snapshot().load(root));
+        self.note_secrets(secrets);
+        read
     }
 
     /// The merged settings now.

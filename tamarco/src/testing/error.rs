@@ -75,4 +75,24 @@ pub enum TestError {
         /// What failed.
         message: String,
     },
+    /// An in-memory broker could not do what was asked, or the resource does not run on one.
+    #[error("service `{service}`, resource `{resource}`: {message}")]
+    Broker {
+        /// The service.
+        service: &'static str,
+        /// The resource.
+        resource: String,
+        /// What failed.
+        message: String,
+    },
+    /// A timer run on demand failed, or there is no such timer.
+    #[error("service `{service}`, timer `{task}`: {message}")]
+    Task {
+        /// The service.
+        service: &'static str,
+        /// The timer's (or task's) name.
+        task: String,
+        /// What failed.
+        message: String,
+    },
 }

@@ -9,13 +9,18 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
 use tamarco_core::builtin::ReportServer;
+use tamarco_core::messaging::memory::{MEMORY_BROKERS_KEY, MemoryBroker};
 use tamarco_core::{ResourceStatus, Running, TaskSet};
 
+mod broker;
 mod client;
 mod error;
 
+pub use broker::Broker;
 pub use client::{Client, Response};
 pub use error::TestError;
+pub use tamarco_core::messaging::DeadReason;
+pub use tamarco_core::messaging::memory::{Envelope, Outcome};
 
 /// How long a start, the readiness wait and a stop may take, unless
 /// [`TestServiceBuilder::timeout`] says otherwise.
@@ -26,6 +31,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct TestService<S: TaskSet> {
     running: Option<Running<S>>,
     timeout: Duration,
+    brokers: Vec<(String, MemoryBroker)>,
 }
 
 impl<S: TaskSet> std::fmt::Debug for TestService<S> {
@@ -44,6 +50,7 @@ pub struct TestServiceBuilder<S: TaskSet> {
     overrides: Vec<Value>,
     timeout: Duration,
     error: Option<TestError>,
+    brokers: Vec<(String, MemoryBroker)>,
 }
 
 impl<S: TaskSet> std::fmt::Debug for TestServiceBuilder<S> {
@@ -71,6 +78,7 @@ impl<S: TaskSet> TestService<S> {
             overrides: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             error: None,
+            brokers: Vec::new(),
         }
     }
 
@@ -110,6 +118,41 @@ impl<S: TaskSet> TestService<S> {
             resource: resource.to_owned(),
         })?;
         Ok(Client::new(S::NAME, resource, addr, self.timeout))
+    }
+
+    /// Runs the body of the timer (`#[task_timer]`, or a `#[task]`) called `name` once, now,
+    /// whatever its interval, and returns once it returned; its error is the timer's.
+    pub async fn run_timer(&self, name: &str) -> Result<(), TestError> {
+        let ran = tokio::time::timeout(self.timeout, self.running().run_task_once(name)).await;
+        let failed = |message: String| TestError::Task {
+            service: S::NAME,
+            task: name.to_owned(),
+            message,
+        };
+        match ran {
+            Ok(Some(Ok(()))) => Ok(()),
+            Ok(Some(Err(error))) => Err(failed(tamarco_core::error_chain(&*error))),
+            Ok(None) => Err(failed(
+                "the service has no timer or task of that name".to_owned(),
+            )),
+            Err(_) => Err(failed(format!("still running after {:?}", self.timeout))),
+        }
+    }
+
+    /// The in-memory broker that replaced the messaging resource `resource`
+    /// ([`TestServiceBuilder::in_memory`]).
+    pub fn broker(&self, resource: &str) -> Result<Broker, TestError> {
+        self.brokers
+            .iter()
+            .find(|(name, _)| name == resource)
+            .map(|(_, broker)| Broker::new(S::NAME, resource, broker.clone(), self.timeout))
+            .ok_or_else(|| TestError::Broker {
+                service: S::NAME,
+                resource: resource.to_owned(),
+                message: "not on an in-memory broker: call `.in_memory(\"".to_owned()
+                    + resource
+                    + "\")` on the builder",
+            })
     }
 
     /// Waits until something asks the service to stop (a task, a restart policy, its
@@ -189,6 +232,18 @@ impl<S: TaskSet> TestServiceBuilder<S> {
         )
     }
 
+    /// Runs the messaging resource `name` (AMQP, or any resource that calls
+    /// [`MemoryBroker::for_resource`] in its start) on an in-memory broker instead of its
+    /// broker: its `#[input]` handlers are fed with [`TestService::broker`]'s `send`, and what
+    /// its `#[output]`s send is captured there. Nothing connects to a broker.
+    pub fn in_memory(self, name: &str) -> Self {
+        let broker = MemoryBroker::new();
+        let id = broker.register();
+        let mut this = self.setting(&format!("{MEMORY_BROKERS_KEY}.{name}"), id);
+        this.brokers.push((name.to_owned(), broker));
+        this
+    }
+
     /// Turns the report server off (then readiness is every resource STARTED).
     pub fn without_report_server(self) -> Self {
         self.setting(
@@ -251,7 +306,17 @@ impl<S: TaskSet> TestServiceBuilder<S> {
         let service = TestService {
             running: Some(running),
             timeout: self.timeout,
+            brokers: self.brokers,
         };
+        if let Some((name, _)) = service.brokers.iter().find(|(_, b)| !b.is_claimed()) {
+            return Err(TestError::Broker {
+                service: S::NAME,
+                resource: name.clone(),
+                message: "the resource does not run on an in-memory broker (it is not a \
+                          messaging resource, or it does not call MemoryBroker::for_resource)"
+                    .to_owned(),
+            });
+        }
         service.wait_ready().await?;
         Ok(service)
     }

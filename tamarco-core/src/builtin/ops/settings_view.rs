@@ -3,8 +3,10 @@
 //!
 //! A value is masked when a segment of its key names a secret (`password`, `token`, `secret`...,
 //! plus `system.logging.secret_fields`), whatever its type: a password that looks like a number
-//! is masked too. A string holding a URL with a password (`amqp://user:pass@host`) shows the
-//! URL with the password masked.
+//! is masked too. A value the service read as a [`Secret`](crate::secret::Secret) is masked
+//! under any key, once it was read (resources read theirs when they configure; a business
+//! setting, when the service first reads it). A string holding a URL with a password
+//! (`amqp://user:pass@host`) shows the URL with the password masked.
 
 use serde_json::{Map, Value, json};
 
@@ -20,7 +22,8 @@ pub(crate) fn document(settings: &Settings) -> Value {
     let is_secret = |segment: &str| {
         is_secret_name(segment) || extra.iter().any(|name| name.eq_ignore_ascii_case(segment))
     };
-    let tree = mask(&settings.merged_tree(), &is_secret);
+    let is_secret_value = |value: &Value| settings.is_secret_value(value);
+    let tree = mask(&settings.merged_tree(), &is_secret, &is_secret_value);
     let mut values = Vec::new();
     leaves(&tree, String::new(), &mut |key, value| {
         let source = settings.source_of(&key).map(|layer| layer.name());
@@ -29,21 +32,31 @@ pub(crate) fn document(settings: &Settings) -> Value {
     json!({"tree": tree, "values": values})
 }
 
-/// A copy of `value` with secrets masked.
-fn mask(value: &Value, is_secret: &impl Fn(&str) -> bool) -> Value {
+/// A copy of `value` with secrets masked: under a secret name, or read as a secret.
+fn mask(
+    value: &Value,
+    is_secret: &impl Fn(&str) -> bool,
+    is_secret_value: &impl Fn(&Value) -> bool,
+) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(key, item)| {
                     let item = match is_secret(key) {
                         true if !item.is_object() => Value::String(MASK.into()),
-                        _ => mask(item, is_secret),
+                        _ => mask(item, is_secret, is_secret_value),
                     };
                     (key.clone(), item)
                 })
                 .collect::<Map<_, _>>(),
         ),
-        Value::Array(items) => Value::Array(items.iter().map(|i| mask(i, is_secret)).collect()),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|i| mask(i, is_secret, is_secret_value))
+                .collect(),
+        ),
+        leaf if is_secret_value(leaf) => Value::String(MASK.into()),
         Value::String(text) => Value::String(mask_url_password(text)),
         other => other.clone(),
     }
@@ -120,5 +133,28 @@ mod tests {
             "environment"
         );
         assert_eq!(find("system.deploy_name")["source"], "defaults");
+    }
+
+    #[test]
+    fn a_value_read_as_a_secret_is_masked_under_any_key_once_read() {
+        use crate::secret::Secret;
+
+        let settings = Settings::new("svc");
+        settings
+            .update_internal(json!({"system": {"microservices": {"svc": {
+                "stripe": 987654321, "blob": {"pem": "BEGIN-KEY"}, "region": "eu"
+            }}}}))
+            .unwrap();
+        let before = document(&settings).to_string();
+        assert!(before.contains("987654321"), "{before}");
+        let stripe: Secret = settings.get("system.microservices.svc.stripe").unwrap();
+        assert_eq!(stripe.expose(), "987654321");
+        let _: Secret<serde_json::Value> = settings.get("system.microservices.svc.blob").unwrap();
+        let region: String = settings.get("system.microservices.svc.region").unwrap();
+        let after = document(&settings).to_string();
+        for secret in ["987654321", "BEGIN-KEY"] {
+            assert!(!after.contains(secret), "{secret} leaked: {after}");
+        }
+        assert!(after.contains(&format!("\"{region}\"")), "{after}");
     }
 }

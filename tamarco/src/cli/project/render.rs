@@ -81,8 +81,10 @@ struct Context<'a> {
     features: String,
     /// `http and postgres`, for prose.
     resources_list: String,
-    /// The servers the tests need (`PostgreSQL and Redis`), or empty.
+    /// The servers the service needs (`PostgreSQL and Redis`), or empty.
     needs: String,
+    /// The servers its tests need: AMQP runs on the harness's in-memory broker.
+    test_needs: String,
     /// Debian packages for the build, space-separated.
     build_packages: String,
 }
@@ -140,6 +142,13 @@ impl<'a> Context<'a> {
                 .join(", "),
             resources_list: and_list(&names),
             needs: and_list(&servers),
+            test_needs: and_list(
+                &servers
+                    .iter()
+                    .copied()
+                    .filter(|server| *server != "RabbitMQ")
+                    .collect::<Vec<_>>(),
+            ),
             build_packages: packages.into_iter().collect::<Vec<_>>().join(" "),
         }
     }

@@ -107,6 +107,7 @@
 mod connection;
 mod error;
 mod input;
+mod memory;
 mod message;
 mod output;
 mod received;
@@ -126,6 +127,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use tamarco_core::codec::Codec;
+use tamarco_core::messaging::memory::MemoryBroker;
 use tamarco_core::messaging::{Engine, InputOptions, Inputs, kind};
 use tamarco_core::{BoxError, Resource, ResourceContext, ResourceStatus, error_chain};
 
@@ -306,6 +308,18 @@ impl Resource for Amqp {
         let config = shared.config().ok_or("the resource was not configured")?;
         shared.halt.send_replace(false);
         shared.closing.send_replace(false);
+        let settings = &config.settings;
+        let defaults = InputOptions {
+            prefetch: Some(settings.prefetch),
+            concurrency: Some(settings.concurrency),
+            retries: Some(settings.retries),
+            retry_backoff_ms: Some(settings.retry_backoff_ms),
+            dead_letter: Some(settings.dead_letter_queue.clone()),
+            max_deliveries: None,
+        };
+        if let Some(broker) = MemoryBroker::for_resource(cx)? {
+            return shared.start_in_memory(cx, &config, broker, defaults).await;
+        }
         let link = connection::connect_first(shared, &config).await?;
         shared.link.send_replace(LinkState::Up(Arc::clone(&link)));
         tracing::info!(
@@ -334,15 +348,6 @@ impl Resource for Amqp {
         // subscription is bound and sees every message published from then on.
         let transport = Arc::new(AmqpTransport::new(Arc::clone(shared)));
         *shared.transport.lock().expect("transport lock") = Some(Arc::clone(&transport));
-        let settings = &config.settings;
-        let defaults = InputOptions {
-            prefetch: Some(settings.prefetch),
-            concurrency: Some(settings.concurrency),
-            retries: Some(settings.retries),
-            retry_backoff_ms: Some(settings.retry_backoff_ms),
-            dead_letter: Some(settings.dead_letter_queue.clone()),
-            max_deliveries: None,
-        };
         let started = shared
             .engine
             .start(transport, cx, defaults, config.connection_timeout)
@@ -394,6 +399,7 @@ impl Shared {
             );
         }
         shared.running.store(false, Ordering::Release);
+        shared.memory.lock().expect("memory lock").take();
         // 3. Close the channels, then the connection.
         shared.closing.send_replace(true);
         let state = shared.link.send_replace(LinkState::Closed);
@@ -454,6 +460,8 @@ pub(crate) struct Shared {
     pub(crate) engine: Engine<AmqpTransport>,
     /// The engine's transport while the resource runs.
     transport: Mutex<Option<Arc<AmqpTransport>>>,
+    /// A test's in-memory broker, run on instead of RabbitMQ.
+    memory: Mutex<Option<MemoryBroker>>,
     outputs: Mutex<Vec<Arc<OutputInfo>>>,
     running: AtomicBool,
     pub(crate) generation: AtomicU64,
@@ -477,6 +485,7 @@ impl Shared {
             closing: watch::Sender::new(false),
             engine: Engine::new(),
             transport: Mutex::default(),
+            memory: Mutex::default(),
             outputs: Mutex::default(),
             running: AtomicBool::new(false),
             generation: AtomicU64::new(0),
@@ -615,6 +624,9 @@ impl Shared {
         properties: BasicProperties,
         deadline: Instant,
     ) -> Result<(), Error> {
+        if self.publish_in_memory(target, body, &properties) {
+            return Ok(());
+        }
         loop {
             let link = self.wait_link(deadline).await?;
             // The deadline bounds the confirm too: a broker that stops confirming (a memory
@@ -648,6 +660,7 @@ impl Shared {
 
     fn status_fields(&self) -> Map<String, Value> {
         let connection = match &*self.link.borrow() {
+            LinkState::Idle if self.memory().is_some() => "in_memory",
             LinkState::Idle => "not_started",
             LinkState::Up(link) if link.connected() => "connected",
             LinkState::Up(_) | LinkState::Down => "connecting",
