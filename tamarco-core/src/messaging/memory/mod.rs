@@ -1,4 +1,4 @@
-//! An in-memory broker: a [`Transport`] with no network, for tests. Written against the public
+//! An in-memory broker: a [`Transport`](super::Transport) with no network, for tests. Written against the public
 //! transport traits only, as a plugin would be.
 //!
 //! A [`MemoryBroker`] keeps one queue per input name: [`send`](MemoryBroker::send) feeds the

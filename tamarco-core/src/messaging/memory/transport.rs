@@ -1,5 +1,6 @@
-//! The in-memory broker as a [`Transport`]: consumers take from its queues, settlements are
-//! recorded as [`Outcome`]s, a requeue delivers again with the count raised.
+//! The in-memory broker as a [`Transport`](crate::messaging::Transport): consumers take from
+//! its queues, settlements are recorded as [`Outcome`]s, a requeue delivers again with the
+//! count raised.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
