@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::error::Error;
 use crate::lifecycle::table::{self, Declared};
 use crate::lifecycle::{Driver, Entry, START_PHASES, StopLimits};
+use crate::registry::Registry;
 use crate::resource::{ErasedResource, Resource, ResourceStatus};
 use crate::settings::{Settings, sources};
 use crate::shutdown::ShutdownHandle;
@@ -94,8 +95,11 @@ impl MicroserviceContext {
     /// Binds, configures and starts every resource in dependency order. On failure the ones
     /// that had started are stopped again and the error names the resource and the phase.
     pub async fn start(&mut self) -> Result<(), Error> {
-        self.sources = Some(sources::load_all(&self.settings).await?);
-        let entries = table::build(&self.declared, &self.settings, &self.shutdown);
+        let sources = self
+            .sources
+            .insert(sources::load_all(&self.settings).await?);
+        let registry = Registry::from_sources(&self.settings, sources)?;
+        let entries = table::build(&self.declared, &self.settings, &self.shutdown, &registry);
         let driver = self.driver.insert(Driver::new(entries));
         for phase in START_PHASES {
             if let Err(error) = driver.start_phase(phase).await {

@@ -16,6 +16,7 @@ pub mod logging;
 pub mod messaging;
 pub mod metrics;
 mod panic;
+pub mod registry;
 pub mod resource;
 pub mod runtime;
 pub mod secret;
@@ -27,6 +28,7 @@ pub mod task;
 
 pub use context::MicroserviceContext;
 pub use error::{BoxError, Error, Phase, ResourceError, error_chain};
+pub use registry::Registry;
 pub use resource::{Resource, ResourceContext, ResourceStatus};
 pub use runtime::{
     ExitStatus, HookFn, Hooks, Microservice, ResourceSlot, Running, Runtime, Stage, StageFailed,

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::OnceLock;
 
+use crate::registry::Registry;
 use crate::settings::{Settings, SettingsView};
 use crate::shutdown::ShutdownHandle;
 
@@ -48,6 +49,7 @@ struct Bound {
     settings: Settings,
     view: SettingsView,
     shutdown: ShutdownHandle,
+    registry: Registry,
 }
 
 impl ServiceContext {
@@ -60,8 +62,27 @@ impl ServiceContext {
             settings,
             view,
             shutdown,
+            registry: Registry::local(name),
         });
         context
+    }
+
+    /// The same context on `registry` (the runtime's, with etcd when there is one).
+    pub(crate) fn with_registry(mut self, registry: Registry) -> Self {
+        if let Some(bound) = self.bound.get_mut() {
+            bound.registry = registry;
+        }
+        self
+    }
+
+    /// The service's registry: this instance's id and discovery of other services
+    /// (`registry().instances("orders")`). Unbound, a registry without etcd.
+    pub fn registry(&self) -> &Registry {
+        static UNBOUND: OnceLock<Registry> = OnceLock::new();
+        match self.bound.get() {
+            Some(bound) => &bound.registry,
+            None => UNBOUND.get_or_init(|| Registry::local("")),
+        }
     }
 
     /// Binds this (field) context to the running service's `from`; a second bind (the same

@@ -30,6 +30,7 @@ const _: () = {
                         }),
                         cooperative: true,
                     },
+                    singleton: false,
                 });
             __tamarco_tasks
                 .push(::tamarco::__private::TaskSpec::<Self> {
@@ -44,6 +45,7 @@ const _: () = {
                         one_shot: false,
                         autostart: true,
                     },
+                    singleton: true,
                 });
             #[cfg(unix)]
             __tamarco_tasks
@@ -54,6 +56,7 @@ const _: () = {
                             Self::blocking(&__tamarco_svc, __tamarco_cx),
                         ),
                     },
+                    singleton: false,
                 });
             __tamarco_tasks
         }

@@ -7,12 +7,12 @@ pub use tamarco_core::builtin;
 #[doc = include_str!("docs/settings.md")]
 pub use tamarco_core::settings;
 pub use tamarco_core::{
-    BoxError, Error, ExitStatus, HookFn, Hooks, Microservice, MicroserviceContext, Phase, Resource,
-    ResourceContext, ResourceError, ResourceSlot, ResourceStatus, Running, Runtime, Secret,
-    ServiceContext, Settings, SettingsError, SettingsView, ShutdownHandle, Stage, StageFailed,
-    StopReason, TaskContext, TaskSet, error_chain,
+    BoxError, Error, ExitStatus, HookFn, Hooks, Microservice, MicroserviceContext, Phase, Registry,
+    Resource, ResourceContext, ResourceError, ResourceSlot, ResourceStatus, Running, Runtime,
+    Secret, ServiceContext, Settings, SettingsError, SettingsView, ShutdownHandle, Stage,
+    StageFailed, StopReason, TaskContext, TaskSet, error_chain,
 };
-pub use tamarco_core::{lifecycle, messaging, metrics, resource, runtime, secret, task};
+pub use tamarco_core::{lifecycle, messaging, metrics, registry, resource, runtime, secret, task};
 
 #[cfg(feature = "cli")]
 pub mod cli;

@@ -10,7 +10,9 @@
 //! The report server also serves the operations endpoints (`/info`, `/loggers`, `/settings`);
 //! see the table in [`ops`] and its settings keys.
 //!
-//! `registry` and `profiler` are reserved for the default resources of those names.
+//! | `registry` | registration, discovery and singleton elections on etcd ([`crate::registry`]); present when `system.resources.registry.enabled` is true or etcd is configured |
+//!
+//! `profiler` is reserved for the default resource of that name.
 
 mod board;
 mod memory;
@@ -22,6 +24,7 @@ mod status;
 
 use std::sync::Arc;
 
+use crate::registry::{Registry, RegistryResource};
 use crate::resource::ErasedResource;
 
 pub(crate) use board::StatusBoard;
@@ -44,8 +47,9 @@ pub const DEFAULT_RESOURCE_NAMES: &[&str] = &[
 pub(crate) fn defaults(
     board: &StatusBoard,
     report_server: &Arc<ReportServer>,
+    registry: &Registry,
 ) -> Vec<(&'static str, Arc<dyn ErasedResource>)> {
-    vec![
+    let mut defaults: Vec<(&'static str, Arc<dyn ErasedResource>)> = vec![
         (
             ReportServer::NAME,
             Arc::clone(report_server) as Arc<dyn ErasedResource>,
@@ -58,5 +62,16 @@ pub(crate) fn defaults(
             StatusResource::NAME,
             Arc::new(StatusResource::new(board.clone())),
         ),
-    ]
+    ];
+    if RegistryResource::wanted(registry) {
+        defaults.push((
+            RegistryResource::NAME,
+            Arc::new(RegistryResource::new(
+                registry.clone(),
+                board.clone(),
+                Arc::clone(report_server),
+            )),
+        ));
+    }
+    defaults
 }

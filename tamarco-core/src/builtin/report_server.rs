@@ -83,6 +83,12 @@ impl ReportServer {
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.local_addr.get().copied()
     }
+
+    /// What the service's build recorded about itself.
+    #[cfg_attr(not(feature = "etcd"), allow(dead_code))] // the record is written to etcd only
+    pub(crate) fn build(&self) -> &BuildInfo {
+        &self.build
+    }
 }
 
 // Internal: kept out of the "other types implement Resource" list in user errors.

@@ -242,6 +242,7 @@ mod tests {
             &declared,
             &Settings::new("svc"),
             &shutdown,
+            &crate::Registry::local("svc"),
         )));
         let board = StatusBoard::default();
         board.fill(Arc::clone(&driver));

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::Entry;
+use crate::registry::Registry;
 use crate::resource::{ErasedResource, ReportRoutes, ResourceContext};
 use crate::settings::Settings;
 use crate::shutdown::ShutdownHandle;
@@ -22,6 +23,7 @@ pub(crate) fn build(
     declared: &[Declared],
     settings: &Settings,
     shutdown: &ShutdownHandle,
+    registry: &Registry,
 ) -> Vec<Entry> {
     let routes = ReportRoutes::default();
     dependency_order(declared)
@@ -34,6 +36,7 @@ pub(crate) fn build(
                 settings.resource_view(&declared.name),
                 shutdown.clone(),
                 routes.clone(),
+                registry.clone(),
             );
             Entry::new(Arc::clone(&declared.resource), cx)
         })
@@ -86,7 +89,12 @@ mod tests {
             declared("log", &[]),
         ];
         assert_eq!(dependency_order(&table), vec![2, 1, 0, 3]);
-        let entries = build(&table, &Settings::new("svc"), &ShutdownHandle::new());
+        let entries = build(
+            &table,
+            &Settings::new("svc"),
+            &ShutdownHandle::new(),
+            &Registry::local("svc"),
+        );
         let names: Vec<&str> = entries.iter().map(Entry::name).collect();
         assert_eq!(names, ["db", "cache", "web", "log"]);
     }

@@ -4,6 +4,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 
 use super::StatusCell;
+use crate::registry::Registry;
 use crate::settings::SettingsView;
 use crate::shutdown::ShutdownHandle;
 
@@ -23,6 +24,7 @@ struct Inner {
     status: StatusCell,
     report_routes: ReportRoutes,
     stop_deadline: Mutex<Option<tokio::time::Instant>>,
+    registry: Registry,
 }
 
 impl ResourceContext {
@@ -32,6 +34,7 @@ impl ResourceContext {
         settings: SettingsView,
         shutdown: ShutdownHandle,
         report_routes: ReportRoutes,
+        registry: Registry,
     ) -> Self {
         let inner = Inner {
             name,
@@ -41,10 +44,16 @@ impl ResourceContext {
             status: StatusCell::default(),
             report_routes,
             stop_deadline: Mutex::new(None),
+            registry,
         };
         ResourceContext {
             inner: Arc::new(inner),
         }
+    }
+
+    /// The service's registry: its instance id and discovery of other services.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
     }
 
     /// The resource's name: its field name, or the `name` given in `#[resource(...)]`.

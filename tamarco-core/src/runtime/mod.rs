@@ -28,6 +28,7 @@ use crate::builtin;
 use crate::error::{Error, error_chain};
 use crate::lifecycle::StopLimits;
 use crate::logging;
+use crate::registry::Registry;
 use crate::settings::{Settings, SettingsError, sources};
 use crate::shutdown::ShutdownHandle;
 
@@ -43,6 +44,8 @@ pub struct Runtime<S> {
     settings: Settings,
     handle_signals: bool,
     build: builtin::BuildInfo,
+    #[cfg(feature = "etcd")]
+    etcd: Option<crate::settings::etcd::EtcdConfig>,
 }
 
 impl<S: TaskSet> Runtime<S> {
@@ -53,7 +56,17 @@ impl<S: TaskSet> Runtime<S> {
             settings: Settings::new(S::NAME),
             handle_signals: true,
             build: builtin::BuildInfo::default(),
+            #[cfg(feature = "etcd")]
+            etcd: None,
         }
+    }
+
+    /// Takes settings from etcd configured here rather than by `TAMARCO_ETCD_*` variables
+    /// (tests that run several services in one process); the registry uses it too.
+    #[cfg(feature = "etcd")]
+    pub fn with_etcd(mut self, config: crate::settings::etcd::EtcdConfig) -> Self {
+        self.etcd = Some(config);
+        self
     }
 
     /// What the service's build recorded about itself, shown by `GET /info`: pass
@@ -129,8 +142,13 @@ impl<S: TaskSet> Runtime<S> {
             settings,
             handle_signals,
             build,
+            #[cfg(feature = "etcd")]
+            etcd,
         } = self;
         logging::provisional();
+        #[cfg(feature = "etcd")]
+        let loaded = sources::load_all_with(&settings, etcd).await;
+        #[cfg(not(feature = "etcd"))]
         let loaded = sources::load_all(&settings).await;
         logging::init(&settings);
         let sources = loaded?;
@@ -142,8 +160,9 @@ impl<S: TaskSet> Runtime<S> {
             false => None,
         };
         let limits = StopLimits::read(&settings)?;
+        let registry = Registry::from_sources(&settings, &sources)?;
         let report_server = Arc::new(builtin::ReportServer::new(build));
-        let driver = resources::driver(&service, &settings, &shutdown, &report_server);
+        let driver = resources::driver(&service, &settings, &shutdown, &report_server, &registry);
         let mut running = Running::new(
             service,
             settings,
@@ -153,6 +172,7 @@ impl<S: TaskSet> Runtime<S> {
             sources,
             forced,
             limits,
+            registry,
         );
         tracing::info!(service = S::NAME, "starting");
         match running.start_stages().await {

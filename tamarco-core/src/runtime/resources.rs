@@ -8,6 +8,7 @@ use crate::BoxError;
 use crate::builtin;
 use crate::lifecycle::table::{self, Declared};
 use crate::lifecycle::{Driver, Entry};
+use crate::registry::Registry;
 use crate::resource::{ErasedResource, Resource, ResourceContext, ResourceStatus};
 use crate::settings::Settings;
 use crate::shutdown::ShutdownHandle;
@@ -19,11 +20,12 @@ pub(super) fn driver<S: Microservice>(
     settings: &Settings,
     shutdown: &ShutdownHandle,
     report_server: &Arc<builtin::ReportServer>,
+    registry: &Registry,
 ) -> Arc<Driver> {
     let slots = service.resources();
     let board = builtin::StatusBoard::default();
     let mut declared = Vec::new();
-    for (name, resource) in builtin::defaults(&board, report_server) {
+    for (name, resource) in builtin::defaults(&board, report_server, registry) {
         if !slots
             .iter()
             .any(|slot| slot.name == name && slot.replaces_default)
@@ -45,7 +47,9 @@ pub(super) fn driver<S: Microservice>(
             }),
         });
     }
-    let driver = Arc::new(Driver::new(table::build(&declared, settings, shutdown)));
+    let driver = Arc::new(Driver::new(table::build(
+        &declared, settings, shutdown, registry,
+    )));
     board.fill(Arc::clone(&driver));
     driver
 }

@@ -13,12 +13,16 @@ use crate::lifecycle::{
     TASKS_START_AFTER,
 };
 use crate::logging;
+use crate::registry::Registry;
 use crate::resource::{BoxFuture, ResourceStatus};
 use crate::service_context::ServiceContext;
 use crate::settings::{Settings, sources};
 use crate::shutdown::{ShutdownHandle, StopReason};
 use crate::task::supervisor::Supervisor;
 use crate::task::{TaskContext, TaskKind};
+
+/// The longest a graceful stop waits to remove the instance's registration.
+const LEAVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A started service: wait for it to stop, or stop it, and read its resources' status.
 pub struct Running<S> {
@@ -33,6 +37,7 @@ pub struct Running<S> {
     _sources: sources::Sources,
     forced: Option<oneshot::Receiver<()>>,
     limits: StopLimits,
+    registry: Registry,
 }
 
 impl<S> std::fmt::Debug for Running<S> {
@@ -54,6 +59,7 @@ impl<S: TaskSet> Running<S> {
         sources: sources::Sources,
         forced: Option<oneshot::Receiver<()>>,
         limits: StopLimits,
+        registry: Registry,
     ) -> Self {
         Running {
             service,
@@ -66,7 +72,13 @@ impl<S: TaskSet> Running<S> {
             _sources: sources,
             forced,
             limits,
+            registry,
         }
+    }
+
+    /// The service's registry: its instance id, discovery, the singletons' leaders.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
     }
 
     /// The service.
@@ -161,6 +173,7 @@ impl<S: TaskSet> Running<S> {
                         &self.shutdown,
                         &self.settings,
                         self.report_server.tasks(),
+                        &self.registry,
                     ));
                 }
             }
@@ -173,7 +186,8 @@ impl<S: TaskSet> Running<S> {
 
     /// Binds the service's context fields, outputs, routes and inputs to the running service.
     fn bind_declarations(&self) -> Result<(), Error> {
-        let cx = ServiceContext::bound(S::NAME, self.settings.clone(), self.shutdown.clone());
+        let cx = ServiceContext::bound(S::NAME, self.settings.clone(), self.shutdown.clone())
+            .with_registry(self.registry.clone());
         self.service
             .bind(&cx)
             .and_then(|()| S::wire(&self.service))
@@ -204,6 +218,17 @@ impl<S: TaskSet> Running<S> {
     /// first failure; [`Error::GracePeriodExpired`] if the grace period ran out.
     async fn stop_within(&mut self, budget: &StopBudget) -> Option<Error> {
         let mut first: Option<Error> = None;
+        // First thing: leave the registry, so that callers stop picking this instance while
+        // it still serves (its servers drain later, in their `stop`).
+        let leave = budget
+            .grace_end()
+            .min(tokio::time::Instant::now() + LEAVE_WITHIN);
+        if tokio::time::timeout_at(leave, self.registry.leave())
+            .await
+            .is_err()
+        {
+            tracing::warn!("leaving the registry took too long; its record expires with the lease");
+        }
         if let Some(supervisor) = self.supervisor.take() {
             supervisor.stop(self.limits.task, budget.grace_end()).await;
         }

@@ -104,6 +104,7 @@ impl<const H: bool, const T: bool> TaskSet for Svc<H, T> {
                 run: stubborn_task::<Self>,
                 cooperative: true,
             },
+            singleton: false,
         };
         if T { vec![stubborn] } else { Vec::new() }
     }

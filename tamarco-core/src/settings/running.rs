@@ -5,9 +5,23 @@
 #[derive(Debug, Default)]
 pub struct Sources {
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    #[cfg(feature = "etcd")]
+    etcd: Option<super::etcd::EtcdStore>,
 }
 
 impl Sources {
+    /// The etcd connection the settings came from, for the registry.
+    #[cfg(feature = "etcd")]
+    pub fn etcd(&self) -> Option<&super::etcd::EtcdStore> {
+        self.etcd.as_ref()
+    }
+
+    /// Records the etcd connection the settings came from.
+    #[cfg(feature = "etcd")]
+    pub(crate) fn set_etcd(&mut self, store: super::etcd::EtcdStore) {
+        self.etcd = Some(store);
+    }
+
     /// Keeps `task` running for as long as the sources live.
     pub fn keep(&mut self, task: tokio::task::JoinHandle<()>) {
         self.tasks.push(task);

@@ -26,6 +26,28 @@ pub const FILE_VAR: &str = "TAMARCO_YML_FILE";
 
 /// Loads every source the process environment names: file, environment, and the central store.
 pub async fn load_all(settings: &Settings) -> Result<Sources, SettingsError> {
+    #[cfg(feature = "etcd")]
+    return load_all_with(settings, None).await;
+    #[cfg(not(feature = "etcd"))]
+    load_all_from_env(settings).await
+}
+
+/// [`load_all`], with etcd configured in code (`Some`) rather than by the environment.
+#[cfg(feature = "etcd")]
+pub async fn load_all_with(
+    settings: &Settings,
+    etcd: Option<super::etcd::EtcdConfig>,
+) -> Result<Sources, SettingsError> {
+    match etcd {
+        Some(config) => {
+            load_file_and_env(settings)?;
+            super::etcd::connect(settings, config).await
+        }
+        None => load_all_from_env(settings).await,
+    }
+}
+
+async fn load_all_from_env(settings: &Settings) -> Result<Sources, SettingsError> {
     load_file_and_env(settings)?;
     #[cfg(feature = "etcd")]
     if let Some(config) = super::etcd::EtcdConfig::from_env()? {

@@ -7,6 +7,9 @@
 //!   one run and the start of the next. `autostart` runs it at once, otherwise it waits first;
 //!   `one_shot` runs it once. A failing or panicking tick is logged and the timer goes on.
 //!   Timers are cancelled on stop.
+//! - A task or timer marked `singleton` runs in one instance of the service at a time: the
+//!   leader of an etcd election. It is cancelled when the lead is at risk and starts again in
+//!   whichever instance leads next; see [`registry`](crate::registry).
 //! - A **thread** runs a blocking method on its own OS thread with a [`ShutdownHandle`] it can
 //!   poll or wait on; on stop it is joined for at most
 //!   `system.shutdown.thread_join_timeout_seconds` (3 s by default), then left behind.
@@ -42,6 +45,9 @@ pub struct TaskSpec<S> {
     pub name: &'static str,
     /// What kind of task, and how to run it.
     pub kind: TaskKind<S>,
+    /// `singleton`: runs in one instance of the service at a time, the leader of an etcd
+    /// election (see [`registry`](crate::registry)); never a thread.
+    pub singleton: bool,
 }
 
 /// The three kinds of task.
@@ -77,6 +83,7 @@ impl<S> fmt::Debug for TaskSpec<S> {
         f.debug_struct("TaskSpec")
             .field("name", &self.name)
             .field("kind", &self.kind)
+            .field("singleton", &self.singleton)
             .finish()
     }
 }

@@ -13,6 +13,7 @@ use super::{TaskContext, TaskKind, TaskSpec};
 use crate::BoxError;
 use crate::error::error_chain;
 use crate::metrics::Counter;
+use crate::registry::{Candidate, Registry, singleton};
 use crate::settings::Settings;
 use crate::shutdown::{ShutdownHandle, StopReason};
 
@@ -44,6 +45,7 @@ impl Supervisor {
         shutdown: &ShutdownHandle,
         settings: &Settings,
         board: &TaskBoard,
+        registry: &Registry,
     ) -> Supervisor {
         let running = specs
             .into_iter()
@@ -52,15 +54,20 @@ impl Supervisor {
                 let cx = TaskContext::new(name, shutdown.clone(), settings.clone());
                 let service = Arc::clone(service);
                 let is_timer = matches!(spec.kind, TaskKind::Timer { .. });
+                let leader = spec.singleton.then(|| registry.candidate(name));
                 let (join, on_stop) = match spec.kind {
                     TaskKind::Async { run, cooperative } => {
-                        let join = tokio::spawn(async move {
-                            let shutdown = cx.shutdown().clone();
-                            let outcome = AssertUnwindSafe(run(service, cx)).catch_unwind().await;
-                            report(name, flatten(outcome), &shutdown);
-                        });
+                        let task = move || {
+                            let (service, cx) = (Arc::clone(&service), cx.clone());
+                            async move {
+                                let shutdown = cx.shutdown().clone();
+                                let outcome =
+                                    AssertUnwindSafe(run(service, cx)).catch_unwind().await;
+                                report(name, flatten(outcome), &shutdown);
+                            }
+                        };
                         (
-                            join,
+                            spawn_led(name, leader, shutdown, task),
                             if cooperative {
                                 OnStop::Await
                             } else {
@@ -74,10 +81,11 @@ impl Supervisor {
                         one_shot,
                         autostart,
                     } => {
-                        let join = tokio::spawn(run_timer(
-                            service, cx, run, interval, one_shot, autostart,
-                        ));
-                        (join, OnStop::Abort)
+                        let timer = move || {
+                            let (service, cx) = (Arc::clone(&service), cx.clone());
+                            run_timer(service, cx, run, interval, one_shot, autostart)
+                        };
+                        (spawn_led(name, leader, shutdown, timer), OnStop::Abort)
                     }
                     TaskKind::Thread { run } => (
                         spawn_thread(name, service, run, shutdown.clone()),
@@ -125,6 +133,24 @@ impl Supervisor {
             tracing::debug!(task = task.name, "task stopped");
         });
         futures_util::future::join_all(waits).await;
+    }
+}
+
+/// Spawns `work`: at once, or under the singleton's election when it has a `leader` candidacy.
+fn spawn_led<F, W>(
+    name: &'static str,
+    leader: Option<Candidate>,
+    shutdown: &ShutdownHandle,
+    work: F,
+) -> JoinHandle<()>
+where
+    F: FnMut() -> W + Send + 'static,
+    W: std::future::Future<Output = ()> + Send + 'static,
+{
+    let mut work = work;
+    match leader {
+        Some(candidate) => tokio::spawn(singleton::run(name, candidate, shutdown.clone(), work)),
+        None => tokio::spawn(work()),
     }
 }
 

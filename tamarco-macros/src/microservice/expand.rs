@@ -106,7 +106,8 @@ pub(crate) fn task_block(item: &ItemImpl, block: &TaskBlock, p: &Private) -> Tok
                 quote!(#p::TaskKind::Thread { run: #run })
             }
         };
-        let spec = quote!(#p::TaskSpec::<Self> { name: #name, kind: #spec });
+        let singleton = task.singleton;
+        let spec = quote!(#p::TaskSpec::<Self> { name: #name, kind: #spec, singleton: #singleton });
         quote! {
             #(#cfg)*
             __tamarco_tasks.push(#spec);

@@ -175,6 +175,8 @@ pub(crate) struct TaskMethod {
     pub(crate) takes_context: bool,
     /// Whether it takes `self: Arc<Self>`.
     pub(crate) by_arc: bool,
+    /// `singleton`: one instance of the service runs it at a time.
+    pub(crate) singleton: bool,
     pub(crate) cfg: Vec<Attribute>,
 }
 
@@ -296,6 +298,7 @@ impl TaskBlock {
                         kind: options.kind,
                         takes_context,
                         by_arc: takes_arc_self(sig),
+                        singleton: options.singleton,
                         cfg,
                     };
                     tasks.push((task, diag.count() == errors_before));
@@ -323,6 +326,7 @@ impl TaskBlock {
 struct TaskOptions {
     name: Option<LitStr>,
     kind: TaskKind,
+    singleton: bool,
 }
 
 impl TaskOptions {
@@ -331,14 +335,24 @@ impl TaskOptions {
         let mut interval: Option<u64> = None;
         let mut one_shot: Option<bool> = None;
         let mut autostart: Option<bool> = None;
+        let mut singleton: Option<bool> = None;
         let mut diag = Diagnostics::default();
         if !matches!(attr.meta, syn::Meta::Path(_)) {
             let parsed = attr.parse_nested_meta(|meta| {
                 if meta.path.is_ident("name") {
                     return set_once(&meta, &mut name, meta.value()?.parse()?);
                 }
-                if attribute != "task_timer" {
-                    return Err(meta.error(format!("unknown `{attribute}` option; expected `name`")));
+                if meta.path.is_ident("singleton") && attribute != "thread" {
+                    return set_once(&meta, &mut singleton, flag(&meta)?);
+                }
+                match attribute {
+                    "thread" => {
+                        return Err(meta.error("unknown `thread` option; expected `name` (a thread cannot be a `singleton`: use `#[task(singleton)]`)"));
+                    }
+                    "task" => {
+                        return Err(meta.error("unknown `task` option; expected `name` or `singleton`"));
+                    }
+                    _ => {}
                 }
                 if meta.path.is_ident("interval") {
                     let expr: syn::Expr = meta.value()?.parse()?;
@@ -355,7 +369,7 @@ impl TaskOptions {
                     set_once(&meta, &mut autostart, flag(&meta)?)
                 } else {
                     Err(meta.error(
-                        "unknown `task_timer` option; expected `interval`, `one_shot`, `autostart` or `name`",
+                        "unknown `task_timer` option; expected `interval`, `one_shot`, `autostart`, `singleton` or `name`",
                     ))
                 }
             });
@@ -373,7 +387,11 @@ impl TaskOptions {
                 autostart: autostart.unwrap_or(false),
             },
         };
-        Ok(TaskOptions { name, kind })
+        Ok(TaskOptions {
+            name,
+            kind,
+            singleton: singleton.unwrap_or(false),
+        })
     }
 }
 

@@ -73,7 +73,7 @@ fn tasks_timers_threads_and_hooks() {
             impl Hello {
                 #[task]
                 async fn consume(&self, cx: TaskContext) -> Result<(), BoxError> { Ok(()) }
-                #[task_timer(interval = "2s", autostart)]
+                #[task_timer(interval = "2s", autostart, singleton)]
                 async fn tick(&self) {}
                 #[cfg(unix)]
                 #[thread(name = "worker")]

@@ -87,6 +87,40 @@ fn reports_every_problem_of_a_task_block_at_once() {
 }
 
 #[test]
+fn singleton_marks_tasks_and_timers_but_not_threads() {
+    let mut item: syn::ItemImpl = parse_quote! {
+        impl Shop {
+            #[task(singleton)] async fn lead(&self) {}
+            #[task_timer(interval = "100ms", singleton)] async fn tick(&self) {}
+            #[task_timer(interval = "1s")] async fn everywhere(&self) {}
+            #[thread(singleton)] fn blocking(&self) {}
+        }
+    };
+    let mut diag = Diagnostics::default();
+    let block = parse_task_block(&mut item, &mut diag).unwrap();
+    let found = errors(diag);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert!(
+        found[0].contains("a thread cannot be a `singleton`"),
+        "{}",
+        found[0]
+    );
+    let singletons: Vec<(String, bool)> = block
+        .tasks
+        .iter()
+        .map(|t| (t.method.to_string(), t.singleton))
+        .collect();
+    assert_eq!(
+        singletons,
+        [
+            ("lead".to_owned(), true),
+            ("tick".to_owned(), true),
+            ("everywhere".to_owned(), false)
+        ]
+    );
+}
+
+#[test]
 fn keeps_sound_tasks_next_to_broken_ones() {
     let mut item: syn::ItemImpl = parse_quote! {
         impl Shop {

@@ -47,6 +47,8 @@ impl<S: TaskSet> std::fmt::Debug for TestService<S> {
 /// free ports, the time limit. The report server always gets a free loopback port.
 pub struct TestServiceBuilder<S: TaskSet> {
     service: S,
+    #[cfg(feature = "etcd")]
+    etcd: Option<tamarco_core::settings::etcd::EtcdConfig>,
     overrides: Vec<Value>,
     timeout: Duration,
     error: Option<TestError>,
@@ -75,6 +77,8 @@ impl<S: TaskSet> TestService<S> {
     pub fn builder(service: S) -> TestServiceBuilder<S> {
         TestServiceBuilder {
             service,
+            #[cfg(feature = "etcd")]
+            etcd: None,
             overrides: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
             error: None,
@@ -244,6 +248,14 @@ impl<S: TaskSet> TestServiceBuilder<S> {
         this
     }
 
+    /// Takes settings from this etcd, and registers there when the registry is enabled
+    /// (configuration in code: `TAMARCO_ETCD_*` variables are process-wide).
+    #[cfg(feature = "etcd")]
+    pub fn etcd(mut self, config: tamarco_core::settings::etcd::EtcdConfig) -> Self {
+        self.etcd = Some(config);
+        self
+    }
+
     /// Turns the report server off (then readiness is every resource STARTED).
     pub fn without_report_server(self) -> Self {
         self.setting(
@@ -272,6 +284,11 @@ impl<S: TaskSet> TestServiceBuilder<S> {
             return Err(error);
         }
         let runtime = self.service.runtime().handle_signals(false);
+        #[cfg(feature = "etcd")]
+        let runtime = match self.etcd {
+            Some(config) => runtime.with_etcd(config),
+            None => runtime,
+        };
         // The report server goes on a free loopback port whatever the service's own settings
         // say (its settings.yml names the production port): applied last, so it wins.
         let report = dotted(

@@ -70,6 +70,8 @@ pub(super) struct Follower {
     settings: Settings,
     health: Arc<Health>,
     revision: i64,
+    /// Keys under this prefix are not settings (the registry's records).
+    skip: String,
 }
 
 impl Follower {
@@ -85,7 +87,14 @@ impl Follower {
             settings,
             health,
             revision,
+            skip: String::new(),
         }
+    }
+
+    /// Ignores the keys that start with `prefix` (the registry's records).
+    pub(super) fn skipping(mut self, prefix: String) -> Self {
+        self.skip = prefix;
+        self
     }
 
     /// Runs until the task is aborted (when the service's sources drop).
@@ -169,6 +178,9 @@ impl Follower {
         for event in response.events() {
             let Some(kv) = event.kv() else { continue };
             last = last.max(kv.mod_revision());
+            if !self.skip.is_empty() && kv.key().starts_with(self.skip.as_bytes()) {
+                continue;
+            }
             let Some(dotted) = mapping.dotted_key(kv.key()) else {
                 keys::skip_warning(kv.key());
                 continue;
@@ -198,7 +210,7 @@ impl Follower {
 
     /// Reads the whole prefix again after a compaction; watchers see only what changed.
     async fn reload(&mut self, compacted: i64) -> Result<(), SettingsError> {
-        let snapshot = self.store.snapshot(ROOT).await?;
+        let snapshot = self.store.snapshot_skipping(ROOT, &self.skip).await?;
         tracing::warn!(
             "{}: revision {} was compacted (oldest kept: {compacted}); read all settings again at revision {}",
             self.store.describe(),

@@ -23,6 +23,8 @@
 //! One etcd key per leaf ([`KeyMapping`]): `system.resources.db.port` is stored at
 //! `<prefix>system/resources/db/port`, its value JSON (`5432`, `"5432"`, `true`, `null`,
 //! `[1, 2]`). A value that is not valid JSON reads as a string (keys written by other tools).
+//! The registry's subtree (`<prefix>system/discovery/` by default, see
+//! [`registry`](crate::registry)) is skipped: its records are not settings.
 //! Lists are leaves. A subtree reads back as a nested map. At start everything under
 //! `<prefix>system/` is loaded into [`Layer::Etcd`].
 //!
@@ -77,7 +79,8 @@ pub async fn connect(settings: &Settings, config: EtcdConfig) -> Result<Sources,
             .wait_for_key(key, store.config().check_retries())
             .await?;
     }
-    let snapshot = store.snapshot(ROOT).await?;
+    let skip = registry_subtree(settings, store.mapping())?;
+    let snapshot = store.snapshot_skipping(ROOT, &skip).await?;
     settings.name_source(Layer::Etcd, store.config().mapping().prefix());
     settings.replace_layer(Layer::Etcd, snapshot.tree);
     let health = Health::new(snapshot.revision);
@@ -90,10 +93,27 @@ pub async fn connect(settings: &Settings, config: EtcdConfig) -> Result<Sources,
         store.describe(),
         snapshot.revision
     );
-    let follower = Follower::new(store, settings.clone(), health, snapshot.revision);
+    let follower =
+        Follower::new(store.clone(), settings.clone(), health, snapshot.revision).skipping(skip);
     let mut sources = Sources::default();
+    sources.set_etcd(store);
     sources.keep(tokio::spawn(follower.run()));
     Ok(sources)
+}
+
+/// The etcd key prefix of the registry's records (`<prefix>system/discovery/`), which the
+/// settings loader and its watch skip: registrations are not settings. Its dotted path is
+/// `system.resources.registry.path`, read from the sources loaded before etcd (code, file,
+/// environment).
+fn registry_subtree(settings: &Settings, mapping: &KeyMapping) -> Result<String, SettingsError> {
+    let path_key = format!("{}.path", crate::registry::ROOT);
+    let path: String = settings.get_or(&path_key, crate::registry::DEFAULT_PATH.to_owned())?;
+    mapping
+        .subtree_prefix(&path)
+        .map_err(|error| SettingsError::Invalid {
+            key: path_key,
+            message: error.to_string(),
+        })
 }
 
 /// What [`Settings::set`] and [`Settings::delete`] write through.

@@ -120,10 +120,21 @@ impl EtcdStore {
     /// Everything at and under the dotted key `root` (`system` for a service), as a tree rooted
     /// at the root of the settings, with the revision it was read at.
     pub async fn snapshot(&self, root: &str) -> Result<Snapshot, SettingsError> {
+        self.snapshot_skipping(root, "").await
+    }
+
+    /// [`snapshot`](Self::snapshot) without the keys that start with `skip` (the registry's
+    /// records; an empty `skip` skips nothing).
+    pub(super) async fn snapshot_skipping(
+        &self,
+        root: &str,
+        skip: &str,
+    ) -> Result<Snapshot, SettingsError> {
         let (kvs, revision) = self.read_range(root).await?;
-        let tree = self
-            .mapping()
-            .tree(kvs.iter().map(|kv| (kv.key(), kv.value())));
+        let kept = kvs
+            .iter()
+            .filter(|kv| skip.is_empty() || !kv.key().starts_with(skip.as_bytes()));
+        let tree = self.mapping().tree(kept.map(|kv| (kv.key(), kv.value())));
         Ok(Snapshot { tree, revision })
     }
 
@@ -251,11 +262,11 @@ impl EtcdStore {
         })
     }
 
-    pub(super) fn mapping(&self) -> &KeyMapping {
+    pub(crate) fn mapping(&self) -> &KeyMapping {
         self.config.mapping()
     }
 
-    pub(super) fn client(&self) -> Client {
+    pub(crate) fn client(&self) -> Client {
         self.client.clone()
     }
 

@@ -1,11 +1,13 @@
 //! [`HttpClient`]: one pooled HTTP client per resource, built on start and dropped on stop.
 
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use reqwest::{Client, Method, RequestBuilder, Url};
+use reqwest::{Client, Method, RequestBuilder, Response, Url};
+
+use super::discovery::{self, Balancer};
 
 use super::settings::{ClientSettings, redact_url};
 use crate::{BoxError, Resource, ResourceContext};
@@ -55,6 +57,7 @@ struct Prepared {
     timeout: Option<Duration>,
     connect_timeout: Option<Duration>,
     pool_idle_timeout: Option<Duration>,
+    balancer: Option<Arc<Balancer>>,
 }
 
 impl fmt::Debug for Prepared {
@@ -127,6 +130,39 @@ impl HttpClient {
         }
     }
 
+    /// Sends a request with `method` to `path`, shaped by `build` (headers, body), and returns
+    /// the answer. With `discovery`, the request goes to the service's instances in turn; an
+    /// instance that refuses the connection (or drops an idempotent request unanswered) is
+    /// passed over and the request goes to the next one. Without, it goes to
+    /// [`url`](Self::url).
+    ///
+    /// ```no_run
+    /// # async fn f(orders: &tamarco::http::HttpClient) -> Result<(), tamarco::BoxError> {
+    /// use tamarco::http::reqwest::Method;
+    /// let answer = orders.send(Method::GET, "/orders/7", |request| request).await?;
+    /// # let _ = answer; Ok(()) }
+    /// ```
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        build: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Response, BoxError> {
+        let client = self
+            .try_client()
+            .ok_or("the HttpClient is used before its start or after its stop")?;
+        let balancer = {
+            let settings = self.settings.lock().expect("settings lock");
+            settings.as_ref().and_then(|s| s.balancer.clone())
+        };
+        match balancer {
+            Some(balancer) => discovery::send(&balancer, &client, method, path, build).await,
+            None => Ok(build(client.request(method, self.url(path)?))
+                .send()
+                .await?),
+        }
+    }
+
     /// A GET request to `path`, relative to the base URL. See [`request`](Self::request).
     pub fn get(&self, path: &str) -> RequestBuilder {
         self.request(Method::GET, path)
@@ -146,6 +182,27 @@ impl HttpClient {
     pub fn delete(&self, path: &str) -> RequestBuilder {
         self.request(Method::DELETE, path)
     }
+}
+
+/// The balancer of a client with `discovery`, checked: the service must be named.
+fn discovery_balancer(
+    settings: &ClientSettings,
+    cx: &ResourceContext,
+    root: &str,
+) -> Result<Option<Arc<Balancer>>, BoxError> {
+    let Some(discovery) = &settings.discovery else {
+        return Ok(None);
+    };
+    if discovery.service.is_empty() {
+        return Err(format!("setting `{root}.discovery.service`: name the service to call").into());
+    }
+    if !matches!(discovery.scheme.as_str(), "http" | "https") {
+        return Err(
+            format!("setting `{root}.discovery.scheme`: expected `http` or `https`").into(),
+        );
+    }
+    let balancer = Balancer::new(discovery.clone(), cx.registry().clone());
+    Ok(Some(Arc::new(balancer)))
 }
 
 /// A [`reqwest::ClientBuilder`] ready to build: TLS is rustls, whose process-wide crypto
@@ -189,6 +246,7 @@ impl Resource for HttpClient {
             timeout: settings.timeout_seconds.non_zero(),
             connect_timeout: settings.connect_timeout_seconds.non_zero(),
             pool_idle_timeout: settings.pool_idle_timeout_seconds.non_zero(),
+            balancer: discovery_balancer(&settings, cx, &root)?,
             settings,
         };
         *self.settings.lock().expect("settings lock") = Some(prepared);

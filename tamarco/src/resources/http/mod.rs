@@ -23,6 +23,8 @@
 mod cache;
 #[cfg(feature = "http-client")]
 mod client;
+#[cfg(feature = "http-client")]
+mod discovery;
 mod observe;
 mod panic;
 mod routes;
@@ -32,6 +34,8 @@ mod settings;
 pub use cache::{ResponseCache, ResponseCacheFuture, ResponseCacheLayer, X_CACHE};
 #[cfg(feature = "http-client")]
 pub use client::{HttpClient, client_builder};
+#[cfg(feature = "http-client")]
+pub use discovery::DiscoverySettings;
 pub use observe::RequestId;
 pub use routes::ServesRoutes;
 #[doc(hidden)]

@@ -194,7 +194,11 @@ impl Default for CacheSettings {
 ///       pool_max_idle_per_host: 32
 ///       user_agent: tamarco/0.1.0
 ///       default_headers: {x-api-version: "2"}
+///       discovery: {service: orders}         # opt-in: call the instances of `orders` instead
 /// ```
+///
+/// With `discovery`, [`HttpClient::send`](super::HttpClient::send) calls the registered
+/// instances of the service in turn (see [`DiscoverySettings`](super::DiscoverySettings)).
 #[cfg(feature = "http-client")]
 #[derive(Clone, Deserialize, PartialEq)]
 #[serde(default)]
@@ -214,6 +218,9 @@ pub struct ClientSettings {
     pub user_agent: String,
     /// Headers sent with every request.
     pub default_headers: BTreeMap<String, String>,
+    /// Calls the instances of a service found in the registry rather than `base_url`
+    /// (opt-in, so that a real host named like a service is never shadowed).
+    pub discovery: Option<super::discovery::DiscoverySettings>,
 }
 
 #[cfg(feature = "http-client")]
@@ -227,6 +234,7 @@ impl Default for ClientSettings {
             pool_max_idle_per_host: 32,
             user_agent: concat!("tamarco/", env!("CARGO_PKG_VERSION")).to_owned(),
             default_headers: BTreeMap::new(),
+            discovery: None,
         }
     }
 }
@@ -247,6 +255,7 @@ impl fmt::Debug for ClientSettings {
             .field("pool_max_idle_per_host", &self.pool_max_idle_per_host)
             .field("user_agent", &self.user_agent)
             .field("default_headers", &headers)
+            .field("discovery", &self.discovery)
             .finish()
     }
 }
