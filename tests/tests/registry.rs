@@ -44,6 +44,16 @@ impl Orders {
     }
 }
 
+#[microservice(name = "janitor")]
+#[derive(Default)]
+struct Janitor {}
+
+#[microservice]
+impl Janitor {
+    #[task_timer(interval = "100ms", singleton)]
+    async fn sweep(&self) {}
+}
+
 #[microservice(name = "caller")]
 #[derive(Default)]
 struct Caller {
@@ -185,9 +195,24 @@ async fn every_instance_is_back_within_2s_after_an_etcd_restart_or_a_lost_lease(
             .is_some()
     );
 
-    // etcd away for 10 s, longer than the TTL: every instance keeps trying.
+    // Discovery follows the list from here on.
+    let discovery = instances[0].handle().registry().clone();
+    assert_eq!(discovery.instances("orders").await.unwrap().len(), 3);
+
+    // etcd away for 10 s, longer than the TTL: every instance keeps trying, and discovery
+    // keeps the last good list.
     etcd.kill();
-    tamarco::tokio::time::sleep(Duration::from_secs(10)).await;
+    let killed = Instant::now();
+    while discovery.list("orders").await.unwrap().live {
+        assert!(
+            killed.elapsed() < WITHIN,
+            "discovery never noticed etcd was gone"
+        );
+        tamarco::tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(discovery.instances("orders").await.unwrap().len(), 3);
+    tamarco::tokio::time::sleep(Duration::from_secs(10).saturating_sub(killed.elapsed())).await;
+    assert_eq!(discovery.instances("orders").await.unwrap().len(), 3);
     tamarco::tokio::task::block_in_place(|| etcd.restart());
     let mut raw = client(&etcd).await;
     let back = wait_records(&mut raw, "orders", WITHIN, all_there).await;
@@ -420,4 +445,121 @@ async fn a_singleton_timer_never_overlaps_and_fails_over_after_sigkill() {
             pair[1]
         );
     }
+}
+
+/// The `registry` entry of a service's `/status`.
+async fn registry_status<S: tamarco::TaskSet>(
+    service: &TestService<S>,
+) -> tamarco::serde_json::Value {
+    let status = service.report().unwrap().get("/status").await.unwrap();
+    let body: tamarco::serde_json::Value = status.json().unwrap();
+    body["registry"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_the_singleton_leader_and_a_graceful_stop_hands_the_lead_over() {
+    let etcd = EtcdServer::start();
+    let start = || {
+        TestService::builder(Janitor::default())
+            .etcd(config(&etcd))
+            .setting("system.resources.registry.ttl_seconds", TTL)
+            .start()
+    };
+    let (first, second) = (start().await.unwrap(), start().await.unwrap());
+    let ids = [
+        first.handle().registry().instance_id().to_owned(),
+        second.handle().registry().instance_id().to_owned(),
+    ];
+    // Both see the same leader, and exactly one of them is it.
+    let started = Instant::now();
+    let (a, b) = loop {
+        let (a, b) = (
+            registry_status(&first).await,
+            registry_status(&second).await,
+        );
+        let (la, lb) = (
+            &a["singletons"]["sweep"]["leader"],
+            &b["singletons"]["sweep"]["leader"],
+        );
+        if la.is_string() && la == lb {
+            break (a, b);
+        }
+        assert!(started.elapsed() < WITHIN, "no common leader: {a} {b}");
+        tamarco::tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let leader = a["singletons"]["sweep"]["leader"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(ids.contains(&leader), "{leader} is one of {ids:?}");
+    assert_ne!(
+        a["singletons"]["sweep"]["this_instance"], b["singletons"]["sweep"]["this_instance"],
+        "{a} {b}"
+    );
+    assert_eq!(a["etcd"], "CONNECTED");
+
+    // The leader stops gracefully: it resigns, and the other leads at once (not after the TTL).
+    let (leading, other) = if leader == ids[0] {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    let stopped = Instant::now();
+    leading.stop().await.unwrap();
+    loop {
+        let status = registry_status(&other).await;
+        if status["singletons"]["sweep"]["this_instance"] == true {
+            break;
+        }
+        assert!(stopped.elapsed() < WITHIN, "the lead never moved: {status}");
+        tamarco::tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "the singleton's lead moved {:?} after the leader's graceful stop began",
+        stopped.elapsed()
+    );
+    assert!(
+        stopped.elapsed() < Duration::from_secs(TTL),
+        "handed over, not expired"
+    );
+    other.stop().await.unwrap();
+}
+
+/// Registration follows `enabled` (off by default): on, the record is there once the start
+/// returns; off, there is none, though etcd is on. Prints the start times of both (medians of
+/// five) for the closing note; speed is not asserted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_an_enabled_registry_registers_and_the_added_start_time_is_printed() {
+    let etcd = EtcdServer::start();
+    let mut raw = client(&etcd).await;
+    let mut on = Vec::new();
+    let mut off = Vec::new();
+    for round in 0..10 {
+        let enabled = round % 2 == 0;
+        let began = Instant::now();
+        let service = TestService::builder(Orders::default())
+            .etcd(config(&etcd))
+            .free_port("http_server")
+            .setting("system.resources.registry.enabled", enabled)
+            .start()
+            .await
+            .unwrap();
+        let took = began.elapsed();
+        let id = service.handle().registry().instance_id().to_owned();
+        assert_eq!(records(&mut raw, "orders").await.contains_key(&id), enabled);
+        service.stop().await.unwrap();
+        if enabled {
+            on.push(took);
+        } else {
+            off.push(took);
+        }
+    }
+    on.sort();
+    off.sort();
+    println!(
+        "start with the registry on: median {:?}; off (etcd still on): median {:?}",
+        on[on.len() / 2],
+        off[off.len() / 2]
+    );
+    assert_eq!((on.len(), off.len()), (5, 5));
 }

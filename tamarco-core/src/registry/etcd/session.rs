@@ -85,19 +85,24 @@ pub(crate) async fn keep(client: Client, ttl: Duration, state: watch::Sender<Lea
                 }
             }
         };
-        match renew(&client, id, ttl, within, &state, &mut backoff).await {
-            Ended::Expired => {
-                tracing::warn!(lease = id, "the etcd lease expired; taking a new one");
-                state.send_modify(|s| {
-                    s.id = None;
-                    s.valid_until = None;
-                });
-                lease = None;
+        let mut ended = renew(&client, id, ttl, within, &state, &mut backoff).await;
+        if let Ended::Lost(reason) = &ended {
+            lost(&state, reason);
+            tokio::time::sleep(backoff.next_delay()).await;
+            // A keep-alive may fail rather than answer "TTL 0" for a lease etcd no longer has:
+            // ask, so that a lost lease is replaced instead of renewed in vain.
+            let asked = bounded(within, client.clone().lease_time_to_live(id, None)).await;
+            if asked.is_ok_and(|answer| answer.ttl() <= 0) {
+                ended = Ended::Expired;
             }
-            Ended::Lost(reason) => {
-                lost(&state, &reason);
-                tokio::time::sleep(backoff.next_delay()).await;
-            }
+        }
+        if let Ended::Expired = ended {
+            tracing::warn!(lease = id, "the etcd lease expired; taking a new one");
+            state.send_modify(|s| {
+                s.id = None;
+                s.valid_until = None;
+            });
+            lease = None;
         }
     }
 }
