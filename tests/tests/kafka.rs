@@ -335,6 +335,58 @@ async fn typed_payloads_through_each_codec() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stream_delivery_dropped_unacked_comes_again_and_its_partition_moves_on() {
+    let broker = Broker::start();
+    let topic = unique_topic("dropped");
+    broker.create_topic(&topic, 1);
+    let mut cx = MicroserviceContext::new("dropper");
+    cx.settings().update_internal(settings(&broker)).unwrap();
+    let kafka = cx.add("kafka", Kafka::new());
+    let mut stream = kafka.input::<Order>(&topic, Json).stream().unwrap();
+    let output = kafka.output(&topic, Json);
+    cx.start().await.unwrap();
+    for id in 0..5 {
+        output.push(&order(id)).await.unwrap();
+    }
+    let mut seen: Vec<u64> = Vec::new();
+    let mut acked = BTreeSet::new();
+    // Read until every order was acked once, then what still comes (the records after the
+    // dropped one are read again), acking all.
+    loop {
+        let wait = if acked.len() == 5 {
+            Duration::from_secs(3)
+        } else {
+            WAIT
+        };
+        let Ok(next) = tokio::time::timeout(wait, stream.next()).await else {
+            break;
+        };
+        let delivery = next.expect("the stream is open");
+        let id = delivery.value().id;
+        seen.push(id);
+        if id == 1 && !seen[..seen.len() - 1].contains(&1) {
+            // Dropped unacked: its partition is sought back to it.
+            drop(delivery);
+            continue;
+        }
+        delivery.ack().await.expect("acked");
+        acked.insert(id);
+    }
+    assert_eq!(acked, (0..5).collect(), "every order acked: seen {seen:?}");
+    assert!(
+        seen.iter().filter(|id| **id == 1).count() >= 2,
+        "the dropped order came again: {seen:?}"
+    );
+    drop(stream);
+    cx.stop().await.unwrap();
+    assert_eq!(
+        broker.committed("dropper", &topic),
+        vec![Some(5)],
+        "the partition is not pinned by the dropped delivery"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_new_consumer_resumes_after_the_last_commit_and_loses_nothing() {
     let broker = Broker::start();
     let topic = ORDERS.to_owned();

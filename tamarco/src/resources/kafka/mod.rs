@@ -109,7 +109,6 @@ mod state;
 mod tracker;
 mod transport;
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -373,35 +372,7 @@ impl Resource for Kafka {
             fields.insert("bootstrap_servers".into(), json!(config.bootstrap_servers));
         }
         let mut inputs = self.engine.status_fields();
-        for input in inputs.as_array_mut().into_iter().flatten() {
-            let name = input["name"].as_str().unwrap_or_default().to_owned();
-            let Value::Object(fields) = input else {
-                continue;
-            };
-            let Some(member) = state.member(&name) else {
-                fields.insert(
-                    "topics".into(),
-                    json!(state.subscription(&name).topics(&name)),
-                );
-                continue;
-            };
-            let assignment: Vec<Value> = member
-                .assignment()
-                .into_iter()
-                .map(|(topic, partition)| json!({"topic": topic, "partition": partition}))
-                .collect();
-            fields.insert("topics".into(), json!(member.topics));
-            fields.insert("group".into(), json!(member.group));
-            fields.insert(
-                "joined".into(),
-                json!(member.joined.load(Ordering::Acquire)),
-            );
-            fields.insert("assignment".into(), Value::Array(assignment));
-            fields.insert(
-                "rebalances".into(),
-                json!(member.rebalances.load(Ordering::Relaxed)),
-            );
-        }
+        state.describe_inputs(&mut inputs);
         fields.insert("inputs".into(), inputs);
         let outputs: Vec<Value> = state
             .outputs()

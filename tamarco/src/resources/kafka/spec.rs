@@ -115,17 +115,52 @@ impl Subscription {
 mod tests {
     use super::*;
 
+    /// Collects what the `fmt` subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
-    fn the_originals_spellings_map_to_earliest_and_latest() {
+    fn the_originals_spellings_map_to_earliest_and_latest_with_one_warning_each() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
         let read = |v: &str| serde_json::from_value::<OffsetReset>(serde_json::json!(v));
-        assert_eq!(read("smallest").unwrap(), OffsetReset::Earliest);
-        assert_eq!(read("largest").unwrap(), OffsetReset::Latest);
-        assert_eq!(read("earliest").unwrap(), OffsetReset::Earliest);
-        assert_eq!(read("latest").unwrap(), OffsetReset::Latest);
+        tracing::subscriber::with_default(subscriber, || {
+            assert_eq!(read("smallest").unwrap(), OffsetReset::Earliest);
+            assert_eq!(read("largest").unwrap(), OffsetReset::Latest);
+            assert_eq!(read("smallest").unwrap(), OffsetReset::Earliest);
+            assert_eq!(read("earliest").unwrap(), OffsetReset::Earliest);
+            assert_eq!(read("latest").unwrap(), OffsetReset::Latest);
+        });
         let error = read("oldest").unwrap_err().to_string();
         assert!(
             error.contains("earliest") && error.contains("oldest"),
             "{error}"
+        );
+        let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let warnings: Vec<&str> = logs.lines().filter(|l| l.contains("WARN")).collect();
+        assert_eq!(warnings.len(), 2, "one warning per legacy value: {logs}");
+        assert!(
+            warnings[0].contains("smallest") && warnings[0].contains("earliest"),
+            "{logs}"
+        );
+        assert!(
+            warnings[1].contains("largest") && warnings[1].contains("latest"),
+            "{logs}"
         );
     }
 }

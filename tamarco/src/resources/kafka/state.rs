@@ -12,6 +12,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, Producer as _};
+use serde_json::{Value, json};
 
 use tamarco_core::{BoxError, ResourceContext};
 
@@ -114,6 +115,34 @@ impl ResourceState {
         members
             .iter()
             .all(|(_, m)| m.joined.load(Ordering::Acquire))
+    }
+
+    /// Adds to the engine's `/status` entry of each input its topics and, once it runs, its
+    /// group, whether it joined, its assignment and how many rebalances it saw.
+    pub(crate) fn describe_inputs(&self, inputs: &mut Value) {
+        for input in inputs.as_array_mut().into_iter().flatten() {
+            let name = input["name"].as_str().unwrap_or_default().to_owned();
+            let Value::Object(fields) = input else {
+                continue;
+            };
+            let Some(member) = self.member(&name) else {
+                let subscription = self.subscription(&name);
+                fields.insert("topics".into(), json!(subscription.topics(&name)));
+                continue;
+            };
+            let assignment: Vec<Value> = member
+                .assignment()
+                .into_iter()
+                .map(|(topic, partition)| json!({"topic": topic, "partition": partition}))
+                .collect();
+            fields.insert("topics".into(), json!(member.topics));
+            fields.insert("group".into(), json!(member.group));
+            let joined = member.joined.load(Ordering::Acquire);
+            fields.insert("joined".into(), json!(joined));
+            fields.insert("assignment".into(), Value::Array(assignment));
+            let rebalances = member.rebalances.load(Ordering::Relaxed);
+            fields.insert("rebalances".into(), json!(rebalances));
+        }
     }
 
     /// Flushes and closes the producer, within [`CLOSE_TIMEOUT`].
