@@ -7,7 +7,6 @@
 //! its outputs encode values and push them, resolving once the broker acknowledged them.
 //!
 //! ```rust,no_run
-//! use tamarco::codec::Json;
 //! use tamarco::kafka::{Kafka, Message, TopicOutput};
 //! use tamarco::prelude::*;
 //!
