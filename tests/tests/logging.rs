@@ -119,17 +119,18 @@ fn datagrams(socket: &UdpSocket) -> Vec<Value> {
 }
 
 fn find<'a>(docs: &'a [Value], message: &str) -> &'a Value {
+    find_by(docs, "message", message)
+}
+
+/// The document whose `field` (`message` in v1, `@message` in v0) starts with `message`.
+fn find_by<'a>(docs: &'a [Value], field: &str, message: &str) -> &'a Value {
     docs.iter()
-        .find(|d| {
-            d["message"]
-                .as_str()
-                .is_some_and(|m| m.starts_with(message))
-        })
+        .find(|d| d[field].as_str().is_some_and(|m| m.starts_with(message)))
         .unwrap_or_else(|| panic!("no document {message:?} in {docs:#?}"))
 }
 
-/// The fields of the Logstash v1 document, with ours.
-fn check_document(doc: &Value) {
+/// The fields of the Logstash v1 document, with ours; `kind` is the sink's message type.
+fn check_document(doc: &Value, kind: &str) {
     let ts = doc["@timestamp"].as_str().expect("@timestamp");
     assert_eq!(ts.len(), 24, "{ts}");
     assert!(
@@ -139,7 +140,7 @@ fn check_document(doc: &Value) {
     let year: u32 = ts[..4].parse().unwrap();
     assert!(year >= 2024, "{ts}");
     assert_eq!(doc["@version"], "1");
-    assert_eq!(doc["type"], "logstash");
+    assert_eq!(doc["type"], kind);
     assert!(!doc["host"].as_str().unwrap().is_empty());
     assert!(doc["tags"].is_array());
     assert_eq!(doc["service_name"], "logprobe");
@@ -149,10 +150,10 @@ fn check_document(doc: &Value) {
     }
 }
 
-/// The documents of the `emit` scenario, wherever they arrived.
-fn check_emitted(docs: &[Value]) {
+/// The v1 documents of the `emit` scenario, wherever they arrived.
+fn check_emitted(docs: &[Value], kind: &str) {
     for doc in docs {
-        check_document(doc);
+        check_document(doc, kind);
     }
     let paid = find(docs, "order paid");
     assert_eq!(paid["level"], "INFO");
@@ -201,7 +202,7 @@ fn logstash_udp_gets_one_document_per_datagram_with_every_field_and_no_secret() 
     );
     assert_eq!(run.code, 0, "{}", run.text());
     let docs = datagrams(&socket);
-    check_emitted(&docs);
+    check_emitted(&docs, "logstash");
     assert_eq!(run.stat("logstash", "sent") as usize, docs.len());
     assert_eq!(run.stat("logstash", "dropped"), 0);
     // stdout in JSON: one document per line, the same fields, no secret either.
@@ -212,7 +213,7 @@ fn logstash_udp_gets_one_document_per_datagram_with_every_field_and_no_secret() 
         .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
-    check_emitted(&stdout_docs);
+    check_emitted(&stdout_docs, "logstash");
 }
 
 #[test]
@@ -294,7 +295,7 @@ fn redis_gets_the_documents_on_the_logstash_list() {
     redis(&mut conn, &["DEL", "logstash"]);
     let run = probe(
         "emit",
-        json!({"redis": {"enabled": true, "host": "127.0.0.1", "port": 6379, "db": db}}),
+        json!({"redis": {"enabled": true, "host": "127.0.0.1", "port": 6379, "db": db, "version": 1}}),
         &[],
     );
     let items = redis(&mut conn, &["LRANGE", "logstash", "0", "-1"]);
@@ -311,7 +312,7 @@ fn redis_gets_the_documents_on_the_logstash_list() {
             serde_json::from_str(text).unwrap()
         })
         .collect();
-    check_emitted(&docs);
+    check_emitted(&docs, "record");
     assert_eq!(run.stat("redis", "sent") as usize, docs.len());
 }
 
@@ -456,7 +457,7 @@ fn http_posts_json_arrays_batched_by_count_and_by_time_with_basic_auth() {
     let server = Server::start(false);
     let url = format!("http://{}/logs", server.addr);
     let http = json!({"enabled": true, "url": url, "user": "logs", "password": "http-secret-pw",
-                      "max_records": 5, "max_time_seconds": 0.5});
+                      "max_records": 5, "max_time_seconds": 0.5, "version": 1});
     let run = probe("batch", json!({"http": http}), &[]);
     assert_eq!(run.code, 0, "{}", run.text());
     assert!(
@@ -481,7 +482,7 @@ fn http_posts_json_arrays_batched_by_count_and_by_time_with_basic_auth() {
             "{} documents",
             docs.len()
         );
-        docs.iter().for_each(check_document);
+        docs.iter().for_each(|doc| check_document(doc, "record"));
         let ours: Vec<u64> = docs
             .iter()
             .filter(|d| d["message"] == "batch-record")
@@ -710,5 +711,216 @@ fn bad_logging_settings_name_the_key_and_the_service_starts_with_the_sinks_that_
     );
     assert!(text.contains("started"), "{text}");
     // The sink that works still gets the records.
-    check_emitted(&datagrams(&socket));
+    check_emitted(&datagrams(&socket), "logstash");
+}
+
+/// The keys of `doc` (an object), sorted.
+fn keys(doc: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = doc
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
+fn sorted<'a>(names: &[&'a str]) -> Vec<&'a str> {
+    let mut names = names.to_vec();
+    names.sort_unstable();
+    names
+}
+
+fn find_v0<'a>(docs: &'a [Value], message: &str) -> &'a Value {
+    find_by(docs, "@message", message)
+}
+
+/// The original's `LogstashFormatterVersion0`, key by key: the top level is exactly its eight
+/// keys; `@fields` holds `levelname`, `logger`, the record's extra fields, `service_name` and
+/// `deploy_name`, and on an error `stack_trace`, `lineno`, `process`, `thread_name`. The only
+/// keys of ours are tracing ids, which come as extra fields (`request_id` of the span).
+#[test]
+fn logstash_v0_documents_have_the_originals_keys() {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let run = probe(
+        "emit",
+        json!({"logstash": {"enabled": true, "port": port, "version": 0}}),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.text());
+    let docs = datagrams(&socket);
+    let top = sorted(&[
+        "@timestamp",
+        "@message",
+        "@source",
+        "@source_host",
+        "@source_path",
+        "@tags",
+        "@type",
+        "@fields",
+    ]);
+    for doc in &docs {
+        assert_eq!(keys(doc), top, "{doc}");
+        assert_eq!(doc["@type"], "logstash");
+        let host = doc["@source_host"].as_str().unwrap();
+        let path = doc["@source_path"].as_str().unwrap();
+        assert_eq!(doc["@source"], format!("logstash://{host}/{path}"));
+        assert_eq!(doc["@fields"]["service_name"], "logprobe");
+        assert_eq!(doc["@fields"]["deploy_name"], "ci-deploy");
+    }
+    // The original docs' own example: tags as a map, an extra field.
+    let line = find_v0(&docs, "logger line");
+    assert_eq!(line["@tags"], json!({"tag": "tag_value"}));
+    assert_eq!(
+        keys(&line["@fields"]),
+        sorted(&[
+            "levelname",
+            "logger",
+            "extra_field",
+            "service_name",
+            "deploy_name"
+        ])
+    );
+    assert_eq!(line["@fields"]["levelname"], "INFO");
+    assert_eq!(line["@fields"]["extra_field"], "extra_field_value");
+    assert!(
+        line["@source_path"]
+            .as_str()
+            .unwrap()
+            .ends_with("logging_probe.rs")
+    );
+    let ts = line["@timestamp"].as_str().unwrap();
+    assert!(ts.len() == 24 && ts.ends_with('Z'), "{ts}");
+
+    let paid = find_v0(&docs, "order paid");
+    assert_eq!(paid["@tags"], json!(["api", "billing", "slow"]));
+    assert_eq!(paid["@fields"]["logger"], "logprobe");
+    assert_eq!(
+        keys(&paid["@fields"]),
+        sorted(&[
+            "levelname",
+            "logger",
+            "service_name",
+            "deploy_name",
+            // the record's extra fields
+            "order",
+            "user",
+            "ratio",
+            "ok",
+            // the tracing id of its span
+            "request_id",
+        ])
+    );
+
+    let failed = find_v0(&docs, "payment failed");
+    assert_eq!(failed["@fields"]["levelname"], "ERROR");
+    assert_eq!(
+        failed["@fields"]["stack_trace"],
+        "card declined\ninsufficient funds"
+    );
+    assert!(failed["@fields"]["lineno"].as_u64().unwrap() > 0);
+    assert!(failed["@fields"]["process"].as_u64().unwrap() > 0);
+    assert!(failed["@fields"]["thread_name"].is_string());
+    assert_eq!(
+        keys(&failed["@fields"]),
+        sorted(&[
+            "levelname",
+            "logger",
+            "service_name",
+            "deploy_name",
+            "stack_trace",
+            "lineno",
+            "process",
+            "thread_name",
+            "error",
+            "order",
+            "request_id",
+        ])
+    );
+}
+
+/// The original's `LogstashFormatterVersion1`, key by key, chosen by `system.logging.version`
+/// (where the original's code read it): its nine keys, the extra fields, and on an error its
+/// four debug keys; ours adds only `service_name` and `deploy_name` (and tracing ids, as extra
+/// fields).
+#[test]
+fn logstash_v1_documents_have_the_originals_keys_plus_service_and_deploy() {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = socket.local_addr().unwrap().port();
+    let run = probe(
+        "emit",
+        json!({"version": 1, "logstash": {"enabled": true, "port": port}}),
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.text());
+    let docs = datagrams(&socket);
+    let original = [
+        "@timestamp",
+        "@version",
+        "message",
+        "host",
+        "path",
+        "tags",
+        "type",
+        "level",
+        "logger_name",
+    ];
+    let ours = ["service_name", "deploy_name"];
+    let with = |extra: &[&'static str]| {
+        let mut all: Vec<&str> = original.iter().chain(&ours).copied().collect();
+        all.extend_from_slice(extra);
+        sorted(&all)
+    };
+    let line = find(&docs, "logger line");
+    assert_eq!(keys(line), with(&["extra_field"]));
+    assert_eq!(line["tags"], json!({"tag": "tag_value"}));
+    let paid = find(&docs, "order paid");
+    assert_eq!(
+        keys(paid),
+        with(&["order", "user", "ratio", "ok", "request_id"])
+    );
+    let failed = find(&docs, "payment failed");
+    assert_eq!(
+        keys(failed),
+        with(&[
+            "stack_trace",
+            "lineno",
+            "process",
+            "thread_name",
+            "error",
+            "order",
+            "request_id"
+        ])
+    );
+    check_emitted(&docs, "logstash");
+}
+
+/// Redis (and HTTP) sinks sent v0 documents in the original, whatever `version` said.
+#[test]
+fn redis_documents_are_v0_by_default_as_in_the_original() {
+    let db = 1 + (std::process::id() + 7) % 15;
+    let mut conn =
+        BufReader::new(TcpStream::connect("127.0.0.1:6379").expect("the machine's Redis"));
+    redis(&mut conn, &["SELECT", &db.to_string()]);
+    redis(&mut conn, &["DEL", "logstash"]);
+    let run = probe(
+        "emit",
+        json!({"version": 1, "redis": {"enabled": true, "host": "127.0.0.1", "db": db}}),
+        &[],
+    );
+    let items = redis(&mut conn, &["LRANGE", "logstash", "0", "-1"]);
+    redis(&mut conn, &["DEL", "logstash"]);
+    assert_eq!(run.code, 0, "{}", run.text());
+    let docs: Vec<Value> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| serde_json::from_str(item.as_str().unwrap()).unwrap())
+        .collect();
+    let line = find_v0(&docs, "logger line");
+    assert_eq!(line["@type"], "record");
+    assert_eq!(line["@fields"]["extra_field"], "extra_field_value");
+    assert!(docs.iter().all(|d| d.get("@version").is_none()));
 }

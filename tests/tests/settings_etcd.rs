@@ -935,3 +935,38 @@ async fn settings_never_show_a_password_from_etcd_by_name_or_by_type() {
     assert!(!body.contains("111222333"), "{body}");
     running.stop().await.unwrap();
 }
+
+/// The Python original's spelling: `tamarco etcd write_yml FILE --host H --port P`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_takes_the_originals_write_yml_with_host_and_port() {
+    let server = blocking(EtcdServer::start);
+    let dir = temp_dir("cli-original");
+    let file = dir.join("settings.yml");
+    std::fs::write(&file, "system:\n  deploy_name: from_write_yml\n").unwrap();
+    let port = server.port().to_string();
+    let out = tamarco_cli(&[
+        "etcd",
+        "write_yml",
+        file.to_str().unwrap(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+    ])
+    .await
+    .unwrap();
+    assert!(out.contains("wrote 1 keys"), "{out}");
+    let printed = tamarco_cli(&[
+        "etcd",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "read",
+        "system.deploy_name",
+    ])
+    .await
+    .unwrap();
+    assert_eq!(printed.trim(), "from_write_yml");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::StatusBoard;
 use crate::BoxError;
-use crate::metrics::reporter::{Reporter, graphite_lines, segment};
+use crate::metrics::reporter::{PathScheme, Reporter, graphite_lines, segment};
 use crate::metrics::{self, Gauge, NO_LABELS, render};
 use crate::resource::{Resource, ResourceContext};
 
@@ -23,9 +23,11 @@ use crate::resource::{Resource, ResourceContext};
 /// memory stays bounded when nobody scrapes `/metrics`.
 ///
 /// Settings under `system.resources.metrics` (defaults in parentheses): `collect_frequency` (10),
-/// `handlers.prometheus.enabled` (true), `handlers.carbon.{enabled (false), host (127.0.0.1),
-/// port (2003)}`, `handlers.file.{enabled (false), path (metrics.txt)}`,
-/// `handlers.stdout.enabled` (false).
+/// `path_scheme` (`original`: the Python original's Graphite paths; `tamarco`: one segment per
+/// label), `handlers.prometheus.enabled` (true), `handlers.carbon.{enabled (false), host
+/// (127.0.0.1), port (2003)}`, `handlers.file.{enabled (false), path (metrics.txt)}`,
+/// `handlers.stdout.{enabled (false), prefix}` (`prefix` replaces the
+/// `<deploy>.<service>.<host>` part of stdout paths, as in the original).
 ///
 /// Built-in metrics: `resource_status{resource}` (the status code, 0-5),
 /// `task_runs_total{task}` and `task_failures_total{task}`, `process_resident_memory_bytes`,
@@ -40,35 +42,38 @@ pub struct MetricsResource {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct MetricsSettings {
     collect_frequency: crate::settings::Duration,
+    path_scheme: PathScheme,
     handlers: Handlers,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct Handlers {
     prometheus: Enabled,
     carbon: Carbon,
     file: File,
-    stdout: Toggle,
+    stdout: Stdout,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct Enabled {
     enabled: bool,
 }
 
+/// The original's stdout handler took its path prefix from `prefix`.
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default)]
-struct Toggle {
+#[serde(default, deny_unknown_fields)]
+struct Stdout {
     enabled: bool,
+    prefix: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct Carbon {
     enabled: bool,
     host: String,
@@ -76,7 +81,7 @@ struct Carbon {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct File {
     enabled: bool,
     path: PathBuf,
@@ -86,6 +91,7 @@ impl Default for MetricsSettings {
     fn default() -> Self {
         MetricsSettings {
             collect_frequency: crate::settings::Duration::from_secs(10),
+            path_scheme: PathScheme::default(),
             handlers: Handlers::default(),
         }
     }
@@ -133,7 +139,7 @@ impl MetricsResource {
 #[diagnostic::do_not_recommend]
 impl Resource for MetricsResource {
     async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
-        let settings: MetricsSettings = cx.settings().load()?;
+        let settings: MetricsSettings = cx.settings().load_checked(&[])?;
         if settings.collect_frequency.is_zero() {
             return Err(format!(
                 "setting `{}`: expected a positive duration, found 0",
@@ -185,7 +191,9 @@ impl Resource for MetricsResource {
             });
         }
         if handlers.stdout.enabled {
-            reporters.push(Reporter::Stdout);
+            reporters.push(Reporter::Stdout {
+                prefix: handlers.stdout.prefix.clone(),
+            });
         }
         let deploy: String = cx.settings().settings().get_or(
             "system.deploy_name",
@@ -200,6 +208,7 @@ impl Resource for MetricsResource {
         );
         let board = self.board.clone();
         let period = settings.collect_frequency.get();
+        let scheme = settings.path_scheme;
         let collector = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(period);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -222,14 +231,26 @@ impl Resource for MetricsResource {
                     .duration_since(UNIX_EPOCH)
                     .unwrap_or_default()
                     .as_secs();
-                let lines = graphite_lines(
-                    &render::samples(&exposition),
-                    &path_prefix,
-                    &format!("{service}_"),
-                    now,
-                );
+                let samples = render::samples(&exposition);
+                let service_prefix = format!("{service}_");
+                let lines = graphite_lines(&samples, &path_prefix, &service_prefix, now, scheme);
                 for reporter in &mut reporters {
-                    if let Err(error) = reporter.send(&lines).await {
+                    let sent = match reporter {
+                        // The original's stdout reporter had a prefix of its own.
+                        Reporter::Stdout {
+                            prefix: Some(prefix),
+                        } => {
+                            let own = match prefix.as_str() {
+                                "" => String::new(),
+                                _ => format!("{prefix}."),
+                            };
+                            let lines =
+                                graphite_lines(&samples, &own, &service_prefix, now, scheme);
+                            reporter.send(&lines).await
+                        }
+                        _ => reporter.send(&lines).await,
+                    };
+                    if let Err(error) = sent {
                         tracing::warn!(reporter = reporter.name(), "metrics not sent: {error}");
                     }
                 }
@@ -254,7 +275,8 @@ const UPKEEP_PERIOD: Duration = Duration::from_secs(5);
 /// Updates the built-in gauges: resource status, process and tokio runtime figures.
 pub(crate) fn record_builtin(board: &StatusBoard) {
     for (name, status) in board.statuses() {
-        Gauge::new("resource_status", &[("resource", name)]).set(f64::from(status.code()));
+        Gauge::with_unit("resource_status", "status", &[("resource", name)])
+            .set(f64::from(status.code()));
     }
     let memory = super::memory::snapshot();
     if let Some(rss) = memory.rss_bytes {
@@ -267,12 +289,13 @@ pub(crate) fn record_builtin(board: &StatusBoard) {
         Gauge::new("process_cpu_seconds_total", NO_LABELS).set(seconds);
     }
     if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
-        Gauge::new("process_open_fds", NO_LABELS).set(fds.count() as f64);
+        Gauge::with_unit("process_open_fds", "fds", NO_LABELS).set(fds.count() as f64);
     }
     if let Some(runtime) = memory.runtime {
-        Gauge::new("tokio_workers", NO_LABELS).set(runtime.workers as f64);
-        Gauge::new("tokio_alive_tasks", NO_LABELS).set(runtime.alive_tasks as f64);
-        Gauge::new("tokio_global_queue_depth", NO_LABELS).set(runtime.global_queue_depth as f64);
+        Gauge::with_unit("tokio_workers", "threads", NO_LABELS).set(runtime.workers as f64);
+        Gauge::with_unit("tokio_alive_tasks", "tasks", NO_LABELS).set(runtime.alive_tasks as f64);
+        Gauge::with_unit("tokio_global_queue_depth", "tasks", NO_LABELS)
+            .set(runtime.global_queue_depth as f64);
         if let Some(ratio) = runtime.busy_ratio {
             Gauge::new("tokio_busy_ratio", NO_LABELS).set(ratio);
         }

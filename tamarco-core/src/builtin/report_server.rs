@@ -39,7 +39,7 @@ pub struct ReportServer {
 }
 
 #[derive(Debug, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct ReportServerSettings {
     enabled: bool,
     host: String,
@@ -61,6 +61,39 @@ impl Default for ReportServerSettings {
         }
     }
 }
+
+/// The Python original's `system.resources.status.{host,port}` (its YAML example has them),
+/// taken as this server's address when its own keys are not set.
+fn status_address(
+    view: &settings::SettingsView,
+    settings: &mut ReportServerSettings,
+) -> Result<(), settings::SettingsError> {
+    let all = view.settings();
+    for (key, old) in [("host", STATUS_HOST), ("port", STATUS_PORT)] {
+        let own = all.source_of(&view.full_key(key));
+        if matches!(own, None | Some(settings::Layer::Defaults)) {
+            match key {
+                "host" => settings.host = all.get_or(old, settings.host.clone())?,
+                _ => settings.port = all.get_or(old, settings.port)?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The Python original's address keys of the status resource, read here as this server's.
+pub(crate) const STATUS_HOST: &str = "system.resources.status.host";
+pub(crate) const STATUS_PORT: &str = "system.resources.status.port";
+
+/// This server's own keys, beside the operations keys ([`ops::OPS_KEYS`]).
+pub(crate) const SERVER_KEYS: &[&str] = &[
+    "enabled",
+    "host",
+    "port",
+    "max_connections",
+    "header_read_timeout_seconds",
+    "drain_timeout_seconds",
+];
 
 impl ReportServer {
     /// The resource's name.
@@ -95,7 +128,9 @@ impl ReportServer {
 #[diagnostic::do_not_recommend]
 impl Resource for ReportServer {
     async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
-        let settings: ReportServerSettings = cx.settings().load()?;
+        let view = cx.settings();
+        let mut settings: ReportServerSettings = view.load_checked_beside(&[], ops::OPS_KEYS)?;
+        status_address(view, &mut settings)?;
         let (ops, routes) = ops::routes(cx, self.build.clone(), self.tasks.clone())?;
         cx.report_routes().merge(routes);
         let _ = self.exposed.set(ops.expose);
@@ -146,5 +181,38 @@ impl Resource for ReportServer {
             serving.stop(cx.stop_deadline()).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Settings;
+
+    #[test]
+    fn the_originals_status_address_is_used_unless_the_server_has_its_own() {
+        let settings = Settings::new("svc");
+        settings
+            .update_internal_yaml("system: {resources: {status: {host: 127.0.0.2, port: 6001}}}")
+            .unwrap();
+        let view = settings.resource_view(ReportServer::NAME);
+        let mut server = ReportServerSettings::default();
+        status_address(&view, &mut server).unwrap();
+        assert_eq!((server.host.as_str(), server.port), ("127.0.0.2", 6001));
+
+        settings
+            .set_internal("system.resources.tamarco_http_report_server.port", 6002)
+            .unwrap();
+        // As loaded from the server's own subtree.
+        let mut server = ReportServerSettings {
+            port: 6002,
+            ..ReportServerSettings::default()
+        };
+        status_address(&view, &mut server).unwrap();
+        assert_eq!(
+            (server.host.as_str(), server.port),
+            ("127.0.0.2", 6002),
+            "the server's own key wins"
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! ```yaml
 //! restart_policy:
 //!   resources:
-//!     restart_microservice_on_failure: [db]     # or: all
+//!     restart_microservice_on_failure: [db]     # or: all (or the original's [all])
 //!     restart_resource_on_failure: all          # or a list of names
 //!   check_interval_seconds: 1       # each a duration: 1, 0.5, "500ms", "1m"
 //!   backoff_initial_seconds: 1
@@ -83,6 +83,8 @@ impl<'de> Deserialize<'de> for Selection {
         match Raw::deserialize(deserializer)? {
             Raw::Word(word) if word == "all" => Ok(Selection::All),
             Raw::Word(word) => Err(serde::de::Error::custom(RestartPolicyError(word))),
+            // The Python original's own form of "all" (`['all']`) means all here too.
+            Raw::List(names) if names.len() == 1 && names[0] == "all" => Ok(Selection::All),
             Raw::List(names) => Ok(Selection::Names(names)),
         }
     }
@@ -285,5 +287,24 @@ mod tests {
             "{error}"
         );
         assert!(error.contains("negative"), "{error}");
+    }
+
+    #[test]
+    fn the_originals_list_of_all_covers_every_resource() {
+        let settings = Settings::new("svc");
+        let key = "system.resources.status.restart_policy.resources";
+        settings
+            .update_internal_yaml(
+                "system: {resources: {status: {restart_policy: {resources: {restart_microservice_on_failure: ['all'], restart_resource_on_failure: [all, db]}}}}}",
+            )
+            .unwrap();
+        let policies = settings.get::<Policies>(key).unwrap();
+        assert_eq!(policies.restart_microservice_on_failure, Selection::All);
+        assert!(policies.restart_microservice_on_failure.covers("anything"));
+        // A longer list is names, one of which happens to be `all`.
+        assert_eq!(
+            policies.restart_resource_on_failure,
+            Selection::Names(vec!["all".into(), "db".into()])
+        );
     }
 }

@@ -42,6 +42,30 @@ pub struct StatusResource {
     watcher: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
+/// `system.resources.status`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct StatusSettings {
+    restart_policy: super::restart::RestartPolicy,
+}
+
+/// The status keys of the Python original's YAML example: the address is the report
+/// server's, and `debug` did nothing there either.
+const LEGACY_STATUS_KEYS: &[crate::settings::LegacyKey] = &[
+    crate::settings::LegacyKey::read_elsewhere(
+        "host",
+        "system.resources.tamarco_http_report_server.host",
+    ),
+    crate::settings::LegacyKey::read_elsewhere(
+        "port",
+        "system.resources.tamarco_http_report_server.port",
+    ),
+    crate::settings::LegacyKey::no_effect(
+        "debug",
+        "the status endpoint has no debug mode; `/status` always shows every resource",
+    ),
+];
+
 impl StatusResource {
     /// The resource's name.
     pub const NAME: &'static str = "status";
@@ -71,9 +95,8 @@ impl crate::resource::Resource for StatusResource {
             .with_state(state);
         cx.report_routes().merge(routes);
         let _ = self.settings.set(cx.settings().settings().clone());
-        let _ = self
-            .policy
-            .set(cx.settings().get_or("restart_policy", Default::default())?);
+        let settings: StatusSettings = cx.settings().load_checked(LEGACY_STATUS_KEYS)?;
+        let _ = self.policy.set(settings.restart_policy);
         Ok(())
     }
 

@@ -10,10 +10,66 @@ use serde::de::DeserializeOwned;
 use tracing::Level;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 
+use super::document::Version;
 use crate::secret::Secret;
 use crate::settings::Settings;
 
 const ROOT: &str = "system.logging";
+
+/// Every key read under `system.logging`, for the unknown-key check (`settings::check_known`).
+pub(crate) const KNOWN_KEYS: &[&str] = &[
+    "profile",
+    "default_level",
+    "extra_loggers_names",
+    "levels.*",
+    "stdout",
+    "stdout_format",
+    "file_path",
+    "file_max_bytes",
+    "file_max_files",
+    "file_format",
+    "queue_size",
+    "secret_fields",
+    "drop_warning_seconds",
+    "flush_timeout_seconds",
+    "version",
+    "logstash.enabled",
+    "logstash.host",
+    "logstash.port",
+    "logstash.fqdn",
+    "logstash.version",
+    "logstash.queue_size",
+    "redis.enabled",
+    "redis.host",
+    "redis.port",
+    "redis.db",
+    "redis.username",
+    "redis.password",
+    "redis.ssl",
+    "redis.version",
+    "redis.queue_size",
+    "http.enabled",
+    "http.url",
+    "http.user",
+    "http.password",
+    "http.max_records",
+    "http.max_time_seconds",
+    "http.timeout_seconds",
+    "http.version",
+    "http.queue_size",
+];
+
+/// Logging keys of the Python original's docs and code that tamarco does not read.
+pub(crate) const LEGACY_KEYS: &[crate::settings::LegacyKey] = &[
+    crate::settings::LegacyKey::no_effect(
+        "file",
+        "the file sink is on when `system.logging.file_path` is set, as in the original's code",
+    ),
+    crate::settings::LegacyKey::no_effect(
+        "elasticsearch",
+        "tamarco has no Elasticsearch sink; ship through Logstash (`logstash`, `redis` or `http`)",
+    ),
+];
 
 /// A logging profile: the level of the service's own records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +139,7 @@ pub(crate) struct LogstashConfig {
     pub(crate) host: String,
     pub(crate) port: u16,
     pub(crate) fqdn: bool,
+    pub(crate) version: Version,
     pub(crate) queue_size: usize,
 }
 
@@ -97,6 +154,7 @@ pub(crate) struct RedisConfig {
     pub(crate) username: Option<String>,
     pub(crate) password: Option<Secret<String>>,
     pub(crate) ssl: bool,
+    pub(crate) version: Version,
     pub(crate) queue_size: usize,
 }
 
@@ -110,6 +168,7 @@ pub(crate) struct HttpConfig {
     pub(crate) max_records: usize,
     pub(crate) max_time: Duration,
     pub(crate) timeout: Duration,
+    pub(crate) version: Version,
     pub(crate) queue_size: usize,
 }
 
@@ -208,6 +267,34 @@ impl Reader<'_> {
             .max(1)
     }
 
+    /// The document format of `sink`: `system.logging.<sink>.version`, then (UDP only, as the
+    /// original's code read it) `system.logging.version`, then the original's default.
+    fn version(&mut self, sink: &str, fallback: Option<&str>, default: Version) -> Version {
+        let own = format!("{ROOT}.{sink}.version");
+        let key = match (self.settings.value(&own), fallback) {
+            (None, Some(fallback)) if self.settings.value(fallback).is_some() => {
+                fallback.to_owned()
+            }
+            _ => own,
+        };
+        let Some(value) = self.opt::<serde_json::Value>(&key) else {
+            return default;
+        };
+        match value
+            .as_u64()
+            .or_else(|| value.as_str()?.trim().parse().ok())
+        {
+            Some(0) => Version::V0,
+            Some(1) => Version::V1,
+            _ => {
+                self.problems.push(format!(
+                    "logging: setting `{key}`: expected 0 or 1 (the Logstash format version); using the default"
+                ));
+                default
+            }
+        }
+    }
+
     /// A password: a number (`password: 1234`) reads as text.
     fn password(&mut self, key: &str) -> Option<Secret<String>> {
         self.opt::<Secret<String>>(key)
@@ -241,6 +328,7 @@ impl Config {
             host: r.or(&format!("{ROOT}.logstash.host"), "127.0.0.1".to_owned()),
             port: r.or(&format!("{ROOT}.logstash.port"), 5959),
             fqdn: r.or(&format!("{ROOT}.logstash.fqdn"), false),
+            version: r.version("logstash", Some(&format!("{ROOT}.version")), Version::V1),
             queue_size: r.queue_size("logstash"),
         });
         let redis = match r.enabled("redis") {
@@ -254,6 +342,7 @@ impl Config {
                     username: r.opt(&format!("{ROOT}.redis.username")),
                     password: r.password(&format!("{ROOT}.redis.password")),
                     ssl: r.or(&format!("{ROOT}.redis.ssl"), false),
+                    version: r.version("redis", None, Version::V0),
                     queue_size: r.queue_size("redis"),
                 }),
         };
@@ -274,6 +363,7 @@ impl Config {
                         &format!("{ROOT}.http.timeout_seconds"),
                         Duration::from_secs(5),
                     ),
+                    version: r.version("http", None, Version::V0),
                     queue_size: r.queue_size("http"),
                 }),
         };

@@ -1,11 +1,22 @@
-//! The Logstash JSON document (v1), as the Python original's `LogstashFormatterVersion1` with
-//! `service_name` and `deploy_name` added:
+//! The Logstash JSON documents, in the two formats of the Python original's formatters,
+//! chosen per sink ([`Version`]).
 //!
-//! `@timestamp` (UTC, milliseconds, `Z`), `@version` (`"1"`), `message`, `host`, `path` (the
-//! source file), `tags`, `type` (`"logstash"`), `level` (`DEBUG`, `INFO`, `WARNING`, `ERROR`,
-//! `TRACE`), `logger_name` (the target), `service_name`, `deploy_name`, then the extra fields
-//! of the event and its spans, and `stack_trace` (the error chain, one error per line) when an
-//! error was recorded. An extra field never replaces one of the names above.
+//! v1: `@timestamp` (UTC, milliseconds, `Z`), `@version` (`"1"`), `message`, `host`, `path`
+//! (the source file), `tags`, `type` (the sink's message type: `logstash` for UDP, `record` for
+//! Redis and HTTP, as in the original), `level` (`DEBUG`, `INFO`, `WARNING`, `ERROR`, `TRACE`),
+//! `logger_name` (the target), `service_name`, `deploy_name` (these two are ours: the
+//! original's v1 lacks them), then the extra fields of the event and its spans; when an error
+//! was recorded, `stack_trace` (the error chain, one error per line), `lineno`, `process` and
+//! `thread_name`. An extra field never replaces one of these names.
+//!
+//! v0: `@timestamp`, `@message`, `@source` (`<type>://<host>/<path>`), `@source_host`,
+//! `@source_path`, `@tags`, `@type`, and `@fields`: `levelname`, `logger`, the extra fields,
+//! `service_name`, `deploy_name`, and on error `stack_trace`, `lineno`, `process` and
+//! `thread_name`.
+//!
+//! Tags are a list (`tags = "a,b"`), or a map when given as `key=value` pairs
+//! (`tags = "customer=acme,tier=gold"`), the form the original's docs use
+//! (`extra={'tags': {'tag': 'tag_value'}}`); a bare tag among pairs maps to `true`.
 
 use serde_json::{Map, Value};
 use tracing::Level;
@@ -13,12 +24,24 @@ use tracing::Level;
 use super::record::{FieldValue, Record};
 use super::time::rfc3339_millis;
 
+/// The format of a sink's documents: `system.logging.<sink>.version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Version {
+    /// The original's `LogstashFormatterVersion0`: `@message`, `@fields`...
+    V0,
+    /// The original's `LogstashFormatterVersion1`: flat, `@version: "1"`.
+    V1,
+}
+
 /// What a document says about where it comes from.
 #[derive(Debug, Clone)]
 pub(crate) struct DocContext {
     pub(crate) host: String,
     pub(crate) service: String,
     pub(crate) deploy: String,
+    pub(crate) version: Version,
+    /// The message type: `type` in v1, `@type` in v0.
+    pub(crate) kind: &'static str,
 }
 
 const RESERVED: &[&str] = &[
@@ -34,6 +57,21 @@ const RESERVED: &[&str] = &[
     "service_name",
     "deploy_name",
     "stack_trace",
+    "lineno",
+    "process",
+    "thread_name",
+];
+
+/// The names `@fields` holds in v0 before the extra fields.
+const RESERVED_V0: &[&str] = &[
+    "levelname",
+    "logger",
+    "service_name",
+    "deploy_name",
+    "stack_trace",
+    "lineno",
+    "process",
+    "thread_name",
 ];
 
 impl DocContext {
@@ -43,6 +81,17 @@ impl DocContext {
             host: hostname(),
             service,
             deploy,
+            version: Version::V1,
+            kind: "logstash",
+        }
+    }
+
+    /// This context for a sink with its own format and message type.
+    pub(crate) fn for_sink(&self, version: Version, kind: &'static str) -> Self {
+        DocContext {
+            version,
+            kind,
+            ..self.clone()
         }
     }
 }
@@ -77,8 +126,15 @@ pub(crate) fn level_name(level: Level) -> &'static str {
     }
 }
 
-/// The document as a JSON value.
+/// The document as a JSON value, in the context's version.
 pub(crate) fn value(record: &Record, cx: &DocContext) -> Value {
+    match cx.version {
+        Version::V1 => v1(record, cx),
+        Version::V0 => v0(record, cx),
+    }
+}
+
+fn v1(record: &Record, cx: &DocContext) -> Value {
     let mut doc = Map::with_capacity(12 + record.fields.len());
     doc.insert("@timestamp".into(), rfc3339_millis(record.time).into());
     doc.insert("@version".into(), "1".into());
@@ -88,22 +144,79 @@ pub(crate) fn value(record: &Record, cx: &DocContext) -> Value {
         "path".into(),
         record.file.as_deref().map_or(Value::Null, Value::from),
     );
-    doc.insert("tags".into(), record.tags.clone().into());
-    doc.insert("type".into(), "logstash".into());
+    doc.insert("tags".into(), tags(&record.tags));
+    doc.insert("type".into(), cx.kind.into());
     doc.insert("level".into(), level_name(record.level).into());
     doc.insert("logger_name".into(), record.target.as_ref().into());
     doc.insert("service_name".into(), cx.service.clone().into());
     doc.insert("deploy_name".into(), cx.deploy.clone().into());
-    for (name, value) in &record.fields {
-        if RESERVED.contains(name) {
-            continue;
-        }
-        doc.insert((*name).to_owned(), json_value(value));
-    }
-    if !record.errors.is_empty() {
-        doc.insert("stack_trace".into(), record.errors.join("\n").into());
-    }
+    extra_fields(record, RESERVED, &mut doc);
+    debug_fields(record, &mut doc);
     Value::Object(doc)
+}
+
+fn v0(record: &Record, cx: &DocContext) -> Value {
+    let path = record.file.as_deref().unwrap_or_default();
+    let mut fields = Map::with_capacity(8 + record.fields.len());
+    fields.insert("levelname".into(), level_name(record.level).into());
+    fields.insert("logger".into(), record.target.as_ref().into());
+    extra_fields(record, RESERVED_V0, &mut fields);
+    fields.insert("service_name".into(), cx.service.clone().into());
+    fields.insert("deploy_name".into(), cx.deploy.clone().into());
+    debug_fields(record, &mut fields);
+    let mut doc = Map::with_capacity(8);
+    doc.insert("@timestamp".into(), rfc3339_millis(record.time).into());
+    doc.insert("@message".into(), record.message.clone().into());
+    doc.insert(
+        "@source".into(),
+        format!("{}://{}/{path}", cx.kind, cx.host).into(),
+    );
+    doc.insert("@source_host".into(), cx.host.clone().into());
+    doc.insert("@source_path".into(), path.into());
+    doc.insert("@tags".into(), tags(&record.tags));
+    doc.insert("@type".into(), cx.kind.into());
+    doc.insert("@fields".into(), Value::Object(fields));
+    Value::Object(doc)
+}
+
+fn extra_fields(record: &Record, reserved: &[&str], into: &mut Map<String, Value>) {
+    for (name, value) in &record.fields {
+        if !reserved.contains(name) {
+            into.insert((*name).to_owned(), json_value(value));
+        }
+    }
+}
+
+/// What the original added when a record carried an exception.
+fn debug_fields(record: &Record, into: &mut Map<String, Value>) {
+    if record.errors.is_empty() {
+        return;
+    }
+    into.insert("stack_trace".into(), record.errors.join("\n").into());
+    into.insert(
+        "lineno".into(),
+        record.line.map_or(Value::Null, Value::from),
+    );
+    into.insert("process".into(), std::process::id().into());
+    into.insert(
+        "thread_name".into(),
+        record.thread.as_deref().map_or(Value::Null, Value::from),
+    );
+}
+
+/// A list of tags, or a map when any is a `key=value` pair.
+fn tags(tags: &[String]) -> Value {
+    if !tags.iter().any(|tag| tag.contains('=')) {
+        return tags.to_vec().into();
+    }
+    let map = tags
+        .iter()
+        .map(|tag| match tag.split_once('=') {
+            Some((key, value)) => (key.trim().to_owned(), Value::from(value.trim())),
+            None => (tag.clone(), Value::Bool(true)),
+        })
+        .collect();
+    Value::Object(map)
 }
 
 /// The document as compact JSON text.

@@ -204,7 +204,12 @@ where
             )
         }
     };
+    let thread = (!collected.errors.is_empty()).then(|| {
+        let current = std::thread::current();
+        current.name().unwrap_or("unnamed").to_owned()
+    });
     Record {
+        thread,
         time: SystemTime::now(),
         level: *event.metadata().level(),
         target,

@@ -124,7 +124,13 @@ const FEATURE_GATED_SINKS: [(&str, &str, bool); 2] = [
 /// names the key and the feature to turn on: a sink the operator asked for is never skipped
 /// silently. The runtime calls it right after loading the settings.
 pub fn check_sink_features(settings: &Settings) -> Result<(), SettingsError> {
-    check_gated_sinks(settings, &FEATURE_GATED_SINKS)
+    check_gated_sinks(settings, &FEATURE_GATED_SINKS)?;
+    crate::settings::check_known(
+        settings,
+        "system.logging",
+        config::KNOWN_KEYS,
+        config::LEGACY_KEYS,
+    )
 }
 
 fn check_gated_sinks(

@@ -45,6 +45,8 @@ pub(crate) struct Record {
     pub(crate) fields: Vec<(&'static str, FieldValue)>,
     /// The chain of the first error recorded, outermost first.
     pub(crate) errors: Vec<String>,
+    /// The name of the thread that logged, kept only with an error (documents show it then).
+    pub(crate) thread: Option<String>,
 }
 
 /// The field names that are never kept: those [`is_secret_name`] finds, and these extra ones.

@@ -24,6 +24,14 @@ impl Counter {
         Counter(metrics::counter!(name, labels))
     }
 
+    /// [`new`](Counter::new), with the unit the Carbon, file and stdout reporters show
+    /// (`requests`), as the Python original's meters took it.
+    pub fn with_unit(name: impl Into<KeyName>, unit: &str, labels: impl IntoLabels) -> Self {
+        let name = name.into();
+        super::unit::set_unit(name.as_str(), unit);
+        Counter::new(name, labels)
+    }
+
     /// Adds one.
     pub fn increment(&self) {
         self.0.increment(1);
@@ -78,6 +86,13 @@ impl Gauge {
         Gauge(metrics::gauge!(name, labels))
     }
 
+    /// [`new`](Gauge::new), with the unit the Carbon, file and stdout reporters show.
+    pub fn with_unit(name: impl Into<KeyName>, unit: &str, labels: impl IntoLabels) -> Self {
+        let name = name.into();
+        super::unit::set_unit(name.as_str(), unit);
+        Gauge::new(name, labels)
+    }
+
     /// Adds `value`.
     pub fn increment(&self, value: f64) {
         self.0.increment(value);
@@ -127,6 +142,13 @@ impl Summary {
     /// The summary named `name` with `labels`; the same name and labels give the same summary.
     pub fn new(name: impl Into<KeyName>, labels: impl IntoLabels) -> Self {
         Summary(metrics::histogram!(name, labels))
+    }
+
+    /// [`new`](Summary::new), with the unit the Carbon, file and stdout reporters show.
+    pub fn with_unit(name: impl Into<KeyName>, unit: &str, labels: impl IntoLabels) -> Self {
+        let name = name.into();
+        super::unit::set_unit(name.as_str(), unit);
+        Summary::new(name, labels)
     }
 
     /// Records one observation.

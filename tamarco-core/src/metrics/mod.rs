@@ -14,6 +14,7 @@
 mod meter;
 pub(crate) mod render;
 pub(crate) mod reporter;
+mod unit;
 
 use std::sync::OnceLock;
 
@@ -21,6 +22,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub use meter::{Counter, Gauge, Summary, SummaryTimer};
 pub use render::Sample;
+pub use unit::{set_unit, unit_of};
 
 /// The labels of a meter that has none: `Counter::new("restarts_total", NO_LABELS)`.
 pub const NO_LABELS: &[(&str, &str)] = &[];

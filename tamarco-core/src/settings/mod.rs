@@ -24,6 +24,7 @@ mod duration;
 mod error;
 #[cfg(feature = "etcd")]
 pub mod etcd;
+mod keys;
 mod layer;
 mod live;
 mod running;
@@ -49,6 +50,8 @@ use snapshot::Snapshot;
 
 pub use duration::Duration;
 pub use error::SettingsError;
+pub(crate) use keys::check_known;
+pub use keys::{KeyNote, KeyNoteKind, LegacyKey, UNKNOWN_KEYS_POLICY};
 pub use layer::Layer;
 pub use live::Live;
 pub use view::SettingsView;
@@ -91,6 +94,8 @@ struct Inner {
     /// `/settings` masks them whatever their key.
     secret_values: Mutex<HashSet<u64>>,
     hasher: RandomState,
+    /// Warnings given about legacy and unknown keys (`keys`), each key once.
+    notes: Mutex<Vec<KeyNote>>,
 }
 
 impl std::fmt::Debug for Settings {
@@ -117,6 +122,7 @@ impl Settings {
                 backend: Mutex::new(None),
                 secret_values: Mutex::default(),
                 hasher: RandomState::new(),
+                notes: Mutex::new(Vec::new()),
             }),
         };
         settings.replace_layer(Layer::Defaults, defaults());

@@ -5,7 +5,9 @@
 //!   [`TaskContext::stopping`] fires. A task without one is cancelled at once.
 //! - A **timer** runs an async method every `interval`, waiting that long between the end of
 //!   one run and the start of the next. `autostart` runs it at once, otherwise it waits first;
-//!   `one_shot` runs it once. A failing or panicking tick is logged and the timer goes on.
+//!   `one_shot` waits one interval and runs it once, with or without `autostart` (as the Python
+//!   original; for work once at start, use a `#[task]`). A failing or panicking tick is logged
+//!   and the timer goes on.
 //!   Timers are cancelled on stop.
 //! - A task or timer marked `singleton` runs in one instance of the service at a time: the
 //!   leader of an etcd election. It is cancelled when the lead is at risk and starts again in

@@ -164,7 +164,9 @@ async fn run_timer<S: Send + Sync + 'static>(
 ) {
     let name = cx.name();
     let mut failures: u64 = 0;
-    if !autostart {
+    // `one_shot` waits one interval whatever `autostart` says, as the Python original did:
+    // a migrated one-shot timer keeps its timing.
+    if !autostart || one_shot {
         tokio::time::sleep(interval).await;
     }
     loop {

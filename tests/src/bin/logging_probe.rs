@@ -2,7 +2,8 @@
 //! process-wide, so each scenario runs in its own process. `LOGPROBE_SETTINGS` (JSON) is merged
 //! into the in-code settings; `LOGPROBE_SCENARIO` picks what it logs:
 //!
-//! - `emit`: a record with tags, fields and a span; one with secrets; one with an error chain;
+//! - `emit`: the original docs' example record (tags as a map); a record with tags, fields
+//!   and a span; one with secrets; one with an error chain;
 //!   a debug record; then stops.
 //! - `profile`: debug records around changes of `system.logging.profile` at run time.
 //! - `batch`: waits, logs 12 records at once, waits 1.5 s, then stops (HTTP batching).
@@ -62,6 +63,12 @@ fn unix_ms() -> u128 {
 async fn scenario(name: &str, settings: &Settings) {
     match name {
         "emit" => {
+            // The original's docs' example: tags as a map, and an extra field.
+            info!(
+                tags = "tag=tag_value",
+                extra_field = "extra_field_value",
+                "logger line"
+            );
             let span = info_span!("request", request_id = "r-1", tags = "api");
             let _guard = span.enter();
             info!(target: "logprobe", tags = "billing,slow", order = 7, user = "ann", ratio = 0.5, ok = true, "order paid");

@@ -38,8 +38,11 @@ use crate::task::board::TaskBoard;
 pub use info::BuildInfo;
 
 /// The operations settings, beside `host` and `port` of the report server.
+/// The operations keys of the report server's subtree.
+pub(crate) const OPS_KEYS: &[&str] = &["expose", "token", "endpoints"];
+
 #[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub(crate) struct OpsSettings {
     /// Allows binding a non-loopback address, and makes write endpoints ask for the token.
     pub(crate) expose: bool,
@@ -49,7 +52,7 @@ pub(crate) struct OpsSettings {
 
 /// Which endpoints are served.
 #[derive(Debug, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 struct Endpoints {
     info: bool,
     loggers: bool,
@@ -78,7 +81,9 @@ pub(crate) fn routes(
     build: BuildInfo,
     tasks: TaskBoard,
 ) -> Result<(OpsSettings, Router), BoxError> {
-    let ops: OpsSettings = cx.settings().load()?;
+    let ops: OpsSettings = cx
+        .settings()
+        .load_checked_beside(&[], super::report_server::SERVER_KEYS)?;
     let settings = cx.settings().settings().clone();
     let deploy_name = settings.get_or(
         "system.deploy_name",

@@ -41,7 +41,7 @@ pub(super) fn start(config: &HttpConfig, cx: &DocContext) -> Result<Sink, String
         url,
         user: config.user.clone(),
         password: config.password.clone(),
-        cx: cx.clone(),
+        cx: cx.for_sink(config.version, "record"),
     };
     let batch = Batch::Timed {
         max_records: config.max_records,

@@ -56,7 +56,7 @@ pub(super) fn start(config: &RedisConfig, cx: &DocContext) -> Result<Sink, Strin
         client,
         describe,
         connection: None,
-        cx: cx.clone(),
+        cx: cx.for_sink(config.version, "record"),
     };
     super::spawn("redis", KEY, config.queue_size, Batch::Drain(256), redis)
 }

@@ -15,7 +15,7 @@ struct Udp {
 }
 
 pub(super) fn start(config: &LogstashConfig, cx: &DocContext) -> Result<Sink, String> {
-    let mut cx = cx.clone();
+    let mut cx = cx.for_sink(config.version, "logstash");
     if config.fqdn {
         cx.host = document::fqdn();
     }

@@ -170,6 +170,11 @@ impl Amqp {
         }
     }
 
+    /// The settings read in the configure phase (the password stays a [`Secret`](crate::secret::Secret)).
+    pub fn settings(&self) -> Option<AmqpSettings> {
+        self.shared.config().map(|config| config.settings.clone())
+    }
+
     /// A push/pull input: consumes the durable queue `P + "push_pull." + queue`, in
     /// competition with the other consumers of that queue.
     pub fn pull_input<T: Send + 'static>(

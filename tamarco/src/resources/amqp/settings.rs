@@ -185,7 +185,7 @@ impl Config {
     /// Reads and checks the resource's settings; errors name the full key.
     pub(crate) fn load(cx: &ResourceContext) -> Result<Config, SettingsError> {
         let view = cx.settings();
-        let settings: AmqpSettings = view.load()?;
+        let settings: AmqpSettings = view.load_checked_beside(&[], &["inputs"])?;
         let invalid = |key: &str, message: String| SettingsError::Invalid {
             key: view.full_key(key),
             message,

@@ -216,7 +216,7 @@ pub fn client_builder() -> reqwest::ClientBuilder {
 impl Resource for HttpClient {
     async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
         let root = cx.settings().root().to_owned();
-        let settings: ClientSettings = cx.settings().load()?;
+        let settings: ClientSettings = cx.settings().load_checked(&[])?;
         let base_url = match &settings.base_url {
             Some(url) => Some(Url::parse(url).map_err(|e| {
                 let shown = redact_url(url);

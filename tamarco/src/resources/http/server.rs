@@ -136,8 +136,15 @@ impl HttpServer {
     }
 
     /// Reads and checks the settings.
-    pub(crate) fn configure_from(&self, cx: &ResourceContext) -> Result<Arc<Config>, BoxError> {
-        let settings: ServerSettings = cx.settings().load()?;
+    /// `beside`: keys of the same subtree that the caller reads itself (a WebSocket server's).
+    pub(crate) fn configure_from(
+        &self,
+        cx: &ResourceContext,
+        beside: &[&str],
+    ) -> Result<Arc<Config>, BoxError> {
+        let settings: ServerSettings = cx
+            .settings()
+            .load_checked_beside(super::settings::LEGACY_SERVER_KEYS, beside)?;
         let grace: SettingsDuration = cx
             .settings()
             .settings()
@@ -221,7 +228,7 @@ impl HttpServer {
 
 impl Resource for HttpServer {
     async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
-        self.configure_from(cx)?;
+        self.configure_from(cx, &[])?;
         Ok(())
     }
 

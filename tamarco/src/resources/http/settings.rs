@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Deserialize;
-use tamarco_core::settings::Duration;
+use tamarco_core::settings::{Duration, LegacyKey};
 
 #[cfg(feature = "http-client")]
 use crate::secret::MASK;
@@ -48,7 +48,7 @@ use crate::secret::MASK;
 ///         headers: []              # request headers that are part of the key, e.g. [accept-language]
 /// ```
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ServerSettings {
     /// The host name or address to listen on.
@@ -113,10 +113,24 @@ impl Default for ServerSettings {
     }
 }
 
+/// The HTTP server keys of the Python original: each is read as its tamarco key, with a
+/// one-time warning naming both; `debug` (Sanic's debug mode) has no effect.
+pub(crate) const LEGACY_SERVER_KEYS: &[LegacyKey] = &[
+    LegacyKey::renamed("keep_alive_connections", "keep_alive"),
+    LegacyKey::renamed("cache_enabled", "cache.enabled"),
+    LegacyKey::renamed("cache_maxsize", "cache.max_entries"),
+    LegacyKey::renamed("cache_ttl", "cache.ttl_seconds"),
+    LegacyKey::renamed("cache_header_keys", "cache.headers"),
+    LegacyKey::no_effect(
+        "debug",
+        "it switched on the Python web framework's debug mode; for more detail in the logs set `system.logging.profile: DEVELOP`",
+    ),
+];
+
 /// The CORS policy of a server, at `system.resources.<name>.cors`. With every list empty and
 /// `permissive` off (the default), the server sends no CORS headers.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct CorsSettings {
     /// Any origin, any method, any header: what the Python original did by default.
@@ -149,7 +163,7 @@ impl CorsSettings {
 /// The response cache of a server, at `system.resources.<name>.cache`: see
 /// [`ResponseCacheLayer`](super::ResponseCacheLayer).
 #[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct CacheSettings {
     /// Whether the server caches responses (off by default).
@@ -201,7 +215,7 @@ impl Default for CacheSettings {
 /// instances of the service in turn (see [`DiscoverySettings`](super::DiscoverySettings)).
 #[cfg(feature = "http-client")]
 #[derive(Clone, Deserialize, PartialEq)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ClientSettings {
     /// The URL that relative paths are joined to.

@@ -135,7 +135,7 @@ impl Config {
     /// Reads and checks the resource's settings; errors name the full key, never a value.
     pub(crate) fn load(cx: &ResourceContext) -> Result<Config, SettingsError> {
         let view = cx.settings();
-        let settings: InfluxDbSettings = view.load()?;
+        let settings: InfluxDbSettings = view.load_checked(&[])?;
         let invalid = |key: &str, message: &str| SettingsError::Invalid {
             key: view.full_key(key),
             message: message.to_owned(),

@@ -100,7 +100,7 @@ impl Config {
     /// Reads `system.resources.<name>`; errors name the full key.
     pub(crate) fn load(cx: &ResourceContext) -> Result<Config, SettingsError> {
         let view = cx.settings();
-        let written: Written = view.load()?;
+        let written: Written = view.load_checked(&[])?;
         let invalid = |key: &str, message: String| SettingsError::Invalid {
             key: view.full_key(key),
             message,

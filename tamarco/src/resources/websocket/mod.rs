@@ -132,7 +132,15 @@ impl crate::http::ServesRoutes for WebSocketServer {
 
 impl Resource for WebSocketServer {
     async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
-        self.server.configure_from(cx)?;
+        self.server.configure_from(
+            cx,
+            &[
+                "close_timeout_seconds",
+                "ping_interval_seconds",
+                "max_message_bytes",
+                "max_websockets",
+            ],
+        )?;
         let seconds = |key: &str, default: u64| -> Result<Duration, BoxError> {
             let value: SettingsDuration = cx
                 .settings()
