@@ -38,6 +38,9 @@ pub use tamarco_core::codec;
 #[doc = include_str!("docs/logging.md")]
 pub use tamarco_core::logging;
 
+#[doc = include_str!("docs/migration.md")]
+pub mod migration {}
+
 /// Makes an async method of a `#[microservice]` impl block the handler of a messaging input:
 /// `#[input(amqp, subscribe = "prices")]`. See [`microservice`](macro@microservice).
 #[doc(inline)]

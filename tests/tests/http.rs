@@ -16,6 +16,7 @@ use tamarco::http::axum::routing::{get, post};
 use tamarco::http::{HttpClient, HttpServer, RequestId, client_builder};
 use tamarco::prelude::*;
 use tamarco::serde_json::json;
+use tamarco::settings::KeyNoteKind;
 use tamarco::testing::{TestError, TestService};
 use tamarco::{Error, error_chain};
 use tamarco_tests::http_get;
@@ -528,6 +529,99 @@ async fn the_cache_answers_miss_then_hit() {
         ("MISS".to_owned(), "3".to_owned()),
         "expired after the TTL"
     );
+    running.stop().await.unwrap();
+}
+
+/// Every HTTP server key of the Python original: each is read as its tamarco key (or, `debug`,
+/// noted as having no effect), with one warning per key naming both; a misspelt key of ours is
+/// noted with the closest known key.
+#[tokio::test]
+async fn the_originals_http_server_keys_are_honoured_with_one_warning_each() {
+    let settings = json!({"system": {"resources": {"http_server": {
+        "port": 0,
+        "keep_alive_connections": false,
+        "cache_enabled": true,
+        "cache_maxsize": 1,
+        "cache_ttl": 60,
+        "cache_header_keys": ["accept-language"],
+        "debug": true,
+        "request_timout_seconds": 5,
+    }}}});
+    let running = TestService::builder(Cached::default())
+        .settings(settings)
+        .start()
+        .await
+        .unwrap();
+    let server = &running.service().http_server;
+    let read = server.settings().unwrap();
+    assert!(!read.keep_alive);
+    assert!(read.cache.enabled);
+    assert_eq!(read.cache.max_entries, 1);
+    assert_eq!(read.cache.ttl_seconds.get(), Duration::from_secs(60));
+    assert_eq!(read.cache.headers, ["accept-language"]);
+    let addr = server.local_addr().unwrap();
+    let client = client_builder().pool_max_idle_per_host(0).build().unwrap();
+    let get = |lang: &'static str| {
+        let request = client
+            .get(format!("http://{addr}/count"))
+            .header("accept-language", lang);
+        async move {
+            let response = request.send().await.unwrap();
+            let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
+            (header("connection"), header("x-cache"))
+        }
+    };
+    let close = || "close".to_owned();
+    assert_eq!(get("en").await, (close(), "MISS".to_owned()));
+    assert_eq!(get("en").await, (close(), "HIT".to_owned()));
+    assert_eq!(get("fr").await, (close(), "MISS".to_owned()));
+    assert_eq!(
+        get("en").await,
+        (close(), "MISS".to_owned()),
+        "cache_maxsize 1: fr pushed en out"
+    );
+
+    let notes = running.handle().settings().key_notes();
+    let key = |name: &str| format!("system.resources.http_server.{name}");
+    let described: Vec<(String, String)> = notes
+        .iter()
+        .map(|note| {
+            let kind = match &note.kind {
+                KeyNoteKind::Renamed { instead } => instead.clone(),
+                KeyNoteKind::NoEffect => "no effect".to_owned(),
+                KeyNoteKind::Unknown { closest } => format!("unknown, closest {closest:?}"),
+                other => format!("{other:?}"),
+            };
+            (note.key.clone(), kind)
+        })
+        .collect();
+    for (old, new) in [
+        ("keep_alive_connections", "keep_alive"),
+        ("cache_enabled", "cache.enabled"),
+        ("cache_maxsize", "cache.max_entries"),
+        ("cache_ttl", "cache.ttl_seconds"),
+        ("cache_header_keys", "cache.headers"),
+    ] {
+        assert!(
+            described.contains(&(key(old), key(new))),
+            "{old} -> {new}: {described:#?}"
+        );
+        let note = notes.iter().find(|n| n.key == key(old)).unwrap();
+        assert!(
+            note.message.contains(&key(old)) && note.message.contains(&key(new)),
+            "the warning names both keys: {}",
+            note.message
+        );
+    }
+    assert!(described.contains(&(key("debug"), "no effect".to_owned())));
+    assert!(
+        described.contains(&(
+            key("request_timout_seconds"),
+            "unknown, closest Some(\"request_timeout_seconds\")".to_owned()
+        )),
+        "{described:#?}"
+    );
+    assert_eq!(notes.len(), 7, "one note per key: {described:#?}");
     running.stop().await.unwrap();
 }
 

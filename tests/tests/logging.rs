@@ -142,7 +142,8 @@ fn check_document(doc: &Value, kind: &str) {
     assert_eq!(doc["@version"], "1");
     assert_eq!(doc["type"], kind);
     assert!(!doc["host"].as_str().unwrap().is_empty());
-    assert!(doc["tags"].is_array());
+    // A list, or a map when given as `key=value` pairs.
+    assert!(doc["tags"].is_array() || doc["tags"].is_object(), "{doc}");
     assert_eq!(doc["service_name"], "logprobe");
     assert_eq!(doc["deploy_name"], "ci-deploy");
     for key in ["message", "path", "level", "logger_name"] {
@@ -524,7 +525,7 @@ fn a_sink_that_comes_back_is_used_again() {
         .local_addr()
         .unwrap();
     let http = json!({"enabled": true, "url": format!("http://{addr}/"),
-                      "max_records": 1, "max_time_seconds": 0.05});
+                      "max_records": 1, "max_time_seconds": 0.05, "version": 1});
     let probe = std::thread::spawn(move || {
         probe(
             "trickle",

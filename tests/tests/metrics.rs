@@ -210,6 +210,16 @@ async fn the_carbon_reporter_sends_graphite_lines_and_survives_a_listener_restar
         let parts: Vec<&str> = line.trim_end().split(' ').collect();
         assert_eq!(parts.len(), 3, "{line:?}");
         assert!(parts[0].starts_with("staging.reporting."), "{line:?}");
+        // The Python original's `<deploy>.<service>.<host>.<id>_<type>_<labels>__<unit>`.
+        let rest = &parts[0]["staging.reporting.".len()..];
+        let (_host, metric) = rest.split_once('.').unwrap();
+        assert!(
+            ["_counter_", "_gauge_", "_summary_"]
+                .iter()
+                .any(|kind| metric.contains(kind))
+                && metric.contains("__"),
+            "the original's path shape: {line:?}"
+        );
         parts[1]
             .parse::<f64>()
             .unwrap_or_else(|_| panic!("a number: {line:?}"));

@@ -71,7 +71,7 @@ impl LegacyKey {
 }
 
 /// What a note says about a key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum KeyNoteKind {
     /// A key of the original, read as `instead` (a full key).

@@ -210,3 +210,20 @@ fn key_by_key_readers_get_the_same_policy() {
         ]
     );
 }
+
+#[test]
+fn in_code_settings_overridden_by_a_file_are_listed_for_the_migration_warning() {
+    let settings = settings("system: {deploy_name: mine, logging: {profile: DEVELOP}}");
+    settings.replace_layer(
+        crate::settings::Layer::File,
+        serde_json::json!({"system": {"deploy_name": "theirs", "logging": {"profile": "DEVELOP"}}}),
+    );
+    assert_eq!(
+        super::super::sources::overridden_in_code(&settings),
+        [(
+            "system.deploy_name".to_owned(),
+            crate::settings::Layer::File
+        )],
+        "the same value in both is no surprise, so not listed"
+    );
+}

@@ -51,7 +51,15 @@ async fn load_all_from_env(settings: &Settings) -> Result<Sources, SettingsError
     load_file_and_env(settings)?;
     #[cfg(feature = "etcd")]
     if let Some(config) = super::etcd::EtcdConfig::from_env()? {
-        return super::etcd::connect(settings, config).await;
+        let sources = super::etcd::connect(settings, config).await?;
+        if std::env::var_os(FILE_VAR).is_some() {
+            tracing::warn!(
+                target: "tamarco::settings",
+                "{FILE_VAR} and etcd are both loaded, etcd winning key by key; the Python original read only etcd when TAMARCO_ETCD_HOST was set: unset {FILE_VAR} to match it"
+            );
+        }
+        warn_overridden_in_code(settings);
+        return Ok(sources);
     }
     #[cfg(not(feature = "etcd"))]
     if std::env::var_os("TAMARCO_ETCD_HOST").is_some()
@@ -63,7 +71,43 @@ async fn load_all_from_env(settings: &Settings) -> Result<Sources, SettingsError
                 .into(),
         });
     }
+    warn_overridden_in_code(settings);
     Ok(Sources::default())
+}
+
+/// Warns about each in-code setting that a file, etcd or the environment overrides with another
+/// value: the Python original gave in-code settings (`update_internal`) the last word, tamarco
+/// gives it to the sources an operator controls.
+fn warn_overridden_in_code(settings: &Settings) {
+    for (key, layer) in overridden_in_code(settings) {
+        tracing::warn!(
+            target: "tamarco::settings",
+            "in-code setting `{key}` is overridden by the {} layer; the Python original let in-code settings win (tamarco: defaults < in-code < file < etcd < environment)",
+            layer.name()
+        );
+    }
+}
+
+/// The in-code keys whose value a later layer replaces, with that layer.
+pub(super) fn overridden_in_code(settings: &Settings) -> Vec<(String, Layer)> {
+    let in_code = {
+        let layers = settings.inner.layers.read().expect("settings lock");
+        match layers.get(&Layer::InCode) {
+            Some(tree) => tree.clone(),
+            None => return Vec::new(),
+        }
+    };
+    let mut leaves = Vec::new();
+    tree::leaves(&in_code, "", &mut leaves);
+    let merged = settings.merged_tree();
+    leaves
+        .into_iter()
+        .filter(|(key, value)| tree::lookup(&merged, key) != Some(value))
+        .filter_map(|(key, _)| {
+            let layer = settings.source_of(&key).filter(|l| *l > Layer::InCode)?;
+            Some((key, layer))
+        })
+        .collect()
 }
 
 /// Loads the file and environment sources named by the process environment.

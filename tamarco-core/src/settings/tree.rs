@@ -25,6 +25,23 @@ pub(super) fn lookup<'a>(tree: &'a Value, key: &str) -> Option<&'a Value> {
         .try_fold(tree, |node, segment| node.as_object()?.get(segment))
 }
 
+/// Every leaf (a value that is not a non-empty map) under `node`, with its dotted key.
+pub(super) fn leaves(node: &Value, prefix: &str, out: &mut Vec<(String, Value)>) {
+    match node.as_object() {
+        Some(map) if !map.is_empty() => {
+            for (name, value) in map {
+                let key = match prefix {
+                    "" => name.clone(),
+                    _ => format!("{prefix}.{name}"),
+                };
+                leaves(value, &key, out);
+            }
+        }
+        _ if prefix.is_empty() => {}
+        _ => out.push((prefix.to_owned(), node.clone())),
+    }
+}
+
 /// Merges `from` into `into`: maps merge key by key, anything else is replaced.
 pub(super) fn merge(into: &mut Value, from: Value) {
     match (into, from) {
