@@ -269,6 +269,36 @@ fn file_and_stdout_reporters_write_the_same_lines() {
     assert_eq!(stdout, file);
 }
 
+/// `path_scheme: tamarco` keeps tamarco's own paths; the stdout reporter's `prefix` (a key of
+/// the original) replaces `<deploy>.<service>.<host>` there.
+#[test]
+fn the_tamarco_path_scheme_and_the_stdout_prefix() {
+    let path = std::env::temp_dir().join(format!("tamarco-prefix-{}.txt", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let mut probe = Probe::spawn_with(
+        env!("CARGO_BIN_EXE_probe"),
+        "metrics_prefix",
+        &[("PROBE_METRICS_FILE", path.to_str().unwrap())],
+    );
+    probe.wait_for_line(
+        "custom.prefix.task_runs_total.task_tick ",
+        Duration::from_secs(10),
+    );
+    probe.signal("TERM");
+    let (code, _, lines) = probe.wait_exit(Duration::from_secs(10));
+    assert_eq!(code, 0);
+    let file = std::fs::read_to_string(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(
+        file.lines()
+            .any(|l| l.starts_with("local.probe.") && l.contains(".task_runs_total.task_tick ")),
+        "{file}"
+    );
+    for line in lines.iter().filter(|l| l.starts_with("custom.prefix.")) {
+        assert!(!line.contains("_counter_"), "the tamarco scheme: {line}");
+    }
+}
+
 #[microservice(name = "draining")]
 struct Draining {
     #[resource]

@@ -5,6 +5,7 @@
 //! - `slow_stop`: a resource takes 60 s to stop, the grace period is 0.3 s.
 //! - `stuck_stop`: a resource takes 60 s to stop, the grace period is 60 s.
 //! - `metrics_reporters`: metrics sent every 50 ms to stdout and to the file `PROBE_METRICS_FILE`.
+//! - `metrics_prefix`: the same with `path_scheme: tamarco` and the original's stdout `prefix`.
 //! - `busy`: the task `spin_the_profiled_loop` burns CPU (for the profiler test).
 //! - `restart_service`: `broken` fails after start; the policy restarts the whole service.
 //! - `summary_flood`: 10 million observations of a summary, nobody scraping `/metrics`; then a
@@ -101,6 +102,17 @@ fn main() -> ExitStatus {
             extra = json!({"system": {"resources": {"metrics": {
                 "collect_frequency": 0.05,
                 "handlers": {"stdout": {"enabled": true}, "file": {"enabled": true, "path": path}}
+            }}}});
+        }
+        "metrics_prefix" => {
+            let path = std::env::var("PROBE_METRICS_FILE").expect("PROBE_METRICS_FILE");
+            extra = json!({"system": {"resources": {"metrics": {
+                "collect_frequency": 0.05,
+                "path_scheme": "tamarco",
+                "handlers": {
+                    "stdout": {"enabled": true, "prefix": "custom.prefix"},
+                    "file": {"enabled": true, "path": path}
+                }
             }}}});
         }
         "summary_flood" => {
