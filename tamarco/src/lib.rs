@@ -81,6 +81,9 @@ pub use tracing;
 
 /// The names most services use: `use tamarco::prelude::*;`.
 pub mod prelude {
+    /// The query methods of the Postgres resource and its connections.
+    #[cfg(feature = "postgres")]
+    pub use crate::postgres::Queries as _;
     pub use crate::{
         BoxError, ExitStatus, Microservice, MicroserviceContext, Resource, ResourceContext,
         ResourceStatus, ServiceContext, Settings, ShutdownHandle, Stage, TaskContext, input,

@@ -20,7 +20,7 @@ use crate::resource::Resource;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no `{K}` inputs",
     label = "this resource cannot feed this kind of `#[input]`",
-    note = "AMQP (`tamarco::amqp::Amqp`) has `pull`, `subscribe` and `request` inputs; Kafka (`tamarco::kafka::Kafka`) has `topic` inputs"
+    note = "AMQP (`tamarco::amqp::Amqp`) has `pull`, `subscribe` and `request` inputs; Kafka (`tamarco::kafka::Kafka`) has `topic` inputs; Redis (`tamarco::redis::Redis`) has `subscribe` and `stream` inputs"
 )]
 pub trait Inputs<K: Kind>: Resource {
     /// The transport under the resource.
@@ -107,7 +107,7 @@ where
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an output of `{R}` with codec `{C}`",
     label = "this output cannot be bound to that resource with that codec",
-    note = "AMQP outputs: PushOutput, PublishOutput, RequestOutput, GenericOutput; Kafka: TopicOutput; the codec must encode (and for requests decode) the output's types"
+    note = "AMQP outputs: PushOutput, PublishOutput, RequestOutput, GenericOutput; Kafka: TopicOutput; Redis: PublishOutput, StreamOutput; the codec must encode (and for requests decode) the output's types"
 )]
 pub trait Output<R, C>: Default + Send + Sync + 'static {
     /// Binds the output to `resource` under `name` (its queue or topic), with `codec`.

@@ -1,5 +1,5 @@
 //! Input kinds: marker types that name a way of consuming (`pull`, `subscribe`, `request`,
-//! `topic`). A resource says which kinds it serves by implementing
+//! `topic`, `stream`). A resource says which kinds it serves by implementing
 //! [`Inputs<K>`](super::Inputs) for them, so an `#[input]` of a kind the resource lacks is a
 //! compile error.
 
@@ -38,4 +38,6 @@ kinds! {
     Request = "request";
     /// A Kafka topic read by a consumer group (`#[input(kafka, topic = "events")]`).
     Topic = "topic";
+    /// A Redis stream read by a consumer group (`#[input(redis, stream = "orders")]`).
+    Stream = "stream";
 }

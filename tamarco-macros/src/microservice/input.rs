@@ -16,6 +16,7 @@ pub(crate) const KINDS: &[(&str, &str)] = &[
     ("subscribe", "Subscribe"),
     ("request", "Request"),
     ("topic", "Topic"),
+    ("stream", "Stream"),
 ];
 
 /// Numeric options, in the order the engine's `InputSpec` builder takes them.
@@ -103,18 +104,20 @@ fn parse_args(diag: &mut Diagnostics, attr: &Attribute) -> Option<Parsed> {
         let Some(key) = meta.path.get_ident().cloned() else {
             return Err(meta.error("expected a resource field or an option"));
         };
-        if head.take(&meta, &key, &kinds, "input")? {
+        // `stream = "orders"` is the Redis kind; a bare `stream` is the flag below.
+        let flag = key == "stream" && !names_a_stream(&meta);
+        if flag && meta.input.peek(syn::Token![=]) {
+            return Err(meta.error(
+                "`stream` takes no value: `#[input(kafka, topic = \"events\", stream)]`",
+            ));
+        }
+        if !flag && head.take(&meta, &key, &kinds, "input")? {
             return Ok(());
         }
         match key.to_string().as_str() {
             "codec" => set_once(&meta, &mut options.codec, meta.value()?.parse()?),
             "dead_letter" => set_once(&meta, &mut options.dead_letter, meta.value()?.parse()?),
-            "stream" => {
-                if meta.input.peek(syn::Token![=]) {
-                    return Err(meta.error("`stream` takes no value: `#[input(kafka, topic = \"events\", stream)]`"));
-                }
-                set_once(&meta, &mut options.stream, key)
-            }
+            "stream" => set_once(&meta, &mut options.stream, key),
             number if NUMBERS.contains(&number) => {
                 let value: LitInt = meta.value()?.parse()?;
                 value.base10_parse::<u32>()?;
@@ -147,6 +150,12 @@ fn parse_args(diag: &mut Diagnostics, attr: &Attribute) -> Option<Parsed> {
         return None;
     }
     Some((resource, kind, marker, name, options))
+}
+
+/// Whether `stream` is followed by `= "<name>"` (the Redis kind), not the reading-mode flag.
+fn names_a_stream(meta: &syn::meta::ParseNestedMeta<'_>) -> bool {
+    let ahead = meta.input.fork();
+    ahead.parse::<syn::Token![=]>().is_ok() && ahead.peek(LitStr)
 }
 
 /// Checks `async fn handler(&self, message: Message<T>) -> ...`; returns the message type.

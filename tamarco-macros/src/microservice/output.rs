@@ -15,6 +15,7 @@ const KINDS: &[(&str, &str)] = &[
     ("request", "RequestOutput"),
     ("generic", "GenericOutput"),
     ("topic", "TopicOutput"),
+    ("stream", "StreamOutput"),
 ];
 
 /// One `#[output]` field.

@@ -1,5 +1,7 @@
-//! The batching writer: callers append lines to a shared buffer without waiting; one task
-//! sends the buffer as a batch when it holds `batch_size` points or every `flush_interval`,
+//! The batching writer: callers append lines to a shared buffer without waiting; a buffer that
+//! reaches `batch_size` points is sealed as a batch at once (so requests keep that size however
+//! fast points come), and one task sends the sealed batches as they come and what is left every
+//! `flush_interval`,
 //! keeps failed batches in order and sends them again once the server answers. The points
 //! waiting (buffered or in failed batches) are bounded by `queue_size`: beyond it a write is
 //! refused and counted as dropped, so nothing is lost silently.
@@ -16,11 +18,12 @@ use tokio::time::Instant;
 
 use super::point::Point;
 
-/// Lines being gathered.
+/// Lines being gathered, and the full batches waiting for the sending task.
 #[derive(Debug, Default)]
 struct Buffer {
     lines: String,
     points: usize,
+    sealed: VecDeque<Batch>,
 }
 
 /// One request's worth of lines, cheap to send again.
@@ -70,13 +73,24 @@ impl Writer {
             self.dropped.fetch_add(1, Ordering::Relaxed);
             return false;
         }
-        let full = {
+        let sealed = {
             let mut buffer = self.buffer.lock().expect("buffer lock");
             point.write_line(&mut buffer.lines);
             buffer.points += 1;
-            buffer.points >= self.batch_size.load(Ordering::Relaxed)
+            let full = buffer.points >= self.batch_size.load(Ordering::Relaxed);
+            if full {
+                // The next batch will be about as long: no reallocation while it grows.
+                let capacity = buffer.lines.len();
+                let lines = std::mem::replace(&mut buffer.lines, String::with_capacity(capacity));
+                let points = std::mem::take(&mut buffer.points);
+                buffer.sealed.push_back(Batch {
+                    body: Bytes::from(lines),
+                    points,
+                });
+            }
+            full
         };
-        if full {
+        if sealed {
             self.wake.notify_one();
         }
         true
@@ -87,16 +101,17 @@ impl Writer {
         self.queued.load(Ordering::Acquire)
     }
 
-    /// Takes what is buffered, if anything.
-    fn take(&self) -> Option<Batch> {
+    /// Takes the sealed batches and, when `flush`, what is still gathering.
+    fn take(&self, flush: bool) -> VecDeque<Batch> {
         let mut buffer = self.buffer.lock().expect("buffer lock");
-        (buffer.points > 0).then(|| {
-            let taken = std::mem::take(&mut *buffer);
-            Batch {
-                body: Bytes::from(taken.lines),
-                points: taken.points,
-            }
-        })
+        let mut batches = std::mem::take(&mut buffer.sealed);
+        if flush && buffer.points > 0 {
+            batches.push_back(Batch {
+                body: Bytes::from(std::mem::take(&mut buffer.lines)),
+                points: std::mem::take(&mut buffer.points),
+            });
+        }
+        batches
     }
 
     fn settle(&self, batch: &Batch, delivered: bool) {
@@ -138,12 +153,12 @@ impl Writer {
             } else {
                 next_try.saturating_duration_since(Instant::now())
             };
-            tokio::select! {
+            let flush = tokio::select! {
                 deadline = &mut stopping => break deadline,
-                () = self.wake.notified() => {}
-                () = tokio::time::sleep(wait) => {}
-            }
-            pending.extend(self.take());
+                () = self.wake.notified() => false,
+                () = tokio::time::sleep(wait) => true,
+            };
+            pending.extend(self.take(flush));
             if Instant::now() < next_try {
                 continue;
             }
@@ -153,7 +168,7 @@ impl Writer {
             }
         };
         // Stopping: one last round for everything, bounded.
-        pending.extend(self.take());
+        pending.extend(self.take(true));
         let _ = tokio::time::timeout_at(deadline, async {
             while !pending.is_empty() {
                 if self.send_pending(&mut pending, &send).await.is_err() {

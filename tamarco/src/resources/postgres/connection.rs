@@ -8,17 +8,12 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Instant;
 
 use deadpool_postgres::{ClientWrapper, Object};
-use serde::de::DeserializeOwned;
-use tokio_postgres::Row;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::types::ToSql;
 
 use super::Shared;
 use super::error::Error;
-use super::rows;
-
-/// Query parameters: `&[&id, &name]`.
-pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+use super::queries::sealed::{Done, Run, Sealed};
+use super::queries::{Params, Queries};
 
 const IDLE: u8 = 0;
 const IN_TRANSACTION: u8 = 1;
@@ -70,76 +65,25 @@ impl Connection {
         self.wrapper().map(|w| &**w)
     }
 
-    /// Runs one statement and returns the number of rows it changed.
-    pub async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, Error> {
-        self.run(sql, params, Run::Execute)
-            .await
-            .map(|done| done.count)
-    }
-
-    /// Runs several statements separated by `;`, without parameters (the simple protocol:
-    /// nothing is prepared).
-    pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
-        self.run(sql, &[], Run::Batch).await.map(drop)
-    }
-
-    /// Runs a query and returns its rows as they come from the client.
-    pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, Error> {
-        self.run(sql, params, Run::Query)
-            .await
-            .map(|done| done.rows)
-    }
-
-    /// Runs a query and reads every row into `T`: a struct (columns by name), a tuple
-    /// (columns by position) or, for one column, a plain value.
-    pub async fn fetch<T: DeserializeOwned>(
-        &self,
-        sql: &str,
-        params: Params<'_>,
-    ) -> Result<Vec<T>, Error> {
-        let rows = self.query(sql, params).await?;
-        decode_all(&self.shared, &rows)
-    }
-
-    /// Like [`fetch`](Self::fetch) for exactly one row: none is [`Error::NoRow`]; more than one
-    /// reads the first.
-    pub async fn fetch_one<T: DeserializeOwned>(
-        &self,
-        sql: &str,
-        params: Params<'_>,
-    ) -> Result<T, Error> {
-        let rows = self.query(sql, params).await?;
-        decode_one(&self.shared, &rows)
-    }
-
-    /// Like [`fetch`](Self::fetch) for at most one row: the first, or `None`.
-    pub async fn fetch_opt<T: DeserializeOwned>(
-        &self,
-        sql: &str,
-        params: Params<'_>,
-    ) -> Result<Option<T>, Error> {
-        let rows = self.query(sql, params).await?;
-        decode_opt(&self.shared, &rows)
-    }
-
     /// Prepares (once per connection) and runs a statement, and records its duration. A
     /// cached statement whose result type changed under it (a table altered since) is
     /// prepared again, once, outside transactions (inside one the error already aborted it).
-    pub(super) async fn run(&self, sql: &str, params: Params<'_>, run: Run) -> Result<Done, Error> {
+    async fn run(&self, sql: &str, params: Params<'_>, run: Run) -> Result<Done, Error> {
         let wrapper = self.wrapper()?;
         let started = Instant::now();
         let mut retried = false;
         let outcome = loop {
             let outcome = async {
                 if let Run::Batch = run {
-                    return wrapper.batch_execute(sql).await.map(|()| Done::count(0));
+                    return wrapper.batch_execute(sql).await.map(|()| (0, Vec::new()));
                 }
                 let statement = wrapper.prepare_cached(sql).await?;
                 match run {
-                    Run::Query => wrapper.query(&statement, params).await.map(Done::rows),
-                    Run::Execute | Run::Batch => {
-                        wrapper.execute(&statement, params).await.map(Done::count)
-                    }
+                    Run::Query => wrapper.query(&statement, params).await.map(|r| (0, r)),
+                    Run::Execute | Run::Batch => wrapper
+                        .execute(&statement, params)
+                        .await
+                        .map(|n| (n, Vec::new())),
                 }
             }
             .await;
@@ -156,7 +100,14 @@ impl Connection {
             }
         };
         self.shared.observe(started, outcome.is_err());
-        outcome.map_err(|source| self.shared.query_error(source))
+        match outcome {
+            Ok((count, rows)) => Ok(Done {
+                count,
+                rows,
+                shared: Arc::clone(&self.shared),
+            }),
+            Err(source) => Err(self.shared.query_error(source)),
+        }
     }
 
     /// `BEGIN`; the connection is then dropped, not pooled, unless it ends cleanly.
@@ -175,6 +126,14 @@ impl Connection {
             self.state.store(ENDED, Ordering::Release);
         }
         outcome.map(drop)
+    }
+}
+
+impl Sealed for Connection {}
+
+impl Queries for Connection {
+    async fn statement(&self, sql: &str, params: Params<'_>, run: Run) -> Result<Done, Error> {
+        self.run(sql, params, run).await
     }
 }
 
@@ -200,69 +159,9 @@ impl Drop for Connection {
     }
 }
 
-/// What a statement is run for.
-#[derive(Clone, Copy)]
-pub(super) enum Run {
-    /// Prepared; the count of rows changed.
-    Execute,
-    /// Prepared; the rows.
-    Query,
-    /// The simple protocol, several statements, no parameters.
-    Batch,
-}
-
-/// What a statement gave.
-pub(super) struct Done {
-    pub(super) count: u64,
-    pub(super) rows: Vec<Row>,
-}
-
-impl Done {
-    fn count(count: u64) -> Done {
-        Done {
-            count,
-            rows: Vec::new(),
-        }
-    }
-
-    fn rows(rows: Vec<Row>) -> Done {
-        Done { count: 0, rows }
-    }
-}
-
-/// Reads every row into `T`.
-pub(super) fn decode_all<T: DeserializeOwned>(
-    shared: &Shared,
-    rows: &[Row],
-) -> Result<Vec<T>, Error> {
-    rows.iter().map(|row| decode(shared, row)).collect()
-}
-
-/// Reads the first row into `T`; none is [`Error::NoRow`].
-pub(super) fn decode_one<T: DeserializeOwned>(shared: &Shared, rows: &[Row]) -> Result<T, Error> {
-    decode_opt(shared, rows)?.ok_or_else(|| Error::NoRow {
-        resource: shared.resource().to_owned(),
-    })
-}
-
-/// Reads the first row into `T`, if there is one.
-pub(super) fn decode_opt<T: DeserializeOwned>(
-    shared: &Shared,
-    rows: &[Row],
-) -> Result<Option<T>, Error> {
-    rows.first().map(|row| decode(shared, row)).transpose()
-}
-
-fn decode<T: DeserializeOwned>(shared: &Shared, row: &Row) -> Result<T, Error> {
-    rows::decode(row).map_err(|message| Error::Decode {
-        resource: shared.resource().to_owned(),
-        message,
-    })
-}
-
 /// The connection of a transaction, handed to the closure of
 /// [`Postgres::transaction`](super::Postgres::transaction): it has every query method of
-/// [`Connection`]. Using it after the closure returned fails with
+/// [`Connection`] ([`Queries`]). Using it after the closure returned fails with
 /// [`Error::TransactionEnded`].
 #[derive(Clone)]
 pub struct Transaction(pub(super) Arc<Connection>);

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::connection::Connection;
+use super::queries::Queries;
 
 /// The table that records the migrations applied.
 pub(crate) const TABLE: &str = "tamarco_migrations";

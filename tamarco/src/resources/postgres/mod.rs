@@ -41,10 +41,11 @@
 //!
 //! # Queries
 //!
-//! [`execute`](Postgres::execute), [`fetch`](Postgres::fetch),
-//! [`fetch_one`](Postgres::fetch_one), [`fetch_opt`](Postgres::fetch_opt),
-//! [`query`](Postgres::query) (raw rows) and [`batch_execute`](Postgres::batch_execute) each take
-//! a connection from the pool for one statement. Rows are read into any serde type: a struct
+//! The [`Queries`] methods ([`execute`](Queries::execute), [`fetch`](Queries::fetch),
+//! [`fetch_one`](Queries::fetch_one), [`fetch_opt`](Queries::fetch_opt),
+//! [`query`](Queries::query) for raw rows, [`batch_execute`](Queries::batch_execute)) take a
+//! connection from the pool for each statement when called on [`Postgres`]; called on a
+//! [`Connection`] or a [`Transaction`] they all run on its one session. Rows are read into any serde type: a struct
 //! or map by column name, a tuple by position, a plain value when there is one column.
 //! Booleans, integers, floats, text, `bytea`, `json`/`jsonb`, enums and arrays of these are
 //! read; cast other types in SQL (`created_at::text`). Statements are prepared once per
@@ -89,13 +90,24 @@
 //! `stop_timeout` for those in flight, then closes the pool. `/status` shows the pool (size,
 //! in use, available, waiting), the error count and the last error; metrics:
 //! `postgres_query_duration_seconds`, `postgres_errors_total` and
-//! `postgres_pool_wait_seconds`, labelled with the resource. TLS is not supported yet.
+//! `postgres_pool_wait_seconds`, labelled with the resource.
+//!
+//! # TLS
+//!
+//! With the cargo feature `postgres-tls` (rustls), `sslmode` has libpq's meanings: `prefer`
+//! (the default) encrypts when the server offers TLS, `require` refuses a server that does not,
+//! `verify-ca` and `verify-full` also check the server's certificate against the CA
+//! certificates of `sslrootcert` (and, for `verify-full`, that it names the host). Without the
+//! feature, a mode that needs TLS stops the start naming the setting.
 
 mod connection;
 mod error;
 mod migrate;
+mod queries;
 mod rows;
 mod settings;
+#[cfg(feature = "postgres-tls")]
+mod tls;
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -105,22 +117,22 @@ use std::time::{Duration, Instant};
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use futures_util::FutureExt;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
-use tokio_postgres::{NoTls, Row};
+use tokio_postgres::NoTls;
 
 use tamarco_core::{BoxError, Resource, ResourceContext, ResourceStatus, error_chain};
 
 use settings::Config;
 
 pub use crate::__postgres_migrations as migrations;
-pub use connection::{Connection, Params, Transaction};
-use connection::{Done, Run};
+pub use connection::{Connection, Transaction};
+use queries::sealed::{Done, Run, Sealed};
+pub use queries::{Params, Queries};
 
 pub use error::Error;
 pub use migrate::Migration;
-pub use settings::PostgresSettings;
+pub use settings::{PostgresSettings, SslMode};
 /// The client underneath, for its types (`types::ToSql`, `Row`, `error::SqlState`...).
 pub use tokio_postgres;
 
@@ -195,60 +207,6 @@ impl Postgres {
         }
     }
 
-    /// Runs one statement and returns the number of rows it changed.
-    pub async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, Error> {
-        self.run(sql, params, Run::Execute)
-            .await
-            .map(|done| done.count)
-    }
-
-    /// Runs several statements separated by `;`, without parameters.
-    pub async fn batch_execute(&self, sql: &str) -> Result<(), Error> {
-        self.run(sql, &[], Run::Batch).await.map(drop)
-    }
-
-    /// Runs a query and returns its raw rows.
-    pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, Error> {
-        self.run(sql, params, Run::Query)
-            .await
-            .map(|done| done.rows)
-    }
-
-    /// Runs a query and reads every row into `T` (see [`Connection::fetch`]).
-    pub async fn fetch<T: DeserializeOwned>(
-        &self,
-        sql: &str,
-        params: Params<'_>,
-    ) -> Result<Vec<T>, Error> {
-        let rows = self.query(sql, params).await?;
-        connection::decode_all(&self.shared, &rows)
-    }
-
-    /// Exactly one row into `T`; none is [`Error::NoRow`].
-    pub async fn fetch_one<T: DeserializeOwned>(
-        &self,
-        sql: &str,
-        params: Params<'_>,
-    ) -> Result<T, Error> {
-        let rows = self.query(sql, params).await?;
-        connection::decode_one(&self.shared, &rows)
-    }
-
-    /// At most one row into `T`.
-    pub async fn fetch_opt<T: DeserializeOwned>(
-        &self,
-        sql: &str,
-        params: Params<'_>,
-    ) -> Result<Option<T>, Error> {
-        let rows = self.query(sql, params).await?;
-        connection::decode_opt(&self.shared, &rows)
-    }
-
-    /// Runs a statement on a connection from the pool.
-    async fn run(&self, sql: &str, params: Params<'_>, run: Run) -> Result<Done, Error> {
-        self.connection().await?.run(sql, params, run).await
-    }
-
     /// Runs `work` in a transaction: `COMMIT` when it returns `Ok`, `ROLLBACK` when it returns
     /// `Err` or panics (the panic resumes after the rollback). A failed `COMMIT` is returned
     /// as the error.
@@ -293,6 +251,15 @@ impl Postgres {
             }
             Err(_) => (0, 0, 0),
         }
+    }
+}
+
+impl Sealed for Postgres {}
+
+/// Each statement on a connection from the pool, given back at once.
+impl Queries for Postgres {
+    async fn statement(&self, sql: &str, params: Params<'_>, run: Run) -> Result<Done, Error> {
+        self.connection().await?.statement(sql, params, run).await
     }
 }
 
@@ -418,13 +385,16 @@ impl Resource for Postgres {
 }
 
 fn build_pool(config: &Config) -> Result<Pool, BoxError> {
-    let manager = Manager::from_config(
-        config.pg.clone(),
-        NoTls,
-        ManagerConfig {
-            recycling_method: RecyclingMethod::Fast,
-        },
-    );
+    let manager_config = ManagerConfig {
+        recycling_method: RecyclingMethod::Fast,
+    };
+    #[cfg(feature = "postgres-tls")]
+    let manager = match &config.tls {
+        Some(tls) => Manager::from_config(config.pg.clone(), tls.clone(), manager_config),
+        None => Manager::from_config(config.pg.clone(), NoTls, manager_config),
+    };
+    #[cfg(not(feature = "postgres-tls"))]
+    let manager = Manager::from_config(config.pg.clone(), NoTls, manager_config);
     let verify_idle_after = config.verify_idle_after;
     let check_timeout = config.connection_timeout;
     let pool = Pool::builder(manager)
@@ -540,6 +510,9 @@ impl Shared {
     fn status_fields(&self) -> Map<String, Value> {
         let mut fields = Map::new();
         fields.insert("server".into(), json!(self.server()));
+        if let Some(config) = self.config() {
+            fields.insert("sslmode".into(), json!(config.ssl_mode.as_str()));
+        }
         if let Ok(pool) = self.pool() {
             let status = pool.status();
             fields.insert(

@@ -2,6 +2,7 @@
 //! `tokio_postgres::Config`.
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -32,6 +33,9 @@ use tamarco_core::{ResourceContext, SettingsError};
 ///       statement_timeout: 0       # seconds a statement may run on the server; 0: no limit
 ///       verify_idle_after: 5       # seconds idle after which a connection is checked before use
 ///       stop_timeout: 10           # seconds stop waits for queries in flight
+///       sslmode: prefer            # disable, prefer, require, verify-ca, verify-full (libpq's
+///                                  # meanings); the last three need the feature `postgres-tls`
+///       sslrootcert: null          # a PEM file of CA certificates to verify the server with
 /// ```
 #[derive(Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -66,6 +70,43 @@ pub struct PostgresSettings {
     pub verify_idle_after: SettingDuration,
     /// The time `stop` waits for the queries and transactions in flight.
     pub stop_timeout: SettingDuration,
+    /// Whether and how to use TLS; the URL's `sslmode`, or `prefer`, when not set.
+    pub sslmode: Option<SslMode>,
+    /// A PEM file of the CA certificates that sign the server's certificate: needed by
+    /// `verify-ca` and `verify-full`, and checked by `require` when given.
+    pub sslrootcert: Option<PathBuf>,
+}
+
+/// TLS to the server, with libpq's names and meanings. Without the cargo feature
+/// `postgres-tls`, only `disable` and `prefer` (which then never encrypts) are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum SslMode {
+    /// Never TLS.
+    Disable,
+    /// TLS when the server offers it (with `postgres-tls`), else plain.
+    Prefer,
+    /// TLS or no connection; the server's certificate is checked only against `sslrootcert`,
+    /// when given.
+    Require,
+    /// TLS, with a certificate signed by a CA of `sslrootcert`.
+    VerifyCa,
+    /// As `verify-ca`, and the certificate must name the host.
+    VerifyFull,
+}
+
+impl SslMode {
+    /// Its name in settings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
 }
 
 impl Default for PostgresSettings {
@@ -84,6 +125,8 @@ impl Default for PostgresSettings {
             statement_timeout: SettingDuration::ZERO,
             verify_idle_after: SettingDuration::from_secs(5),
             stop_timeout: SettingDuration::from_secs(10),
+            sslmode: None,
+            sslrootcert: None,
         }
     }
 }
@@ -104,6 +147,8 @@ impl fmt::Debug for PostgresSettings {
             .field("statement_timeout", &self.statement_timeout)
             .field("verify_idle_after", &self.verify_idle_after)
             .field("stop_timeout", &self.stop_timeout)
+            .field("sslmode", &self.sslmode)
+            .field("sslrootcert", &self.sslrootcert)
             .finish()
     }
 }
@@ -116,6 +161,10 @@ pub(crate) struct Config {
     pub(crate) wait_timeout: Duration,
     pub(crate) verify_idle_after: Duration,
     pub(crate) stop_timeout: Duration,
+    pub(crate) ssl_mode: SslMode,
+    /// The connector for every mode but `disable`.
+    #[cfg(feature = "postgres-tls")]
+    pub(crate) tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
     host: String,
     port: u16,
     user: String,
@@ -200,8 +249,51 @@ impl Config {
             };
             pg.options(options);
         }
+        let ssl_mode = settings.sslmode.unwrap_or(match pg.get_ssl_mode() {
+            tokio_postgres::config::SslMode::Disable => SslMode::Disable,
+            tokio_postgres::config::SslMode::Require => SslMode::Require,
+            _ => SslMode::Prefer,
+        });
+        pg.ssl_mode(match ssl_mode {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            _ => tokio_postgres::config::SslMode::Require,
+        });
+        #[cfg(not(feature = "postgres-tls"))]
+        if !matches!(ssl_mode, SslMode::Disable | SslMode::Prefer) {
+            return Err(invalid(
+                "sslmode",
+                format!(
+                    "`{}` needs TLS, which is not in this build; turn on the cargo feature `postgres-tls` of `tamarco`",
+                    ssl_mode.as_str()
+                ),
+            ));
+        }
+        #[cfg(feature = "postgres-tls")]
+        let tls = match ssl_mode {
+            SslMode::Disable => None,
+            mode => Some(
+                super::tls::connector(
+                    match mode {
+                        SslMode::VerifyCa => super::tls::Verify::Chain,
+                        SslMode::VerifyFull => super::tls::Verify::ChainAndName,
+                        _ => super::tls::Verify::IfRootGiven,
+                    },
+                    settings.sslrootcert.as_deref(),
+                )
+                .map_err(|e| {
+                    invalid(
+                        "sslrootcert",
+                        format!("for sslmode `{}`: {e}", mode.as_str()),
+                    )
+                })?,
+            ),
+        };
         Ok(Config {
             pg,
+            ssl_mode,
+            #[cfg(feature = "postgres-tls")]
+            tls,
             pool_size: settings.pool_size,
             connection_timeout,
             wait_timeout: settings.wait_timeout.get(),

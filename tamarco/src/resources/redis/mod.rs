@@ -1,74 +1,20 @@
-//! Redis: typed commands, hashes and pipelines over one multiplexed connection that reconnects
-//! on its own (cargo feature `redis`).
-//!
-//! [`Redis`] is a resource: it connects when the service starts (the start fails, naming the
-//! server, when it cannot within `connection_timeout`) and waits for the commands in flight
-//! when it stops.
-//!
-//! ```rust,no_run
-//! use std::time::Duration;
-//!
-//! use tamarco::redis::Redis;
-//! use tamarco::prelude::*;
-//!
-//! #[microservice]
-//! struct Cache {
-//!     #[resource]
-//!     redis: Redis,
-//! }
-//!
-//! impl Cache {
-//!     /// Cache-aside: the cached value, or the computed one, kept for a minute.
-//!     async fn price(&self, item: &str) -> Result<f64, BoxError> {
-//!         let key = format!("price:{item}");
-//!         if let Some(price) = self.redis.get::<Option<f64>>(&key).await? {
-//!             return Ok(price);
-//!         }
-//!         let price = 9.99; // the slow lookup
-//!         self.redis.set_ex(&key, price, Duration::from_secs(60)).await?;
-//!         Ok(price)
-//!     }
-//! }
-//!
-//! #[microservice]
-//! impl Cache {
-//!     #[task]
-//!     async fn warm_up(&self) -> Result<(), BoxError> {
-//!         self.price("teapot").await?;
-//!         Ok(())
-//!     }
-//! }
-//!
-//! fn main() -> ExitStatus {
-//!     Cache { redis: Redis::new() }.run()
-//! }
-//! ```
-//!
-//! # Reconnection and retries
-//!
-//! The connection is the `redis` crate's connection manager: when it breaks, the command in
-//! flight fails and the next one reconnects. An idempotent command (see [`IDEMPOTENT`]: `GET`,
-//! `SET`, `DEL`, `EXPIRE`, `HSET`...) that fails because the connection was lost or refused is
-//! sent again, up to `retries` times with a short growing pause, so the first command after a
-//! server restart does not fail for its caller. Others (`INCR`, `LPUSH`...) are never sent
-//! twice: they fail, and the caller decides. A pipeline is retried when all its commands are
-//! idempotent.
-//!
-//! # Status and metrics
-//!
-//! `/status` shows the server, commands run, errors, retries and the last error (never a
-//! password); metrics `redis_command_duration_seconds`, `redis_errors_total` and
-//! `redis_retries_total`, labelled with the resource.
+#![doc = include_str!("docs.md")]
+// The module docs are in docs.md. This file is over 400 lines: the typed command wrappers are
+// many small documented methods, and the resource lifecycle starts both message engines.
 
+mod error;
+mod idempotent;
+mod output;
 mod pubsub;
 mod settings;
+mod streams;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Cmd, FromRedisValue, Pipeline, RedisError, ToRedisArgs};
+use redis::{Cmd, FromRedisValue, Pipeline, ToRedisArgs};
 use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
@@ -79,83 +25,17 @@ use tamarco_core::messaging::{
 use tamarco_core::{BoxError, Resource, ResourceContext, ResourceStatus, error_chain};
 
 use settings::Config;
+use streams::StreamOptions;
 
+pub use error::Error;
+pub use idempotent::IDEMPOTENT;
+use idempotent::{command_name, is_connection_error};
+pub use output::{PublishOutput, StreamOutput};
 pub use pubsub::{PubSubConsumer, PubSubMeta, PubSubReceived, PubSubTransport};
 /// The client underneath, for its types (`Cmd`, `Pipeline`, `FromRedisValue`...).
 pub use redis;
-pub use settings::RedisSettings;
-
-/// The commands sent again after a lost connection: running them twice leaves the same
-/// state as running them once.
-pub const IDEMPOTENT: &[&str] = &[
-    "GET",
-    "MGET",
-    "SET",
-    "SETEX",
-    "PSETEX",
-    "MSET",
-    "DEL",
-    "UNLINK",
-    "EXISTS",
-    "EXPIRE",
-    "PEXPIRE",
-    "EXPIREAT",
-    "PEXPIREAT",
-    "PERSIST",
-    "TTL",
-    "PTTL",
-    "TYPE",
-    "STRLEN",
-    "HGET",
-    "HMGET",
-    "HGETALL",
-    "HSET",
-    "HMSET",
-    "HDEL",
-    "HEXISTS",
-    "HKEYS",
-    "HVALS",
-    "HLEN",
-    "SADD",
-    "SREM",
-    "SMEMBERS",
-    "SISMEMBER",
-    "SCARD",
-    "ZADD",
-    "ZREM",
-    "ZSCORE",
-    "ZRANGE",
-    "ZCARD",
-    "LRANGE",
-    "LLEN",
-    "LINDEX",
-    "PING",
-    "ECHO",
-    "DBSIZE",
-];
-
-/// A command failed. Names the resource and the command; never carries the password.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// The resource is not started, or is stopping.
-    #[error("redis resource `{resource}` is not started (or is stopping)")]
-    NotStarted {
-        /// The resource's name.
-        resource: String,
-    },
-    /// The server refused the command, or it could not be sent.
-    #[error("redis resource `{resource}`: {command} failed")]
-    Command {
-        /// The resource's name.
-        resource: String,
-        /// The command's name (`GET`...), or `pipeline`.
-        command: String,
-        /// The client's error.
-        #[source]
-        source: RedisError,
-    },
-}
+pub use settings::{RedisSettings, StreamSettings};
+pub use streams::{StreamConsumer, StreamMeta, StreamReceived, StreamTransport};
 
 /// A Redis connection as a resource. See the [module docs](self).
 #[derive(Default)]
@@ -308,6 +188,46 @@ impl Redis {
         )
     }
 
+    /// A `stream` input by hand (what `#[input(redis, stream = "orders")]` declares):
+    /// `handler` runs for every entry of `spec`'s stream read in the resource's consumer group,
+    /// decoded by `codec`; the entry is acked once it returns `Ok`, retried and dead-lettered
+    /// by the engine otherwise, and claimed by another consumer of the group if this one dies
+    /// before acking (see the [module docs](self)). Declare it before the resource starts, or
+    /// it starts at once.
+    pub fn stream_input<T, C, F, Fut, E>(
+        &self,
+        spec: InputSpec,
+        codec: C,
+        handler: F,
+    ) -> Result<(), EngineError>
+    where
+        T: Send + 'static,
+        C: Codec<T>,
+        F: Fn(Message<T, StreamMeta>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), E>> + Send,
+        E: Into<BoxError>,
+    {
+        self.shared
+            .streams
+            .handle::<kind::Stream, _, _, _, _, _>(spec, codec, handler)
+    }
+
+    /// An output publishing values on `channel` (what `#[output(redis, publish = "...")]`
+    /// declares on a [`PublishOutput`] field).
+    pub fn publish_output<T: 'static>(
+        &self,
+        channel: &str,
+        codec: impl Codec<T>,
+    ) -> PublishOutput<T> {
+        PublishOutput::new(self, channel, Arc::new(codec))
+    }
+
+    /// An output adding values to `stream` (what `#[output(redis, stream = "...")]` declares
+    /// on a [`StreamOutput`] field).
+    pub fn stream_output<T: 'static>(&self, stream: &str, codec: impl Codec<T>) -> StreamOutput<T> {
+        StreamOutput::new(self, stream, Arc::new(codec))
+    }
+
     /// The connection manager, for what this type does not wrap (pub/sub...). Cheap to clone;
     /// it does not retry anything.
     pub fn connection(&self) -> Result<ConnectionManager, Error> {
@@ -376,20 +296,6 @@ enum Packed<'a> {
     Pipeline(&'a Pipeline),
 }
 
-/// The failures after which the command may not have reached the server, or the
-/// connection is being replaced.
-fn is_connection_error(error: &RedisError) -> bool {
-    error.is_io_error() || error.is_connection_dropped() || error.is_connection_refusal()
-}
-
-/// The command's name, upper case.
-fn command_name(cmd: &Cmd) -> String {
-    match cmd.args_iter().next() {
-        Some(redis::Arg::Simple(name)) => String::from_utf8_lossy(name).to_ascii_uppercase(),
-        _ => String::from("?"),
-    }
-}
-
 impl Resource for Redis {
     fn bind(&self, cx: &ResourceContext) {
         let _ = self.shared.name.set(cx.name().to_owned());
@@ -434,17 +340,58 @@ impl Resource for Redis {
         *shared.manager.write().expect("manager lock") = Some(manager.clone());
         let transport = PubSubTransport {
             client: redis::Client::open(config.info.clone()).map_err(|e| fail(e.to_string()))?,
-            manager,
+            manager: manager.clone(),
         };
         let defaults = InputOptions {
             retries: Some(3),
             ..InputOptions::default()
         };
+        let engine_failed = |e: BoxError| format!("redis resource `{name}`: {}", error_chain(&*e));
         shared
             .engine
-            .start(Arc::new(transport), cx, defaults, config.connection_timeout)
+            .start(
+                Arc::new(transport),
+                cx,
+                defaults.clone(),
+                config.connection_timeout,
+            )
             .await
-            .map_err(|e| format!("redis resource `{name}`: {}", error_chain(&*e)))?;
+            .map_err(engine_failed)?;
+        let streams = &config.streams;
+        let transport = StreamTransport {
+            client: redis::Client::open(config.info.clone()).map_err(|e| fail(e.to_string()))?,
+            manager,
+            options: StreamOptions {
+                group: Arc::from(streams.group.as_deref().unwrap_or(cx.service())),
+                consumer: Arc::from(
+                    streams
+                        .consumer
+                        .clone()
+                        .unwrap_or_else(|| default_consumer(cx.service(), name)),
+                ),
+                claim_idle: streams.claim_idle.get(),
+                block: streams.block.get(),
+                field: Arc::from(streams.field.as_str()),
+                connection_timeout: config.connection_timeout,
+                response_timeout: config.response_timeout,
+            },
+        };
+        // An entry redelivered this often (claimed from consumers that died on it) is
+        // dead-lettered rather than crash the next one.
+        let stream_defaults = InputOptions {
+            max_deliveries: Some(5),
+            ..defaults
+        };
+        shared
+            .streams
+            .start(
+                Arc::new(transport),
+                cx,
+                stream_defaults,
+                config.connection_timeout,
+            )
+            .await
+            .map_err(engine_failed)?;
         tracing::info!(
             resource = name,
             server = config.describe(),
@@ -462,10 +409,8 @@ impl Resource for Redis {
         let limit = tokio::time::Instant::now() + stop_timeout;
         let deadline = cx.stop_deadline().map_or(limit, |d| d.min(limit));
         // Inputs first: their handlers may still send commands.
-        shared
-            .engine
-            .stop(deadline.saturating_duration_since(tokio::time::Instant::now()))
-            .await;
+        let left = || deadline.saturating_duration_since(tokio::time::Instant::now());
+        tokio::join!(shared.engine.stop(left()), shared.streams.stop(left()));
         // New commands fail from here; those in flight may finish.
         let manager = shared.manager.write().expect("manager lock").take();
         let mut in_flight = shared.in_flight.subscribe();
@@ -484,13 +429,19 @@ impl Resource for Redis {
     }
 
     fn status(&self) -> Option<ResourceStatus> {
-        self.shared.engine.status()
+        self.shared.engine.status().or(self.shared.streams.status())
     }
 
     fn status_fields(&self) -> Map<String, Value> {
         let shared = &self.shared;
         let mut fields = Map::new();
-        fields.insert("inputs".into(), shared.engine.status_fields());
+        let mut inputs = shared.engine.status_fields();
+        if let (Value::Array(inputs), Value::Array(streams)) =
+            (&mut inputs, shared.streams.status_fields())
+        {
+            inputs.extend(streams);
+        }
+        fields.insert("inputs".into(), inputs);
         if let Some(config) = shared.config() {
             fields.insert("server".into(), json!(config.describe()));
         }
@@ -514,6 +465,27 @@ impl Inputs<kind::Subscribe> for Redis {
     fn engine(&self) -> &Engine<PubSubTransport> {
         &self.shared.engine
     }
+}
+
+/// `#[input(redis, stream = "orders")]`: consumer-group inputs on the message engine.
+impl Inputs<kind::Stream> for Redis {
+    type Transport = StreamTransport;
+
+    fn engine(&self) -> &Engine<StreamTransport> {
+        &self.shared.streams
+    }
+}
+
+/// `<service>-<resource>-<host>-<pid>`: unique among live instances, so that one's pending
+/// entries are never mistaken for another's.
+fn default_consumer(service: &str, resource: &str) -> String {
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{service}-{resource}-{host}-{}", std::process::id())
 }
 
 /// Counts a command in flight for as long as it lives.
@@ -563,6 +535,7 @@ struct Shared {
     last_error: Mutex<Option<String>>,
     meters: OnceLock<Meters>,
     engine: Engine<PubSubTransport>,
+    streams: Engine<StreamTransport>,
 }
 
 impl Shared {

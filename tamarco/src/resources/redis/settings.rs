@@ -28,8 +28,15 @@ use tamarco_core::{ResourceContext, SettingsError};
 ///       response_timeout: 5       # seconds a command may take
 ///       retries: 3                # tries again of an idempotent command after a lost connection
 ///       stop_timeout: 10          # seconds stop waits for commands in flight
-///       inputs:                   # options of `subscribe` inputs, by channel
+///       inputs:                   # options of `subscribe` and `stream` inputs, by name
 ///         events: { concurrency: 4, retries: 3, dead_letter: events.failed }
+///       streams:                  # how `stream` inputs and outputs work
+///         group: null             # the consumer group; the service's name by default
+///         consumer: null          # this instance in the group; <service>-<host>-<pid> by default
+///         claim_idle: 30          # an entry pending this long in a consumer's hands is claimed
+///         block: 2                # the longest a read waits for new entries
+///         field: body             # the entry field that holds the message
+///         max_len: null           # outputs trim the stream to about this many entries
 /// ```
 #[derive(Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
@@ -57,9 +64,46 @@ pub struct RedisSettings {
     pub retries: u32,
     /// The time `stop` waits for commands in flight.
     pub stop_timeout: SettingDuration,
-    /// Per-input options of the `subscribe` inputs, by channel (`concurrency`, `retries`,
-    /// `retry_backoff_ms`, `dead_letter`...), read by the message engine.
+    /// Per-input options of the `subscribe` and `stream` inputs, by channel or stream
+    /// (`concurrency`, `retries`, `retry_backoff_ms`, `dead_letter`...), read by the message
+    /// engine.
     pub inputs: serde_json::Map<String, serde_json::Value>,
+    /// How `stream` inputs and outputs work.
+    pub streams: StreamSettings,
+}
+
+/// The `streams` key of [`RedisSettings`]: the consumer group of the `stream` inputs.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct StreamSettings {
+    /// The consumer group the inputs read in; the service's name when unset.
+    pub group: Option<String>,
+    /// This instance's name in the group; `<service>-<host>-<pid>` when unset. Two live
+    /// instances must not share one.
+    pub consumer: Option<String>,
+    /// How long an entry may stay pending (read, not acked) in a consumer's hands before a
+    /// live consumer claims it: longer than the slowest handler.
+    pub claim_idle: SettingDuration,
+    /// The longest one read waits for new entries.
+    pub block: SettingDuration,
+    /// The entry field holding the message.
+    pub field: String,
+    /// When set, outputs trim the stream to about this many entries (`MAXLEN ~`).
+    pub max_len: Option<u64>,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        StreamSettings {
+            group: None,
+            consumer: None,
+            claim_idle: SettingDuration::from_secs(30),
+            block: SettingDuration::from_secs(2),
+            field: String::from("body"),
+            max_len: None,
+        }
+    }
 }
 
 impl Default for RedisSettings {
@@ -77,6 +121,7 @@ impl Default for RedisSettings {
             retries: 3,
             stop_timeout: SettingDuration::from_secs(10),
             inputs: serde_json::Map::new(),
+            streams: StreamSettings::default(),
         }
     }
 }
@@ -96,6 +141,7 @@ impl fmt::Debug for RedisSettings {
             .field("retries", &self.retries)
             .field("stop_timeout", &self.stop_timeout)
             .field("inputs", &self.inputs)
+            .field("streams", &self.streams)
             .finish()
     }
 }
@@ -107,6 +153,7 @@ pub(crate) struct Config {
     pub(crate) response_timeout: Duration,
     pub(crate) retries: u32,
     pub(crate) stop_timeout: Duration,
+    pub(crate) streams: StreamSettings,
     host: String,
     port: u16,
     db: i64,
@@ -150,6 +197,18 @@ impl Config {
                 ));
             }
         };
+        let streams = &settings.streams;
+        if streams.field.is_empty() {
+            return Err(invalid("streams.field", "must not be empty".to_owned()));
+        }
+        for (key, value) in [
+            ("streams.claim_idle", streams.claim_idle),
+            ("streams.block", streams.block),
+        ] {
+            if value.get().is_zero() {
+                return Err(invalid(key, "must be more than zero".to_owned()));
+            }
+        }
         let host = settings.host.clone().unwrap_or(url_host);
         let port = settings.port.unwrap_or(url_port);
         let tls = settings.ssl || url_tls;
@@ -178,6 +237,7 @@ impl Config {
             response_timeout: settings.response_timeout.get(),
             retries: settings.retries,
             stop_timeout: settings.stop_timeout.get(),
+            streams: settings.streams.clone(),
             host,
             port,
             db,

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tamarco::influxdb::{InfluxDb, Point};
-use tamarco::postgres::Postgres;
+use tamarco::postgres::{Postgres, Queries};
 use tamarco::redis::Redis;
 use tamarco::serde_json::{Value, json};
 use tamarco::{MicroserviceContext, tokio};
