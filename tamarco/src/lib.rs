@@ -19,6 +19,20 @@ pub mod cli;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+/// jemalloc, for a service to set as its global allocator (feature `jemalloc`); tamarco never
+/// sets it. With it, `/status` and the metrics carry jemalloc's allocation statistics and
+/// `GET /debug/pprof/heap` answers a heap profile when the process starts with
+/// `_RJEM_MALLOC_CONF=prof:true`:
+///
+/// ```rust,ignore
+/// #[global_allocator]
+/// static ALLOCATOR: tamarco::jemalloc::Jemalloc = tamarco::jemalloc::Jemalloc;
+/// ```
+#[cfg(feature = "jemalloc")]
+pub mod jemalloc {
+    pub use tikv_jemallocator::Jemalloc;
+}
+
 pub mod resources;
 #[cfg(feature = "amqp")]
 pub use resources::amqp;

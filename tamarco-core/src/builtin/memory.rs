@@ -17,6 +17,9 @@ pub(crate) struct Snapshot {
     pub(crate) virtual_bytes: Option<u64>,
     /// The tokio runtime of the caller, if any.
     pub(crate) runtime: Option<RuntimeStats>,
+    /// jemalloc's counters, when it is the global allocator (feature `jemalloc`).
+    #[cfg(feature = "jemalloc")]
+    pub(crate) jemalloc: Option<super::heap::Stats>,
 }
 
 /// Stable tokio runtime metrics.
@@ -46,6 +49,8 @@ pub(crate) fn snapshot() -> Snapshot {
         runtime: tokio::runtime::Handle::try_current()
             .ok()
             .map(|runtime| runtime_stats(&runtime.metrics())),
+        #[cfg(feature = "jemalloc")]
+        jemalloc: super::heap::stats(),
     }
 }
 

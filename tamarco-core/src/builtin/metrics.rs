@@ -291,6 +291,18 @@ pub(crate) fn record_builtin(board: &StatusBoard) {
     if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
         Gauge::with_unit("process_open_fds", "fds", NO_LABELS).set(fds.count() as f64);
     }
+    #[cfg(feature = "jemalloc")]
+    if let Some(jemalloc) = memory.jemalloc {
+        for (name, bytes) in [
+            ("jemalloc_allocated_bytes", jemalloc.allocated_bytes),
+            ("jemalloc_active_bytes", jemalloc.active_bytes),
+            ("jemalloc_resident_bytes", jemalloc.resident_bytes),
+            ("jemalloc_mapped_bytes", jemalloc.mapped_bytes),
+            ("jemalloc_retained_bytes", jemalloc.retained_bytes),
+        ] {
+            Gauge::new(name, NO_LABELS).set(bytes as f64);
+        }
+    }
     if let Some(runtime) = memory.runtime {
         Gauge::with_unit("tokio_workers", "threads", NO_LABELS).set(runtime.workers as f64);
         Gauge::with_unit("tokio_alive_tasks", "tasks", NO_LABELS).set(runtime.alive_tasks as f64);

@@ -15,6 +15,8 @@
 //! `profiler` is reserved for the default resource of that name.
 
 mod board;
+#[cfg(feature = "jemalloc")]
+mod heap;
 mod memory;
 mod metrics;
 pub mod ops;

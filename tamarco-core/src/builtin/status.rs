@@ -122,10 +122,14 @@ impl crate::resource::Resource for StatusResource {
     fn status_fields(&self) -> Map<String, Value> {
         let mut fields = Map::new();
         let memory = super::memory::snapshot();
-        fields.insert(
-            "memory".into(),
-            json!({"rss_bytes": memory.rss_bytes, "virtual_bytes": memory.virtual_bytes}),
-        );
+        #[allow(unused_mut)] // filled further with the feature `jemalloc`
+        let mut memory_fields =
+            json!({"rss_bytes": memory.rss_bytes, "virtual_bytes": memory.virtual_bytes});
+        #[cfg(feature = "jemalloc")]
+        if let Some(jemalloc) = memory.jemalloc {
+            memory_fields["jemalloc"] = json!(jemalloc);
+        }
+        fields.insert("memory".into(), memory_fields);
         if let Some(runtime) = memory.runtime {
             fields.insert("runtime".into(), json!(runtime));
         }

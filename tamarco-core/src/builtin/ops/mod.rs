@@ -60,6 +60,7 @@ struct Endpoints {
     tasks: bool,
     dashboard: bool,
     profiler: bool,
+    heap: bool,
 }
 
 impl Default for Endpoints {
@@ -71,6 +72,7 @@ impl Default for Endpoints {
             tasks: true,
             dashboard: true,
             profiler: true,
+            heap: true,
         }
     }
 }
@@ -126,7 +128,14 @@ pub(crate) fn routes(
     if endpoints.dashboard {
         read = read.route("/", get(dashboard::page));
     }
-    let writes = endpoints.loggers || (cfg!(feature = "profiler") && endpoints.profiler);
+    let writes = endpoints.loggers
+        || (cfg!(feature = "profiler") && endpoints.profiler)
+        || (cfg!(feature = "jemalloc") && endpoints.heap);
+    // A heap dump is a profiler's: behind the same token when exposed.
+    #[cfg(feature = "jemalloc")]
+    if endpoints.heap {
+        write = write.route("/debug/pprof/heap", get(super::heap::profile));
+    }
     #[cfg(feature = "profiler")]
     if endpoints.profiler {
         let shutdown = cx.shutdown().clone();
