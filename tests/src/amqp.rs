@@ -1,8 +1,7 @@
-//! Support for the AMQP tests and benchmark: unique queue prefixes, settings, a TCP proxy that
-//! can cut and refuse connections, and plain lapin helpers to look into queues and clean up.
+//! Support for the AMQP tests and benchmark: unique queue prefixes, settings, and plain lapin
+//! helpers to look into queues and clean up. (The TCP proxy is in [`crate::proxy`].)
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use lapin::options::{BasicGetOptions, ExchangeDeleteOptions, QueueDeleteOptions};
@@ -10,8 +9,6 @@ use lapin::{Connection, ConnectionProperties};
 use tamarco::amqp::Pattern;
 use tamarco::serde_json::{Value, json};
 use tamarco::tokio;
-use tamarco::tokio::net::{TcpListener, TcpStream};
-use tamarco::tokio::task::AbortHandle;
 
 /// The machine's RabbitMQ.
 pub const BROKER: &str = "127.0.0.1:5672";
@@ -122,91 +119,6 @@ pub async fn cleanup(prefix: &str, endpoints: &[(Pattern, &str)]) {
         let _ = channel.close(200, "OK".into()).await;
     }
     let _ = connection.close(200, "OK".into()).await;
-}
-
-/// A TCP proxy in front of the broker: services connect through it, and the test cuts their
-/// connections ([`cut`](TcpProxy::cut)) or refuses new ones ([`block`](TcpProxy::block)).
-#[derive(Debug)]
-pub struct TcpProxy {
-    port: u16,
-    shared: Arc<ProxyShared>,
-    accept: AbortHandle,
-}
-
-#[derive(Debug, Default)]
-struct ProxyShared {
-    blocked: AtomicBool,
-    connections: Mutex<Vec<AbortHandle>>,
-    accepted: AtomicU64,
-}
-
-impl TcpProxy {
-    /// Listens on a free loopback port and forwards to `upstream`.
-    pub async fn start(upstream: &'static str) -> TcpProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-        let port = listener.local_addr().expect("an address").port();
-        let shared = Arc::new(ProxyShared::default());
-        let accepting = Arc::clone(&shared);
-        let accept = tokio::spawn(async move {
-            loop {
-                let Ok((mut client, _)) = listener.accept().await else {
-                    continue;
-                };
-                if accepting.blocked.load(Ordering::SeqCst) {
-                    drop(client);
-                    continue;
-                }
-                accepting.accepted.fetch_add(1, Ordering::Relaxed);
-                let forward = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(upstream).await {
-                        let _ = client.set_nodelay(true);
-                        let _ = server.set_nodelay(true);
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-                let mut connections = accepting.connections.lock().expect("proxy lock");
-                connections.retain(|c| !c.is_finished());
-                connections.push(forward.abort_handle());
-            }
-        })
-        .abort_handle();
-        TcpProxy {
-            port,
-            shared,
-            accept,
-        }
-    }
-
-    /// The port services connect to.
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// How many connections it accepted so far.
-    pub fn accepted(&self) -> u64 {
-        self.shared.accepted.load(Ordering::Relaxed)
-    }
-
-    /// Drops every open connection at once, as a network cut or a broker crash would.
-    pub fn cut(&self) -> usize {
-        let connections = std::mem::take(&mut *self.shared.connections.lock().expect("proxy lock"));
-        for connection in &connections {
-            connection.abort();
-        }
-        connections.len()
-    }
-
-    /// While blocked, new connections are closed as soon as they are accepted.
-    pub fn block(&self, blocked: bool) {
-        self.shared.blocked.store(blocked, Ordering::SeqCst);
-    }
-}
-
-impl Drop for TcpProxy {
-    fn drop(&mut self) {
-        self.accept.abort();
-        self.cut();
-    }
 }
 
 /// Deletes what a test declared when dropped, even when the test panics: the queue or

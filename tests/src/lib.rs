@@ -15,6 +15,7 @@ pub mod etcd;
 pub mod influxdb;
 pub mod kafka;
 pub mod postgres;
+pub mod proxy;
 pub mod unreachable;
 
 /// A shared, ordered list of events (`"db:start"`, `"hook:stop:before"`...).

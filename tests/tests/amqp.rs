@@ -14,9 +14,8 @@ use tamarco::serde_json::{Value, json};
 use tamarco::tokio::sync::mpsc;
 use tamarco::tokio::time::{Instant, sleep, timeout};
 use tamarco::{Running, TaskSet, error_chain, tokio};
-use tamarco_tests::amqp::{
-    BROKER, Cleanup, TcpProxy, connect, full_name, settings, take_all, unique_prefix,
-};
+use tamarco_tests::amqp::{BROKER, Cleanup, connect, full_name, settings, take_all, unique_prefix};
+use tamarco_tests::proxy::TcpProxy;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "tamarco::serde")]
@@ -511,8 +510,8 @@ async fn ten_thousand_messages_survive_a_dropped_connection_with_none_lost() {
     let amqp_settings = json!({"amqp": {
         "port": proxy.port(),
         "prefetch": 200,
-        "reconnect_backoff_ms": 50,
-        "reconnect_max_backoff_ms": 500,
+        "reconnect_backoff": "50ms",
+        "reconnect_max_backoff": "500ms",
     }});
     let seen = Arc::new(Mutex::new(HashSet::new()));
     let deliveries = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -598,6 +597,125 @@ async fn ten_thousand_messages_survive_a_dropped_connection_with_none_lost() {
 
     stop(producer).await;
     stop(consumer).await;
+}
+
+/// Handles `input` by recording each order's id; returns the ids seen so far.
+fn record_ids(input: tamarco::amqp::InputBuilder<Order>) -> Arc<Mutex<HashSet<u64>>> {
+    let seen = Arc::new(Mutex::new(HashSet::new()));
+    let recording = Arc::clone(&seen);
+    input
+        .handle(move |order: Message<Order>| {
+            recording.lock().unwrap().insert(order.value().id);
+            async { Ok::<_, BoxError>(()) }
+        })
+        .unwrap();
+    seen
+}
+
+/// Issue 14 finding 11: with `durable_subscriptions`, a subscriber that loses its connection
+/// still gets what was published while it was away (its queue outlives the connection), so
+/// publish/subscribe is at least once too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn durable_subscriptions_keep_what_was_published_while_the_subscriber_reconnected() {
+    const BEFORE: u64 = 50;
+    const DURING: u64 = 200;
+    let prefix = unique_prefix("durable");
+    let _cleanup = Cleanup::new(&prefix, &[(Pattern::PublishSubscribe, "prices")]);
+    let proxy = TcpProxy::start(BROKER).await;
+    let subscriber_amqp = Amqp::new();
+    let seen = record_ids(subscriber_amqp.subscription_input("prices", Json));
+    let subscriber = start(
+        Svc {
+            amqp: subscriber_amqp,
+        },
+        settings(
+            &prefix,
+            json!({"amqp": {
+                "port": proxy.port(),
+                "durable_subscriptions": true,
+                "reconnect_backoff": "50ms",
+                "reconnect_max_backoff": "200ms",
+            }}),
+        ),
+    )
+    .await;
+    let publisher_amqp = Amqp::new();
+    let prices = publisher_amqp.publish_output("prices", Json);
+    let publisher = start(
+        Svc {
+            amqp: publisher_amqp,
+        },
+        settings(&prefix, json!({})),
+    )
+    .await;
+    let count = |seen: &Mutex<HashSet<u64>>| seen.lock().unwrap().len() as u64;
+    let wait_for = |n: u64, what: &'static str| {
+        let seen = Arc::clone(&seen);
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while count(&seen) < n {
+                assert!(Instant::now() < deadline, "{what}: {} of {n}", count(&seen));
+                sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+
+    for id in 0..BEFORE {
+        prices.publish(&order(id)).await.expect("confirmed");
+    }
+    wait_for(
+        BEFORE,
+        "the subscriber got what was published before the cut",
+    )
+    .await;
+    // Cut the subscriber off and keep it off while more is published (and confirmed).
+    proxy.block(true);
+    assert!(
+        proxy.cut() >= 1,
+        "the subscriber was connected through the proxy"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status_of(&subscriber, "amqp") != ResourceStatus::Connecting {
+        assert!(
+            Instant::now() < deadline,
+            "the subscriber reports CONNECTING"
+        );
+        sleep(Duration::from_millis(10)).await;
+    }
+    for id in BEFORE..BEFORE + DURING {
+        prices.publish(&order(id)).await.expect("confirmed");
+    }
+    assert_eq!(
+        count(&seen),
+        BEFORE,
+        "nothing reached the subscriber while it was cut off"
+    );
+    proxy.block(false);
+    wait_for(
+        BEFORE + DURING,
+        "after reconnecting, the subscriber got what was published while it was away",
+    )
+    .await;
+    assert_eq!(status_of(&subscriber, "amqp"), ResourceStatus::Started);
+    assert!(subscriber.service().amqp.reconnects() >= 1);
+
+    stop(subscriber).await;
+    stop(publisher).await;
+    // The durable subscriber queue stays on the broker until deleted.
+    let queue = format!(
+        "{}.amqp_test.amqp",
+        full_name(&prefix, Pattern::PublishSubscribe, "prices")
+    );
+    let connection = connect().await;
+    let channel = connection.create_channel().await.unwrap();
+    let deleted = channel
+        .queue_delete(queue.as_str().into(), Default::default())
+        .await;
+    assert!(
+        deleted.is_ok(),
+        "the durable queue {queue} existed: {deleted:?}"
+    );
+    let _ = connection.close(200, "OK".into()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -853,19 +971,9 @@ async fn consumers_and_outputs_recover_after_a_broker_restart() {
     const N: u64 = 20_000;
     let prefix = unique_prefix("broker_restart");
     let _cleanup = Cleanup::new(&prefix, &[(Pattern::PushPull, "orders")]);
-    let amqp_settings = json!({"amqp": {"reconnect_backoff_ms": 100, "reconnect_max_backoff_ms": 1000, "publish_timeout_seconds": 60}});
-    let seen = Arc::new(Mutex::new(HashSet::new()));
+    let amqp_settings = json!({"amqp": {"reconnect_backoff": "100ms", "reconnect_max_backoff": "1s", "publish_timeout": 60}});
     let consumer_amqp = Amqp::new();
-    {
-        let seen = Arc::clone(&seen);
-        consumer_amqp
-            .pull_input("orders", Json)
-            .handle(move |order: Message<Order>| {
-                seen.lock().unwrap().insert(order.value().id);
-                async { Ok::<_, BoxError>(()) }
-            })
-            .unwrap();
-    }
+    let seen = record_ids(consumer_amqp.pull_input("orders", Json));
     let consumer = start(
         Svc {
             amqp: consumer_amqp,
@@ -1038,4 +1146,93 @@ async fn outputs_and_inputs_bound_as_the_attributes_do_round_trip_with_replies_a
     seen.sort_unstable();
     assert_eq!(seen, [1, 2, 3, 4, 5]);
     stop(running).await;
+}
+
+/// An input whose attribute says no retries and its own dead-letter queue; settings under the
+/// input's own key (`system.resources.amqp.inputs.orders`) override both.
+#[microservice(name = "amqp_overrides")]
+#[derive(Default)]
+struct Overridden {
+    #[resource]
+    amqp: Amqp,
+    #[output(amqp, push = "orders")]
+    orders: tamarco::amqp::PushOutput<Order>,
+    attempts: Mutex<Vec<u32>>,
+}
+
+#[microservice]
+impl Overridden {
+    #[input(
+        amqp,
+        pull = "orders",
+        retries = 0,
+        dead_letter = "in_code.dead_letter"
+    )]
+    async fn on_order(&self, order: Message<Order>) -> Result<(), BoxError> {
+        self.attempts.lock().unwrap().push(order.attempt());
+        Err(format!("order {} always fails", order.value().id).into())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_under_the_input_key_override_the_attribute_options() {
+    let prefix = unique_prefix("overrides");
+    let _cleanup = Cleanup::new(&prefix, &[(Pattern::PushPull, "orders")]);
+    let dead_letter = format!("{prefix}.overridden.dead_letter");
+    let inputs =
+        json!({"orders": {"retries": 2, "retry_backoff_ms": 10, "dead_letter": dead_letter}});
+    let running = start(
+        Overridden::default(),
+        settings(&prefix, json!({"amqp": {"inputs": inputs}})),
+    )
+    .await;
+    running.service().orders.push(&order(7)).await.unwrap();
+    let broker = connect().await;
+    let dead = take_all(&broker, &dead_letter, Duration::from_secs(20)).await;
+    assert_eq!(
+        dead.len(),
+        1,
+        "the order reached the dead-letter queue the settings name"
+    );
+    assert_eq!(
+        *running.service().attempts.lock().unwrap(),
+        [1, 2, 3],
+        "the handler ran 1 + the 2 retries the settings ask for"
+    );
+    stop(running).await;
+    let channel = broker.create_channel().await.unwrap();
+    let _ = channel
+        .queue_delete(dead_letter.as_str().into(), Default::default())
+        .await;
+    let _ = broker.close(200, "OK".into()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_durations_and_input_options_in_settings_stop_the_start_naming_their_key() {
+    let prefix = unique_prefix("bad_option");
+    let _cleanup = Cleanup::new(&prefix, &[(Pattern::PushPull, "orders")]);
+    for (amqp, key, value) in [
+        (
+            json!({"inputs": {"orders": {"concurrency": "plenty-7c1e"}}}),
+            "system.resources.amqp.inputs.orders.concurrency",
+            "plenty-7c1e",
+        ),
+        (
+            json!({"retry_backoff": "soon-9f2a"}),
+            "system.resources.amqp.retry_backoff",
+            "soon-9f2a",
+        ),
+    ] {
+        let result = Overridden::default()
+            .runtime()
+            .handle_signals(false)
+            .with_settings(settings(&prefix, json!({ "amqp": amqp })))
+            .unwrap()
+            .start()
+            .await;
+        let chain = error_chain(&result.expect_err("the start fails"));
+        println!("{chain}");
+        assert!(chain.contains(key), "{chain}");
+        assert!(!chain.contains(value), "the value stays out: {chain}");
+    }
 }

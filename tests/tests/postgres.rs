@@ -10,8 +10,8 @@ use tamarco::serde::Deserialize;
 use tamarco::serde_json::{Value, json};
 use tamarco::tokio::time::{Instant, timeout};
 use tamarco::{BoxError, MicroserviceContext, Resource, error_chain, tokio};
-use tamarco_tests::amqp::TcpProxy;
 use tamarco_tests::postgres::{SERVER, Schema};
+use tamarco_tests::proxy::TcpProxy;
 use tamarco_tests::unreachable::start_fails_when_unreachable;
 
 #[derive(Debug, PartialEq, Deserialize)]

@@ -12,7 +12,7 @@ use tamarco::serde_json::{Value, json};
 use tamarco::tokio::sync::mpsc;
 use tamarco::tokio::time::{Instant, timeout};
 use tamarco::{BoxError, MicroserviceContext, Resource, error_chain, tokio};
-use tamarco_tests::amqp::TcpProxy;
+use tamarco_tests::proxy::TcpProxy;
 use tamarco_tests::unreachable::start_fails_when_unreachable;
 
 fn context(settings: Value) -> (MicroserviceContext, Arc<Redis>) {

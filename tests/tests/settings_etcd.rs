@@ -16,7 +16,8 @@ use tamarco::serde_json::{Value, json};
 use tamarco::settings::etcd::{self, EtcdConfig, EtcdStore};
 use tamarco::settings::sources;
 use tamarco::tokio::sync::mpsc;
-use tamarco_tests::etcd::{EtcdCluster, EtcdServer, TcpProxy, free_port_list, temp_dir};
+use tamarco_tests::etcd::{EtcdCluster, EtcdServer, free_port_list, temp_dir};
+use tamarco_tests::proxy::TcpProxy;
 use tamarco_tests::{Probe, http_get, tamarco_cli};
 
 /// How long a change may take to reach a watch (generous: CI machines are slow and shared).
@@ -399,6 +400,7 @@ async fn changes_missed_beyond_a_compaction_are_reloaded() {
     settings.watch("system.b", on_b);
 
     // cut the service off; change a, delete b, and compact away the revisions it missed
+    proxy.block(true);
     proxy.cut();
     eventually("the service sees etcd gone", CHANGE_WITHIN, || {
         !backend.is_connected()
@@ -416,7 +418,7 @@ async fn changes_missed_beyond_a_compaction_are_reloaded() {
     raw.compact(revision, None).await.unwrap();
 
     // the watch cannot resume at its revision: the service reads everything again
-    proxy.restore();
+    proxy.block(false);
     assert_eq!(
         next(&mut a, "a after the reload").await.1,
         Some(json!("a-2"))

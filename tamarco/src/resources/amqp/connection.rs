@@ -1,158 +1,26 @@
-//! The connection to the broker: connecting, the shared publisher channel, declarations,
-//! publishing with confirms, and the supervisor that reconnects with backoff.
+//! One connection to the broker ([`Link`]): connecting with the settings' credentials, the
+//! shared publisher channel, declarations once per connection, publishing with confirms.
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use futures_util::{Stream, StreamExt};
-use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
-    QueueDeclareOptions,
-};
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::tcp::OwnedTLSConfig;
-use lapin::types::{FieldTable, ShortString};
-use lapin::{
-    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, Event, ExchangeKind,
-};
-use tokio::sync::{Notify, OnceCell, oneshot, watch};
-use tokio::time::Instant;
+use lapin::types::ShortString;
+use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties};
+use tokio::sync::{Notify, OnceCell, watch};
 
-use tamarco_core::error_chain;
-
-use super::message::header_str;
+use super::replies::Replies;
 use super::settings::Config;
-use super::{Error, LinkState, Shared, raised};
-
-/// What a target needs to exist before messages are sent to it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub(crate) enum Declare {
-    /// Nothing (a reply queue, which its requester declared).
-    Nothing,
-    /// A queue; durable for push/pull and dead letters, transient for requests.
-    Queue { name: ShortString, durable: bool },
-    /// A durable fanout exchange, for publish/subscribe.
-    Fanout(ShortString),
-}
-
-impl Declare {
-    fn key(&self) -> Option<&str> {
-        match self {
-            Declare::Nothing => None,
-            Declare::Queue { name, .. } | Declare::Fanout(name) => Some(name.as_str()),
-        }
-    }
-}
-
-/// Declares `what` on `channel`. A declaration that conflicts with an existing queue or
-/// exchange closes the channel, so callers use a channel of their own.
-pub(crate) async fn declare(channel: &Channel, what: &Declare) -> Result<(), lapin::Error> {
-    match what {
-        Declare::Nothing => Ok(()),
-        Declare::Queue { name, durable } => {
-            let options = QueueDeclareOptions {
-                durable: *durable,
-                ..QueueDeclareOptions::default()
-            };
-            channel
-                .queue_declare(name.clone(), options, FieldTable::default())
-                .await
-                .map(drop)
-        }
-        Declare::Fanout(name) => {
-            let options = ExchangeDeclareOptions {
-                durable: true,
-                ..ExchangeDeclareOptions::default()
-            };
-            channel
-                .exchange_declare(
-                    name.clone(),
-                    ExchangeKind::Fanout,
-                    options,
-                    FieldTable::default(),
-                )
-                .await
-        }
-    }
-}
-
-/// Where a message goes: an exchange and a routing key, and what must exist first.
-#[derive(Debug)]
-pub(crate) struct Target {
-    pub(crate) exchange: ShortString,
-    pub(crate) routing_key: ShortString,
-    pub(crate) declare: Declare,
-    /// Ask the broker to return the message when no queue takes it.
-    pub(crate) mandatory: bool,
-    /// The queue or exchange, for errors.
-    pub(crate) label: String,
-    /// The connection generation it was last declared on (0: none yet).
-    declared_on: AtomicU64,
-}
-
-impl Target {
-    /// A queue, through the default exchange.
-    pub(crate) fn queue(name: ShortString, durable: bool) -> Target {
-        Target {
-            exchange: ShortString::default(),
-            routing_key: name.clone(),
-            label: name.to_string(),
-            declare: Declare::Queue { name, durable },
-            mandatory: true,
-            declared_on: AtomicU64::new(0),
-        }
-    }
-
-    /// A fanout exchange.
-    pub(crate) fn fanout(name: ShortString) -> Target {
-        Target {
-            exchange: name.clone(),
-            routing_key: ShortString::default(),
-            label: name.to_string(),
-            declare: Declare::Fanout(name),
-            mandatory: false,
-            declared_on: AtomicU64::new(0),
-        }
-    }
-
-    /// A reply queue, declared by its requester; a reply to a requester that is gone is
-    /// dropped by the broker.
-    pub(crate) fn reply(queue: ShortString) -> Target {
-        Target {
-            exchange: ShortString::default(),
-            label: queue.to_string(),
-            routing_key: queue,
-            declare: Declare::Nothing,
-            mandatory: false,
-            declared_on: AtomicU64::new(u64::MAX),
-        }
-    }
-}
+use super::target::{Declare, Target, declare};
+use super::{Error, Shared, raised};
 
 /// A failed publish: worth retrying on a new connection, or final.
 pub(crate) enum PublishFailure {
     Retry(Error),
     Final(Error),
-}
-
-/// A reply to a request, as the requester's reply consumer received it.
-pub(crate) struct Reply {
-    pub(crate) data: Vec<u8>,
-    pub(crate) error: Option<String>,
-}
-
-/// The header a responder sets when it gives up on a request.
-pub(crate) const REPLY_ERROR_HEADER: &str = "tamarco.error";
-
-/// The requester's side of request/response on one connection: an exclusive, server-named
-/// reply queue and the requests waiting on it.
-pub(crate) struct Replies {
-    pub(crate) queue: ShortString,
-    pub(crate) pending: Mutex<std::collections::HashMap<ShortString, oneshot::Sender<Reply>>>,
-    _channel: Channel,
 }
 
 /// One live connection with its publisher channel. Replaced as a whole on reconnect.
@@ -322,72 +190,12 @@ impl Link {
     }
 
     /// The reply queue of this connection, created on first use.
-    pub(crate) async fn replies(self: &Arc<Self>) -> Result<Arc<Replies>, lapin::Error> {
+    pub(crate) async fn replies(&self) -> Result<Arc<Replies>, lapin::Error> {
         self.replies
-            .get_or_try_init(|| async {
-                let channel = self.connection.create_channel().await?;
-                let queue = channel
-                    .queue_declare(
-                        ShortString::default(),
-                        QueueDeclareOptions {
-                            exclusive: true,
-                            auto_delete: true,
-                            ..QueueDeclareOptions::default()
-                        },
-                        FieldTable::default(),
-                    )
-                    .await?;
-                let consumer = channel
-                    .basic_consume(
-                        queue.name().clone(),
-                        format!("replies.{}", self.generation).into(),
-                        BasicConsumeOptions {
-                            no_ack: true,
-                            ..BasicConsumeOptions::default()
-                        },
-                        FieldTable::default(),
-                    )
-                    .await?;
-                let replies = Arc::new(Replies {
-                    queue: queue.name().clone(),
-                    pending: Mutex::default(),
-                    _channel: channel,
-                });
-                tokio::spawn(dispatch_replies(Arc::clone(&replies), consumer));
-                Ok(replies)
-            })
+            .get_or_try_init(|| Replies::open(&self.connection, self.generation))
             .await
             .cloned()
     }
-}
-
-/// Hands each reply to the request waiting for it; when the connection ends, the waiting
-/// requests learn that it was lost.
-async fn dispatch_replies(replies: Arc<Replies>, mut consumer: lapin::Consumer) {
-    while let Some(Ok(delivery)) = consumer.next().await {
-        let Some(id) = delivery.properties.correlation_id() else {
-            continue;
-        };
-        let waiting = replies.pending.lock().expect("pending lock").remove(id);
-        match waiting {
-            Some(sender) => {
-                let error = delivery
-                    .properties
-                    .headers()
-                    .as_ref()
-                    .and_then(|h| header_str(h, REPLY_ERROR_HEADER))
-                    .map(str::to_owned);
-                let _ = sender.send(Reply {
-                    data: delivery.data,
-                    error,
-                });
-            }
-            None => {
-                tracing::debug!(correlation_id = %id, "amqp: a reply came after its request gave up");
-            }
-        }
-    }
-    replies.pending.lock().expect("pending lock").clear();
 }
 
 /// SASL PLAIN from the settings. The password stays out of the URI given to lapin, whose
@@ -465,109 +273,4 @@ pub(crate) async fn connect(shared: &Shared, config: &Config) -> Result<Arc<Link
         }
     }
     Ok(link)
-}
-
-/// The first connection, at start: retried with backoff until `connection_timeout` has
-/// passed, so that a broker that starts at the same time as the service is waited for.
-pub(crate) async fn connect_first(shared: &Shared, config: &Config) -> Result<Arc<Link>, Error> {
-    let deadline = Instant::now() + config.connection_timeout;
-    let mut backoff = config.reconnect_backoff;
-    loop {
-        match connect(shared, config).await {
-            Ok(link) => return Ok(link),
-            Err(error) if Instant::now() + backoff < deadline => {
-                tracing::warn!(
-                    resource = shared.resource(),
-                    "amqp: {}; retrying in {backoff:?}",
-                    error_chain(&error)
-                );
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(config.reconnect_max_backoff);
-            }
-            Err(error) => return Err(error),
-        }
-    }
-}
-
-/// Watches the connection; when it is lost, reports `CONNECTING` (through the link state)
-/// and reconnects with a doubling backoff until it succeeds or the resource stops.
-pub(crate) async fn supervise(shared: Arc<Shared>, config: Arc<Config>, mut link: Arc<Link>) {
-    let mut closing = shared.closing.subscribe();
-    loop {
-        let mut events: Option<Pin<Box<dyn Stream<Item = Event> + Send>>> =
-            Some(Box::pin(link.connection.events_listener()));
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        while link.connected() {
-            tokio::select! {
-                event = next_event(&mut events) => {
-                    if event.is_none() {
-                        events = None;
-                    }
-                }
-                () = link.suspect.notified() => {}
-                _ = tick.tick() => {}
-                () = raised(&mut closing) => return,
-            }
-        }
-        link.mark_dead();
-        if *closing.borrow() {
-            return;
-        }
-        tracing::warn!(
-            resource = shared.resource(),
-            broker = config.describe(),
-            "amqp: connection lost; reconnecting"
-        );
-        shared.link.send_if_modified(|state| match state {
-            LinkState::Up(current) if current.generation == link.generation => {
-                *state = LinkState::Down;
-                true
-            }
-            _ => false,
-        });
-        let mut backoff = config.reconnect_backoff;
-        link = loop {
-            tokio::select! {
-                () = tokio::time::sleep(backoff) => {}
-                () = raised(&mut closing) => return,
-            }
-            match connect(&shared, &config).await {
-                Ok(link) => break link,
-                Err(error) => {
-                    backoff = (backoff * 2).min(config.reconnect_max_backoff);
-                    tracing::warn!(
-                        resource = shared.resource(),
-                        "amqp: {}; next attempt in {backoff:?}",
-                        error_chain(&error)
-                    );
-                }
-            }
-        };
-        shared.reconnects.fetch_add(1, Ordering::Relaxed);
-        let published = shared.link.send_if_modified(|state| match state {
-            LinkState::Closed => false,
-            _ => {
-                *state = LinkState::Up(Arc::clone(&link));
-                true
-            }
-        });
-        if !published {
-            let _ = link.connection.close(200, "OK".into()).await;
-            return;
-        }
-        tracing::info!(
-            resource = shared.resource(),
-            broker = config.describe(),
-            "amqp: reconnected"
-        );
-    }
-}
-
-async fn next_event(
-    events: &mut Option<Pin<Box<dyn Stream<Item = Event> + Send>>>,
-) -> Option<Event> {
-    match events {
-        Some(stream) => stream.next().await,
-        None => std::future::pending().await,
-    }
 }

@@ -27,7 +27,7 @@ pub enum Error {
         #[source]
         source: BoxError,
     },
-    /// The connection was down for longer than `publish_timeout_seconds`.
+    /// The connection was down for longer than `publish_timeout`.
     #[error("amqp resource `{resource}`: not connected to the broker within {waited:?}")]
     NotConnected {
         /// The resource's name.
@@ -54,9 +54,7 @@ pub enum Error {
     },
     /// The broker did not confirm a message within the publish timeout (a memory or disk
     /// alarm blocks publishers); it may or may not have taken it.
-    #[error(
-        "amqp: the broker did not confirm the message for `{target}` within publish_timeout_seconds"
-    )]
+    #[error("amqp: the broker did not confirm the message for `{target}` within publish_timeout")]
     Unconfirmed {
         /// The queue or exchange.
         target: String,

@@ -1,21 +1,21 @@
 //! Inputs declared by hand: builders over the resource's message engine, for handlers,
-//! request handlers that answer through [`Request::respond`], and streams. (`#[input]` reaches
+//! request handlers that answer through [`Request::respond`] (in [`request`](super::request)),
+//! and streams. (`#[input]` reaches
 //! the same engine through [`Inputs`](tamarco_core::messaging::Inputs).)
 
 use std::fmt;
 use std::future::Future;
-use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
+use tamarco_core::BoxError;
 use tamarco_core::codec::{BoundCodec, Codec};
 use tamarco_core::messaging::{EngineError, InputSpec, kind};
-use tamarco_core::{BoxError, error_chain};
 
-use super::message::{Message, Meta};
-use super::received::{Received, reply_properties, send_reply};
+use super::message::Message;
+use super::received::Received;
+use super::request::{Request, RequestStream};
 use super::settings::Pattern;
 use super::{Error, Shared};
 
@@ -111,7 +111,8 @@ macro_rules! spec_setters {
             self
         }
 
-        /// The wait before the first retry; it doubles each time (setting `retry_backoff_ms`).
+        /// The wait before the first retry; it doubles each time (setting `retry_backoff_ms`
+        /// under the input's own key, else the resource's `retry_backoff`).
         pub fn retry_backoff(mut self, backoff: Duration) -> Self {
             self.spec = self.spec.retry_backoff(backoff);
             self
@@ -239,11 +240,11 @@ impl<Q: Send + 'static, R: Send + 'static> RequestInputBuilder<Q, R> {
         let replies = BoundCodec::from_arc(self.spec.name(), self.reply_codec);
         let responder = Arc::clone(&self.shared);
         let handler = move |message: Message<Q>| {
-            handler(Request {
-                held: Held::Message(message),
-                shared: Arc::clone(&responder),
-                codec: replies.clone(),
-            })
+            handler(Request::new(
+                message,
+                Arc::clone(&responder),
+                replies.clone(),
+            ))
         };
         let engine = &self.shared.engine;
         engine
@@ -274,11 +275,7 @@ impl<Q: Send + 'static, R: Send + 'static> RequestInputBuilder<Q, R> {
             .engine
             .stream::<kind::Request, Q, _>(self.spec, self.codec)
             .map_err(|e| refused(e, Pattern::RequestResponse))?;
-        Ok(RequestStream {
-            inner,
-            shared: self.shared,
-            codec,
-        })
+        Ok(RequestStream::new(inner, self.shared, codec))
     }
 }
 
@@ -320,141 +317,5 @@ where
             Box::pin(async move { future.await.map_err(Into::into) })
         }
         None => Box::pin(async { Err("the service was dropped".into()) }),
-    }
-}
-
-/// A request as a handler or a stream reader holds it.
-enum Held<Q: 'static> {
-    Message(Message<Q>),
-    Delivery(Delivery<Q>),
-}
-
-/// A request from a request/response input: the message and the handle to answer it.
-pub struct Request<Q: 'static, R: 'static> {
-    held: Held<Q>,
-    shared: Arc<Shared>,
-    codec: BoundCodec<R>,
-}
-
-impl<Q: 'static, R: 'static> Request<Q, R> {
-    /// The request's message.
-    pub fn message(&self) -> &Message<Q> {
-        match &self.held {
-            Held::Message(message) => message,
-            Held::Delivery(delivery) => delivery.message(),
-        }
-    }
-
-    fn meta(&self) -> &Meta {
-        self.message().meta()
-    }
-
-    /// Sends `response` to the requester (encoded with the input's codec), and, for a request
-    /// read from a stream, acks it. Fails with [`Error::NoReplyTo`] when the request has no
-    /// `reply_to`.
-    pub async fn respond(self, response: &R) -> Result<(), Error> {
-        let body = self.codec.encode(response)?;
-        let mut properties = reply_properties(self.meta());
-        if let Some(content_type) = self.codec.content_type() {
-            properties = properties.with_content_type(content_type.into());
-        }
-        let deadline = self.shared.publish_deadline();
-        let input = self.message().input().to_owned();
-        send_reply(
-            &self.shared,
-            self.meta(),
-            &input,
-            &body,
-            properties,
-            deadline,
-        )
-        .await?;
-        if let Held::Delivery(delivery) = self.held {
-            delivery
-                .ack()
-                .await
-                .map_err(|e| Error::broker("ack a request from", input, e))?;
-        }
-        Ok(())
-    }
-
-    /// For a request read from a stream: sends it to the dead-letter queue with `error`, and
-    /// answers the requester with that error. In a handler, return the error instead.
-    pub async fn reject(self, error: impl Into<BoxError>) -> Result<(), Error> {
-        let error = error_chain(&*error.into());
-        match self.held {
-            Held::Delivery(delivery) => {
-                let input = delivery.input().to_owned();
-                delivery
-                    .reject(error)
-                    .await
-                    .map_err(|e| Error::broker("dead-letter a request from", input, e))
-            }
-            Held::Message(_) => Ok(()),
-        }
-    }
-}
-
-impl<Q: 'static, R: 'static> Deref for Request<Q, R> {
-    type Target = Message<Q>;
-
-    fn deref(&self) -> &Message<Q> {
-        self.message()
-    }
-}
-
-impl<Q: fmt::Debug + 'static, R: 'static> fmt::Debug for Request<Q, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Request")
-            .field("message", self.message())
-            .field("reply_to", &self.meta().reply_to())
-            .field("correlation_id", &self.meta().correlation_id())
-            .finish()
-    }
-}
-
-/// The requests of an input declared with [`RequestInputBuilder::stream`]; each
-/// [`Request`] is answered with [`respond`](Request::respond), which also acks it.
-pub struct RequestStream<Q: 'static, R: 'static> {
-    inner: InputStream<Q>,
-    shared: Arc<Shared>,
-    codec: BoundCodec<R>,
-}
-
-impl<Q: 'static, R: 'static> RequestStream<Q, R> {
-    fn request(&self, delivery: Delivery<Q>) -> Request<Q, R> {
-        Request {
-            held: Held::Delivery(delivery),
-            shared: Arc::clone(&self.shared),
-            codec: self.codec.clone(),
-        }
-    }
-
-    /// The next request, or `None` once the input stopped.
-    pub async fn next(&mut self) -> Option<Request<Q, R>> {
-        let delivery = self.inner.next().await?;
-        Some(self.request(delivery))
-    }
-
-    /// The input's name.
-    pub fn name(&self) -> &str {
-        self.inner.name()
-    }
-}
-
-impl<Q: 'static, R: 'static> futures_util::Stream for RequestStream<Q, R> {
-    type Item = Request<Q, R>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let polled = Pin::new(&mut self.inner).poll_next(cx);
-        polled.map(|delivery| delivery.map(|d| self.request(d)))
-    }
-}
-
-impl<Q: 'static, R: 'static> fmt::Debug for RequestStream<Q, R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequestStream")
-            .field("name", &self.name())
-            .finish_non_exhaustive()
     }
 }

@@ -12,9 +12,9 @@ use tamarco_core::messaging::memory::{Envelope, MemoryBroker};
 use tamarco_core::{BoxError, ResourceContext};
 
 use super::Shared;
-use super::connection::Target;
 use super::message::Meta;
 use super::settings::{Config, Pattern};
+use super::target::Target;
 
 /// What a handler sees of a message fed through the in-memory broker: published on the default
 /// exchange with its key (or its queue's name) as routing key, its headers as string headers.

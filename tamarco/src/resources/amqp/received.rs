@@ -14,10 +14,11 @@ use tamarco_core::BoxError;
 use tamarco_core::messaging::{DeadLetter, Reply};
 
 use super::Error;
-use super::connection::{REPLY_ERROR_HEADER, Target};
 use super::input::dead_letter_headers as h;
 use super::message::{Meta, header_int};
+use super::replies::REPLY_ERROR_HEADER;
 use super::session::Session;
+use super::target::Target;
 
 /// How long an ack or nack may take to be written before the session gives up on its channel.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(10);

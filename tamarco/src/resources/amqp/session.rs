@@ -9,8 +9,9 @@ use lapin::types::ShortString;
 use tokio::sync::Notify;
 
 use super::Shared;
-use super::connection::{Link, Target};
+use super::connection::Link;
 use super::settings::Config;
+use super::target::Target;
 
 /// One consuming session: its channel, and what its messages need to settle themselves.
 pub(crate) struct Session {

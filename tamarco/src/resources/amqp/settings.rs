@@ -7,6 +7,8 @@ use lapin::types::ShortString;
 use lapin::uri::{AMQPAuthority, AMQPQueryString, AMQPScheme, AMQPUri, AMQPUserInfo};
 use serde::Deserialize;
 
+use tamarco_core::backoff::Backoff;
+use tamarco_core::settings::Duration as SettingsDuration;
 use tamarco_core::{ResourceContext, Secret, SettingsError};
 
 /// The three messaging patterns, named as the Python original names its queues and exchanges.
@@ -51,22 +53,28 @@ impl fmt::Display for Pattern {
 ///       vhost: /
 ///       user: guest
 ///       password: guest           # never logged, never in /status nor in errors
-///       connection_timeout: 10     # seconds, for each connection attempt
+///       connection_timeout: 10     # for each connection attempt (seconds, or "500ms", "1m"...)
 ///       queues_prefix: ""          # "shop" names queues "shop.push_pull.orders"...
 ///       tls: false                 # amqps (needs the `amqp-tls` feature)
 ///       tls_ca_file: null          # a PEM file of extra trusted CAs
-///       heartbeat_seconds: 30
+///       heartbeat: 30              # whole seconds; 0 turns heartbeats off
 ///       prefetch: 32               # unacknowledged messages per input
 ///       concurrency: 1             # handlers running at once per input
 ///       retries: 3                 # handler retries before the dead-letter queue
-///       retry_backoff_ms: 100      # before the first retry; doubles, up to 30 s
+///       retry_backoff: 100ms       # before the first retry; doubles, up to 30 s
 ///       dead_letter_queue: "{queue}.dead_letter"
-///       request_timeout_seconds: 100
-///       publish_timeout_seconds: 30   # how long a send waits for a lost connection
-///       reconnect_backoff_ms: 100     # first wait before reconnecting; doubles
-///       reconnect_max_backoff_ms: 10000
-///       stop_timeout_seconds: 10      # how long stop waits for in-flight handlers
+///       request_timeout: 100       # how long a request waits for its reply
+///       publish_timeout: 30        # how long a send waits for a lost connection and its confirm
+///       reconnect_backoff: 100ms   # first wait before reconnecting; doubles
+///       reconnect_max_backoff: 10s
+///       stop_timeout: 10           # how long stop waits for in-flight handlers
+///       durable_subscriptions: false  # subscription queues that outlive a reconnection
+///       inputs:                    # per-input options, by the input's queue name
+///         orders: { concurrency: 8, prefetch: 64, retries: 5, dead_letter: orders.failed }
 /// ```
+///
+/// A duration is a number of seconds or text with units (`250ms`, `1s`, `5m`); an error names
+/// the key, never the value.
 #[derive(Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
@@ -82,36 +90,47 @@ pub struct AmqpSettings {
     /// The password. Never logged, shown in `/status` nor put in an error; a number
     /// (`password: 1234`) reads as text.
     pub password: Secret,
-    /// Seconds each connection attempt may take (TCP, TLS and the AMQP handshake).
-    pub connection_timeout: f64,
+    /// The time each connection attempt may take (TCP, TLS and the AMQP handshake).
+    pub connection_timeout: SettingsDuration,
     /// The prefix of every queue and exchange name: `"shop"` gives `shop.push_pull.orders`.
     pub queues_prefix: String,
     /// Connect with TLS (`amqps`); needs the `amqp-tls` feature.
     pub tls: bool,
     /// A PEM file with certificates to trust besides the system's, for `tls`.
     pub tls_ca_file: Option<String>,
-    /// The heartbeat interval asked of the broker; 0 turns heartbeats off.
-    pub heartbeat_seconds: u16,
+    /// The heartbeat interval asked of the broker, in whole seconds; 0 turns heartbeats off.
+    pub heartbeat: SettingsDuration,
     /// How many unacknowledged messages the broker sends each input ahead (0: no limit).
     pub prefetch: u16,
     /// How many messages of one input are handled at once.
     pub concurrency: usize,
     /// How many times a failing handler is retried before its message is dead-lettered.
     pub retries: u32,
-    /// The wait before the first retry, in milliseconds; it doubles each time, up to 30 s.
-    pub retry_backoff_ms: u64,
+    /// The wait before the first retry; it doubles each time, up to 30 s.
+    pub retry_backoff: SettingsDuration,
     /// The dead-letter queue of each input; `{queue}` is the input's full queue name.
     pub dead_letter_queue: String,
     /// How long a request waits for its reply (the original's 100 s).
-    pub request_timeout_seconds: f64,
-    /// How long a send waits for the connection to come back before it fails.
-    pub publish_timeout_seconds: f64,
-    /// The first wait before reconnecting, in milliseconds; it doubles after each failure.
-    pub reconnect_backoff_ms: u64,
-    /// The longest wait between two reconnection attempts, in milliseconds.
-    pub reconnect_max_backoff_ms: u64,
+    pub request_timeout: SettingsDuration,
+    /// How long a send waits for the connection to come back and for the broker's confirm.
+    pub publish_timeout: SettingsDuration,
+    /// The first wait before reconnecting; it doubles after each failure.
+    pub reconnect_backoff: SettingsDuration,
+    /// The longest wait between two reconnection attempts.
+    pub reconnect_max_backoff: SettingsDuration,
     /// How long `stop` waits for in-flight handlers before it closes the connection.
-    pub stop_timeout_seconds: f64,
+    pub stop_timeout: SettingsDuration,
+    /// Give each publish/subscribe input a durable queue named for the service and the
+    /// resource (`P + "publish_subscribe." + queue + "." + service + "." + resource`) instead
+    /// of an exclusive one that dies with the connection: messages published while it
+    /// reconnects (or while the service is down) wait there, so subscriptions become at least
+    /// once too. Instances of one service then share the queue (they compete for its
+    /// messages), and the queue stays on the broker until deleted.
+    pub durable_subscriptions: bool,
+    /// Per-input options by the input's queue name (`concurrency`, `prefetch`, `retries`,
+    /// `retry_backoff_ms`, `dead_letter`, `max_deliveries`), read by the message engine; they
+    /// override the attribute's options and the defaults above.
+    pub inputs: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Default for AmqpSettings {
@@ -122,21 +141,23 @@ impl Default for AmqpSettings {
             vhost: "/".to_owned(),
             user: "guest".to_owned(),
             password: Secret::new("guest".to_owned()),
-            connection_timeout: 10.0,
+            connection_timeout: SettingsDuration::from_secs(10),
             queues_prefix: String::new(),
             tls: false,
             tls_ca_file: None,
-            heartbeat_seconds: 30,
+            heartbeat: SettingsDuration::from_secs(30),
             prefetch: 32,
             concurrency: 1,
             retries: 3,
-            retry_backoff_ms: 100,
+            retry_backoff: SettingsDuration::from_millis(100),
             dead_letter_queue: "{queue}.dead_letter".to_owned(),
-            request_timeout_seconds: 100.0,
-            publish_timeout_seconds: 30.0,
-            reconnect_backoff_ms: 100,
-            reconnect_max_backoff_ms: 10_000,
-            stop_timeout_seconds: 10.0,
+            request_timeout: SettingsDuration::from_secs(100),
+            publish_timeout: SettingsDuration::from_secs(30),
+            reconnect_backoff: SettingsDuration::from_millis(100),
+            reconnect_max_backoff: SettingsDuration::from_secs(10),
+            stop_timeout: SettingsDuration::from_secs(10),
+            durable_subscriptions: false,
+            inputs: serde_json::Map::new(),
         }
     }
 }
@@ -153,17 +174,19 @@ impl fmt::Debug for AmqpSettings {
             .field("queues_prefix", &self.queues_prefix)
             .field("tls", &self.tls)
             .field("tls_ca_file", &self.tls_ca_file)
-            .field("heartbeat_seconds", &self.heartbeat_seconds)
+            .field("heartbeat", &self.heartbeat)
             .field("prefetch", &self.prefetch)
             .field("concurrency", &self.concurrency)
             .field("retries", &self.retries)
-            .field("retry_backoff_ms", &self.retry_backoff_ms)
+            .field("retry_backoff", &self.retry_backoff)
             .field("dead_letter_queue", &self.dead_letter_queue)
-            .field("request_timeout_seconds", &self.request_timeout_seconds)
-            .field("publish_timeout_seconds", &self.publish_timeout_seconds)
-            .field("reconnect_backoff_ms", &self.reconnect_backoff_ms)
-            .field("reconnect_max_backoff_ms", &self.reconnect_max_backoff_ms)
-            .field("stop_timeout_seconds", &self.stop_timeout_seconds)
+            .field("request_timeout", &self.request_timeout)
+            .field("publish_timeout", &self.publish_timeout)
+            .field("reconnect_backoff", &self.reconnect_backoff)
+            .field("reconnect_max_backoff", &self.reconnect_max_backoff)
+            .field("stop_timeout", &self.stop_timeout)
+            .field("durable_subscriptions", &self.durable_subscriptions)
+            .field("inputs", &self.inputs)
             .finish()
     }
 }
@@ -175,9 +198,10 @@ pub(crate) struct Config {
     pub(crate) connection_timeout: Duration,
     pub(crate) request_timeout: Duration,
     pub(crate) publish_timeout: Duration,
-    pub(crate) reconnect_backoff: Duration,
-    pub(crate) reconnect_max_backoff: Duration,
+    /// The waits between connection attempts (fresh for each outage).
+    pub(crate) reconnect: Backoff,
     pub(crate) stop_timeout: Duration,
+    pub(crate) heartbeat: u16,
     pub(crate) tls_ca: Option<String>,
 }
 
@@ -189,10 +213,6 @@ impl Config {
         let invalid = |key: &str, message: String| SettingsError::Invalid {
             key: view.full_key(key),
             message,
-        };
-        let seconds = |key: &str, value: f64| {
-            Duration::try_from_secs_f64(value)
-                .map_err(|_| invalid(key, format!("{value} is not a duration in seconds")))
         };
         if settings.concurrency == 0 {
             return Err(invalid("concurrency", "must be at least 1".to_owned()));
@@ -216,17 +236,21 @@ impl Config {
         if settings.queues_prefix.len() > 100 {
             return Err(invalid("queues_prefix", "longer than 100 bytes".to_owned()));
         }
+        let heartbeat = u16::try_from(settings.heartbeat.as_secs())
+            .map_err(|_| invalid("heartbeat", "longer than 65535 seconds".to_owned()))?;
         let config = Config {
-            connection_timeout: seconds("connection_timeout", settings.connection_timeout)?,
-            request_timeout: seconds("request_timeout_seconds", settings.request_timeout_seconds)?,
-            publish_timeout: seconds("publish_timeout_seconds", settings.publish_timeout_seconds)?,
-            reconnect_backoff: Duration::from_millis(settings.reconnect_backoff_ms.max(1)),
-            reconnect_max_backoff: Duration::from_millis(
+            connection_timeout: settings.connection_timeout.get(),
+            request_timeout: settings.request_timeout.get(),
+            publish_timeout: settings.publish_timeout.get(),
+            reconnect: Backoff::new(
                 settings
-                    .reconnect_max_backoff_ms
-                    .max(settings.reconnect_backoff_ms.max(1)),
+                    .reconnect_backoff
+                    .get()
+                    .max(Duration::from_millis(1)),
+                settings.reconnect_max_backoff.get(),
             ),
-            stop_timeout: seconds("stop_timeout_seconds", settings.stop_timeout_seconds)?,
+            stop_timeout: settings.stop_timeout.get(),
+            heartbeat,
             tls_ca,
             settings,
         };
@@ -252,7 +276,7 @@ impl Config {
             },
             vhost: s.vhost.clone(),
             query: AMQPQueryString {
-                heartbeat: Some(s.heartbeat_seconds),
+                heartbeat: Some(self.heartbeat),
                 connection_timeout: Some(
                     u64::try_from(self.connection_timeout.as_millis()).unwrap_or(u64::MAX),
                 ),
@@ -312,9 +336,9 @@ mod tests {
             connection_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(100),
             publish_timeout: Duration::from_secs(30),
-            reconnect_backoff: Duration::from_millis(100),
-            reconnect_max_backoff: Duration::from_secs(10),
+            reconnect: Backoff::new(Duration::from_millis(100), Duration::from_secs(10)),
             stop_timeout: Duration::from_secs(10),
+            heartbeat: 30,
             tls_ca: None,
             settings,
         }

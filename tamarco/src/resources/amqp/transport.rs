@@ -19,11 +19,12 @@ use tamarco_core::BoxError;
 use tamarco_core::messaging::Kind;
 use tamarco_core::messaging::{Consumer, InputInfo, Transport, kind};
 
-use super::connection::{Declare, Link, Target, declare};
+use super::connection::Link;
 use super::message::Meta;
 use super::received::Received;
 use super::session::Session;
 use super::settings::{Pattern, short};
+use super::target::{Declare, Target, declare};
 use super::{Error, LinkState, Shared};
 
 /// The pattern of an input kind.
@@ -135,13 +136,26 @@ impl Transport for AmqpTransport {
                     declare(&channel, &Declare::Fanout(source.clone()))
                         .await
                         .map_err(failed("declare"))?;
-                    let options = QueueDeclareOptions {
-                        exclusive: true,
-                        auto_delete: true,
-                        ..QueueDeclareOptions::default()
+                    // Exclusive: named by the broker, gone with the connection. Durable: named
+                    // for this service and resource, kept across reconnections and restarts.
+                    let durable = config.settings.durable_subscriptions;
+                    let (name, options) = if durable {
+                        let name = format!("{source}.{}.{}", shared.service(), shared.resource());
+                        let options = QueueDeclareOptions {
+                            durable: true,
+                            ..QueueDeclareOptions::default()
+                        };
+                        (short(name).map_err(invalid)?, options)
+                    } else {
+                        let options = QueueDeclareOptions {
+                            exclusive: true,
+                            auto_delete: true,
+                            ..QueueDeclareOptions::default()
+                        };
+                        (ShortString::default(), options)
                     };
                     let queue = channel
-                        .queue_declare(ShortString::default(), options, FieldTable::default())
+                        .queue_declare(name, options, FieldTable::default())
                         .await
                         .map_err(failed("declare a subscriber queue for"))?;
                     channel

@@ -65,7 +65,7 @@ impl Svc {}
 async fn start(service: Svc, prefix: &str) -> tamarco::Running<Svc> {
     let settings = settings(
         prefix,
-        json!({"amqp": {"prefetch": PREFETCH, "heartbeat_seconds": 60}}),
+        json!({"amqp": {"prefetch": PREFETCH, "heartbeat": 60}}),
     );
     service
         .runtime()

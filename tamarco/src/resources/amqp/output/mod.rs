@@ -1,0 +1,268 @@
+//! Outputs: push to a queue, publish to a fanout exchange (here), request and wait for the
+//! reply ([`request`]), or send to a queue chosen per call ([`generic`]). Every send waits for
+//! the broker's confirm.
+
+mod generic;
+mod request;
+
+pub use generic::GenericOutput;
+pub use request::RequestOutput;
+
+use std::any::type_name;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use lapin::BasicProperties;
+
+use tamarco_core::BoxError;
+use tamarco_core::codec::{BoundCodec, Codec};
+use tamarco_core::messaging::{Output, OutputSlot};
+
+use super::settings::Pattern;
+use super::target::{Target, target_of};
+use super::{Amqp, Error, Shared};
+
+/// What `/status` shows of an output.
+#[derive(Debug)]
+pub(crate) struct OutputInfo {
+    pub(crate) name: String,
+    /// `None` for a generic output.
+    pub(crate) pattern: Option<Pattern>,
+    pub(crate) codec: String,
+    pub(crate) sent: AtomicU64,
+    pub(crate) failed: AtomicU64,
+}
+
+impl OutputInfo {
+    fn count<T>(&self, result: &Result<T, Error>) {
+        match result {
+            Ok(_) => self.sent.fetch_add(1, Ordering::Relaxed),
+            Err(_) => self.failed.fetch_add(1, Ordering::Relaxed),
+        };
+    }
+}
+
+/// What every output holds: the resource, the codec, and its target once the settings are
+/// known.
+struct Inner<T: 'static> {
+    shared: Arc<Shared>,
+    info: Arc<OutputInfo>,
+    pattern: Pattern,
+    codec: BoundCodec<T>,
+    target: OnceLock<Arc<Target>>,
+    properties: BasicProperties,
+}
+
+impl<T: 'static> Inner<T> {
+    fn new(shared: Arc<Shared>, pattern: Pattern, queue: &str, codec: Arc<dyn Codec<T>>) -> Self {
+        let codec = BoundCodec::from_arc(queue, codec);
+        let info = shared.declare_output(queue, Some(pattern), codec.codec_name());
+        let mut properties = BasicProperties::default();
+        if let Some(content_type) = codec.content_type() {
+            properties = properties.with_content_type(content_type.into());
+        }
+        if pattern == Pattern::PushPull {
+            properties = properties.with_delivery_mode(2);
+        }
+        Inner {
+            shared,
+            info,
+            pattern,
+            codec,
+            target: OnceLock::new(),
+            properties,
+        }
+    }
+
+    fn target(&self) -> Result<Arc<Target>, Error> {
+        if let Some(target) = self.target.get() {
+            return Ok(Arc::clone(target));
+        }
+        let config = self.shared.config().ok_or_else(|| self.shared.stopped())?;
+        let target = Arc::new(target_of(&config, self.pattern, self.codec.endpoint())?);
+        Ok(Arc::clone(self.target.get_or_init(|| target)))
+    }
+
+    async fn send(&self, body: Vec<u8>) -> Result<(), Error> {
+        let result = async {
+            let target = self.target()?;
+            let deadline = self.shared.publish_deadline();
+            self.shared
+                .publish(&target, &body, self.properties.clone(), deadline)
+                .await
+        }
+        .await;
+        self.info.count(&result);
+        result
+    }
+}
+
+/// `Default`, binding, the hand-wired constructor and the bound inner part of an output with
+/// one value type and a fixed pattern.
+macro_rules! single_output {
+    ($output:ident, $pattern:expr) => {
+        impl<T: 'static> Default for $output<T> {
+            fn default() -> Self {
+                $output {
+                    inner: OutputSlot::default(),
+                }
+            }
+        }
+
+        impl<T: Send + Sync + 'static, C: Codec<T>> Output<Amqp, C> for $output<T> {
+            fn bind(&self, amqp: &Amqp, name: &'static str, codec: C) -> Result<(), BoxError> {
+                let shared = Arc::clone(&amqp.shared);
+                let inner = Arc::new(Inner::new(shared, $pattern, name, Arc::new(codec)));
+                Ok(self.inner.bind(type_name::<Self>(), name, inner)?)
+            }
+        }
+
+        impl<T: Send + Sync + 'static> $output<T> {
+            pub(crate) fn new(shared: Arc<Shared>, queue: &str, codec: Arc<dyn Codec<T>>) -> Self {
+                let inner = Arc::new(Inner::new(shared, $pattern, queue, codec));
+                $output {
+                    inner: OutputSlot::bound(inner),
+                }
+            }
+
+            fn inner(&self) -> Result<&Arc<Inner<T>>, Error> {
+                Ok(self.inner.get(type_name::<Self>())?)
+            }
+        }
+    };
+}
+
+/// Sends values to a push/pull queue (`P + "push_pull." + queue`): durable, persistent,
+/// read by competing consumers. Made by [`Amqp::push_output`](super::Amqp::push_output).
+///
+/// `Default` gives an unbound output, for a field with `#[output(amqp, push = "...")]`; used
+/// before it is bound it fails with [`Error::Unbound`].
+pub struct PushOutput<T: 'static> {
+    inner: OutputSlot<Arc<Inner<T>>>,
+}
+
+single_output!(PushOutput, Pattern::PushPull);
+
+impl<T: Send + Sync + 'static> PushOutput<T> {
+    /// The queue, as declared (without prefix); empty while unbound.
+    pub fn queue(&self) -> &str {
+        self.inner().map_or("", |inner| inner.codec.endpoint())
+    }
+
+    /// Encodes `value` now and sends it; resolves once the broker confirmed it. While the
+    /// connection is down it waits for it (at most `publish_timeout`), so a message
+    /// is sent at least once. The future does not borrow the output: spawn it or run many at
+    /// once for throughput.
+    pub fn push(&self, value: &T) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+        let prepared = self
+            .inner()
+            .and_then(|inner| Ok((Arc::clone(inner), inner.codec.encode(value)?)));
+        async move {
+            let (inner, body) = prepared?;
+            inner.send(body).await
+        }
+    }
+}
+
+/// Publishes values to a fanout exchange (`P + "publish_subscribe." + queue`): every
+/// subscriber gets each one. Made by [`Amqp::publish_output`](super::Amqp::publish_output).
+///
+/// `Default` gives an unbound output, for a field with `#[output(amqp, publish = "...")]`; used
+/// before it is bound it fails with [`Error::Unbound`].
+pub struct PublishOutput<T: 'static> {
+    inner: OutputSlot<Arc<Inner<T>>>,
+}
+
+single_output!(PublishOutput, Pattern::PublishSubscribe);
+
+impl<T: Send + Sync + 'static> PublishOutput<T> {
+    /// The exchange's short name, as declared (without prefix); empty while unbound.
+    pub fn queue(&self) -> &str {
+        self.inner().map_or("", |inner| inner.codec.endpoint())
+    }
+
+    /// Encodes `value` and publishes it; resolves once the broker confirmed it. With no
+    /// subscriber bound, the broker drops it (that is publish/subscribe).
+    pub fn publish(&self, value: &T) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+        let prepared = self
+            .inner()
+            .and_then(|inner| Ok((Arc::clone(inner), inner.codec.encode(value)?)));
+        async move {
+            let (inner, body) = prepared?;
+            inner.send(body).await
+        }
+    }
+}
+
+impl<T: 'static> Clone for PushOutput<T> {
+    fn clone(&self) -> Self {
+        PushOutput {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T: 'static> Clone for PublishOutput<T> {
+    fn clone(&self) -> Self {
+        PublishOutput {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T: 'static> fmt::Debug for Inner<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Output")
+            .field("queue", &self.codec.endpoint())
+            .field("pattern", &self.pattern)
+            .field("codec", &self.codec.codec_name())
+            .finish()
+    }
+}
+
+impl<T: 'static> fmt::Debug for PushOutput<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner.get(type_name::<Self>()).ok(), f)
+    }
+}
+
+impl<T: 'static> fmt::Debug for PublishOutput<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner.get(type_name::<Self>()).ok(), f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tamarco_core::codec::Json;
+    use tamarco_core::messaging::bind_output;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_unbound_output_fails_naming_itself_and_binds_once() {
+        let orders = PushOutput::<u32>::default();
+        let error = orders.push(&1).await.unwrap_err();
+        assert!(matches!(error, Error::Unbound(_)), "{error:?}");
+        let text = error.to_string();
+        assert!(
+            text.contains("PushOutput<u32>") && text.contains("not bound"),
+            "{text}"
+        );
+        let quotes = RequestOutput::<u32, String>::default();
+        let error = quotes.request(&1).await.unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("RequestOutput<u32, alloc::string::String>"),
+            "{error}"
+        );
+        let amqp = Amqp::new();
+        bind_output(&amqp, &orders, "orders", Json).unwrap();
+        assert_eq!(orders.queue(), "orders");
+        let again = bind_output(&amqp, &orders, "orders", Json).unwrap_err();
+        assert!(again.to_string().contains("already bound"), "{again}");
+    }
+}
