@@ -31,8 +31,8 @@ pub use error::{BoxError, Error, Phase, ResourceError, error_chain};
 pub use registry::Registry;
 pub use resource::{Resource, ResourceContext, ResourceStatus};
 pub use runtime::{
-    ExitStatus, HookFn, Hooks, Microservice, ResourceSlot, Running, Runtime, Stage, StageFailed,
-    TaskSet,
+    EmbeddedSettings, ExitStatus, HookFn, Hooks, Microservice, ResourceSlot, Running, Runtime,
+    Stage, StageFailed, TaskSet,
 };
 pub use secret::Secret;
 pub use service_context::ServiceContext;

@@ -1,6 +1,7 @@
 //! Procedural macros of tamarco. Use them through the `tamarco` crate, which documents them.
 
 mod diagnostics;
+mod message;
 mod microservice;
 mod paths;
 
@@ -59,4 +60,12 @@ pub fn error_at(input: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn input(_args: TokenStream, item: TokenStream) -> TokenStream {
     diagnostics::outside_microservice("input", item.into()).into()
+}
+
+/// Makes a struct or enum a message a codec can carry: derives serde's `Serialize` and
+/// `Deserialize` through tamarco's own serde, so the service's crate needs no serde
+/// dependency nor `#[serde(crate = "...")]`. Other `#[serde(...)]` attributes work as usual.
+#[proc_macro_attribute]
+pub fn message(args: TokenStream, item: TokenStream) -> TokenStream {
+    message::expand(args.into(), item.into()).into()
 }

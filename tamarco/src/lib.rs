@@ -7,10 +7,11 @@ pub use tamarco_core::builtin;
 #[doc = include_str!("docs/settings.md")]
 pub use tamarco_core::settings;
 pub use tamarco_core::{
-    BoxError, Error, ExitStatus, HookFn, Hooks, Microservice, MicroserviceContext, Phase, Registry,
-    Resource, ResourceContext, ResourceError, ResourceSlot, ResourceStatus, Running, Runtime,
-    Secret, ServiceContext, Settings, SettingsError, SettingsView, ShutdownHandle, Stage,
-    StageFailed, StopReason, TaskContext, TaskSet, error_chain,
+    BoxError, EmbeddedSettings, Error, ExitStatus, HookFn, Hooks, Microservice,
+    MicroserviceContext, Phase, Registry, Resource, ResourceContext, ResourceError, ResourceSlot,
+    ResourceStatus, Running, Runtime, Secret, ServiceContext, Settings, SettingsError,
+    SettingsView, ShutdownHandle, Stage, StageFailed, StopReason, TaskContext, TaskSet,
+    error_chain,
 };
 pub use tamarco_core::{lifecycle, messaging, metrics, registry, resource, runtime, secret, task};
 
@@ -59,6 +60,26 @@ pub mod migration {}
 /// `#[input(amqp, subscribe = "prices")]`. See [`microservice`](macro@microservice).
 #[doc(inline)]
 pub use tamarco_macros::input;
+/// Makes a struct or enum a message that codecs carry (and an HTTP JSON body): it derives
+/// serde's `Serialize` and `Deserialize` through tamarco's serde, so the service's crate needs
+/// neither a serde dependency nor `#[serde(crate = "...")]`.
+///
+/// ```
+/// use tamarco::prelude::*;
+///
+/// #[message]
+/// #[derive(Debug, PartialEq)]
+/// struct Order {
+///     id: u64,
+///     #[serde(default)]
+///     note: String,
+/// }
+///
+/// let order: Order = tamarco::serde_json::from_str(r#"{"id": 7}"#).unwrap();
+/// assert_eq!(order, Order { id: 7, note: String::new() });
+/// ```
+#[doc(inline)]
+pub use tamarco_macros::message;
 #[doc = include_str!("docs/microservice.md")]
 #[cfg_attr(
     all(feature = "http", feature = "amqp"),
@@ -95,19 +116,23 @@ pub use tracing;
 
 /// The names most services use: `use tamarco::prelude::*;`.
 pub mod prelude {
+    /// The HTTP server resource, which `#[route]`s need.
+    #[cfg(feature = "http")]
+    pub use crate::http::HttpServer;
     /// The query methods of the Postgres resource and its connections.
     #[cfg(feature = "postgres")]
     pub use crate::postgres::Queries as _;
     pub use crate::{
         BoxError, ExitStatus, Microservice, MicroserviceContext, Resource, ResourceContext,
         ResourceStatus, ServiceContext, Settings, ShutdownHandle, Stage, TaskContext, input,
-        microservice, route, task, task_timer, thread,
+        message, microservice, route, task, task_timer, thread,
     };
 }
 
 /// Used by macro-generated code. Not public API; may change in any release.
 #[doc(hidden)]
 pub mod __private {
+    pub use ::std::option::Option;
     pub use ::std::result::Result;
     pub use ::std::sync::Arc;
     pub use ::std::vec::Vec;
@@ -118,7 +143,10 @@ pub mod __private {
         bind_stream_input, codec_carries, kind,
     };
     pub use tamarco_core::task::TaskSpec;
-    pub use tamarco_core::{BoxError, Hooks, Microservice, ResourceSlot, ServiceContext, TaskSet};
+    pub use tamarco_core::{
+        BoxError, EmbeddedSettings, ExitStatus, Hooks, Microservice, ResourceSlot, ServiceContext,
+        TaskSet,
+    };
     pub use tamarco_macros::error_at;
 
     /// What `#[route]` expands to.

@@ -146,3 +146,42 @@ async fn status_is_500_when_a_resource_failed_and_never_shows_secrets() {
         .unwrap()
         .unwrap();
 }
+
+/// A service whose in-code settings come from a YAML file embedded at compile time.
+#[microservice(name = "kennel", settings = "embedded_settings.yml")]
+#[derive(Default)]
+struct Kennel {
+    #[resource]
+    pool: Pool,
+    cx: ServiceContext,
+}
+
+#[microservice]
+impl Kennel {}
+
+#[tokio::test]
+async fn settings_embedded_on_the_struct_reach_resources_and_the_service_and_yield_to_later_layers()
+{
+    let running = Kennel::default()
+        .runtime()
+        .with_settings(json!({"system": {"resources": {"pool": {"port": 7000}}}}))
+        .unwrap()
+        .handle_signals(false)
+        .start()
+        .await
+        .unwrap();
+    // The resource sees the file's host and the port that with_settings set over it.
+    let seen = running.service().pool.seen.lock().unwrap().take();
+    assert_eq!(
+        seen,
+        Some(PoolSettings {
+            host: "embedded-host".into(),
+            port: 7000
+        })
+    );
+    // The service's own business settings come from the file too.
+    let business = running.service().cx.settings();
+    assert_eq!(business.get::<String>("greeting").unwrap(), "woof");
+    assert_eq!(business.get::<u32>("batch_size").unwrap(), 25);
+    running.stop().await.unwrap();
+}

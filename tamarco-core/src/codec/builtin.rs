@@ -10,6 +10,8 @@ use crate::BoxError;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Json;
 
+// A type that is not serde reports one error, `Codec`'s, instead of one per missing trait.
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned + 'static> Codec<T> for Json {
     fn name(&self) -> &str {
         "json"
@@ -29,6 +31,8 @@ impl<T: Serialize + DeserializeOwned + 'static> Codec<T> for Json {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Yaml;
 
+// A type that is not serde reports one error, `Codec`'s, instead of one per missing trait.
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned + 'static> Codec<T> for Yaml {
     fn name(&self) -> &str {
         "yaml"
@@ -51,6 +55,8 @@ impl<T: Serialize + DeserializeOwned + 'static> Codec<T> for Yaml {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Postcard;
 
+// A type that is not serde reports one error, `Codec`'s, instead of one per missing trait.
+#[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned + 'static> Codec<T> for Postcard {
     fn name(&self) -> &str {
         "postcard"

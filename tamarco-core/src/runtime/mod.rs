@@ -34,7 +34,7 @@ use crate::shutdown::ShutdownHandle;
 
 pub use exit::ExitStatus;
 pub use running::Running;
-pub use service::{HookFn, Hooks, Microservice, ResourceSlot, TaskSet};
+pub use service::{EmbeddedSettings, HookFn, Hooks, Microservice, ResourceSlot, TaskSet};
 pub use stage::{Stage, StageFailed};
 
 /// Runs a service: settings, resources, tasks, signals and the graceful stop.
@@ -46,18 +46,27 @@ pub struct Runtime<S> {
     build: builtin::BuildInfo,
     #[cfg(feature = "etcd")]
     etcd: Option<crate::settings::etcd::EtcdConfig>,
+    /// Why the service's embedded settings could not be merged; the start fails with it.
+    embedded: Result<(), SettingsError>,
 }
 
 impl<S: TaskSet> Runtime<S> {
-    /// A runtime for `service` with the framework's default settings.
+    /// A runtime for `service` with the framework's default settings and the settings file
+    /// embedded by `#[microservice(settings = "...")]`, if any.
     pub fn new(service: S) -> Self {
+        let settings = Settings::new(S::NAME);
+        let embedded = match S::SETTINGS {
+            Some(embedded) => settings.update_internal_yaml_file(embedded.file, embedded.yaml),
+            None => Ok(()),
+        };
         Runtime {
             service,
-            settings: Settings::new(S::NAME),
+            settings,
             handle_signals: true,
             build: builtin::BuildInfo::default(),
             #[cfg(feature = "etcd")]
             etcd: None,
+            embedded,
         }
     }
 
@@ -144,8 +153,10 @@ impl<S: TaskSet> Runtime<S> {
             build,
             #[cfg(feature = "etcd")]
             etcd,
+            embedded,
         } = self;
         logging::provisional();
+        embedded?;
         #[cfg(feature = "etcd")]
         let loaded = sources::load_all_with(&settings, etcd).await;
         #[cfg(not(feature = "etcd"))]

@@ -18,6 +18,11 @@ pub trait Microservice: Send + Sync + Sized + 'static {
     /// The service's name: settings overrides, logs and metrics use it.
     const NAME: &'static str;
 
+    /// In-code settings declared on the struct (`#[microservice(settings = "service.yml")]`),
+    /// embedded at compile time: the runtime merges them into the in-code layer first, so that
+    /// [`Runtime::with_settings`], files, the environment and etcd override them.
+    const SETTINGS: Option<EmbeddedSettings> = None;
+
     /// The service's resources, in declaration order, with their dependencies.
     fn resources(&self) -> Vec<ResourceSlot<'_>>;
 
@@ -70,6 +75,15 @@ pub trait TaskSet: Microservice {
         let _ = service;
         Ok(())
     }
+}
+
+/// A YAML document of in-code settings embedded in the program, with the file it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbeddedSettings {
+    /// The file's name as the attribute gives it, for errors.
+    pub file: &'static str,
+    /// The file's text.
+    pub yaml: &'static str,
 }
 
 /// One `#[resource]` field: its settings name, dependencies and the resource itself.

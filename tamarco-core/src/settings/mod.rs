@@ -162,6 +162,17 @@ impl Settings {
         self.merge_into_layer(Layer::InCode, "in-code YAML settings", value)
     }
 
+    /// Merges a YAML document embedded in the program (`#[microservice(settings = "...")]`)
+    /// into the in-code layer; errors name `file`.
+    pub fn update_internal_yaml_file(&self, file: &str, yaml: &str) -> Result<(), SettingsError> {
+        let source = format!("in-code settings file `{file}`");
+        let value: Value = serde_yaml_ng::from_str(yaml).map_err(|e| SettingsError::Source {
+            source_name: source.clone(),
+            message: e.to_string(),
+        })?;
+        self.merge_into_layer(Layer::InCode, &source, value)
+    }
+
     /// Sets one key in the in-code layer.
     pub fn set_internal(&self, key: &str, value: impl Serialize) -> Result<(), SettingsError> {
         tree::check_key(key)?;

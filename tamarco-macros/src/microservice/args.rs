@@ -1,9 +1,10 @@
-//! Arguments of `#[microservice(...)]`: `name = "..."` and `crate = "..."` on the struct,
-//! `crate = "..."` on the impl block.
+//! Arguments of `#[microservice(...)]`: `name = "..."`, `settings = "file.yml"`, `main` and
+//! `crate = "..."` on the struct, `crate = "..."` on the impl block.
 
 use proc_macro2::TokenStream;
 use syn::LitStr;
 use syn::meta::ParseNestedMeta;
+use syn::spanned::Spanned;
 
 use crate::diagnostics::Diagnostics;
 use crate::paths::Private;
@@ -12,6 +13,10 @@ use crate::paths::Private;
 #[derive(Default)]
 pub(crate) struct ServiceArgs {
     pub(crate) name: Option<LitStr>,
+    /// A YAML file of in-code settings, embedded at compile time.
+    pub(crate) settings: Option<LitStr>,
+    /// `main`: generate `fn main` running `Self::default()`.
+    pub(crate) main: Option<proc_macro2::Span>,
     pub(crate) krate: Option<syn::Path>,
 }
 
@@ -28,6 +33,10 @@ impl ServiceArgs {
         let parser = syn::meta::parser(|meta| {
             if meta.path.is_ident("name") {
                 set_once(&meta, &mut parsed.name, meta.value()?.parse()?)
+            } else if meta.path.is_ident("settings") {
+                set_once(&meta, &mut parsed.settings, meta.value()?.parse()?)
+            } else if meta.path.is_ident("main") {
+                set_once(&meta, &mut parsed.main, meta.path.span())
             } else if meta.path.is_ident("crate") {
                 set_once(
                     &meta,
@@ -35,7 +44,9 @@ impl ServiceArgs {
                     meta.value()?.parse::<LitStr>()?.parse()?,
                 )
             } else {
-                Err(meta.error("unknown `microservice` option; expected `name` or `crate`"))
+                Err(meta.error(
+                    "unknown `microservice` option; expected `name`, `settings`, `main` or `crate`",
+                ))
             }
         });
         if let Err(error) = syn::parse::Parser::parse2(parser, args) {
@@ -60,8 +71,11 @@ impl ImplArgs {
                     &mut parsed.krate,
                     meta.value()?.parse::<LitStr>()?.parse()?,
                 )
-            } else if meta.path.is_ident("name") {
-                Err(meta.error("the service's `name` goes on the `#[microservice]` struct, not on its impl block"))
+            } else if ["name", "settings", "main"]
+                .iter()
+                .any(|key| meta.path.is_ident(key))
+            {
+                Err(meta.error("the service's `name`, `settings` and `main` go on the `#[microservice]` struct, not on its impl block"))
             } else {
                 Err(meta.error("unknown `microservice` option for an impl block; expected `crate`"))
             }

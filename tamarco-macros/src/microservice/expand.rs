@@ -38,15 +38,36 @@ pub(crate) fn service(item: &ItemStruct, service: &Service, p: &Private) -> Toke
     });
     let bind = wire::bind_fn(service, p);
     let lookup = wire::lookup_macro(service, p);
+    // `include_str!` spanned at the user's literal finds the file next to the user's source,
+    // where the check found it, and makes cargo rebuild the service when it changes.
+    let settings = service.settings.as_ref().map(|file| {
+        let embed = quote_spanned!(file.span()=> ::core::include_str!(#file));
+        quote! {
+            const SETTINGS: #p::Option<#p::EmbeddedSettings> =
+                #p::Option::Some(#p::EmbeddedSettings { file: #file, yaml: #embed });
+        }
+    });
+    // `Default` is required at the `main` the user wrote.
+    let main = service.main.map(|span| {
+        let default = quote_spanned!(span=> <#ident as ::core::default::Default>::default());
+        quote! {
+            fn main() -> #p::ExitStatus {
+                #p::Microservice::run(#default)
+            }
+        }
+    });
     quote! {
         #item
 
         #lookup
 
+        #main
+
         const _: () = {
             #[automatically_derived]
             impl #p::Microservice for #ident {
                 const NAME: &'static str = #name;
+                #settings
 
                 fn resources(&self) -> #p::Vec<#p::ResourceSlot<'_>> {
                     #p::Vec::from([#(#slots),*])

@@ -6,6 +6,7 @@
 
 mod args;
 mod check;
+mod embedded;
 mod expand;
 mod input;
 mod interval;
@@ -79,6 +80,10 @@ pub(crate) fn parse_service(
     diag: &mut Diagnostics,
 ) -> Option<model::Service> {
     let mut service = model::Service::parse(item, args, diag);
+    service.settings = args
+        .settings
+        .clone()
+        .filter(|file| embedded::check(diag, file));
     check::resources(diag, &service);
     check::outputs(diag, &mut service);
     (!service.generic).then_some(service)

@@ -27,6 +27,10 @@ pub(crate) struct Service {
     pub(crate) contexts: Vec<Ident>,
     /// The `#[output]` fields (after the checks, the sound ones).
     pub(crate) outputs: Vec<Output>,
+    /// `settings = "file.yml"`, once the file was found to be sound YAML.
+    pub(crate) settings: Option<syn::LitStr>,
+    /// `main`: where it was written, for the `Default` bound's error.
+    pub(crate) main: Option<Span>,
 }
 
 /// A `#[resource]` field.
@@ -112,6 +116,8 @@ impl Service {
             resources,
             contexts,
             outputs,
+            settings: None,
+            main: args.main,
         }
     }
 }

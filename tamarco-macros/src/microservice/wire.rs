@@ -185,19 +185,23 @@ fn input_binding(input: &Input, lookup: &TokenStream, p: &Private) -> TokenStrea
         false => quote!(&__tamarco_s),
     };
     let target = quote_spanned!(resource.span()=> #lookup!(#resource => &__tamarco_svc.#resource));
-    let marker = format_ident!("{}", input.marker, span = input.kind.span());
+    // Each bound of the binding function is reported at the generic argument it constrains:
+    // the resource's at the kind keyword, the codec's at the message type.
+    let kind = input.kind.span();
+    let codec_arg = quote_spanned!(inner_type_span(&input.message)=> _);
+    let marker = format_ident!("{}", input.marker, span = kind);
     let (bind, call) = if input.stream {
         // Called once, with the stream: it owns the service handle.
-        let bind = quote_spanned!(input.kind.span()=> #p::bind_stream_input::<_, #p::kind::#marker, _, _, _, _, _>);
+        let bind = quote_spanned!(kind=> #p::bind_stream_input::<_, #p::kind::#marker, _, #codec_arg, _, _, _>);
         let call = quote! {
             move |__tamarco_stream| async move { Self::#handler(#receiver, __tamarco_stream).await }
         };
         (bind, call)
     } else {
         let bind = match input.replies() {
-            true => quote_spanned!(input.kind.span()=> #p::bind_request_input),
+            true => quote_spanned!(kind=> #p::bind_request_input::<_, _, _, #codec_arg, _, _, _>),
             false => {
-                quote_spanned!(input.kind.span()=> #p::bind_input::<_, #p::kind::#marker, _, _, _, _, _>)
+                quote_spanned!(kind=> #p::bind_input::<_, #p::kind::#marker, _, #codec_arg, _, _, _>)
             }
         };
         let call = quote! {
