@@ -9,10 +9,10 @@
 //! curl -s 127.0.0.1:5747/status
 //! ```
 
-use tamarco::http::HttpServer;
 use tamarco::prelude::*;
 
-#[microservice]
+/// `main` makes the program's `fn main`: it runs `HttpHello::default()`.
+#[microservice(main)]
 #[derive(Default)]
 struct HttpHello {
     #[resource]
@@ -21,13 +21,8 @@ struct HttpHello {
 
 #[microservice]
 impl HttpHello {
-    /// A route handler: `&self`, then any axum extractors; returns any response.
     #[route(http_server, GET "/")]
     async fn hello(&self) -> &'static str {
         "Hello world!"
     }
-}
-
-fn main() -> ExitStatus {
-    HttpHello::default().run()
 }

@@ -12,24 +12,22 @@
 //! file named by `TAMARCO_YML_FILE`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use tamarco::amqp::{Amqp, Message, PushOutput};
 use tamarco::prelude::*;
-use tamarco::serde::{Deserialize, Serialize};
-use tamarco::tokio::sync::Notify;
 use tamarco::tracing::info;
 
 const ORDERS: u64 = 5;
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(crate = "tamarco::serde")]
+/// `#[message]` derives serde's traits through tamarco, so the JSON codec carries it.
+#[message]
+#[derive(Debug)]
 struct Order {
     id: u64,
     item: String,
 }
 
-#[microservice(name = "amqp_push_pull")]
+#[microservice(name = "amqp_push_pull", main)]
 #[derive(Default)]
 struct Warehouse {
     #[resource]
@@ -38,14 +36,12 @@ struct Warehouse {
     #[output(amqp, push = "orders")]
     orders: PushOutput<Order>,
     pulled: AtomicU64,
-    all_pulled: Notify,
     cx: ServiceContext,
 }
 
 #[microservice]
 impl Warehouse {
-    /// Pushes the orders (each resolves once the broker confirmed it), waits until they were
-    /// all pulled, and stops the service.
+    /// Pushes the orders; each push resolves once the broker confirmed it.
     #[task]
     async fn push_orders(&self) -> Result<(), BoxError> {
         for id in 1..=ORDERS {
@@ -53,23 +49,17 @@ impl Warehouse {
             self.orders.push(&Order { id, item }).await?;
         }
         info!(orders = ORDERS, "pushed and confirmed");
-        tamarco::tokio::time::timeout(Duration::from_secs(10), self.all_pulled.notified()).await?;
-        self.cx.stop_gracefully();
         Ok(())
     }
 
     /// The handler of the queue `orders`: the order arrives decoded; returning `Ok` acks it.
+    /// After the last one it stops the service, which lets the handler finish and ack first.
     #[input(amqp, pull = "orders")]
     async fn on_order(&self, order: Message<Order>) -> Result<(), BoxError> {
-        let order = order.value();
-        info!(id = order.id, item = %order.item, "pulled");
+        info!(id = order.value().id, item = %order.value().item, "pulled");
         if self.pulled.fetch_add(1, Ordering::Relaxed) + 1 == ORDERS {
-            self.all_pulled.notify_one();
+            self.cx.stop_gracefully();
         }
         Ok(())
     }
-}
-
-fn main() -> ExitStatus {
-    Warehouse::default().run()
 }

@@ -10,24 +10,21 @@
 //! ```
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use tamarco::amqp::{Amqp, Message, PublishOutput};
 use tamarco::prelude::*;
-use tamarco::serde::{Deserialize, Serialize};
-use tamarco::tokio::sync::Notify;
 use tamarco::tracing::info;
 
 const EVENTS: u64 = 3;
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(crate = "tamarco::serde")]
+#[message]
+#[derive(Debug)]
 struct PriceChanged {
     item: String,
     cents: u64,
 }
 
-#[microservice(name = "amqp_publish_subscribe")]
+#[microservice(name = "amqp_publish_subscribe", main)]
 #[derive(Default)]
 struct Prices {
     /// Publishes, and subscribes.
@@ -38,9 +35,8 @@ struct Prices {
     audit: Amqp,
     #[output(amqp, publish = "prices")]
     prices: PublishOutput<PriceChanged>,
-    /// How many events each subscriber saw; both reach `EVENTS`.
-    seen: [AtomicU64; 2],
-    all_seen: Notify,
+    /// How many events the two subscribers saw together.
+    seen: AtomicU64,
     cx: ServiceContext,
 }
 
@@ -48,16 +44,11 @@ struct Prices {
 impl Prices {
     #[task]
     async fn publish(&self) -> Result<(), BoxError> {
-        for (n, item) in ["tea", "coffee", "cocoa"].into_iter().enumerate() {
-            let event = PriceChanged {
-                item: item.to_owned(),
-                cents: 100 + 10 * n as u64,
-            };
-            self.prices.publish(&event).await?;
+        for (item, cents) in [("tea", 100), ("coffee", 110), ("cocoa", 120)] {
+            let item = item.to_owned();
+            self.prices.publish(&PriceChanged { item, cents }).await?;
         }
         info!(events = EVENTS, "published");
-        tamarco::tokio::time::timeout(Duration::from_secs(10), self.all_seen.notified()).await?;
-        self.cx.stop_gracefully();
         Ok(())
     }
 
@@ -65,29 +56,21 @@ impl Prices {
     async fn on_price(&self, event: Message<PriceChanged>) -> Result<(), BoxError> {
         let event = event.value();
         info!(item = %event.item, cents = event.cents, "the price subscriber saw it");
-        self.saw(0);
+        self.saw();
         Ok(())
     }
 
     #[input(audit, subscribe = "prices")]
     async fn on_audit(&self, event: Message<PriceChanged>) -> Result<(), BoxError> {
         info!(item = %event.value().item, "the audit subscriber saw it");
-        self.saw(1);
+        self.saw();
         Ok(())
     }
 
-    fn saw(&self, subscriber: usize) {
-        self.seen[subscriber].fetch_add(1, Ordering::Relaxed);
-        if self
-            .seen
-            .iter()
-            .all(|n| n.load(Ordering::Relaxed) == EVENTS)
-        {
-            self.all_seen.notify_one();
+    /// Each subscriber gets every event: once both saw them all, the service stops.
+    fn saw(&self) {
+        if self.seen.fetch_add(1, Ordering::Relaxed) + 1 == 2 * EVENTS {
+            self.cx.stop_gracefully();
         }
     }
-}
-
-fn main() -> ExitStatus {
-    Prices::default().run()
 }

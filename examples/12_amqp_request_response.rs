@@ -12,24 +12,22 @@ use std::time::Duration;
 
 use tamarco::amqp::{Amqp, Message, RequestOutput};
 use tamarco::prelude::*;
-use tamarco::serde::{Deserialize, Serialize};
-use tamarco::tracing::{info, warn};
+use tamarco::tracing::info;
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(crate = "tamarco::serde")]
+#[message]
+#[derive(Debug)]
 struct QuoteRequest {
     item: String,
     quantity: u32,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(crate = "tamarco::serde")]
+#[message]
+#[derive(Debug)]
 struct Quote {
-    item: String,
     total_cents: u64,
 }
 
-#[microservice(name = "amqp_request_response")]
+#[microservice(name = "amqp_request_response", main)]
 #[derive(Default)]
 struct Quotes {
     #[resource]
@@ -48,37 +46,30 @@ impl Quotes {
     /// requester gets it.
     #[input(amqp, request = "quotes")]
     async fn on_quote(&self, request: Message<QuoteRequest>) -> Result<Quote, BoxError> {
-        let asked = request.value();
-        Ok(Quote {
-            item: asked.item.clone(),
-            total_cents: 250 * u64::from(asked.quantity),
-        })
+        let total_cents = 250 * u64::from(request.value().quantity);
+        Ok(Quote { total_cents })
     }
 
+    /// Two requests that get quotes, then one to the queue nobody serves, which gives up
+    /// after its own timeout.
     #[task]
     async fn ask(&self) -> Result<(), BoxError> {
-        for (item, quantity) in [("tea", 2), ("coffee", 5)] {
+        let impatient = self.nobody.with_timeout(Duration::from_secs(1));
+        for (to, item, quantity) in [
+            (&self.quotes, "tea", 2),
+            (&self.quotes, "coffee", 5),
+            (&impatient, "unicorn", 1),
+        ] {
             let asked = QuoteRequest {
                 item: item.to_owned(),
                 quantity,
             };
-            let quote = self.quotes.request(&asked).await?;
-            info!(item = %quote.item, total_cents = quote.total_cents, "quoted");
-        }
-        let asked = QuoteRequest {
-            item: "unicorn".to_owned(),
-            quantity: 1,
-        };
-        let impatient = self.nobody.with_timeout(Duration::from_secs(1));
-        match impatient.request(&asked).await {
-            Ok(quote) => warn!(?quote, "someone answered after all"),
-            Err(error) => info!("as expected: {error}"),
+            match to.request(&asked).await {
+                Ok(quote) => info!(item, total_cents = quote.total_cents, "quoted"),
+                Err(error) => info!(item, "no quote: {error}"),
+            }
         }
         self.cx.stop_gracefully();
         Ok(())
     }
-}
-
-fn main() -> ExitStatus {
-    Quotes::default().run()
 }
