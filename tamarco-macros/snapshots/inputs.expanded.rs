@@ -45,7 +45,15 @@ const _: () = {
                     }
                 },
             )?;
-            ::tamarco::__private::bind_request_input(
+            ::tamarco::__private::bind_request_input::<
+                _,
+                _,
+                _,
+                _,
+                _,
+                _,
+                _,
+            >(
                 __tamarco_resource_of_Prices!(amqp => & __tamarco_svc.amqp),
                 ::tamarco::__private::InputSpec::new("quotes"),
                 Postcard,
