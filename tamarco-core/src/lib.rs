@@ -15,6 +15,8 @@ pub mod lifecycle;
 pub mod logging;
 pub mod messaging;
 pub mod metrics;
+#[cfg(feature = "tracing-otel")]
+pub mod otel;
 mod panic;
 pub mod registry;
 pub mod resource;

@@ -52,6 +52,8 @@ pub use resources::websocket;
 pub use tamarco_core::codec;
 #[doc = include_str!("docs/logging.md")]
 pub use tamarco_core::logging;
+#[cfg(feature = "tracing-otel")]
+pub use tamarco_core::otel;
 
 #[doc = include_str!("docs/migration.md")]
 pub mod migration {}

@@ -32,6 +32,8 @@ use crate::resource::ErasedResource;
 pub(crate) use board::StatusBoard;
 pub use metrics::MetricsResource;
 pub use ops::BuildInfo;
+#[cfg(feature = "tracing-otel")]
+pub(crate) use ops::instance_id;
 pub use report_server::ReportServer;
 pub use restart::{RestartPolicy, RestartPolicyError, Selection};
 pub use status::StatusResource;

@@ -7,7 +7,9 @@
 //! `logger_name` (the target), `service_name`, `deploy_name` (these two are ours: the
 //! original's v1 lacks them), then the extra fields of the event and its spans; when an error
 //! was recorded, `stack_trace` (the error chain, one error per line), `lineno`, `process` and
-//! `thread_name`. An extra field never replaces one of these names.
+//! `thread_name`; `trace_id` and `span_id` (lowercase hex) when the event was logged inside a
+//! span exported with `system.tracing` (feature `tracing-otel`). An extra field never replaces
+//! one of these names.
 //!
 //! v0: `@timestamp`, `@message`, `@source` (`<type>://<host>/<path>`), `@source_host`,
 //! `@source_path`, `@tags`, `@type`, and `@fields`: `levelname`, `logger`, the extra fields,
@@ -60,6 +62,8 @@ const RESERVED: &[&str] = &[
     "lineno",
     "process",
     "thread_name",
+    "trace_id",
+    "span_id",
 ];
 
 /// The names `@fields` holds in v0 before the extra fields.
@@ -72,6 +76,8 @@ const RESERVED_V0: &[&str] = &[
     "lineno",
     "process",
     "thread_name",
+    "trace_id",
+    "span_id",
 ];
 
 impl DocContext {
@@ -150,6 +156,10 @@ fn v1(record: &Record, cx: &DocContext) -> Value {
     doc.insert("logger_name".into(), record.target.as_ref().into());
     doc.insert("service_name".into(), cx.service.clone().into());
     doc.insert("deploy_name".into(), cx.deploy.clone().into());
+    if let Some((trace_id, span_id)) = &record.trace {
+        doc.insert("trace_id".into(), trace_id.clone().into());
+        doc.insert("span_id".into(), span_id.clone().into());
+    }
     extra_fields(record, RESERVED, &mut doc);
     debug_fields(record, &mut doc);
     Value::Object(doc)

@@ -219,5 +219,25 @@ where
         tags: collected.tags,
         fields: collected.fields,
         errors: collected.errors,
+        trace: trace_ids(event, ctx),
     }
+}
+
+/// The ids of the exported span the event is in (feature `tracing-otel`).
+#[cfg(feature = "tracing-otel")]
+fn trace_ids<S>(event: &Event<'_>, ctx: &Context<'_, S>) -> Option<(String, String)>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let span = ctx.event_span(event)?;
+    let extensions = span.extensions();
+    crate::otel::ids(extensions.get::<tracing_opentelemetry::OtelData>()?)
+}
+
+#[cfg(not(feature = "tracing-otel"))]
+fn trace_ids<S>(_: &Event<'_>, _: &Context<'_, S>) -> Option<(String, String)>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    None
 }

@@ -47,6 +47,8 @@ pub(crate) struct Record {
     pub(crate) errors: Vec<String>,
     /// The name of the thread that logged, kept only with an error (documents show it then).
     pub(crate) thread: Option<String>,
+    /// The trace and span ids (hex) of the span it was logged in, when that span is exported.
+    pub(crate) trace: Option<(String, String)>,
 }
 
 /// The field names that are never kept: those [`is_secret_name`] finds, and these extra ones.

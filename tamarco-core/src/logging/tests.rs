@@ -140,6 +140,49 @@ mod captured {
         );
     }
 
+    /// A record logged inside an exported span carries its trace and span ids (hex), the
+    /// same the span exports; one outside any span carries none.
+    #[cfg(feature = "tracing-otel")]
+    #[test]
+    fn records_in_an_exported_span_carry_its_trace_and_span_ids() {
+        use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+        let (tx, rx) = mpsc::channel();
+        let cx = DocContext::new("svc".into(), "staging".into());
+        let sink = Sink::spawn("test", "test", 100, Batch::Drain(10), Capture { tx, cx }).unwrap();
+        let pipeline = Arc::new(ArcSwap::from_pointee(Pipeline::for_tests(vec![sink])));
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let subscriber = Registry::default()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .with(TamarcoLayer::new(Arc::clone(&pipeline)));
+        let mut expected = (String::new(), String::new());
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("work");
+            let _guard = span.enter();
+            let otel = span.context();
+            let ids = otel.span().span_context().clone();
+            expected = (ids.trace_id().to_string(), ids.span_id().to_string());
+            tracing::info!("inside");
+            drop(_guard);
+            tracing::info!("outside");
+        });
+        assert!(
+            pipeline
+                .load()
+                .flush(Instant::now() + Duration::from_secs(5))
+        );
+        let got: Vec<Value> = rx
+            .try_iter()
+            .map(|s| serde_json::from_str(&s).unwrap())
+            .collect();
+        assert_eq!(got.len(), 2);
+        assert_eq!(expected.0.len(), 32);
+        assert_eq!(got[0]["doc"]["trace_id"], expected.0.as_str());
+        assert_eq!(got[0]["doc"]["span_id"], expected.1.as_str());
+        assert!(got[1]["doc"].get("trace_id").is_none(), "{}", got[1]);
+    }
+
     #[test]
     fn secrets_never_reach_a_sink() {
         let got = capture(|| {

@@ -14,6 +14,7 @@ use tokio::sync::{oneshot, watch};
 use super::dispatch::{Dispatch, Flow, Run, raised};
 use super::spec::{InputInfo, InputOptions, InputSpec};
 use super::stats::{Count, InputStats};
+use super::traced;
 use super::transport::{Consumer, Transport};
 use crate::backoff::Backoff;
 use crate::resource::BoxFuture;
@@ -244,7 +245,7 @@ where
             };
             run.stats.add(Count::Received);
             run.stats.in_flight.fetch_add(1, Ordering::Relaxed);
-            let flow = dispatch.dispatch(run, received).await;
+            let flow = traced::dispatch(dispatch, run, received).await;
             run.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
             if flow == Flow::ReaderGone {
                 over.send_replace(Some(()));

@@ -41,6 +41,7 @@ mod reader;
 mod spec;
 mod stats;
 mod stream;
+mod traced;
 mod transport;
 
 pub use binding::{

@@ -59,6 +59,13 @@ pub trait Received: Send + Sync + 'static {
     /// [`Headers`](DeadReason::Headers).
     fn meta(&self) -> Result<Arc<Self::Meta>, BoxError>;
 
+    /// A header's value as text (`traceparent`, `tracestate`, `baggage` for trace context);
+    /// the default has no headers. A value that is not UTF-8 is `None`.
+    fn header_text(&self, name: &str) -> Option<&str> {
+        let _ = name;
+        None
+    }
+
     /// How many times the broker delivered this message, when it knows; with the input's
     /// `max_deliveries`, a message over the limit is dead-lettered without running the handler.
     fn deliveries(&self) -> Option<u32> {

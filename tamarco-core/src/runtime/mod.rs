@@ -164,6 +164,18 @@ impl<S: TaskSet> Runtime<S> {
         logging::init(&settings);
         let sources = loaded?;
         logging::check_sink_features(&settings)?;
+        #[cfg(feature = "tracing-otel")]
+        crate::otel::init(&settings, build.crate_version)?;
+        #[cfg(not(feature = "tracing-otel"))]
+        if settings.get_or("system.tracing.enabled", false)? {
+            return Err(crate::SettingsError::Invalid {
+                key: "system.tracing.enabled".into(),
+                message: "tracing is not in this build; turn on the cargo feature `tracing-otel` \
+                          of `tamarco`"
+                    .into(),
+            }
+            .into());
+        }
         let service = Arc::new(service);
         let shutdown = ShutdownHandle::new();
         let forced = match handle_signals {

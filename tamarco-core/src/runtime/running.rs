@@ -137,6 +137,8 @@ impl<S: TaskSet> Running<S> {
         let mut forced = self.forced.take();
         let first = until_forced(&mut forced, self.stop_within(&budget)).await?;
         logging::flush_on_stop().await;
+        #[cfg(feature = "tracing-otel")]
+        crate::otel::flush(std::time::Duration::from_secs(5)).await;
         match reason {
             Some(StopReason::TaskFailed { task, message }) => {
                 return Err(Error::Task {

@@ -101,7 +101,7 @@ impl Instance {
 }
 
 /// `<hostname>-<pid>-<8 hex digits>`: unique per process start, readable in a log line.
-fn instance_id() -> String {
+pub(crate) fn instance_id() -> String {
     use std::hash::{BuildHasher, Hasher};
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(

@@ -36,6 +36,8 @@ use crate::secret::Secret;
 use crate::task::board::TaskBoard;
 
 pub use info::BuildInfo;
+#[cfg(feature = "tracing-otel")]
+pub(crate) use info::instance_id;
 
 /// The operations settings, beside `host` and `port` of the report server.
 /// The operations keys of the report server's subtree.

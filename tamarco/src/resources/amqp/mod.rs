@@ -114,6 +114,8 @@ mod settings;
 mod status;
 mod supervisor;
 mod target;
+#[cfg(feature = "tracing-otel")]
+mod trace;
 mod transport;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -81,6 +81,8 @@ impl Shared {
         properties: BasicProperties,
         deadline: Instant,
     ) -> Result<(), Error> {
+        #[cfg(feature = "tracing-otel")]
+        let (properties, _span) = super::trace::producer(&target.label, properties);
         if self.publish_in_memory(target, body, &properties) {
             return Ok(());
         }

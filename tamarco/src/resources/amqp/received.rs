@@ -15,7 +15,7 @@ use tamarco_core::messaging::{DeadLetter, Reply};
 
 use super::Error;
 use super::input::dead_letter_headers as h;
-use super::message::{Meta, header_int};
+use super::message::{Meta, header_int, header_str};
 use super::replies::REPLY_ERROR_HEADER;
 use super::session::Session;
 use super::target::Target;
@@ -156,6 +156,11 @@ impl tamarco_core::messaging::Received for Received {
 
     fn meta(&self) -> Result<Arc<Meta>, BoxError> {
         Ok(Arc::clone(&self.meta))
+    }
+
+    /// String headers (trace context), as the engine asks for them.
+    fn header_text(&self, name: &str) -> Option<&str> {
+        header_str(self.meta.properties.headers().as_ref()?, name)
     }
 
     /// Quorum queues count deliveries in `x-delivery-count` (absent on the first).

@@ -123,11 +123,15 @@ impl HttpClient {
     /// Before the resource started or after it stopped.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         let client = self.client();
-        match self.url(path) {
+        let request = match self.url(path) {
             Ok(url) => client.request(method, url),
             // reqwest reports an unparsable URL when the request is sent.
             Err(_) => client.request(method, path),
-        }
+        };
+        // The caller's span becomes the parent of the server's (W3C `traceparent`).
+        #[cfg(feature = "tracing-otel")]
+        let request = request.headers(tamarco_core::otel::http_headers());
+        request
     }
 
     /// Sends a request with `method` to `path`, shaped by `build` (headers, body), and returns

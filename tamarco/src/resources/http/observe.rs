@@ -197,6 +197,11 @@ where
             }
             SpanLevel::Off => Span::none(),
         };
+        #[cfg(feature = "tracing-otel")]
+        let span = match tamarco_core::otel::enabled() {
+            true => traced_span(&request, route.as_ref(), id_text),
+            false => span,
+        };
         request.extensions_mut().insert(RequestId(id.clone()));
         let inner = span.in_scope(|| self.inner.call(request));
         ObserveFuture {
@@ -211,6 +216,29 @@ where
             }),
         }
     }
+}
+
+/// The server span of an exported request (OpenTelemetry HTTP semantic conventions), named
+/// after the matched route, the child of the caller's span when the request carries one.
+#[cfg(feature = "tracing-otel")]
+fn traced_span<B>(request: &Request<B>, route: Option<&MatchedPath>, id: &str) -> Span {
+    let method = request.method().as_str();
+    let name = match route {
+        Some(route) => format!("{method} {}", route.as_str()),
+        None => method.to_owned(),
+    };
+    let span = tracing::info_span!(
+        "request",
+        otel.name = name,
+        otel.kind = "server",
+        http.request.method = method,
+        http.route = route.map(MatchedPath::as_str),
+        url.path = request.uri().path(),
+        request_id = id,
+        http.response.status_code = tracing::field::Empty,
+    );
+    tamarco_core::otel::set_parent_http(&span, request.headers());
+    span
 }
 
 /// The route label of requests that matched no route (the fallback).
@@ -261,6 +289,8 @@ where
             latency.as_secs_f64(),
         );
         let latency_us = latency.as_micros() as u64;
+        this.span
+            .record("http.response.status_code", status.as_u16());
         if status.is_server_error() {
             tracing::warn!(status = status.as_u16(), latency_us, "request failed");
         } else if shared.span_level == SpanLevel::Info {

@@ -105,6 +105,8 @@ mod received;
 mod settings;
 mod spec;
 mod state;
+#[cfg(feature = "tracing-otel")]
+mod trace;
 mod tracker;
 mod transport;
 

@@ -194,6 +194,8 @@ fn try_enqueue(
     partition: Option<i32>,
 ) -> Result<Pending, Refused> {
     let producer = state.producer().map_err(Refused::Other)?;
+    #[cfg(feature = "tracing-otel")]
+    let (headers, _span) = super::trace::producer(topic, headers);
     let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic).payload(body);
     if let Some(key) = key {
         record = record.key(key);

@@ -148,6 +148,11 @@ impl tamarco_core::messaging::Received for Received {
         }
     }
 
+    /// Header values are bytes: those that are UTF-8 (trace context) read as text.
+    fn header_text(&self, name: &str) -> Option<&str> {
+        self.meta.headers.get_str(name)
+    }
+
     async fn ack(&self) -> Result<(), BoxError> {
         if self.settle() {
             self.session.member.tracker.ack(&self.ticket);

@@ -1,0 +1,57 @@
+//! The span of each handled message (feature `tracing-otel`, while `system.tracing` is on): a
+//! consumer span named after the input, the child of the producer's span when the message
+//! carries W3C trace context. Without the feature, or with tracing off, no span is made.
+
+use std::sync::Arc;
+
+use super::dispatch::{Dispatch, Flow, Run};
+use super::transport::Received;
+
+/// Dispatches `received`, inside its span when tracing is on.
+pub(crate) async fn dispatch<R: Received, D: Dispatch<R>>(
+    dispatch: &D,
+    run: &Arc<Run>,
+    received: R,
+) -> Flow {
+    #[cfg(feature = "tracing-otel")]
+    if crate::otel::enabled() {
+        use tracing::Instrument;
+        let span = span(run, &received);
+        return dispatch.dispatch(run, received).instrument(span).await;
+    }
+    dispatch.dispatch(run, received).await
+}
+
+#[cfg(feature = "tracing-otel")]
+fn span<R: Received>(run: &Run, received: &R) -> tracing::Span {
+    let input = run.info.name();
+    let span = tracing::info_span!(
+        target: "tamarco::messaging",
+        "process",
+        otel.name = format!("{input} process"),
+        otel.kind = "consumer",
+        messaging.operation.type = "process",
+        messaging.destination.name = input,
+        messaging.consumer.group.name = &*run.resource,
+    );
+    crate::otel::set_parent(&span, &Headers(received));
+    span
+}
+
+/// The trace context headers of a received message.
+#[cfg(feature = "tracing-otel")]
+struct Headers<'a, R>(&'a R);
+
+#[cfg(feature = "tracing-otel")]
+impl<R: Received> opentelemetry::propagation::Extractor for Headers<'_, R> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.header_text(key)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        ["traceparent", "tracestate", "baggage"]
+            .into_iter()
+            .filter(|k| self.0.header_text(k).is_some())
+            .collect()
+    }
+}

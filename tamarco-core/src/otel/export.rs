@@ -1,0 +1,140 @@
+//! The OTLP exporter and tracer provider: spans batched on the SDK's own thread and posted as
+//! protobuf over HTTP by reqwest, sampled parent-based with a ratio that settings can change
+//! while the service runs.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use opentelemetry::trace::{Link, SamplingResult, SpanKind, TraceId};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_http::{Bytes, HttpError, Request, Response};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, ShouldSample};
+
+use super::config::Config;
+
+/// The root-span sampling ratio, shared by the sampler and the settings watch (f64 bits).
+#[derive(Debug, Clone)]
+pub(crate) struct Ratio(Arc<AtomicU64>);
+
+impl Ratio {
+    pub(crate) fn new(ratio: f64) -> Self {
+        Ratio(Arc::new(AtomicU64::new(ratio.to_bits())))
+    }
+
+    pub(crate) fn set(&self, ratio: f64) {
+        self.0.store(ratio.to_bits(), Ordering::Relaxed);
+    }
+
+    fn get(&self) -> f64 {
+        f64::from_bits(self.0.load(Ordering::Relaxed))
+    }
+}
+
+/// The SDK's trace-id ratio sampler, with the ratio read at each root span.
+#[derive(Debug, Clone)]
+struct LiveRatio(Ratio);
+
+impl ShouldSample for LiveRatio {
+    fn should_sample(
+        &self,
+        parent: Option<&Context>,
+        trace_id: TraceId,
+        name: &str,
+        kind: &SpanKind,
+        attributes: &[KeyValue],
+        links: &[Link],
+    ) -> SamplingResult {
+        Sampler::TraceIdRatioBased(self.0.get())
+            .should_sample(parent, trace_id, name, kind, attributes, links)
+    }
+}
+
+/// Where the resource attributes come from.
+pub(crate) struct Identity<'a> {
+    pub(crate) service: &'a str,
+    pub(crate) version: &'a str,
+    pub(crate) instance_id: String,
+}
+
+/// Builds the provider that exports to `config.traces_url`.
+pub(crate) fn provider(
+    config: &Config,
+    identity: Identity<'_>,
+    ratio: &Ratio,
+) -> Result<SdkTracerProvider, String> {
+    let runtime = tokio::runtime::Handle::try_current()
+        .map_err(|_| "tracing needs a tokio runtime to send spans".to_owned())?;
+    // reqwest needs a crypto provider to build a client, even for plain http.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| format!("system.tracing: HTTP client: {e}"))?;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_http_client(OnRuntime { client, runtime })
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(&config.traces_url)
+        .build()
+        .map_err(|e| format!("system.tracing.endpoint `{}`: {e}", config.traces_url))?;
+    let resource = Resource::builder_empty()
+        .with_service_name(identity.service.to_owned())
+        .with_attributes([
+            KeyValue::new("service.version", identity.version.to_owned()),
+            KeyValue::new("service.instance.id", identity.instance_id),
+            KeyValue::new("deployment.environment.name", config.deploy_name.clone()),
+        ])
+        .build();
+    Ok(SdkTracerProvider::builder()
+        .with_sampler(Sampler::ParentBased(Box::new(LiveRatio(ratio.clone()))))
+        .with_resource(resource)
+        .with_batch_exporter(exporter)
+        .build())
+}
+
+/// reqwest's async client driven on the service's runtime: the SDK's batch thread is not a
+/// tokio thread, so each request is spawned there and awaited from the batch thread.
+struct OnRuntime {
+    client: reqwest::Client,
+    runtime: tokio::runtime::Handle,
+}
+
+impl fmt::Debug for OnRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OnRuntime")
+    }
+}
+
+impl opentelemetry_http::HttpClient for OnRuntime {
+    fn send_bytes<'a, 'b>(
+        &'a self,
+        request: Request<Bytes>,
+    ) -> Pin<Box<dyn Future<Output = Result<Response<Bytes>, HttpError>> + Send + 'b>>
+    where
+        'a: 'b,
+        Self: 'b,
+    {
+        let client = self.client.clone();
+        let task = self.runtime.spawn(async move {
+            let (parts, body) = request.into_parts();
+            let response = client
+                .request(parts.method, parts.uri.to_string())
+                .headers(parts.headers)
+                .body(body)
+                .send()
+                .await?
+                .error_for_status()?;
+            let status = response.status();
+            let body = response.bytes().await?;
+            let mut out = Response::new(body);
+            *out.status_mut() = status;
+            Ok::<_, reqwest::Error>(out)
+        });
+        Box::pin(async move { Ok(task.await??) })
+    }
+}

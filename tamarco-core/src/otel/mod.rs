@@ -1,0 +1,197 @@
+//! Distributed tracing (cargo feature `tracing-otel`): the service's `tracing` spans exported to
+//! an OpenTelemetry collector over OTLP (protobuf over HTTP), and W3C trace context
+//! (`traceparent`, `tracestate`, `baggage`) carried through the transports, so that one request
+//! through several services is one trace.
+//!
+//! Configured under `system.tracing`, off by default:
+//!
+//! | key | default | meaning |
+//! | --- | --- | --- |
+//! | `enabled` | `false` | export spans |
+//! | `endpoint` | `http://127.0.0.1:4318` | the collector's OTLP/HTTP URL (`/v1/traces` is added) |
+//! | `protocol` | `http/protobuf` | the only protocol of this build |
+//! | `sampling_ratio` | `1.0` | share of root spans kept; children follow their parent; live |
+//!
+//! The resource names the service (`service.name`), its version (`service.version`), the
+//! instance (`service.instance.id`) and `system.deploy_name` (`deployment.environment.name`).
+//!
+//! Transports call [`inject`] on the headers of what they send and [`set_parent`] on the span of
+//! what they receive; log records inside a sampled span carry `trace_id` and `span_id`.
+
+mod config;
+mod export;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use opentelemetry::propagation::TextMapCompositePropagator;
+use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::Layered;
+use tracing_subscriber::{Registry, reload};
+
+use crate::settings::{Settings, SettingsError};
+
+/// What transports implement over their headers: read ([`Extractor`]) and write ([`Injector`]).
+pub use opentelemetry::propagation::{Extractor, Injector};
+
+/// The subscriber below the OpenTelemetry layer: the registry with the level filter.
+pub(crate) type Base = Layered<reload::Layer<Targets, Registry>, Registry>;
+type OtelLayer = tracing_opentelemetry::OpenTelemetryLayer<Base, opentelemetry_sdk::trace::Tracer>;
+/// The slot in the global subscriber that holds the exporting layer while tracing is on.
+pub(crate) type Slot = reload::Layer<Option<OtelLayer>, Base>;
+
+struct State {
+    slot: reload::Handle<Option<OtelLayer>, Base>,
+    provider: Mutex<Option<SdkTracerProvider>>,
+    ratio: export::Ratio,
+}
+
+static STATE: OnceLock<State> = OnceLock::new();
+/// Whether spans are exported now: the framework makes its per-message spans only then.
+static ENABLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether `system.tracing` is on (spans are being exported).
+pub fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// The empty slot the logging setup puts into the global subscriber (once per process).
+pub(crate) fn slot() -> Slot {
+    let (layer, handle) = reload::Layer::new(None);
+    let _ = STATE.set(State {
+        slot: handle,
+        provider: Mutex::new(None),
+        ratio: export::Ratio::new(1.0),
+    });
+    opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
+        Box::new(TraceContextPropagator::new()),
+        Box::new(BaggagePropagator::new()),
+    ]));
+    layer
+}
+
+/// Starts (or stops) exporting as `system.tracing` says; the runtime calls it once the settings
+/// are loaded. A bad value is an error naming its key. `version` is the service's version.
+pub fn init(settings: &Settings, version: &str) -> Result<(), SettingsError> {
+    let config = config::Config::read(settings)?;
+    let Some(state) = STATE.get() else {
+        return Ok(()); // the program installed its own subscriber
+    };
+    let provider = match config.enabled {
+        true => {
+            state.ratio.set(config.sampling_ratio);
+            let identity = export::Identity {
+                service: settings.service(),
+                version,
+                instance_id: crate::builtin::instance_id(),
+            };
+            let provider =
+                export::provider(&config, identity, &state.ratio).map_err(|message| {
+                    SettingsError::Invalid {
+                        key: "system.tracing".into(),
+                        message,
+                    }
+                })?;
+            let layer = tracing_opentelemetry::layer()
+                .with_tracer(provider.tracer("tamarco"))
+                .with_tracked_inactivity(false);
+            let _ = state.slot.reload(Some(layer));
+            let ratio = state.ratio.clone();
+            let service = settings.service().to_owned();
+            settings.watch("system.tracing.sampling_ratio", move |_, value| {
+                let scratch = Settings::new(service.clone());
+                let value = value.cloned().unwrap_or(serde_json::json!(1.0));
+                let _ = scratch.set_internal("system.tracing.sampling_ratio", value);
+                match config::read_ratio(&scratch) {
+                    Ok(new) => ratio.set(new),
+                    Err(e) => tracing::warn!(target: "tamarco::tracing", "{e}"),
+                }
+            });
+            Some(provider)
+        }
+        false => {
+            let _ = state.slot.reload(None);
+            None
+        }
+    };
+    ENABLED.store(provider.is_some(), Ordering::Relaxed);
+    let old = std::mem::replace(&mut *lock(&state.provider), provider);
+    if let Some(old) = old {
+        let _ = old.shutdown_with_timeout(Duration::from_secs(5));
+    }
+    Ok(())
+}
+
+/// Sends the spans still batched, waiting at most `timeout`; the runtime calls it on stop.
+pub async fn flush(timeout: Duration) {
+    let Some(state) = STATE.get() else { return };
+    let provider = lock(&state.provider).clone();
+    if let Some(provider) = provider {
+        // The SDK's flush blocks until its batch thread has sent what it holds.
+        let flushed = tokio::task::spawn_blocking(move || provider.force_flush());
+        let _ = tokio::time::timeout(timeout, flushed).await;
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Writes the current span's trace context (`traceparent`, `tracestate`, `baggage`) into the
+/// headers of an outgoing request or message. Writes nothing when no span is being exported.
+pub fn inject(headers: &mut dyn Injector) {
+    let cx = tracing::Span::current().context();
+    opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&cx, headers));
+}
+
+/// Makes `span` the child of the trace context found in the headers of a received request or
+/// message; headers without one leave the span a root.
+pub fn set_parent(span: &tracing::Span, headers: &dyn Extractor) {
+    let cx = opentelemetry::global::get_text_map_propagator(|p| p.extract(headers));
+    if cx.has_active_span() {
+        let _ = span.set_parent(cx);
+    }
+}
+
+/// The trace and span ids (lowercase hex) of a span being exported, for log records.
+pub(crate) fn ids(data: &tracing_opentelemetry::OtelData) -> Option<(String, String)> {
+    let trace = data.trace_id()?;
+    let span = data.span_id()?;
+    (trace != opentelemetry::trace::TraceId::INVALID).then(|| (trace.to_string(), span.to_string()))
+}
+
+/// [`set_parent`] from the headers of an HTTP request.
+pub fn set_parent_http(span: &tracing::Span, headers: &hyper::HeaderMap) {
+    set_parent(span, &opentelemetry_http::HeaderExtractor(headers));
+}
+
+/// The current span's trace context as HTTP headers, for an outgoing request; empty when no
+/// span is being exported.
+pub fn http_headers() -> hyper::HeaderMap {
+    let mut headers = hyper::HeaderMap::new();
+    if enabled() {
+        inject(&mut opentelemetry_http::HeaderInjector(&mut headers));
+    }
+    headers
+}
+
+/// The producer span of a message sent to `destination` over `system` (`rabbitmq`, `kafka`:
+/// the semantic conventions' `messaging.system`), named `<destination> <operation>`. Inject
+/// inside it, so that the consumer's span becomes its child.
+pub fn producer_span(system: &'static str, operation: &str, destination: &str) -> tracing::Span {
+    tracing::info_span!(
+        target: "tamarco::messaging",
+        "send",
+        otel.name = format!("{destination} {operation}"),
+        otel.kind = "producer",
+        messaging.system = system,
+        messaging.operation.type = "send",
+        messaging.operation.name = operation,
+        messaging.destination.name = destination,
+    )
+}
