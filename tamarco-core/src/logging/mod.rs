@@ -88,9 +88,9 @@ fn install() -> Option<Global> {
     let (filter_layer, filter) = reload::Layer::new(filter);
     let pipeline = Arc::new(ArcSwap::from_pointee(Pipeline::provisional()));
     let subscriber = Registry::default().with(filter_layer);
-    // The OpenTelemetry layer's slot, empty until `system.tracing` turns exporting on.
+    // The OpenTelemetry layer, sampling nothing until `system.tracing` turns exporting on.
     #[cfg(feature = "tracing-otel")]
-    let subscriber = subscriber.with(crate::otel::slot());
+    let subscriber = subscriber.with(crate::otel::layer());
     let subscriber = subscriber.with(TamarcoLayer::new(Arc::clone(&pipeline)));
     tracing::subscriber::set_global_default(subscriber).ok()?;
     // Records of crates that use `log`; fails only if the program set a `log` logger itself.

@@ -8,12 +8,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::trace::{Link, SamplingResult, SpanKind, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_http::{Bytes, HttpError, Request, Response};
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider, ShouldSample};
+use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, ShouldSample};
 
 use super::config::Config;
 
@@ -136,5 +137,44 @@ impl opentelemetry_http::HttpClient for OnRuntime {
             Ok::<_, reqwest::Error>(out)
         });
         Box::pin(async move { Ok(task.await??) })
+    }
+}
+
+/// The tracer of the layer, swapped when `system.tracing` changes: the SDK tracer of the
+/// exporting provider, or one that samples nothing.
+#[derive(Clone)]
+pub(crate) struct Swappable(Arc<arc_swap::ArcSwap<SdkTracer>>);
+
+impl Swappable {
+    pub(crate) fn off() -> Self {
+        Swappable(Arc::new(arc_swap::ArcSwap::from_pointee(off_tracer())))
+    }
+
+    pub(crate) fn set(&self, tracer: SdkTracer) {
+        self.0.store(Arc::new(tracer));
+    }
+
+    pub(crate) fn set_off(&self) {
+        self.0.store(Arc::new(off_tracer()));
+    }
+}
+
+/// A tracer without processors that samples nothing.
+fn off_tracer() -> SdkTracer {
+    SdkTracerProvider::builder()
+        .with_sampler(Sampler::AlwaysOff)
+        .build()
+        .tracer("tamarco")
+}
+
+impl opentelemetry::trace::Tracer for Swappable {
+    type Span = opentelemetry_sdk::trace::Span;
+
+    fn build_with_context(
+        &self,
+        builder: opentelemetry::trace::SpanBuilder,
+        parent_cx: &Context,
+    ) -> Self::Span {
+        self.0.load().build_with_context(builder, parent_cx)
     }
 }

@@ -30,23 +30,15 @@ use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
 use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::filter::Targets;
-use tracing_subscriber::layer::Layered;
-use tracing_subscriber::{Registry, reload};
+use tracing_subscriber::registry::LookupSpan;
 
 use crate::settings::{Settings, SettingsError};
 
 /// What transports implement over their headers: read ([`Extractor`]) and write ([`Injector`]).
 pub use opentelemetry::propagation::{Extractor, Injector};
 
-/// The subscriber below the OpenTelemetry layer: the registry with the level filter.
-pub(crate) type Base = Layered<reload::Layer<Targets, Registry>, Registry>;
-type OtelLayer = tracing_opentelemetry::OpenTelemetryLayer<Base, opentelemetry_sdk::trace::Tracer>;
-/// The slot in the global subscriber that holds the exporting layer while tracing is on.
-pub(crate) type Slot = reload::Layer<Option<OtelLayer>, Base>;
-
 struct State {
-    slot: reload::Handle<Option<OtelLayer>, Base>,
+    tracer: export::Swappable,
     provider: Mutex<Option<SdkTracerProvider>>,
     ratio: export::Ratio,
 }
@@ -60,11 +52,17 @@ pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
-/// The empty slot the logging setup puts into the global subscriber (once per process).
-pub(crate) fn slot() -> Slot {
-    let (layer, handle) = reload::Layer::new(None);
+/// The OpenTelemetry layer the logging setup puts into the global subscriber (once per
+/// process). It stays; its tracer is swapped: one that samples nothing until `system.tracing`
+/// turns exporting on. (A reload slot would hide the layer from `OpenTelemetrySpanExt`, which
+/// finds it by downcasting the subscriber.)
+pub(crate) fn layer<S>() -> tracing_opentelemetry::OpenTelemetryLayer<S, export::Swappable>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+{
+    let tracer = export::Swappable::off();
     let _ = STATE.set(State {
-        slot: handle,
+        tracer: tracer.clone(),
         provider: Mutex::new(None),
         ratio: export::Ratio::new(1.0),
     });
@@ -72,7 +70,9 @@ pub(crate) fn slot() -> Slot {
         Box::new(TraceContextPropagator::new()),
         Box::new(BaggagePropagator::new()),
     ]));
-    layer
+    tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_tracked_inactivity(false)
 }
 
 /// Starts (or stops) exporting as `system.tracing` says; the runtime calls it once the settings
@@ -97,10 +97,7 @@ pub fn init(settings: &Settings, version: &str) -> Result<(), SettingsError> {
                         message,
                     }
                 })?;
-            let layer = tracing_opentelemetry::layer()
-                .with_tracer(provider.tracer("tamarco"))
-                .with_tracked_inactivity(false);
-            let _ = state.slot.reload(Some(layer));
+            state.tracer.set(provider.tracer("tamarco"));
             let ratio = state.ratio.clone();
             let service = settings.service().to_owned();
             settings.watch("system.tracing.sampling_ratio", move |_, value| {
@@ -115,7 +112,7 @@ pub fn init(settings: &Settings, version: &str) -> Result<(), SettingsError> {
             Some(provider)
         }
         false => {
-            let _ = state.slot.reload(None);
+            state.tracer.set_off();
             None
         }
     };
