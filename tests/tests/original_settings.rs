@@ -145,7 +145,7 @@ fn assert_amqp(amqp: &Amqp, expected: AmqpValues<'_>) {
         s.vhost.as_str(),
         s.user.as_str(),
         s.password.expose().as_str(),
-        s.connection_timeout,
+        s.connection_timeout.as_secs_f64(),
         s.queues_prefix.as_str(),
     );
     assert_eq!(got, expected);
