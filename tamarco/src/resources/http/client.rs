@@ -141,6 +141,7 @@ impl HttpClient {
     /// [`url`](Self::url).
     ///
     /// ```no_run
+    /// # #[allow(dead_code)]
     /// # async fn f(orders: &tamarco::http::HttpClient) -> Result<(), tamarco::BoxError> {
     /// use tamarco::http::reqwest::Method;
     /// let answer = orders.send(Method::GET, "/orders/7", |request| request).await?;

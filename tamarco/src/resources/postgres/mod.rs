@@ -61,6 +61,7 @@
 //! ```rust,no_run
 //! # #[allow(dead_code)]
 //! # async fn transfer(db: &tamarco::postgres::Postgres) -> Result<(), tamarco::BoxError> {
+//! use tamarco::postgres::Queries as _; // execute, fetch... (also in tamarco::prelude)
 //! db.transaction(|tx| async move {
 //!     tx.execute("UPDATE accounts SET balance = balance - 10 WHERE id = $1", &[&1_i32]).await?;
 //!     tx.execute("UPDATE accounts SET balance = balance + 10 WHERE id = $1", &[&2_i32]).await?;
