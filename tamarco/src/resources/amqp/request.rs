@@ -116,7 +116,7 @@ impl<Q: fmt::Debug + 'static, R: 'static> fmt::Debug for Request<Q, R> {
     }
 }
 
-/// The requests of an input declared with [`RequestInputBuilder::stream`]; each
+/// The requests of an input declared with [`RequestInputBuilder::stream`](super::input::RequestInputBuilder::stream); each
 /// [`Request`] is answered with [`respond`](Request::respond), which also acks it.
 pub struct RequestStream<Q: 'static, R: 'static> {
     inner: EngineStream<Q, Received>,

@@ -72,7 +72,7 @@ impl<T: Send + Sync + 'static> GenericOutput<T> {
         }
     }
 
-    /// Pushes `value` to the push/pull queue `queue`, like [`PushOutput::push`].
+    /// Pushes `value` to the push/pull queue `queue`, like [`PushOutput::push`](super::PushOutput::push).
     pub fn push(
         &self,
         queue: &str,
@@ -81,7 +81,7 @@ impl<T: Send + Sync + 'static> GenericOutput<T> {
         self.send(Pattern::PushPull, queue, value, true)
     }
 
-    /// Publishes `value` to the fanout exchange of `queue`, like [`PublishOutput::publish`].
+    /// Publishes `value` to the fanout exchange of `queue`, like [`PublishOutput::publish`](super::PublishOutput::publish).
     pub fn publish(
         &self,
         queue: &str,
