@@ -62,9 +62,9 @@ impl RotatingFile {
                 .open(&self.path)?;
         } else {
             // Shift from the oldest, so no archive overwrites a newer one.
-            remove_if_present(&self.archive(self.max_files))?;
+            ignore_missing(std::fs::remove_file(self.archive(self.max_files)))?;
             for n in (1..self.max_files).rev() {
-                rename_if_present(&self.archive(n), &self.archive(n + 1))?;
+                ignore_missing(std::fs::rename(self.archive(n), self.archive(n + 1)))?;
             }
             std::fs::rename(&self.path, self.archive(1))?;
             self.file = append(&self.path)?;
@@ -84,17 +84,11 @@ fn append(path: &Path) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
 
-fn remove_if_present(path: &Path) -> io::Result<()> {
-    match std::fs::remove_file(path) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
-    }
-}
-
-fn rename_if_present(from: &Path, to: &Path) -> io::Result<()> {
-    match std::fs::rename(from, to) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
+/// An archive not there yet (fewer rotations so far than `max_files`) is not an error.
+fn ignore_missing(result: io::Result<()>) -> io::Result<()> {
+    match result {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
     }
 }
 
