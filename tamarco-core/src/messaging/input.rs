@@ -9,6 +9,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::FutureExt;
 use tokio::sync::{oneshot, watch};
 
 use super::dispatch::{Dispatch, Flow, Run, raised};
@@ -226,11 +227,17 @@ where
     {
         let mut halt = run.halt.clone();
         loop {
-            let next = tokio::select! {
-                biased;
-                () = raised(&mut halt) => return SessionEnd::Halted,
-                _ = over_rx.wait_for(Option::is_some) => return SessionEnd::Halted,
-                next = async { consumer.lock().await.next().await } => next,
+            // Taking ready messages does not yield on its own: this lets the runtime's other
+            // tasks run once the worker has used its budget.
+            tokio::task::coop::consume_budget().await;
+            let next = match ready(consumer, run, &over_rx) {
+                Some(next) => next,
+                None => tokio::select! {
+                    biased;
+                    () = raised(&mut halt) => return SessionEnd::Halted,
+                    _ = over_rx.wait_for(Option::is_some) => return SessionEnd::Halted,
+                    next = async { consumer.lock().await.next().await } => next,
+                },
             };
             let received = match next {
                 Some(Ok(received)) => received,
@@ -253,4 +260,22 @@ where
             }
         }
     }
+}
+
+/// What the consumer has ready now, without waiting, unless the input halts or the session is
+/// over (checked first, as the `select!` does). While the broker keeps up, a worker takes one
+/// message after another this way: several per wake-up, without the `select!`'s three
+/// futures (two watch waiters registered and dropped, the consumer lock awaited) per message.
+/// `None` when nothing is ready: the worker then waits in the `select!`. Consumers' `next`
+/// is cancel-safe (the `select!` drops it too), so a poll that finds nothing loses nothing.
+fn ready<C: Consumer>(
+    consumer: &tokio::sync::Mutex<C>,
+    run: &Run,
+    over: &watch::Receiver<Option<()>>,
+) -> Option<Option<Result<C::Received, BoxError>>> {
+    if run.halted() || over.borrow().is_some() {
+        return None;
+    }
+    let mut consumer = consumer.try_lock().ok()?;
+    consumer.next().now_or_never()
 }

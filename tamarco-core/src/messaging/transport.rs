@@ -37,6 +37,9 @@ pub trait Consumer: Send + 'static {
 
     /// The next message. `None` means the session ended (the broker cancelled it) and `Err`
     /// that it broke: the engine opens a new one after a backoff unless the input is stopping.
+    ///
+    /// It must be cancel-safe: the engine drops it unfinished when the input halts, and polls
+    /// it once without waiting to take what is ready before it waits.
     fn next(&mut self) -> impl Future<Output = Option<Result<Self::Received, BoxError>>> + Send;
 
     /// Stops intake when the input stops; messages already handed out are still settled.
