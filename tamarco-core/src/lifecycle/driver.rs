@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use futures_util::future::join_all;
+use tracing::Instrument as _;
 
 use super::{Progress, StopBudget, must_stop, status_after, status_during};
 use crate::error::{Error, Phase, ResourceError, error_chain};
@@ -40,11 +41,17 @@ impl Entry {
 
     /// Runs one phase's hook, setting the status the lifecycle gives it.
     pub(crate) async fn run(&self, phase: Phase) -> Result<(), Error> {
+        self.run_in(phase, super::span::hook(self.name(), phase))
+            .await
+    }
+
+    /// [`run`](Self::run) inside `span`, the hook's span.
+    async fn run_in(&self, phase: Phase, span: tracing::Span) -> Result<(), Error> {
         let (cx, resource) = (&self.cx, &self.resource);
         if let Some(status) = status_during(phase) {
             cx.status().set(status);
         }
-        let outcome = crate::panic::catch(async {
+        let hook = crate::panic::catch(async {
             match phase {
                 Phase::Bind => {
                     resource.bind_dyn(cx);
@@ -57,8 +64,11 @@ impl Entry {
                 Phase::Stop => resource.stop_boxed(cx).await,
                 Phase::PostStop => resource.post_stop_boxed(cx).await,
             }
-        })
-        .await;
+        });
+        let outcome = hook.instrument(span.clone()).await;
+        if outcome.is_err() {
+            super::span::failed(&span);
+        }
         let mut progress = self.progress.lock().expect("progress lock");
         match outcome {
             Ok(()) => {
@@ -102,9 +112,11 @@ impl Entry {
     async fn stop(&self, phase: Phase, until: tokio::time::Instant) -> Result<(), Error> {
         self.cx.set_stop_deadline(until);
         tracing::info!(resource = self.name(), "{phase}");
-        match tokio::time::timeout_at(until, self.run(phase)).await {
+        let span = super::span::hook(self.name(), phase);
+        match tokio::time::timeout_at(until, self.run_in(phase, span.clone())).await {
             Ok(outcome) => outcome,
             Err(_) => {
+                super::span::failed(&span);
                 self.progress.lock().expect("progress lock").failed = true;
                 self.cx.status().set(ResourceStatus::Failed);
                 Err(ResourceError {
@@ -135,14 +147,18 @@ impl Driver {
     /// Runs a start phase (bind to post_start) over every resource in order, stopping at the
     /// first failure.
     pub(crate) async fn start_phase(&self, phase: Phase) -> Result<(), Error> {
-        for entry in &self.entries {
-            tracing::debug!(resource = entry.name(), "{phase}");
-            entry.run(phase).await?;
-            if phase == Phase::Start {
-                tracing::info!(resource = entry.name(), "started");
+        async {
+            for entry in &self.entries {
+                tracing::debug!(resource = entry.name(), "{phase}");
+                entry.run(phase).await?;
+                if phase == Phase::Start {
+                    tracing::info!(resource = entry.name(), "started");
+                }
             }
+            Ok(())
         }
-        Ok(())
+        .instrument(super::span::phase(phase))
+        .await
     }
 
     /// Runs a stop phase over the resources that [`must_stop`], in reverse order, each within
@@ -150,6 +166,12 @@ impl Driver {
     /// all at once within the final window. A failure is logged and the others still stop;
     /// the first failure is returned.
     pub(crate) async fn stop_phase(&self, phase: Phase, budget: &StopBudget) -> Result<(), Error> {
+        self.stop_each(phase, budget)
+            .instrument(super::span::phase(phase))
+            .await
+    }
+
+    async fn stop_each(&self, phase: Phase, budget: &StopBudget) -> Result<(), Error> {
         let mut first = None;
         let mut pending = self
             .entries

@@ -12,6 +12,7 @@
 
 mod budget;
 mod driver;
+mod span;
 pub(crate) mod table;
 
 use crate::error::Phase;

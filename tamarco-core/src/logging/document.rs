@@ -8,13 +8,14 @@
 //! original's v1 lacks them), then the extra fields of the event and its spans; when an error
 //! was recorded, `stack_trace` (the error chain, one error per line), `lineno`, `process` and
 //! `thread_name`; `trace_id` and `span_id` (lowercase hex) when the event was logged inside a
-//! span exported with `system.tracing` (feature `tracing-otel`). An extra field never replaces
+//! span sampled for export with `system.tracing` (feature `tracing-otel`; none while tracing
+//! is off). An extra field never replaces
 //! one of these names.
 //!
 //! v0: `@timestamp`, `@message`, `@source` (`<type>://<host>/<path>`), `@source_host`,
 //! `@source_path`, `@tags`, `@type`, and `@fields`: `levelname`, `logger`, the extra fields,
-//! `service_name`, `deploy_name`, and on error `stack_trace`, `lineno`, `process` and
-//! `thread_name`.
+//! `service_name`, `deploy_name`, on error `stack_trace`, `lineno`, `process` and
+//! `thread_name`, and `trace_id`/`span_id` as in v1.
 //!
 //! Tags are a list (`tags = "a,b"`), or a map when given as `key=value` pairs
 //! (`tags = "customer=acme,tier=gold"`), the form the original's docs use
@@ -173,6 +174,10 @@ fn v0(record: &Record, cx: &DocContext) -> Value {
     extra_fields(record, RESERVED_V0, &mut fields);
     fields.insert("service_name".into(), cx.service.clone().into());
     fields.insert("deploy_name".into(), cx.deploy.clone().into());
+    if let Some((trace_id, span_id)) = &record.trace {
+        fields.insert("trace_id".into(), trace_id.clone().into());
+        fields.insert("span_id".into(), span_id.clone().into());
+    }
     debug_fields(record, &mut fields);
     let mut doc = Map::with_capacity(8);
     doc.insert("@timestamp".into(), rfc3339_millis(record.time).into());

@@ -118,11 +118,34 @@ struct SpanFields(Collected);
 /// The layer itself; its [`Pipeline`] is swapped when the configuration changes.
 pub(crate) struct TamarcoLayer {
     pipeline: Arc<ArcSwap<Pipeline>>,
+    #[cfg(feature = "tracing-otel")]
+    ids: crate::otel::LogIds,
 }
 
 impl TamarcoLayer {
     pub(crate) fn new(pipeline: Arc<ArcSwap<Pipeline>>) -> Self {
-        TamarcoLayer { pipeline }
+        TamarcoLayer {
+            pipeline,
+            #[cfg(feature = "tracing-otel")]
+            ids: crate::otel::LogIds::default(),
+        }
+    }
+
+    /// The ids of the sampled span the event is in (feature `tracing-otel`).
+    #[cfg(feature = "tracing-otel")]
+    fn trace_ids<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> Option<(String, String)>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        self.ids.of(&ctx.event_span(event)?)
+    }
+
+    #[cfg(not(feature = "tracing-otel"))]
+    fn trace_ids<S>(&self, _: &Event<'_>, _: &Context<'_, S>) -> Option<(String, String)>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        None
     }
 }
 
@@ -130,6 +153,11 @@ impl<S> tracing_subscriber::Layer<S> for TamarcoLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    #[cfg(feature = "tracing-otel")]
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        self.ids.register(subscriber);
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let pipeline = self.pipeline.load();
@@ -158,7 +186,8 @@ where
         if pipeline.stdout.is_none() && pipeline.sinks.is_empty() {
             return;
         }
-        let record = capture(event, &ctx, &pipeline.secrets);
+        let mut record = capture(event, &ctx, &pipeline.secrets);
+        record.trace = self.trace_ids(event, &ctx);
         if let Some(stdout) = &pipeline.stdout {
             pipeline.write_stdout(stdout, &record);
         }
@@ -219,25 +248,6 @@ where
         tags: collected.tags,
         fields: collected.fields,
         errors: collected.errors,
-        trace: trace_ids(event, ctx),
+        trace: None,
     }
-}
-
-/// The ids of the exported span the event is in (feature `tracing-otel`).
-#[cfg(feature = "tracing-otel")]
-fn trace_ids<S>(event: &Event<'_>, ctx: &Context<'_, S>) -> Option<(String, String)>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    let span = ctx.event_span(event)?;
-    let extensions = span.extensions();
-    crate::otel::ids(extensions.get::<tracing_opentelemetry::OtelData>()?)
-}
-
-#[cfg(not(feature = "tracing-otel"))]
-fn trace_ids<S>(_: &Event<'_>, _: &Context<'_, S>) -> Option<(String, String)>
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    None
 }

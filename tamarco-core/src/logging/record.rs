@@ -83,7 +83,8 @@ pub(crate) struct Collector<'a> {
 impl Collector<'_> {
     fn push(&mut self, field: &Field, value: FieldValue) {
         let name = field.name();
-        if name.starts_with("log.") || self.secrets.contains(name) {
+        // `otel.name`, `otel.kind`...: instructions to the OpenTelemetry layer, not data.
+        if name.starts_with("log.") || name.starts_with("otel.") || self.secrets.contains(name) {
             return;
         }
         self.out.fields.push((name, value));

@@ -140,11 +140,12 @@ mod captured {
         );
     }
 
-    /// A record logged inside an exported span carries its trace and span ids (hex), the
-    /// same the span exports; one outside any span carries none.
+    /// Logs a record inside a span of a tracer from `provider`, and one outside; returns the
+    /// span's ids and the two documents.
     #[cfg(feature = "tracing-otel")]
-    #[test]
-    fn records_in_an_exported_span_carry_its_trace_and_span_ids() {
+    fn log_in_a_span(
+        provider: opentelemetry_sdk::trace::SdkTracerProvider,
+    ) -> ((String, String), Vec<Value>) {
         use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
         use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
@@ -152,7 +153,6 @@ mod captured {
         let cx = DocContext::new("svc".into(), "staging".into());
         let sink = Sink::spawn("test", "test", 100, Batch::Drain(10), Capture { tx, cx }).unwrap();
         let pipeline = Arc::new(ArcSwap::from_pointee(Pipeline::for_tests(vec![sink])));
-        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
         let subscriber = Registry::default()
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
             .with(TamarcoLayer::new(Arc::clone(&pipeline)));
@@ -177,10 +177,37 @@ mod captured {
             .map(|s| serde_json::from_str(&s).unwrap())
             .collect();
         assert_eq!(got.len(), 2);
+        (expected, got)
+    }
+
+    /// A record logged inside an exported span carries its trace and span ids (hex), the
+    /// same the span exports; one outside any span carries none.
+    #[cfg(feature = "tracing-otel")]
+    #[test]
+    fn records_in_an_exported_span_carry_its_trace_and_span_ids() {
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let (expected, got) = log_in_a_span(provider);
         assert_eq!(expected.0.len(), 32);
         assert_eq!(got[0]["doc"]["trace_id"], expected.0.as_str());
         assert_eq!(got[0]["doc"]["span_id"], expected.1.as_str());
         assert!(got[1]["doc"].get("trace_id").is_none(), "{}", got[1]);
+    }
+
+    /// A span that is not sampled has ids too (its children inherit the decision), but no one
+    /// exports it: records inside it carry no ids that would lead nowhere.
+    #[cfg(feature = "tracing-otel")]
+    #[test]
+    fn records_in_a_span_not_sampled_carry_no_ids() {
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff)
+            .build();
+        let (expected, got) = log_in_a_span(provider);
+        assert_eq!(expected.0.len(), 32, "the span has ids");
+        assert_ne!(expected.0, "0".repeat(32), "the span has ids");
+        for doc in &got {
+            assert!(doc["doc"].get("trace_id").is_none(), "{doc}");
+            assert!(doc["doc"].get("span_id").is_none(), "{doc}");
+        }
     }
 
     #[test]

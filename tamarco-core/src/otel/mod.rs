@@ -16,7 +16,8 @@
 //! instance (`service.instance.id`) and `system.deploy_name` (`deployment.environment.name`).
 //!
 //! Transports call [`inject`] on the headers of what they send and [`set_parent`] on the span of
-//! what they receive; log records inside a sampled span carry `trace_id` and `span_id`.
+//! what they receive; log records inside a sampled span carry `trace_id` and `span_id` (none
+//! when tracing is off or the span was not sampled).
 
 mod config;
 mod export;
@@ -155,11 +156,30 @@ pub fn set_parent(span: &tracing::Span, headers: &dyn Extractor) {
     }
 }
 
-/// The trace and span ids (lowercase hex) of a span being exported, for log records.
-pub(crate) fn ids(data: &tracing_opentelemetry::OtelData) -> Option<(String, String)> {
-    let trace = data.trace_id()?;
-    let span = data.span_id()?;
-    (trace != opentelemetry::trace::TraceId::INVALID).then(|| (trace.to_string(), span.to_string()))
+/// Finds the trace and span ids of the span a log record was made in, when that span is
+/// sampled (exported): the ids of spans nobody exports would lead nowhere. The sampled flag is
+/// in the span's OpenTelemetry context, which only the subscriber's dispatch can reach, so the
+/// logging layer hands it over when the subscriber is registered.
+#[derive(Debug, Default)]
+pub(crate) struct LogIds(OnceLock<tracing::dispatcher::WeakDispatch>);
+
+impl LogIds {
+    /// Keeps (weakly) the dispatch of the subscriber the logging layer is part of.
+    pub(crate) fn register(&self, dispatch: &tracing::Dispatch) {
+        let _ = self.0.set(dispatch.downgrade());
+    }
+
+    /// The ids (lowercase hex) of `span`, when it is sampled.
+    pub(crate) fn of<'a, S: LookupSpan<'a>>(
+        &self,
+        span: &tracing_subscriber::registry::SpanRef<'a, S>,
+    ) -> Option<(String, String)> {
+        let dispatch = self.0.get()?.upgrade()?;
+        let cx = tracing_opentelemetry::get_otel_context(&mut span.extensions_mut(), &dispatch)?;
+        let ids = cx.span().span_context().clone();
+        (ids.is_sampled() && ids.is_valid())
+            .then(|| (ids.trace_id().to_string(), ids.span_id().to_string()))
+    }
 }
 
 /// [`set_parent`] from the headers of an HTTP request.

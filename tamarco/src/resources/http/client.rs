@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Method, RequestBuilder, Response, Url};
+use tracing::Instrument as _;
 
+use super::client_span;
 use super::discovery::{self, Balancer};
 
 use super::settings::{ClientSettings, redact_url};
@@ -129,16 +131,15 @@ impl HttpClient {
             Err(_) => client.request(method, path),
         };
         // The caller's span becomes the parent of the server's (W3C `traceparent`).
-        #[cfg(feature = "tracing-otel")]
-        let request = request.headers(tamarco_core::otel::http_headers());
-        request
+        request.headers(client_span::context_headers())
     }
 
     /// Sends a request with `method` to `path`, shaped by `build` (headers, body), and returns
     /// the answer. With `discovery`, the request goes to the service's instances in turn; an
     /// instance that refuses the connection (or drops an idempotent request unanswered) is
     /// passed over and the request goes to the next one. Without, it goes to
-    /// [`url`](Self::url).
+    /// [`url`](Self::url). With `system.tracing` on, the request is a client span, and the
+    /// server's span is its child.
     ///
     /// ```no_run
     /// # #[allow(dead_code)]
@@ -160,12 +161,27 @@ impl HttpClient {
             let settings = self.settings.lock().expect("settings lock");
             settings.as_ref().and_then(|s| s.balancer.clone())
         };
-        match balancer {
-            Some(balancer) => discovery::send(&balancer, &client, method, path, build).await,
-            None => Ok(build(client.request(method, self.url(path)?))
-                .send()
-                .await?),
-        }
+        // Where the request goes: a URL, or the instances discovery finds.
+        let target = match balancer {
+            Some(balancer) => Err(balancer),
+            None => Ok(self.url(path)?),
+        };
+        let span = client_span::start(&method, target.as_ref().ok());
+        // Built inside the span: the headers carry its context.
+        let build =
+            |request: RequestBuilder| build(request.headers(client_span::context_headers()));
+        let sending = async {
+            match target {
+                Ok(url) => build(client.request(method, url))
+                    .send()
+                    .await
+                    .map_err(BoxError::from),
+                Err(balancer) => discovery::send(&balancer, &client, method, path, build).await,
+            }
+        };
+        let outcome = sending.instrument(span.clone()).await;
+        client_span::end(&span, &outcome);
+        outcome
     }
 
     /// A GET request to `path`, relative to the base URL. See [`request`](Self::request).

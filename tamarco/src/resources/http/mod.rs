@@ -24,6 +24,8 @@ mod cache;
 #[cfg(feature = "http-client")]
 mod client;
 #[cfg(feature = "http-client")]
+mod client_span;
+#[cfg(feature = "http-client")]
 mod discovery;
 mod observe;
 mod panic;

@@ -6,6 +6,10 @@
 //!   last ack), through tamarco and through plain lapin doing the same, alternately, in the
 //!   same run; the best round of each and their ratio (goal: tamarco / lapin >= 0.9);
 //! - request/response round trips per second with 16 concurrent requesters.
+//!
+//! `bench_amqp tracing [MESSAGES] [ROUNDS]` measures the tamarco push/pull rounds only, with
+//! tracing off, on at sampling 0 and on at sampling 1 (exporting to an OTLP receiver in this
+//! process that discards what it gets), alternately.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +26,7 @@ use tamarco::amqp::{Amqp, Message, Pattern, Request};
 use tamarco::codec::Json;
 use tamarco::prelude::*;
 use tamarco::serde::{Deserialize, Serialize};
-use tamarco::serde_json::json;
+use tamarco::serde_json::{Value, json};
 use tamarco::tokio;
 use tamarco::tokio::sync::Notify;
 use tamarco_tests::amqp::{cleanup, connect, settings, unique_prefix};
@@ -62,11 +66,12 @@ struct Svc {
 #[microservice]
 impl Svc {}
 
-async fn start(service: Svc, prefix: &str) -> tamarco::Running<Svc> {
-    let settings = settings(
+async fn start(service: Svc, prefix: &str, tracing: &Value) -> tamarco::Running<Svc> {
+    let mut settings = settings(
         prefix,
         json!({"amqp": {"prefetch": PREFETCH, "heartbeat": 60}}),
     );
+    settings["system"]["tracing"] = tracing.clone();
     service
         .runtime()
         .handle_signals(false)
@@ -125,8 +130,8 @@ struct Round {
     cpu_per_message: Duration,
 }
 
-/// One round through tamarco.
-async fn tamarco_round(prefix: &str, n: u64) -> Round {
+/// One round through tamarco, with `tracing` as `system.tracing`.
+async fn tamarco_round(prefix: &str, n: u64, tracing: &Value) -> Round {
     let counter = Counter::new(n);
     let consumer = Amqp::new();
     {
@@ -140,10 +145,10 @@ async fn tamarco_round(prefix: &str, n: u64) -> Round {
             })
             .unwrap();
     }
-    let consumer = start(Svc { amqp: consumer }, prefix).await;
+    let consumer = start(Svc { amqp: consumer }, prefix, tracing).await;
     let producer = Amqp::new();
     let output = producer.push_output::<Payload>("bench", Json);
-    let producer = start(Svc { amqp: producer }, prefix).await;
+    let producer = start(Svc { amqp: producer }, prefix, tracing).await;
 
     let began = Instant::now();
     let cpu = cpu_time();
@@ -306,7 +311,7 @@ async fn request_response(prefix: &str, seconds: u64) -> (f64, Duration) {
         .unwrap();
     let client = Amqp::new();
     let echo = client.request_output::<Payload, Payload, _>("echo", Json);
-    let client = start(Svc { amqp: client }, prefix).await;
+    let client = start(Svc { amqp: client }, prefix, &json!({})).await;
     // Warm up: the reply queue is created by the first request.
     echo.request(&payload(0)).await.unwrap();
     let done = Arc::new(AtomicU64::new(0));
@@ -341,7 +346,13 @@ async fn request_response(prefix: &str, seconds: u64) -> (f64, Duration) {
 }
 
 fn main() {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("tracing") {
+        args.next();
+        let n: u64 = args.next().map_or(50_000, |a| a.parse().expect("MESSAGES"));
+        let rounds: usize = args.next().map_or(3, |a| a.parse().expect("ROUNDS"));
+        return tracing_rounds(n, rounds);
+    }
     let n: u64 = args.next().map_or(50_000, |a| a.parse().expect("MESSAGES"));
     let rounds: usize = args.next().map_or(3, |a| a.parse().expect("ROUNDS"));
     let seconds: u64 = args.next().map_or(5, |a| a.parse().expect("SECONDS"));
@@ -359,7 +370,7 @@ fn main() {
         let (mut lapin_rounds, mut tamarco_rounds) = (Vec::new(), Vec::new());
         for round in 1..=rounds {
             let lapin = lapin_round(&prefix, n).await;
-            let tamarco = tamarco_round(&prefix, n).await;
+            let tamarco = tamarco_round(&prefix, n, &json!({})).await;
             println!(
                 "  round {round}: lapin {:.0} msg/s ({:?} CPU/msg), tamarco {:.0} msg/s ({:?} CPU/msg), ratio {:.3}",
                 lapin.rate,
@@ -402,5 +413,61 @@ fn main() {
             &[(Pattern::PushPull, "bench"), (Pattern::RequestResponse, "echo")],
         )
         .await;
+    });
+}
+
+/// An OTLP/HTTP receiver in this process that answers every export and keeps nothing; returns
+/// its base URL.
+async fn discarding_receiver() -> String {
+    use tamarco::http::axum::{Router, body::Bytes, routing::post};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let router = Router::new().route("/v1/traces", post(|_: Bytes| async {}));
+    tokio::spawn(async move { tamarco::http::axum::serve(listener, router).await });
+    url
+}
+
+/// The tamarco push/pull rounds with tracing off, at sampling 0 and at sampling 1.
+fn tracing_rounds(n: u64, rounds: usize) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let prefix = unique_prefix("bench_tracing");
+        let collector = discarding_receiver().await;
+        let on = |ratio: f64| json!({"enabled": true, "endpoint": collector, "sampling_ratio": ratio});
+        let variants = [("off", json!({})), ("sampling 0", on(0.0)), ("sampling 1", on(1.0))];
+        println!(
+            "push/pull through tamarco, tracing off / on at sampling 0 / on at sampling 1 \
+             (exported to a receiver that discards): {n} messages, {rounds} rounds, alternating"
+        );
+        let mut results = vec![Vec::new(); variants.len()];
+        for round in 1..=rounds {
+            let mut line = format!("  round {round}:");
+            for (i, (name, tracing)) in variants.iter().enumerate() {
+                let result = tamarco_round(&prefix, n, tracing).await;
+                line += &format!(
+                    "  {name} {:.0} msg/s ({:?} CPU/msg)",
+                    result.rate, result.cpu_per_message
+                );
+                results[i].push(result.rate);
+            }
+            println!("{line}");
+        }
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let medians: Vec<f64> = results.iter_mut().map(median).collect();
+        println!(
+            "  median: off {:.0} msg/s, sampling 0 {:.0} msg/s (ratio {:.3}), sampling 1 {:.0} msg/s (ratio {:.3})",
+            medians[0],
+            medians[1],
+            medians[1] / medians[0],
+            medians[2],
+            medians[2] / medians[0]
+        );
+        cleanup(&prefix, &[(Pattern::PushPull, "bench")]).await;
     });
 }

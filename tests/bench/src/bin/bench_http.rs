@@ -7,6 +7,10 @@
 //!
 //! Modes: `bench_http run [SECONDS] [ROUNDS]` starts both servers (this program in the two
 //! modes below) and drives wrk; `bench_http axum PORT` and `bench_http tamarco PORT` serve.
+//! `bench_http tracing [SECONDS] [ROUNDS]` compares three tamarco servers instead: tracing
+//! off, on at sampling 0 and on at sampling 1, exporting to an OTLP receiver in this process
+//! that discards what it gets (goals: 0.97 and 0.85 of off); `BENCH_HTTP_TRACING` (JSON) is
+//! the `system.tracing` of a `tamarco` server.
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -52,24 +56,34 @@ fn main() -> ExitStatus {
                     .unwrap()
                     .extend(extra.as_object().expect("an object").clone());
             }
-            let settings = json!({"system": {"resources": {
-                "http_server": server,
-                "tamarco_http_report_server": {"port": 0},
-            }}});
+            let tracing = match std::env::var("BENCH_HTTP_TRACING") {
+                Ok(tracing) => tamarco::serde_json::from_str(&tracing).expect("JSON settings"),
+                Err(_) => json!({}),
+            };
+            let settings = json!({"system": {
+                "resources": {
+                    "http_server": server,
+                    "tamarco_http_report_server": {"port": 0},
+                },
+                "tracing": tracing,
+            }});
             let runtime = Bench::default().runtime().with_settings(settings);
             runtime.expect("valid settings").run()
         }
-        Some("run") => {
+        Some(mode @ ("run" | "tracing")) => {
             let seconds = args
                 .get(1)
                 .map_or(10, |s| s.parse().expect("SECONDS is a number"));
             let rounds = args
                 .get(2)
                 .map_or(2, |s| s.parse().expect("ROUNDS is a number"));
-            run(seconds, rounds);
+            match mode {
+                "run" => run(seconds, rounds),
+                _ => run_tracing(seconds, rounds),
+            }
             ExitStatus::Success
         }
-        _ => panic!("usage: bench_http run [SECONDS] [ROUNDS] | axum PORT | tamarco PORT"),
+        _ => panic!("usage: bench_http run|tracing [SECONDS] [ROUNDS] | axum PORT | tamarco PORT"),
     }
 }
 
@@ -106,6 +120,11 @@ impl Drop for Server {
 }
 
 fn start(mode: &str) -> (Server, SocketAddr) {
+    start_with(mode, &[])
+}
+
+/// [`start`] with extra environment variables.
+fn start_with(mode: &str, env: &[(&str, String)]) -> (Server, SocketAddr) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -118,6 +137,7 @@ fn start(mode: &str) -> (Server, SocketAddr) {
             "RUST_LOG",
             std::env::var("BENCH_HTTP_LOG").unwrap_or_else(|_| "info".to_owned()),
         )
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -231,4 +251,70 @@ fn run(seconds: u32, rounds: usize) {
 
 fn per_request(cpu_us: Option<f64>) -> String {
     cpu_us.map_or_else(String::new, |us| format!("({us:>5.2} us CPU/req)"))
+}
+
+/// An OTLP/HTTP receiver that answers every export and keeps nothing, on a thread of its own;
+/// returns its base URL.
+fn discarding_receiver() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let runtime = tamarco::tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            listener.set_nonblocking(true).unwrap();
+            let listener = tamarco::tokio::net::TcpListener::from_std(listener).unwrap();
+            let router = Router::new().route(
+                "/v1/traces",
+                tamarco::http::axum::routing::post(|_: tamarco::http::axum::body::Bytes| async {}),
+            );
+            tamarco::http::axum::serve(listener, router).await.unwrap();
+        });
+    });
+    url
+}
+
+/// Tracing off, on at sampling 0 and on at sampling 1, in alternating wrk turns.
+fn run_tracing(seconds: u32, rounds: usize) {
+    let collector = discarding_receiver();
+    let on = |ratio: f64| {
+        let tracing = json!({"enabled": true, "endpoint": collector, "sampling_ratio": ratio});
+        vec![("BENCH_HTTP_TRACING", tracing.to_string())]
+    };
+    let servers = [
+        ("off", start("tamarco")),
+        ("sampling 0", start_with("tamarco", &on(0.0))),
+        ("sampling 1", start_with("tamarco", &on(1.0))),
+    ];
+    println!(
+        "hello world with tracing off / on at sampling 0 / on at sampling 1 (exported to a \
+         receiver that discards), wrk -t2 -c50 -d{seconds}s, {rounds} rounds, turns alternating"
+    );
+    for (_, (server, addr)) in &servers {
+        wrk(server, *addr, 2);
+    }
+    let mut results = vec![Vec::new(); servers.len()];
+    for round in 1..=rounds {
+        let mut line = format!("  round {round}:");
+        for (i, (name, (server, addr))) in servers.iter().enumerate() {
+            let result = wrk(server, *addr, seconds);
+            line += &format!("  {name} {:>9.0} req/s {}", result.0, per_request(result.1));
+            results[i].push(result.0);
+        }
+        println!("{line}");
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let off = mean(&results[0]);
+    println!(
+        "  mean: off {off:.0} req/s, sampling 0 {:.0} req/s, sampling 1 {:.0} req/s",
+        mean(&results[1]),
+        mean(&results[2])
+    );
+    println!(
+        "  ratio to off: sampling 0 {:.3} (goal 0.97), sampling 1 {:.3} (goal 0.85)",
+        mean(&results[1]) / off,
+        mean(&results[2]) / off
+    );
 }
