@@ -84,7 +84,9 @@ async fn a_failing_handler_is_retried_with_backoff_then_dead_lettered() {
     let queue = MemQueue::new(&broker);
     let attempts = Arc::new(Mutex::new(Vec::new()));
     let log = Arc::clone(&attempts);
-    let spec = InputSpec::new("orders").retries(2).retry_backoff_ms(20);
+    let spec = InputSpec::new("orders")
+        .retries(2)
+        .retry_backoff(Duration::from_millis(20));
     bind_input::<_, kind::Pull, _, _, _, _, _>(&queue, spec, Text, move |m: Msg| {
         log.lock()
             .unwrap()
@@ -360,7 +362,9 @@ async fn settings_override_the_options_given_in_code() {
     let queue = MemQueue::new(&broker);
     let calls = Arc::new(AtomicU32::new(0));
     let count = Arc::clone(&calls);
-    let spec = InputSpec::new("orders").retries(5).retry_backoff_ms(10);
+    let spec = InputSpec::new("orders")
+        .retries(5)
+        .retry_backoff(Duration::from_millis(10));
     bind_input::<_, kind::Pull, _, _, _, _, _>(&queue, spec, Text, move |_m: Msg| {
         count.fetch_add(1, Ordering::Relaxed);
         async { Err::<(), BoxError>("nope".into()) }

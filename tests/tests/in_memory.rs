@@ -36,7 +36,7 @@ struct Shop {
 #[microservice]
 impl Shop {
     /// Ships an order; refuses an empty one.
-    #[input(amqp, pull = "orders", retries = 1, retry_backoff_ms = 1)]
+    #[input(amqp, pull = "orders", retries = 1, retry_backoff = "1ms")]
     async fn on_order(&self, order: Message<Order>) -> Result<(), BoxError> {
         if order.value().quantity == 0 {
             return Err(format!("empty order for {}", order.value().item).into());

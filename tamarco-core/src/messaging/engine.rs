@@ -1,32 +1,27 @@
 //! [`Engine`]: the inputs of one messaging resource, run on its [`Transport`]. The resource
-//! embeds one, declares inputs on it, starts it with its transport and stops it.
-//!
-//! Over 400 lines: declaring, starting (on the resource's transport or a test's in-memory
-//! broker), stopping and supervising share the engine's private state, kept in this one file.
+//! embeds one, declares inputs on it, starts it with its transport and stops it. Declaring and
+//! the counts live here; starting and stopping in `running`, the input loops in `supervise`.
 
 use std::fmt;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
-use futures_util::FutureExt;
 use serde_json::{Value, json};
-use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinHandle;
+use tokio::sync::mpsc;
 
-use super::dispatch::{Handle, Respond, panicked};
-use super::input::{Input, InputTask, Launch};
+use super::dispatch::{Handle, Respond};
+use super::input::{Input, InputTask};
 use super::kind::Kind;
-use super::memory::{MemoryBroker, MemoryTransport};
 use super::message::Message;
-use super::spec::{InputOptions, InputSpec};
+use super::resolve::resolve;
+use super::spec::InputSpec;
+use super::state::{Declared, Shared};
 use super::stream::{InputStream, Stream};
+use super::supervise::launch_via;
 use super::transport::Transport;
+use crate::BoxError;
 use crate::codec::{BoundCodec, Codec};
-use crate::resource::{ResourceContext, ResourceStatus};
-use crate::{BoxError, error_chain};
+use crate::resource::ResourceStatus;
 
 /// A declaration the engine refused.
 #[derive(Debug, thiserror::Error)]
@@ -48,48 +43,6 @@ pub enum EngineError {
         /// The input's name.
         input: String,
     },
-}
-
-/// The running state, kept for inputs declared after the start.
-pub(super) struct Started<Tr: Transport> {
-    via: Via<Tr>,
-    pub(super) cx: ResourceContext,
-    defaults: InputOptions,
-}
-
-/// What the inputs run on: the resource's own transport, or the in-memory broker of a test.
-enum Via<Tr: Transport> {
-    Own(Arc<Tr>),
-    Memory(Arc<MemoryTransport<Tr::Meta>>),
-}
-
-/// A declared input, as the resource's transport and the in-memory one run it (the same input
-/// behind two vtables).
-struct Declared<Tr: Transport> {
-    task: Arc<dyn InputTask<Tr>>,
-    /// `None` for streams: their deliveries carry the resource's own received type.
-    memory: Option<Arc<dyn InputTask<MemoryTransport<Tr::Meta>>>>,
-}
-
-impl<Tr: Transport> Clone for Declared<Tr> {
-    fn clone(&self) -> Self {
-        Declared {
-            task: Arc::clone(&self.task),
-            memory: self.memory.clone(),
-        }
-    }
-}
-
-pub(super) struct Shared<Tr: Transport> {
-    pub(super) resource: Mutex<Arc<str>>,
-    inputs: Mutex<Vec<Declared<Tr>>>,
-    halt: watch::Sender<bool>,
-    pub(super) started: Mutex<Option<Started<Tr>>>,
-    /// The input loops and stream readers, waited for by `stop`.
-    pub(super) tasks: Mutex<Vec<JoinHandle<()>>>,
-    /// Halts the inputs when the service begins to stop.
-    halter: Mutex<Option<JoinHandle<()>>>,
-    pub(super) failed: AtomicBool,
 }
 
 /// The inputs of one messaging resource: dispatch to handlers or streams, retries with backoff,
@@ -125,15 +78,7 @@ impl<Tr: Transport> Engine<Tr> {
     /// An engine with no inputs.
     pub fn new() -> Self {
         Engine {
-            shared: Arc::new(Shared {
-                resource: Mutex::new(Arc::from("messaging")),
-                inputs: Mutex::default(),
-                halt: watch::Sender::new(false),
-                started: Mutex::new(None),
-                tasks: Mutex::default(),
-                halter: Mutex::default(),
-                failed: AtomicBool::new(false),
-            }),
+            shared: Arc::new(Shared::new()),
         }
     }
 
@@ -266,146 +211,6 @@ impl<Tr: Transport> Engine<Tr> {
         Arc::clone(&self.shared.resource.lock().expect("resource lock"))
     }
 
-    /// Starts every input declared so far on `transport` (later ones start as they are
-    /// declared), and waits until each consumes, at most `ready_timeout`. `defaults` fill what
-    /// neither the code nor the settings (`inputs.<name>` under the resource's settings) say.
-    /// The inputs halt when the service begins to stop.
-    pub async fn start(
-        &self,
-        transport: Arc<Tr>,
-        cx: &ResourceContext,
-        defaults: InputOptions,
-        ready_timeout: Duration,
-    ) -> Result<(), BoxError> {
-        self.begin(Via::Own(transport), cx, defaults, ready_timeout)
-            .await
-    }
-
-    /// Starts the inputs as [`start`](Self::start) does, but on the in-memory `broker` instead
-    /// of the resource's transport (a test's broker: see [`MemoryBroker::for_resource`]);
-    /// handlers see `meta(envelope)` as the transport's metadata. Stream inputs cannot run
-    /// there: the start fails naming them.
-    pub async fn start_in_memory<F>(
-        &self,
-        broker: &MemoryBroker,
-        meta: F,
-        cx: &ResourceContext,
-        defaults: InputOptions,
-        ready_timeout: Duration,
-    ) -> Result<(), BoxError>
-    where
-        F: Fn(&super::memory::Envelope) -> Tr::Meta + Send + Sync + 'static,
-    {
-        let transport = Arc::new(broker.transport(meta));
-        self.begin(Via::Memory(transport), cx, defaults, ready_timeout)
-            .await
-    }
-
-    async fn begin(
-        &self,
-        via: Via<Tr>,
-        cx: &ResourceContext,
-        defaults: InputOptions,
-        ready_timeout: Duration,
-    ) -> Result<(), BoxError> {
-        *self.shared.resource.lock().expect("resource lock") = Arc::from(cx.name());
-        self.shared.halt.send_replace(false);
-        self.shared.failed.store(false, Ordering::Release);
-        let inputs = self.shared.inputs.lock().expect("inputs lock").clone();
-        let resolved = inputs
-            .iter()
-            .map(|input| resolve(cx, input.task.spec(), &defaults).map(|o| (input.clone(), o)))
-            .collect::<Result<Vec<_>, _>>()?;
-        let started = Started {
-            via,
-            cx: cx.clone(),
-            defaults,
-        };
-        let mut firsts = Vec::new();
-        {
-            let mut tasks = self.shared.tasks.lock().expect("tasks lock");
-            for (input, options) in resolved {
-                let (sender, receiver) = oneshot::channel();
-                let task = launch_via(&self.shared, &started, &input, options, Some(sender))?;
-                tasks.push(task);
-                firsts.push((input.task, receiver));
-            }
-        }
-        let stopping = cx.shutdown().clone();
-        let halt = self.shared.halt.clone();
-        let halter = tokio::spawn(async move {
-            stopping.stopping().await;
-            halt.send_replace(true);
-        });
-        let previous = self
-            .shared
-            .halter
-            .lock()
-            .expect("halter lock")
-            .replace(halter);
-        if let Some(previous) = previous {
-            previous.abort();
-        }
-        *self.shared.started.lock().expect("started lock") = Some(started);
-        for (input, first) in firsts {
-            let problem = match tokio::time::timeout(ready_timeout, first).await {
-                Ok(Ok(Ok(()))) => continue,
-                Ok(Ok(Err(problem))) => problem,
-                Ok(Err(_)) => "it stopped before consuming".to_owned(),
-                Err(_) => format!("not consuming after {ready_timeout:?}"),
-            };
-            return Err(format!(
-                "{} input `{}` cannot start: {problem}",
-                input.kind(),
-                input.spec().name()
-            )
-            .into());
-        }
-        Ok(())
-    }
-
-    /// Stops intake: inputs take no new messages, streams end after what they buffered.
-    pub fn halt(&self) {
-        self.shared.halt.send_replace(true);
-    }
-
-    /// Halts, then waits for the messages in flight to be finished and settled, at most
-    /// `timeout`; what is still running then is abandoned (its messages go back to the broker
-    /// when the transport closes). Returns whether everything finished.
-    pub async fn stop(&self, timeout: Duration) -> bool {
-        self.halt();
-        *self.shared.started.lock().expect("started lock") = None;
-        let tasks: Vec<_> = self
-            .shared
-            .tasks
-            .lock()
-            .expect("tasks lock")
-            .drain(..)
-            .collect();
-        let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
-        // The halter waits for the service's stop, which may not come (the engine can be
-        // stopped on its own).
-        if let Some(halter) = self.shared.halter.lock().expect("halter lock").take() {
-            halter.abort();
-        }
-        let finished = tokio::time::timeout(timeout, futures_util::future::join_all(tasks))
-            .await
-            .is_ok();
-        if !finished {
-            tracing::warn!(
-                resource = &*self.resource(),
-                "handlers still running after {timeout:?}; their messages go back to the broker"
-            );
-            aborts.iter().for_each(tokio::task::AbortHandle::abort);
-        }
-        finished
-    }
-
-    /// Whether an input loop ended unexpectedly (the resource is then `FAILED`).
-    pub fn failed(&self) -> bool {
-        self.shared.failed.load(Ordering::Acquire)
-    }
-
     /// The resource's status as the engine sees it: `FAILED` after an input loop ended
     /// unexpectedly, else `None` (whatever the resource says).
     pub fn status(&self) -> Option<ResourceStatus> {
@@ -435,96 +240,4 @@ impl<Tr: Transport> Engine<Tr> {
                 .collect(),
         )
     }
-}
-
-/// An input's options: settings (`inputs.<name>`) over code over the resource's defaults.
-fn resolve(
-    cx: &ResourceContext,
-    spec: &InputSpec,
-    defaults: &InputOptions,
-) -> Result<InputOptions, crate::SettingsError> {
-    let key = format!("inputs.{}", spec.name());
-    let settings = cx.settings().get_opt::<InputOptions>(&key)?;
-    Ok(settings.unwrap_or_default().or(spec.options()).or(defaults))
-}
-
-/// Spawns an input's loop on what the engine runs on; an input that cannot run there (a stream
-/// on the in-memory broker) is an error naming it.
-fn launch_via<Tr: Transport>(
-    shared: &Arc<Shared<Tr>>,
-    started: &Started<Tr>,
-    input: &Declared<Tr>,
-    options: InputOptions,
-    first: Option<oneshot::Sender<Result<(), String>>>,
-) -> Result<JoinHandle<()>, String> {
-    let cx = &started.cx;
-    match (&started.via, &input.memory) {
-        (Via::Own(transport), _) => Ok(launch(
-            shared,
-            Arc::clone(transport),
-            cx,
-            Arc::clone(&input.task),
-            options,
-            first,
-        )),
-        (Via::Memory(transport), Some(task)) => Ok(launch(
-            shared,
-            Arc::clone(transport),
-            cx,
-            Arc::clone(task),
-            options,
-            first,
-        )),
-        (Via::Memory(_), None) => Err(format!(
-            "{} input `{}` is a stream, which cannot run on the in-memory broker",
-            input.task.kind(),
-            input.task.spec().name()
-        )),
-    }
-}
-
-/// Spawns an input's loop under supervision: a loop that panics, fails or ends while the input
-/// should run marks the resource `FAILED` and says so in the log.
-fn launch<Tr: Transport, T: Transport>(
-    shared: &Arc<Shared<Tr>>,
-    transport: Arc<T>,
-    cx: &ResourceContext,
-    input: Arc<dyn InputTask<T>>,
-    options: InputOptions,
-    first: Option<oneshot::Sender<Result<(), String>>>,
-) -> JoinHandle<()> {
-    let resource: Arc<str> = Arc::from(cx.name());
-    let launch = Launch {
-        transport,
-        resource: Arc::clone(&resource),
-        options,
-        halt: shared.halt.subscribe(),
-        first,
-    };
-    let cx = cx.clone();
-    let shared = Arc::clone(shared);
-    let name = input.spec().name().to_owned();
-    let stream = input.mode() == "stream";
-    tokio::spawn(async move {
-        let ended = AssertUnwindSafe(input.run(launch)).catch_unwind().await;
-        let problem = match ended {
-            Ok(Ok(())) if *shared.halt.borrow() => return,
-            Ok(Ok(())) => {
-                // A stream whose reader went away ends its input on purpose.
-                if stream {
-                    return;
-                }
-                "it ended while the resource runs".to_owned()
-            }
-            Ok(Err(error)) => error_chain(&*error),
-            Err(panic) => panicked("its loop", &*panic),
-        };
-        shared.failed.store(true, Ordering::Release);
-        cx.status().set(ResourceStatus::Failed);
-        tracing::error!(
-            resource = &*resource,
-            input = name,
-            "input stopped unexpectedly, so the resource is FAILED: {problem}"
-        );
-    })
 }

@@ -42,18 +42,22 @@ pub(crate) trait InputTask<Tr: Transport>: Send + Sync + 'static {
     fn mode(&self) -> &'static str;
     fn codec(&self) -> &str;
     fn stats(&self) -> &Arc<InputStats>;
-    /// Consumes until the input halts (`Ok`); an `Err` is an unexpected end.
+    /// Consumes until the input halts (`Ok`); an `Err` is an unexpected end. Runs again after
+    /// a restart of its resource, until it is [released](Self::release).
     fn run(self: Arc<Self>, launch: Launch<Tr>) -> BoxFuture<'static, Result<(), BoxError>>;
+    /// Drops the dispatcher once the run in progress ends: a stream ends, a handler's captured
+    /// service is freed. The input cannot run again.
+    fn release(&self);
 }
 
-/// An input with its dispatcher, which the first run takes (a run that ends drops it: a
-/// stream ends, a handler's captured service is released).
+/// An input with its dispatcher, which every run shares until the service stops and the
+/// engine releases it (a restart of the resource runs it again).
 pub(crate) struct Input<D> {
     pub(crate) spec: InputSpec,
     pub(crate) kind: &'static str,
     pub(crate) codec: String,
     pub(crate) stats: Arc<InputStats>,
-    pub(crate) dispatch: Mutex<Option<D>>,
+    pub(crate) dispatch: Mutex<Option<Arc<D>>>,
 }
 
 impl<D> Input<D> {
@@ -63,7 +67,7 @@ impl<D> Input<D> {
             kind,
             codec,
             stats: Arc::new(InputStats::default()),
-            dispatch: Mutex::new(Some(dispatch)),
+            dispatch: Mutex::new(Some(Arc::new(dispatch))),
         }
     }
 }
@@ -95,9 +99,9 @@ where
 
     fn run(self: Arc<Self>, launch: Launch<Tr>) -> BoxFuture<'static, Result<(), BoxError>> {
         Box::pin(async move {
-            let dispatch = self.dispatch.lock().expect("dispatch lock").take();
+            let dispatch = self.dispatch.lock().expect("dispatch lock").clone();
             let Some(dispatch) = dispatch else {
-                return Err("the input already ran once; declare it again to consume again".into());
+                return Err("the input was released when the service stopped".into());
             };
             let info = InputInfo {
                 name: Arc::from(self.spec.name()),
@@ -113,8 +117,12 @@ where
                 stats: Arc::clone(&self.stats),
                 halt: launch.halt,
             });
-            consume(&*launch.transport, &dispatch, &run, launch.first).await
+            consume(&*launch.transport, &*dispatch, &run, launch.first).await
         })
+    }
+
+    fn release(&self) {
+        self.dispatch.lock().expect("dispatch lock").take();
     }
 }
 

@@ -13,7 +13,7 @@
 //!   metadata: a panicking codec, `Deserialize` or header accessor dead-letters the message
 //!   (reason `decode` or `headers`) instead of killing the input;
 //! - **retries**: a handler error or panic is retried `retries` times with a doubling backoff
-//!   (from `retry_backoff_ms`, at most 30 s), then the message is **dead-lettered** with the
+//!   (from `retry_backoff`, at most 30 s), then the message is **dead-lettered** with the
 //!   reason, error, input and attempts in its headers ([`dead_letter_headers`]); a dead-letter
 //!   target that refuses is tried again with a backoff, then the message is requeued; with
 //!   `max_deliveries`, a message the broker delivered more often is dead-lettered unhandled;
@@ -38,9 +38,13 @@ pub mod kind;
 pub mod memory;
 mod message;
 mod reader;
+mod resolve;
+mod running;
 mod spec;
+mod state;
 mod stats;
 mod stream;
+mod supervise;
 mod traced;
 mod transport;
 

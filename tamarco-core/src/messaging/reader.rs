@@ -65,7 +65,7 @@ impl<Tr: Transport> Engine<Tr> {
                 "the stream reader failed, so the resource is FAILED: {problem}"
             );
         });
-        self.shared.tasks.lock().expect("tasks lock").push(task);
+        self.shared.readers.lock().expect("readers lock").push(task);
         Ok(())
     }
 }

@@ -61,16 +61,10 @@ impl InputSpec {
         self
     }
 
-    /// The wait before the first retry, in milliseconds; it doubles each time.
-    pub fn retry_backoff_ms(mut self, ms: u64) -> Self {
-        self.options.retry_backoff_ms = Some(ms);
-        self
-    }
-
     /// The wait before the first retry; it doubles each time.
-    pub fn retry_backoff(self, backoff: Duration) -> Self {
-        let ms = u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX);
-        self.retry_backoff_ms(ms)
+    pub fn retry_backoff(mut self, backoff: Duration) -> Self {
+        self.options.retry_backoff = Some(backoff.into());
+        self
     }
 
     /// The dead-letter target, as the transport understands it (a queue, a topic).
@@ -100,8 +94,10 @@ pub struct InputOptions {
     pub prefetch: Option<u16>,
     /// Retries of a failing handler.
     pub retries: Option<u32>,
-    /// The wait before the first retry, in milliseconds.
-    pub retry_backoff_ms: Option<u64>,
+    /// The wait before the first retry: a [settings duration](crate::settings::Duration)
+    /// (`0.5`, `"250ms"`, `"1s"`). The former `retry_backoff_ms` (milliseconds) is read in its
+    /// place, with a warning naming both keys.
+    pub retry_backoff: Option<crate::settings::Duration>,
     /// The dead-letter target.
     pub dead_letter: Option<String>,
     /// The most deliveries of one message before it is dead-lettered.
@@ -115,7 +111,7 @@ impl InputOptions {
             concurrency: self.concurrency.or(fallback.concurrency),
             prefetch: self.prefetch.or(fallback.prefetch),
             retries: self.retries.or(fallback.retries),
-            retry_backoff_ms: self.retry_backoff_ms.or(fallback.retry_backoff_ms),
+            retry_backoff: self.retry_backoff.or(fallback.retry_backoff),
             dead_letter: self.dead_letter.or_else(|| fallback.dead_letter.clone()),
             max_deliveries: self.max_deliveries.or(fallback.max_deliveries),
         }
@@ -176,6 +172,8 @@ impl InputInfo {
 
     /// The wait before the first retry (100 ms when nothing says).
     pub fn retry_backoff(&self) -> Duration {
-        Duration::from_millis(self.options.retry_backoff_ms.unwrap_or(100))
+        self.options
+            .retry_backoff
+            .map_or(Duration::from_millis(100), |backoff| *backoff)
     }
 }

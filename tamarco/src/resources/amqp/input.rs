@@ -111,7 +111,7 @@ macro_rules! spec_setters {
             self
         }
 
-        /// The wait before the first retry; it doubles each time (setting `retry_backoff_ms`
+        /// The wait before the first retry; it doubles each time (setting `retry_backoff`
         /// under the input's own key, else the resource's `retry_backoff`).
         pub fn retry_backoff(mut self, backoff: Duration) -> Self {
             self.spec = self.spec.retry_backoff(backoff);

@@ -38,9 +38,7 @@ impl Resource for Amqp {
             prefetch: Some(settings.prefetch),
             concurrency: Some(settings.concurrency),
             retries: Some(settings.retries),
-            retry_backoff_ms: Some(
-                u64::try_from(settings.retry_backoff.as_millis()).unwrap_or(u64::MAX),
-            ),
+            retry_backoff: Some(settings.retry_backoff.into()),
             dead_letter: Some(settings.dead_letter_queue.clone()),
             max_deliveries: None,
         };

@@ -128,7 +128,7 @@ pub struct AmqpSettings {
     /// messages), and the queue stays on the broker until deleted.
     pub durable_subscriptions: bool,
     /// Per-input options by the input's queue name (`concurrency`, `prefetch`, `retries`,
-    /// `retry_backoff_ms`, `dead_letter`, `max_deliveries`), read by the message engine; they
+    /// `retry_backoff`, `dead_letter`, `max_deliveries`), read by the message engine; they
     /// override the attribute's options and the defaults above.
     pub inputs: serde_json::Map<String, serde_json::Value>,
 }

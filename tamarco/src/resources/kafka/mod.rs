@@ -61,7 +61,7 @@
 //! | `commit_interval` | `1s` | how often handled offsets are committed (also on rebalance and stop) |
 //! | `connect_timeout` | `10s` | `start` fails when no broker answers within it |
 //! | `stop_timeout` | half the grace period | how long `stop` waits for in-flight records |
-//! | `inputs.<input>` | none | the engine's per-input options: `concurrency`, `prefetch`, `retries`, `retry_backoff_ms`, `dead_letter` (a topic pattern) |
+//! | `inputs.<input>` | none | the engine's per-input options: `concurrency`, `prefetch`, `retries`, `retry_backoff`, `dead_letter` (a topic pattern) |
 //! | `client`, `consumer`, `producer` | none | librdkafka options for every client, consumers only, the producer only |
 //!
 //! The option maps pass straight to librdkafka, nested or dotted alike (`sasl: {mechanism:
@@ -321,9 +321,7 @@ impl Resource for Kafka {
             concurrency: Some(1),
             prefetch: Some(32),
             retries: Some(config.retries),
-            retry_backoff_ms: Some(
-                u64::try_from(config.retry_backoff.as_millis()).unwrap_or(u64::MAX),
-            ),
+            retry_backoff: Some(config.retry_backoff.into()),
             dead_letter: Some(config.dead_letter_topic.clone()),
             max_deliveries: None,
         };

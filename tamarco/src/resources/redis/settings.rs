@@ -65,7 +65,7 @@ pub struct RedisSettings {
     /// The time `stop` waits for commands in flight.
     pub stop_timeout: SettingDuration,
     /// Per-input options of the `subscribe` and `stream` inputs, by channel or stream
-    /// (`concurrency`, `retries`, `retry_backoff_ms`, `dead_letter`...), read by the message
+    /// (`concurrency`, `retries`, `retry_backoff`, `dead_letter`...), read by the message
     /// engine.
     pub inputs: serde_json::Map<String, serde_json::Value>,
     /// How `stream` inputs and outputs work.
