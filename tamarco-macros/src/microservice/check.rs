@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
+use super::block::TaskBlock;
 use super::input::Input;
-use super::model::{ResourceField, Service, TaskBlock, settings_segment};
+use super::model::{ResourceField, Service, settings_segment};
 use super::output::Output;
 use super::route::{Route, path_shape};
 use crate::diagnostics::Diagnostics;

@@ -5,7 +5,8 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{ItemImpl, ItemStruct};
 
-use super::model::{Service, TaskBlock, TaskKind};
+use super::block::{TaskBlock, TaskKind};
+use super::model::Service;
 use super::wire;
 use crate::paths::Private;
 
@@ -47,9 +48,11 @@ pub(crate) fn service(item: &ItemStruct, service: &Service, p: &Private) -> Toke
                 #p::Option::Some(#p::EmbeddedSettings { file: #file, yaml: #embed });
         }
     });
-    // `Default` is required at the `main` the user wrote.
+    // `Default` is required at the `main` the user wrote: the type is named there too, or the
+    // error would point at the struct's name.
     let main = service.main.map(|span| {
-        let default = quote_spanned!(span=> <#ident as ::core::default::Default>::default());
+        let at_main = syn::Ident::new(&ident.to_string(), span);
+        let default = quote_spanned!(span=> <#at_main as ::core::default::Default>::default());
         quote! {
             fn main() -> #p::ExitStatus {
                 #p::Microservice::run(#default)

@@ -1,11 +1,12 @@
 //! `#[input(<resource>, <kind> = "<name>", options...)]` on a method of the impl block:
 //! parsing and the checks that look at one input.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
 use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, Ident, LitInt, LitStr, Type};
 
 use super::args::set_once;
+use super::duration;
 use super::signature::{check_receiver_and_generics, takes_arc_self};
 use super::wiring::Head;
 use crate::diagnostics::Diagnostics;
@@ -20,13 +21,7 @@ pub(crate) const KINDS: &[(&str, &str)] = &[
 ];
 
 /// Numeric options, in the order the engine's `InputSpec` builder takes them.
-const NUMBERS: &[&str] = &[
-    "concurrency",
-    "prefetch",
-    "retries",
-    "retry_backoff_ms",
-    "max_deliveries",
-];
+const NUMBERS: &[&str] = &["concurrency", "prefetch", "retries", "max_deliveries"];
 
 /// One `#[input]` method.
 pub(crate) struct Input {
@@ -39,6 +34,8 @@ pub(crate) struct Input {
     /// Numeric options the user wrote, by builder method.
     pub(crate) numbers: Vec<(Ident, LitInt)>,
     pub(crate) dead_letter: Option<LitStr>,
+    /// `retry_backoff = "250ms"`, as a `core::time::Duration` expression.
+    pub(crate) retry_backoff: Option<TokenStream>,
     /// `stream`: the method reads an `InputStream` instead of handling one message.
     pub(crate) stream: bool,
     pub(crate) handler: Ident,
@@ -78,6 +75,7 @@ pub(crate) fn parse(
         codec: options.codec,
         numbers: options.numbers,
         dead_letter: options.dead_letter,
+        retry_backoff: options.retry_backoff,
         stream: options.stream.is_some(),
         handler: sig.ident.clone(),
         message: message?,
@@ -91,6 +89,7 @@ struct Options {
     codec: Option<syn::Path>,
     numbers: Vec<(Ident, LitInt)>,
     dead_letter: Option<LitStr>,
+    retry_backoff: Option<TokenStream>,
     stream: Option<Ident>,
 }
 
@@ -118,6 +117,17 @@ fn parse_args(diag: &mut Diagnostics, attr: &Attribute) -> Option<Parsed> {
             "codec" => set_once(&meta, &mut options.codec, meta.value()?.parse()?),
             "dead_letter" => set_once(&meta, &mut options.dead_letter, meta.value()?.parse()?),
             "stream" => set_once(&meta, &mut options.stream, key),
+            "retry_backoff" => {
+                let backoff = duration::parse(&meta.value()?.parse()?)?;
+                set_once(&meta, &mut options.retry_backoff, backoff)
+            }
+            "retry_backoff_ms" => {
+                let ms: LitInt = meta.value()?.parse()?;
+                Err(syn::Error::new(
+                    key.span(),
+                    format!("`retry_backoff_ms` is now `retry_backoff`, a duration: `retry_backoff = \"{}ms\"`", ms.base10_digits()),
+                ))
+            }
             number if NUMBERS.contains(&number) => {
                 let value: LitInt = meta.value()?.parse()?;
                 value.base10_parse::<u32>()?;
@@ -128,7 +138,7 @@ fn parse_args(diag: &mut Diagnostics, attr: &Attribute) -> Option<Parsed> {
                 Ok(())
             }
             _ => Err(meta.error(format!(
-                "unknown `input` option; expected the kind (`{}` = \"<name>\"), `codec`, `{}`, `dead_letter` or `stream`",
+                "unknown `input` option; expected the kind (`{}` = \"<name>\"), `codec`, `{}`, `retry_backoff`, `dead_letter` or `stream`",
                 kinds.join("`, `"),
                 NUMBERS.join("`, `")
             ))),

@@ -5,7 +5,9 @@
 //! [`TaskSet`]: https://docs.rs/tamarco/latest/tamarco/trait.TaskSet.html
 
 mod args;
+mod block;
 mod check;
+mod duration;
 mod embedded;
 mod expand;
 mod input;
@@ -94,8 +96,8 @@ pub(crate) fn parse_service(
 pub(crate) fn parse_task_block(
     item: &mut syn::ItemImpl,
     diag: &mut Diagnostics,
-) -> Option<model::TaskBlock> {
-    let mut block = model::TaskBlock::parse(item, diag);
+) -> Option<block::TaskBlock> {
+    let mut block = block::TaskBlock::parse(item, diag);
     check::tasks(diag, &block);
     check::routes(diag, &mut block.routes);
     check::inputs(diag, &mut block.inputs);

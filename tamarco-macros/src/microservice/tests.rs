@@ -157,7 +157,7 @@ fn the_macro_knows_the_runtimes_default_resources_and_hooks() {
         .iter()
         .map(|phase| phase.as_str())
         .collect();
-    assert_eq!(super::model::HOOKS, hooks);
+    assert_eq!(super::block::HOOKS, hooks);
 }
 
 #[test]

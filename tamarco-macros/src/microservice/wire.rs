@@ -13,8 +13,9 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, Type};
 
+use super::block::TaskBlock;
 use super::input::{Input, inner_type_span};
-use super::model::{Service, TaskBlock};
+use super::model::Service;
 use crate::paths::Private;
 
 /// The lookup macro's name for the service `ident`.
@@ -179,6 +180,10 @@ fn input_binding(input: &Input, lookup: &TokenStream, p: &Private) -> TokenStrea
         .iter()
         .map(|(key, value)| quote!(.#key(#value)));
     let dead_letter = input.dead_letter.iter().map(|dl| quote!(.dead_letter(#dl)));
+    let retry_backoff = input
+        .retry_backoff
+        .iter()
+        .map(|b| quote!(.retry_backoff(#b)));
     let codec = codec(input.codec.as_ref(), &input.message, p);
     let receiver = match input.by_arc {
         true => quote!(__tamarco_s),
@@ -216,7 +221,7 @@ fn input_binding(input: &Input, lookup: &TokenStream, p: &Private) -> TokenStrea
         #(#cfg)*
         #bind(
             #target,
-            #p::InputSpec::new(#name) #(#numbers)* #(#dead_letter)*,
+            #p::InputSpec::new(#name) #(#numbers)* #(#retry_backoff)* #(#dead_letter)*,
             #codec,
             {
                 let __tamarco_s = #p::Arc::clone(__tamarco_svc);

@@ -31,7 +31,7 @@ struct Prices {
 
 #[microservice]
 impl Prices {
-    #[input(amqp, subscribe = "prices", concurrency = 4, prefetch = 16, retries = 3, retry_backoff_ms = 100, dead_letter = "prices.dead", max_deliveries = 5)]
+    #[input(amqp, subscribe = "prices", concurrency = 4, prefetch = 16, retries = 3, retry_backoff = "100ms", dead_letter = "prices.dead", max_deliveries = 5)]
     async fn on_price(&self, price: Message<Price>) -> Result<(), BoxError> {
         let _ = price.value().cents;
         Ok(())
