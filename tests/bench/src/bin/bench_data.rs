@@ -10,8 +10,15 @@
 //!   them all) and through a bare HTTP client posting the same batches (goal: >= 0.9x). Starts
 //!   its own `influxd`.
 //!
-//! `tests/bench/data.sh [rounds]` (default 3). Needs the
-//! machine's PostgreSQL and Redis, and `influxd`.
+//! Both Postgres pools connect in plain text (`sslmode: disable` for the resource, `NoTls` for
+//! the bare pool): the resource's default `prefer` would encrypt with TLS where the server
+//! offers it, which measures rustls and the server's OpenSSL rather than the resource.
+//! Each comparison also prints the bench process's CPU time per operation (the client's threads,
+//! the runtime's idle spinning included; the servers' CPU is not in it), another view than the
+//! rates on a loaded machine.
+//!
+//! `tests/bench/data.sh [rounds] [postgres|redis|influxdb ...]` (default 3 rounds, all three).
+//! Needs the machine's PostgreSQL and Redis, and `influxd`.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,13 +51,34 @@ async fn context<R: tamarco::Resource>(
     (cx, resource)
 }
 
-/// Runs `CALLERS` tasks, each calling `op(i)` for its share of `total`; returns ops per second.
-async fn concurrently<F, Fut>(total: usize, op: F) -> f64
+/// The CPU time this process's threads have used (their schedstat, in nanoseconds; a thread
+/// that ended is no longer counted, and the runtime's workers live as long as the bench).
+fn cpu_time() -> Duration {
+    let tasks = std::fs::read_dir("/proc/self/task").into_iter().flatten();
+    let nanos = tasks
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    Duration::from_nanos(nanos)
+}
+
+/// One side's rounds: operations per second, and CPU microseconds per operation.
+#[derive(Default)]
+struct Side {
+    rates: Vec<f64>,
+    cpu_us: Vec<f64>,
+}
+
+/// Runs `CALLERS` tasks, each calling `op(i)` for its share of `total`, and records the rate and
+/// the CPU time per operation in `side`.
+async fn concurrently<F, Fut>(side: &mut Side, total: usize, op: F)
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
     let op = Arc::new(op);
+    let cpu = cpu_time();
     let began = Instant::now();
     let tasks: Vec<_> = (0..CALLERS)
         .map(|caller| {
@@ -65,19 +93,31 @@ where
     for task in tasks {
         task.await.expect("a caller");
     }
-    total as f64 / began.elapsed().as_secs_f64()
+    side.rates
+        .push(total as f64 / began.elapsed().as_secs_f64());
+    side.cpu_us
+        .push(cpu_time().saturating_sub(cpu).as_secs_f64() * 1e6 / total as f64);
 }
 
-fn report(what: &str, ours: &[f64], bare: &[f64], unit: &str) {
+fn report(what: &str, ours: &Side, bare: &Side, unit: &str) {
     let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    let least = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+    let rounded = |v: &[f64]| v.iter().map(|v| v.round()).collect::<Vec<_>>();
     println!(
         "{what}: tamarco {:.0} {unit}, bare {:.0} {unit}, ratio {:.3} (rounds: tamarco {:?}, bare {:?})",
-        best(ours),
-        best(bare),
-        best(ours) / best(bare),
-        ours.iter().map(|v| v.round()).collect::<Vec<_>>(),
-        bare.iter().map(|v| v.round()).collect::<Vec<_>>(),
+        best(&ours.rates),
+        best(&bare.rates),
+        best(&ours.rates) / best(&bare.rates),
+        rounded(&ours.rates),
+        rounded(&bare.rates),
     );
+    if !ours.cpu_us.is_empty() {
+        println!(
+            "{what}: client CPU per op (least of the rounds) tamarco {:.1} us, bare {:.1} us",
+            least(&ours.cpu_us),
+            least(&bare.cpu_us),
+        );
+    }
 }
 
 async fn bench_postgres(rounds: usize) {
@@ -85,7 +125,7 @@ async fn bench_postgres(rounds: usize) {
     let (cx, db) = context(
         "db",
         Postgres::new(),
-        schema.settings(json!({"pool_size": CALLERS})),
+        schema.settings(json!({"pool_size": CALLERS, "sslmode": "disable"})),
     )
     .await;
     db.batch_execute(
@@ -112,35 +152,31 @@ async fn bench_postgres(rounds: usize) {
         .build()
         .expect("a pool");
     let sql = "SELECT id, v FROM kv WHERE id = $1";
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let (mut ours, mut theirs) = (Side::default(), Side::default());
     for _ in 0..rounds {
         let db = Arc::clone(&db);
-        ours.push(
-            concurrently(PG_QUERIES, move |i| {
-                let db = Arc::clone(&db);
-                async move {
-                    let id = (i % 1000) as i32;
-                    let (got, _v): (i32, String) = db.fetch_one(sql, &[&id]).await.expect("a row");
-                    assert_eq!(got, id);
-                }
-            })
-            .await,
-        );
+        concurrently(&mut ours, PG_QUERIES, move |i| {
+            let db = Arc::clone(&db);
+            async move {
+                let id = (i % 1000) as i32;
+                let (got, _v): (i32, String) = db.fetch_one(sql, &[&id]).await.expect("a row");
+                assert_eq!(got, id);
+            }
+        })
+        .await;
         let bare = bare.clone();
-        theirs.push(
-            concurrently(PG_QUERIES, move |i| {
-                let bare = bare.clone();
-                async move {
-                    let id = (i % 1000) as i32;
-                    let client = bare.get().await.expect("a connection");
-                    let statement = client.prepare_cached(sql).await.expect("prepared");
-                    let row = client.query_one(&statement, &[&id]).await.expect("a row");
-                    let (got, _v): (i32, String) = (row.get(0), row.get(1));
-                    assert_eq!(got, id);
-                }
-            })
-            .await,
-        );
+        concurrently(&mut theirs, PG_QUERIES, move |i| {
+            let bare = bare.clone();
+            async move {
+                let id = (i % 1000) as i32;
+                let client = bare.get().await.expect("a connection");
+                let statement = client.prepare_cached(sql).await.expect("prepared");
+                let row = client.query_one(&statement, &[&id]).await.expect("a row");
+                let (got, _v): (i32, String) = (row.get(0), row.get(1));
+                assert_eq!(got, id);
+            }
+        })
+        .await;
     }
     report(
         "postgres SELECT by primary key",
@@ -158,33 +194,29 @@ async fn bench_redis(rounds: usize) {
     let bare = tamarco::redis::redis::aio::ConnectionManager::new(client)
         .await
         .expect("a connection");
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let (mut ours, mut theirs) = (Side::default(), Side::default());
     for _ in 0..rounds {
         let redis = Arc::clone(&redis);
-        ours.push(
-            concurrently(REDIS_PAIRS, move |i| {
-                let redis = Arc::clone(&redis);
-                async move {
-                    let key = format!("tamarco-bench:{}", i % 1000);
-                    redis.set(&key, i).await.expect("SET");
-                    let _: i64 = redis.get(&key).await.expect("GET");
-                }
-            })
-            .await,
-        );
+        concurrently(&mut ours, REDIS_PAIRS, move |i| {
+            let redis = Arc::clone(&redis);
+            async move {
+                let key = format!("tamarco-bench:{}", i % 1000);
+                redis.set(&key, i).await.expect("SET");
+                let _: i64 = redis.get(&key).await.expect("GET");
+            }
+        })
+        .await;
         let bare = bare.clone();
-        theirs.push(
-            concurrently(REDIS_PAIRS, move |i| {
-                let mut bare = bare.clone();
-                async move {
-                    use tamarco::redis::redis::AsyncCommands;
-                    let key = format!("tamarco-bench:{}", i % 1000);
-                    let () = bare.set(&key, i).await.expect("SET");
-                    let _: i64 = bare.get(&key).await.expect("GET");
-                }
-            })
-            .await,
-        );
+        concurrently(&mut theirs, REDIS_PAIRS, move |i| {
+            let mut bare = bare.clone();
+            async move {
+                use tamarco::redis::redis::AsyncCommands;
+                let key = format!("tamarco-bench:{}", i % 1000);
+                let () = bare.set(&key, i).await.expect("SET");
+                let _: i64 = bare.get(&key).await.expect("GET");
+            }
+        })
+        .await;
     }
     report("redis SET+GET pairs", &ours, &theirs, "pairs/s");
     let keys: Vec<String> = (0..1000).map(|i| format!("tamarco-bench:{i}")).collect();
@@ -211,7 +243,7 @@ async fn bench_influx(rounds: usize) {
     .await;
     let http = tamarco::http::client_builder().build().expect("a client");
     let url = format!("{}/write?db=bench&precision=ns", server.url());
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let (mut ours, mut theirs) = (Side::default(), Side::default());
     for _ in 0..rounds {
         let before = influx.written();
         let began = Instant::now();
@@ -222,7 +254,8 @@ async fn bench_influx(rounds: usize) {
             assert!(influx.dropped() == 0, "points dropped");
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
-        ours.push(POINTS as f64 / began.elapsed().as_secs_f64());
+        ours.rates
+            .push(POINTS as f64 / began.elapsed().as_secs_f64());
 
         let began = Instant::now();
         for chunk in (0..POINTS).collect::<Vec<_>>().chunks(BATCH) {
@@ -234,7 +267,9 @@ async fn bench_influx(rounds: usize) {
             let response = http.post(&url).body(body).send().await.expect("sent");
             assert!(response.status().is_success(), "{}", response.status());
         }
-        theirs.push(POINTS as f64 / began.elapsed().as_secs_f64());
+        theirs
+            .rates
+            .push(POINTS as f64 / began.elapsed().as_secs_f64());
     }
     report("influxdb points", &ours, &theirs, "points/s");
     let mut cx = cx;
@@ -243,15 +278,21 @@ async fn bench_influx(rounds: usize) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let rounds = std::env::args()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(3);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let rounds = args.first().and_then(|n| n.parse().ok()).unwrap_or(3);
+    let only = args.get(1..).unwrap_or_default();
+    let run = |what: &str| only.is_empty() || only.iter().any(|o| o == what);
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("load average before: {}", load.trim());
-    bench_postgres(rounds).await;
-    bench_redis(rounds).await;
-    bench_influx(rounds).await;
+    if run("postgres") {
+        bench_postgres(rounds).await;
+    }
+    if run("redis") {
+        bench_redis(rounds).await;
+    }
+    if run("influxdb") {
+        bench_influx(rounds).await;
+    }
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!("load average after: {}", load.trim());
 }
