@@ -1,12 +1,16 @@
-//! `tamarco::testing` with the AMQP resource on an in-memory broker: `#[input]` handlers fed
-//! with messages and `#[output]`s captured, while the settings point the resource at a port
-//! where no broker listens (so nothing here can have reached RabbitMQ).
+//! `tamarco::testing` with the AMQP, Kafka and Redis resources on an in-memory broker:
+//! `#[input]` handlers fed with messages, `#[output]`s captured, AMQP requests answered, while
+//! the settings point each resource at a port where no broker listens (so nothing here can
+//! have reached a broker). Also: each service's captured log records. (Over 400 lines: the
+//! three resources' cases share the message types and the dead-port settings.)
 
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use tamarco::amqp::{Amqp, Message, PushOutput};
+use tamarco::amqp::{Amqp, Message, PushOutput, RequestOutput};
+use tamarco::kafka::{Kafka, TopicOutput};
 use tamarco::prelude::*;
+use tamarco::redis::{PubSubMeta, PublishOutput, Redis, StreamMeta, StreamOutput};
 use tamarco::serde::{Deserialize, Serialize};
 use tamarco::testing::{DeadReason, Envelope, Outcome, TestService};
 
@@ -31,6 +35,12 @@ struct Shop {
     amqp: Amqp,
     #[output(amqp, push = "shipments")]
     shipments: PushOutput<Order>,
+    /// Answered by the service's own `quotes` input.
+    #[output(amqp, request = "quotes")]
+    quote: RequestOutput<Order, Quote>,
+    /// Answered by whatever the test registers.
+    #[output(amqp, request = "stock")]
+    stock: RequestOutput<String, u32>,
 }
 
 #[microservice]
@@ -41,6 +51,7 @@ impl Shop {
         if order.value().quantity == 0 {
             return Err(format!("empty order for {}", order.value().item).into());
         }
+        tamarco::tracing::info!(item = %order.value().item, password = "hunter2", "shipping");
         self.shipments.push(order.value()).await?;
         Ok(())
     }
@@ -152,6 +163,241 @@ async fn a_request_input_answers_on_the_in_memory_broker() {
         }
     );
     shop.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn request_outputs_are_answered_by_a_responder_or_the_services_own_input() {
+    let shop = shop().start().await.unwrap();
+    let amqp = shop.broker("amqp").unwrap();
+    let order = Order {
+        item: "tea".to_owned(),
+        quantity: 3,
+    };
+    // The service's own request input answers (the routing key is the queue's name).
+    let quote = shop.service().quote.request(&order).await.unwrap();
+    assert_eq!(quote.item, "tea@quotes");
+    assert_eq!(quote.total_cents, 750);
+
+    // Nothing answers `stock` yet: it fails at once, saying what to do.
+    let started = Instant::now();
+    let error = shop
+        .service()
+        .stock
+        .request(&"tea".to_owned())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("nothing answers requests to `stock`"),
+        "{error}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5), "not at once");
+
+    amqp.respond_json("stock", |item: String| match item.as_str() {
+        "tea" => Ok(12_u32),
+        other => Err(format!("no {other} in stock")),
+    });
+    let stock = shop.service().stock.request(&"tea".to_owned()).await;
+    assert_eq!(stock.unwrap(), 12);
+    let refused = shop.service().stock.request(&"gold".to_owned()).await;
+    let refused = refused.unwrap_err().to_string();
+    assert!(refused.contains("no gold in stock"), "{refused}");
+    // Each request is recorded as sent.
+    assert_eq!(amqp.sent("stock").len(), 3);
+    shop.stop().await.unwrap();
+}
+
+#[microservice(name = "ticker")]
+#[derive(Default)]
+struct Ticker {
+    #[resource]
+    kafka: Kafka,
+    #[output(kafka, topic = "prices")]
+    prices: TopicOutput<Order>,
+}
+
+#[microservice]
+impl Ticker {
+    /// Topics are made before the start, as against a real cluster (nothing to do in memory).
+    async fn pre_start(&self, stage: Stage) -> Result<(), BoxError> {
+        self.kafka.create_topics(&[("orders", 1)]).await?;
+        stage.run().await?;
+        Ok(())
+    }
+
+    /// Prices an order under its key, with the topic it came from as a header.
+    #[input(kafka, topic = "orders", retries = 0)]
+    async fn on_order(&self, order: tamarco::kafka::Message<Order>) -> Result<(), BoxError> {
+        if order.value().quantity == 0 {
+            return Err("an empty order".into());
+        }
+        let key = order.key_str().unwrap_or("none").to_owned();
+        let sent = self.prices.message(order.value()).key(key);
+        sent.header("from", order.topic()).push().await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_kafka_input_and_output_run_without_a_cluster() {
+    let ticker = TestService::builder(Ticker::default())
+        .setting(
+            "system.resources.kafka.bootstrap_servers",
+            format!("127.0.0.1:{}", dead_port()),
+        )
+        .setting("system.resources.kafka.connect_timeout", 1)
+        .in_memory("kafka")
+        .start()
+        .await
+        .unwrap();
+    let kafka = ticker.broker("kafka").unwrap();
+    let order = Order {
+        item: "tea".to_owned(),
+        quantity: 1,
+    };
+    let mut envelope = Envelope::new("orders", tamarco::serde_json::to_vec(&order).unwrap());
+    envelope.key = Some("eu".to_owned());
+    assert_eq!(kafka.send_envelope(envelope).await.unwrap(), Outcome::Acked);
+    let priced = kafka.wait_sent("prices", 1).await.unwrap();
+    assert_eq!(
+        (priced[0].key.as_deref(), priced[0].header("from")),
+        (Some("eu"), Some("orders"))
+    );
+    let priced: Order = tamarco::serde_json::from_slice(&priced[0].body).unwrap();
+    assert_eq!(priced, order);
+    // A push is acknowledged at once, offsets counted per topic.
+    let receipt = ticker.service().prices.push(&order).await.unwrap();
+    assert_eq!((receipt.partition, receipt.offset), (0, 1));
+
+    let empty = Order {
+        item: "air".to_owned(),
+        quantity: 0,
+    };
+    let outcome = kafka.send_json("orders", &empty).await.unwrap();
+    assert!(
+        matches!(outcome, Outcome::DeadLettered { ref error, .. } if error.contains("an empty order")),
+        "{outcome:?}"
+    );
+    ticker.stop().await.unwrap();
+}
+
+#[microservice(name = "alerts")]
+#[derive(Default)]
+struct Alerts {
+    #[resource]
+    redis: Redis,
+    #[output(redis, publish = "alerts")]
+    alerts: PublishOutput<String>,
+    #[output(redis, stream = "audit")]
+    audit: StreamOutput<String>,
+}
+
+#[microservice]
+impl Alerts {
+    /// Alerts on each order published on `orders`, naming the channel.
+    #[input(redis, subscribe = "orders")]
+    async fn on_order(
+        &self,
+        order: tamarco::messaging::Message<Order, PubSubMeta>,
+    ) -> Result<(), BoxError> {
+        let alert = format!("{} on {}", order.value().item, order.channel());
+        self.alerts.publish(&alert).await?;
+        Ok(())
+    }
+
+    /// Audits each entry of the stream `payments`, naming its id.
+    #[input(redis, stream = "payments")]
+    async fn on_payment(
+        &self,
+        payment: tamarco::messaging::Message<String, StreamMeta>,
+    ) -> Result<(), BoxError> {
+        let line = format!("{} as {}", payment.value(), payment.id());
+        self.audit.push(&line).await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn redis_subscribe_and_stream_inputs_and_outputs_run_without_a_server() {
+    let alerts = TestService::builder(Alerts::default())
+        .setting("system.resources.redis.host", "127.0.0.1")
+        .setting("system.resources.redis.port", dead_port())
+        .in_memory("redis")
+        .start()
+        .await
+        .unwrap();
+    let redis = alerts.broker("redis").unwrap();
+    let order = Order {
+        item: "tea".to_owned(),
+        quantity: 1,
+    };
+    assert_eq!(
+        redis.send_json("orders", &order).await.unwrap(),
+        Outcome::Acked
+    );
+    let sent = redis.wait_sent("alerts", 1).await.unwrap();
+    assert_eq!(sent[0].body, br#""tea on orders""#);
+
+    assert_eq!(
+        redis.send_json("payments", &"5 EUR").await.unwrap(),
+        Outcome::Acked
+    );
+    assert_eq!(
+        redis.send_json("payments", &"7 EUR").await.unwrap(),
+        Outcome::Acked
+    );
+    let audit = redis.wait_sent("audit", 2).await.unwrap();
+    let lines: Vec<&[u8]> = audit.iter().map(|e| e.body.as_slice()).collect();
+    assert_eq!(
+        lines,
+        [&br#""5 EUR as 0-1""#[..], &br#""7 EUR as 0-2""#[..]]
+    );
+    // The key-value commands need a server: they fail as before a start.
+    assert!(
+        alerts
+            .service()
+            .redis
+            .get::<Option<String>>("k")
+            .await
+            .is_err()
+    );
+    alerts.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn each_service_captures_its_own_log_records() {
+    // Two services of one type, in one test binary, at the same time.
+    let (tea, coffee) = tokio::join!(shop().capture_logs().start(), shop().capture_logs().start());
+    let (tea, coffee) = (tea.unwrap(), coffee.unwrap());
+    for (shop, item) in [(&tea, "tea"), (&coffee, "coffee")] {
+        let order = Order {
+            item: item.to_owned(),
+            quantity: 1,
+        };
+        let amqp = shop.broker("amqp").unwrap();
+        assert_eq!(
+            amqp.send_json("orders", &order).await.unwrap(),
+            Outcome::Acked
+        );
+    }
+    for (shop, item) in [(&tea, "tea"), (&coffee, "coffee")] {
+        let logs = shop.logs().unwrap();
+        // Made in the handler, on a task the engine spawned.
+        let shipping = logs.containing("shipping");
+        let items: Vec<_> = shipping.iter().map(|r| r.field("item")).collect();
+        assert_eq!(items, [Some(item)], "{shipping:?}");
+        assert_eq!(shipping[0].level, tamarco::tracing::Level::INFO);
+        assert_eq!(shipping[0].field("password"), Some("[redacted]"));
+        // The framework's own records, from the start on.
+        assert!(!logs.containing("on an in-memory broker").is_empty());
+    }
+    tea.stop().await.unwrap();
+    coffee.stop().await.unwrap();
+
+    let plain = shop().start().await.unwrap();
+    let error = plain.logs().unwrap_err().to_string();
+    assert!(error.contains("call `.capture_logs()`"), "{error}");
+    plain.stop().await.unwrap();
 }
 
 #[tokio::test]

@@ -93,6 +93,36 @@ impl Broker {
         }
     }
 
+    /// Answers the requests the service's request outputs send to `name` (an AMQP request
+    /// queue) with `responder`: its `Ok` is the reply's body, its `Err` the refusal the
+    /// requester gets as an error. Without one, a request input of the service reading `name`
+    /// answers; with neither, the request fails at once.
+    pub fn respond(
+        &self,
+        name: &str,
+        responder: impl Fn(&Envelope) -> Result<Vec<u8>, String> + Send + Sync + 'static,
+    ) {
+        self.broker.respond(name, responder);
+    }
+
+    /// [`respond`](Self::respond) with JSON (the default codec) both ways: `responder` gets
+    /// the decoded request and returns the reply.
+    pub fn respond_json<Q, R>(
+        &self,
+        name: &str,
+        responder: impl Fn(Q) -> Result<R, String> + Send + Sync + 'static,
+    ) where
+        Q: serde::de::DeserializeOwned,
+        R: serde::Serialize,
+    {
+        self.broker.respond(name, move |envelope| {
+            let request = serde_json::from_slice(&envelope.body)
+                .map_err(|error| format!("decoding the request: {error}"))?;
+            let reply = responder(request)?;
+            serde_json::to_vec(&reply).map_err(|error| format!("encoding the reply: {error}"))
+        });
+    }
+
     /// The broker itself, for what this wrapper does not offer (sending without waiting).
     pub fn memory(&self) -> &MemoryBroker {
         &self.broker

@@ -85,6 +85,14 @@ pub enum TestError {
         /// What failed.
         message: String,
     },
+    /// A captured log record did not come, or the service does not capture its logs.
+    #[error("service `{service}`, logs: {message}")]
+    Logs {
+        /// The service.
+        service: &'static str,
+        /// What failed.
+        message: String,
+    },
     /// A timer run on demand failed, or there is no such timer.
     #[error("service `{service}`, timer `{task}`: {message}")]
     Task {

@@ -7,18 +7,24 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
 use tamarco_core::builtin::ReportServer;
-use tamarco_core::messaging::memory::{MEMORY_BROKERS_KEY, MemoryBroker};
+use tamarco_core::messaging::memory::MemoryBroker;
 use tamarco_core::{ResourceStatus, Running, TaskSet};
+use tracing::instrument::WithSubscriber;
+
+use logs::CaptureRuntime;
 
 mod broker;
+mod builder;
 mod client;
 mod error;
+mod logs;
 
 pub use broker::Broker;
+pub use builder::TestServiceBuilder;
 pub use client::{Client, Response};
 pub use error::TestError;
+pub use logs::{LogRecord, Logs};
 pub use tamarco_core::messaging::DeadReason;
 pub use tamarco_core::messaging::memory::{Envelope, Outcome};
 
@@ -32,6 +38,9 @@ pub struct TestService<S: TaskSet> {
     running: Option<Running<S>>,
     timeout: Duration,
     brokers: Vec<(String, MemoryBroker)>,
+    logs: Option<Logs>,
+    /// The runtime the service runs on when it captures its logs (dropped after `running`).
+    own: Option<CaptureRuntime>,
 }
 
 impl<S: TaskSet> std::fmt::Debug for TestService<S> {
@@ -40,29 +49,6 @@ impl<S: TaskSet> std::fmt::Debug for TestService<S> {
             .field("service", &S::NAME)
             .field("report_addr", &self.report_addr())
             .finish_non_exhaustive()
-    }
-}
-
-/// How to start a [`TestService`]: settings overrides (a later call wins over an earlier one),
-/// free ports, the time limit. The report server always gets a free loopback port.
-pub struct TestServiceBuilder<S: TaskSet> {
-    service: S,
-    #[cfg(feature = "etcd")]
-    etcd: Option<tamarco_core::settings::etcd::EtcdConfig>,
-    overrides: Vec<Value>,
-    timeout: Duration,
-    error: Option<TestError>,
-    brokers: Vec<(String, MemoryBroker)>,
-}
-
-impl<S: TaskSet> std::fmt::Debug for TestServiceBuilder<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Overrides may carry passwords: only their count is shown.
-        f.debug_struct("TestServiceBuilder")
-            .field("service", &S::NAME)
-            .field("overrides", &self.overrides.len())
-            .field("timeout", &self.timeout)
-            .finish()
     }
 }
 
@@ -75,15 +61,7 @@ impl<S: TaskSet> TestService<S> {
 
     /// A builder, to override settings before the start.
     pub fn builder(service: S) -> TestServiceBuilder<S> {
-        TestServiceBuilder {
-            service,
-            #[cfg(feature = "etcd")]
-            etcd: None,
-            overrides: Vec::new(),
-            timeout: DEFAULT_TIMEOUT,
-            error: None,
-            brokers: Vec::new(),
-        }
+        TestServiceBuilder::new(service)
     }
 
     fn running(&self) -> &Running<S> {
@@ -127,7 +105,14 @@ impl<S: TaskSet> TestService<S> {
     /// Runs the body of the timer (`#[task_timer]`, or a `#[task]`) called `name` once, now,
     /// whatever its interval, and returns once it returned; its error is the timer's.
     pub async fn run_timer(&self, name: &str) -> Result<(), TestError> {
-        let ran = tokio::time::timeout(self.timeout, self.running().run_task_once(name)).await;
+        let once = self.running().run_task_once(name);
+        let ran = match &self.own {
+            Some(own) => {
+                let once = once.with_subscriber(own.dispatch().clone());
+                tokio::time::timeout(self.timeout, once).await
+            }
+            None => tokio::time::timeout(self.timeout, once).await,
+        };
         let failed = |message: String| TestError::Task {
             service: S::NAME,
             task: name.to_owned(),
@@ -159,12 +144,25 @@ impl<S: TaskSet> TestService<S> {
             })
     }
 
+    /// The service's captured log records
+    /// ([`TestServiceBuilder::capture_logs`](TestServiceBuilder::capture_logs)).
+    pub fn logs(&self) -> Result<&Logs, TestError> {
+        self.logs.as_ref().ok_or_else(|| TestError::Logs {
+            service: S::NAME,
+            message: "not captured: call `.capture_logs()` on the builder".to_owned(),
+        })
+    }
+
     /// Waits until something asks the service to stop (a task, a restart policy, its
     /// shutdown handle), then stops it gracefully, as `run()` would; not bounded by the time
     /// limit, since the stop may be meant to come late.
     pub async fn wait(mut self) -> Result<(), TestError> {
         let running = self.running.take().expect("running until stopped");
-        running.wait().await.map_err(|source| TestError::Stop {
+        let waited = match &self.own {
+            Some(own) => own.run(running.wait()).await,
+            None => running.wait().await,
+        };
+        waited.map_err(|source| TestError::Stop {
             service: S::NAME,
             source,
         })
@@ -173,7 +171,13 @@ impl<S: TaskSet> TestService<S> {
     /// Stops the service gracefully, within the time limit.
     pub async fn stop(mut self) -> Result<(), TestError> {
         let running = self.running.take().expect("running until stopped");
-        match tokio::time::timeout(self.timeout, running.stop()).await {
+        let stopping = async {
+            match &self.own {
+                Some(own) => own.run(running.stop()).await,
+                None => running.stop().await,
+            }
+        };
+        match tokio::time::timeout(self.timeout, stopping).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(source)) => Err(TestError::Stop {
                 service: S::NAME,
@@ -193,149 +197,6 @@ impl<S: TaskSet> Drop for TestService<S> {
         if let Some(running) = &self.running {
             running.shutdown().stop_gracefully();
         }
-    }
-}
-
-impl<S: TaskSet> TestServiceBuilder<S> {
-    /// Sets one dotted key (`system.resources.postgres.host`), over anything set before.
-    pub fn setting(mut self, key: &str, value: impl serde::Serialize) -> Self {
-        match serde_json::to_value(value) {
-            Ok(value) => self.overrides.push(dotted(key, value)),
-            Err(error) => self.fail(format!("setting `{key}`: {error}")),
-        }
-        self
-    }
-
-    /// Merges a tree of settings (a map at the root), over anything set before.
-    pub fn settings(mut self, tree: impl serde::Serialize) -> Self {
-        match serde_json::to_value(tree) {
-            Ok(value @ Value::Object(_)) => self.overrides.push(value),
-            Ok(_) => self.fail("settings: the root must be a map".to_owned()),
-            Err(error) => self.fail(format!("settings: {error}")),
-        }
-        self
-    }
-
-    /// Merges a YAML document of settings (the service's own `settings.yml`, say).
-    pub fn settings_yaml(self, yaml: &str) -> Self {
-        match serde_yaml_ng::from_str::<Value>(yaml) {
-            Ok(tree) => self.settings(tree),
-            Err(error) => {
-                let mut this = self;
-                this.fail(format!("settings YAML: {error}"));
-                this
-            }
-        }
-    }
-
-    /// Puts the resource `name` (an HTTP or WebSocket server) on a free loopback port.
-    pub fn free_port(self, name: &str) -> Self {
-        self.setting(
-            &format!("system.resources.{name}"),
-            serde_json::json!({"host": "127.0.0.1", "port": 0}),
-        )
-    }
-
-    /// Runs the messaging resource `name` (AMQP, or any resource that calls
-    /// [`MemoryBroker::for_resource`] in its start) on an in-memory broker instead of its
-    /// broker: its `#[input]` handlers are fed with [`TestService::broker`]'s `send`, and what
-    /// its `#[output]`s send is captured there. Nothing connects to a broker.
-    pub fn in_memory(self, name: &str) -> Self {
-        let broker = MemoryBroker::new();
-        let id = broker.register();
-        let mut this = self.setting(&format!("{MEMORY_BROKERS_KEY}.{name}"), id);
-        this.brokers.push((name.to_owned(), broker));
-        this
-    }
-
-    /// Takes settings from this etcd, and registers there when the registry is enabled
-    /// (configuration in code: `TAMARCO_ETCD_*` variables are process-wide).
-    #[cfg(feature = "etcd")]
-    pub fn etcd(mut self, config: tamarco_core::settings::etcd::EtcdConfig) -> Self {
-        self.etcd = Some(config);
-        self
-    }
-
-    /// Turns the report server off (then readiness is every resource STARTED).
-    pub fn without_report_server(self) -> Self {
-        self.setting(
-            &format!("system.resources.{}.enabled", ReportServer::NAME),
-            false,
-        )
-    }
-
-    /// How long the start, the readiness wait and the stop may each take.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    fn fail(&mut self, message: String) {
-        self.error.get_or_insert(TestError::Settings {
-            service: S::NAME,
-            message,
-        });
-    }
-
-    /// Starts the service (signals are left alone) and waits until `/health/ready` answers
-    /// 200, or, without a report server, until every resource is STARTED.
-    pub async fn start(self) -> Result<TestService<S>, TestError> {
-        if let Some(error) = self.error {
-            return Err(error);
-        }
-        let runtime = self.service.runtime().handle_signals(false);
-        #[cfg(feature = "etcd")]
-        let runtime = match self.etcd {
-            Some(config) => runtime.with_etcd(config),
-            None => runtime,
-        };
-        // The report server goes on a free loopback port whatever the service's own settings
-        // say (its settings.yml names the production port): applied last, so it wins.
-        let report = dotted(
-            &format!("system.resources.{}", ReportServer::NAME),
-            serde_json::json!({"host": "127.0.0.1", "port": 0}),
-        );
-        for tree in self.overrides.into_iter().chain([report]) {
-            runtime
-                .settings()
-                .update_internal(tree)
-                .map_err(|error| TestError::Settings {
-                    service: S::NAME,
-                    message: error.to_string(),
-                })?;
-        }
-        let running = match tokio::time::timeout(self.timeout, runtime.start()).await {
-            Ok(Ok(running)) => running,
-            Ok(Err(source)) => {
-                return Err(TestError::Start {
-                    service: S::NAME,
-                    source,
-                });
-            }
-            Err(_) => {
-                return Err(TestError::Timeout {
-                    service: S::NAME,
-                    what: "start",
-                    after: self.timeout,
-                });
-            }
-        };
-        let service = TestService {
-            running: Some(running),
-            timeout: self.timeout,
-            brokers: self.brokers,
-        };
-        if let Some((name, _)) = service.brokers.iter().find(|(_, b)| !b.is_claimed()) {
-            return Err(TestError::Broker {
-                service: S::NAME,
-                resource: name.clone(),
-                message: "the resource does not run on an in-memory broker (it is not a \
-                          messaging resource, or it does not call MemoryBroker::for_resource)"
-                    .to_owned(),
-            });
-        }
-        service.wait_ready().await?;
-        Ok(service)
     }
 }
 
@@ -374,28 +235,5 @@ impl<S: TaskSet> TestService<S> {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(100));
         }
-    }
-}
-
-/// `{"a": {"b": value}}` for the dotted key `a.b`.
-fn dotted(key: &str, value: Value) -> Value {
-    key.rsplit('.').fold(value, |inner, segment| {
-        let mut map = Map::new();
-        map.insert(segment.to_owned(), inner);
-        Value::Object(map)
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::dotted;
-
-    #[test]
-    fn a_dotted_key_becomes_nested_maps() {
-        let tree = dotted("system.resources.db.port", serde_json::json!(0));
-        assert_eq!(
-            tree,
-            serde_json::json!({"system": {"resources": {"db": {"port": 0}}}})
-        );
     }
 }

@@ -6,7 +6,9 @@
 //! ([`Outcome`]: acked, dead-lettered with the reason, replied). What a resource's outputs send
 //! goes to [`publish`](MemoryBroker::publish), where a test reads it back
 //! ([`published`](MemoryBroker::published)). A requeued message is delivered again, with its
-//! delivery count raised.
+//! delivery count raised. A request an output sends ([`request`](MemoryBroker::request)) is
+//! answered by a responder the test registered ([`respond`](MemoryBroker::respond)), else by
+//! the inputs reading its name.
 //!
 //! A resource runs on it instead of its broker when the settings name a registered broker under
 //! `system.testing.memory_brokers.<resource>` ([`MemoryBroker::for_resource`]); the engine's
@@ -15,18 +17,19 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::transport::DeadReason;
 use crate::resource::ResourceContext;
 use crate::{BoxError, SettingsError};
 
+mod outcome;
 mod transport;
 
+pub use outcome::{Outcome, RequestError, Sent};
 pub use transport::{MemoryConsumer, MemoryReceived, MemoryTransport};
 
 /// The settings key (under the root) whose children name, per resource, the registered
@@ -65,27 +68,6 @@ impl Envelope {
     }
 }
 
-/// How the engine settled a message fed through [`MemoryBroker::send`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Outcome {
-    /// Handled.
-    Acked,
-    /// Given up on.
-    DeadLettered {
-        /// Why.
-        reason: DeadReason,
-        /// The error, with its causes.
-        error: String,
-        /// How many times the handler ran.
-        attempts: u32,
-    },
-    /// A request answered with this body.
-    Replied(Vec<u8>),
-    /// A request answered with an error.
-    ReplyError(String),
-}
-
 struct Pending {
     id: u64,
     envelope: Arc<Envelope>,
@@ -96,6 +78,8 @@ struct Pending {
 struct Queue {
     messages: Mutex<VecDeque<Pending>>,
     arrived: Notify,
+    /// Consumers open on it: a request with no responder fails at once when there are none.
+    consumers: AtomicUsize,
 }
 
 impl Queue {
@@ -117,6 +101,7 @@ struct State {
     queues: Mutex<HashMap<String, Arc<Queue>>>,
     outcomes: Mutex<HashMap<u64, Outcome>>,
     published: Mutex<Vec<Envelope>>,
+    responders: Mutex<HashMap<String, Responder>>,
     changed: Notify,
     next_id: AtomicU64,
     /// A resource took it through [`MemoryBroker::for_resource`].
@@ -173,6 +158,9 @@ impl fmt::Debug for MemoryBroker {
             .finish_non_exhaustive()
     }
 }
+
+/// A function answering requests: see [`MemoryBroker::respond`].
+type Responder = Arc<dyn Fn(&Envelope) -> Result<Vec<u8>, String> + Send + Sync>;
 
 /// Brokers a settings value can name: weak, so a dropped test's broker goes away.
 fn registry() -> &'static Mutex<HashMap<String, Weak<State>>> {
@@ -256,14 +244,67 @@ impl MemoryBroker {
         }
     }
 
-    /// Records what an output sends (resources call it in place of their broker's publish).
-    pub fn publish(&self, envelope: Envelope) {
-        self.state
-            .published
-            .lock()
-            .expect("published lock")
-            .push(envelope);
+    /// Records what an output sends (resources call it in place of their broker's publish), and
+    /// returns how many messages were sent to its name before it (an offset, for resources
+    /// whose sends answer with one).
+    pub fn publish(&self, envelope: Envelope) -> u64 {
+        let mut published = self.state.published.lock().expect("published lock");
+        let before = published.iter().filter(|e| e.name == envelope.name).count();
+        published.push(envelope);
+        drop(published);
         self.state.changed.notify_waiters();
+        u64::try_from(before).unwrap_or(u64::MAX)
+    }
+
+    /// Answers the requests sent to `name` with `responder` (in place of a request input
+    /// reading `name`): its `Ok` is the reply's body, its `Err` the responder's refusal.
+    pub fn respond(
+        &self,
+        name: &str,
+        responder: impl Fn(&Envelope) -> Result<Vec<u8>, String> + Send + Sync + 'static,
+    ) {
+        self.state
+            .responders
+            .lock()
+            .expect("responders lock")
+            .insert(name.to_owned(), Arc::new(responder));
+    }
+
+    /// Sends a request (resources call it in place of their broker's request/response): it is
+    /// recorded as [`publish`](Self::publish) records a send, then answered by the responder
+    /// registered for its name ([`respond`](Self::respond)), else by the inputs reading its name
+    /// (a request input of the service itself), within `timeout`.
+    pub async fn request(
+        &self,
+        envelope: Envelope,
+        timeout: Duration,
+    ) -> Result<Vec<u8>, RequestError> {
+        self.publish(envelope.clone());
+        let responder = self
+            .state
+            .responders
+            .lock()
+            .expect("responders lock")
+            .get(&envelope.name)
+            .cloned();
+        if let Some(responder) = responder {
+            return responder(&envelope).map_err(RequestError::Refused);
+        }
+        let queue = self.state.queue(&envelope.name);
+        if queue.consumers.load(Ordering::Acquire) == 0 {
+            return Err(RequestError::NoResponder(envelope.name));
+        }
+        let sent = self.send_envelope(envelope);
+        match sent.settled(timeout).await {
+            Some(Outcome::Replied(body)) => Ok(body),
+            Some(Outcome::ReplyError(error) | Outcome::DeadLettered { error, .. }) => {
+                Err(RequestError::Refused(error))
+            }
+            Some(Outcome::Acked) => Err(RequestError::Refused(
+                "the input acked the request without a reply".to_owned(),
+            )),
+            None => Err(RequestError::TimedOut),
+        }
     }
 
     /// What outputs sent to `name` so far, oldest first.
@@ -309,25 +350,5 @@ impl MemoryBroker {
             broker: self.clone(),
             meta: Arc::new(meta),
         }
-    }
-}
-
-/// A message sent through [`MemoryBroker::send`]: ask it how it was settled.
-#[derive(Debug, Clone)]
-pub struct Sent {
-    id: u64,
-    broker: MemoryBroker,
-}
-
-impl Sent {
-    /// How the message was settled so far, if it was.
-    pub fn outcome(&self) -> Option<Outcome> {
-        let outcomes = self.broker.state.outcomes.lock().expect("outcomes lock");
-        outcomes.get(&self.id).cloned()
-    }
-
-    /// Waits until the message is settled, at most `timeout`; `None` if it was not by then.
-    pub async fn settled(&self, timeout: Duration) -> Option<Outcome> {
-        self.broker.state.until(timeout, |_| self.outcome()).await
     }
 }

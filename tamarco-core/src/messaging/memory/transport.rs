@@ -3,6 +3,7 @@
 //! count raised.
 
 use std::fmt;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use super::{Envelope, MemoryBroker, Outcome, Pending, Queue};
@@ -37,8 +38,10 @@ impl<M: Send + Sync + 'static> Transport for MemoryTransport<M> {
     type Consumer = MemoryConsumer<M>;
 
     async fn open(&self, input: &InputInfo) -> Result<MemoryConsumer<M>, BoxError> {
+        let queue = self.broker.state.queue(input.name());
+        queue.consumers.fetch_add(1, Ordering::AcqRel);
         Ok(MemoryConsumer {
-            queue: self.broker.state.queue(input.name()),
+            queue,
             broker: self.broker.clone(),
             meta: Arc::clone(&self.meta),
         })
@@ -50,6 +53,12 @@ pub struct MemoryConsumer<M> {
     queue: Arc<Queue>,
     broker: MemoryBroker,
     meta: Arc<dyn Fn(&Envelope) -> M + Send + Sync>,
+}
+
+impl<M> Drop for MemoryConsumer<M> {
+    fn drop(&mut self) {
+        self.queue.consumers.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl<M> fmt::Debug for MemoryConsumer<M> {

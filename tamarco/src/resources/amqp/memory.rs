@@ -1,20 +1,23 @@
 //! The AMQP resource on a test's in-memory broker (`tamarco::testing`): when the settings name
 //! one (`system.testing.memory_brokers.<resource>`), the inputs run on it instead of RabbitMQ
 //! and what the outputs send is recorded there, under the queue or exchange name the code gave
-//! (`orders` for `#[output(amqp, push = "orders")]`). Request outputs are not answered there.
+//! (`orders` for `#[output(amqp, push = "orders")]`). A request output's request is recorded
+//! the same way and answered by the broker: a responder the test registered for its queue, or
+//! the service's own request input on that queue.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use tamarco_core::messaging::InputOptions;
-use tamarco_core::messaging::memory::{Envelope, MemoryBroker};
+use tamarco_core::messaging::memory::{Envelope, MemoryBroker, RequestError};
 use tamarco_core::{BoxError, ResourceContext};
 
-use super::Shared;
 use super::message::Meta;
 use super::settings::{Config, Pattern};
 use super::target::Target;
+use super::{Error, Shared};
 
 /// What a handler sees of a message fed through the in-memory broker: published on the default
 /// exchange with its key (or its queue's name) as routing key, its headers as string headers.
@@ -68,8 +71,48 @@ impl Shared {
         let Some(broker) = self.memory() else {
             return false;
         };
+        broker.publish(self.envelope(target, body, properties));
+        true
+    }
+
+    /// Sends a request through the in-memory broker, if the resource runs on one, and returns
+    /// the reply's body. `queue` is the request queue as the code names it, for errors.
+    pub(crate) async fn request_in_memory(
+        &self,
+        target: &Target,
+        body: &[u8],
+        properties: &BasicProperties,
+        queue: &str,
+        timeout: Duration,
+    ) -> Option<Result<Vec<u8>, Error>> {
+        let broker = self.memory()?;
+        let envelope = self.envelope(target, body, properties);
+        Some(
+            broker
+                .request(envelope, timeout)
+                .await
+                .map_err(|error| match error {
+                    RequestError::TimedOut => Error::Timeout {
+                        queue: queue.to_owned(),
+                        timeout,
+                    },
+                    RequestError::Refused(message) => Error::Remote {
+                        queue: queue.to_owned(),
+                        message,
+                    },
+                    other => Error::Remote {
+                        queue: queue.to_owned(),
+                        message: other.to_string(),
+                    },
+                }),
+        )
+    }
+
+    /// A send as the in-memory broker records it: under the name the code gave (the label
+    /// without the prefix and pattern), with its string headers and its routing key when it
+    /// went through an exchange.
+    fn envelope(&self, target: &Target, body: &[u8], properties: &BasicProperties) -> Envelope {
         let config = self.config();
-        // The name the code gave: the label without the prefix and pattern.
         let name = [
             Pattern::PushPull,
             Pattern::PublishSubscribe,
@@ -98,12 +141,11 @@ impl Shared {
             .unwrap_or_default();
         let key = (!target.routing_key.as_str().is_empty() && !target.exchange.as_str().is_empty())
             .then(|| target.routing_key.to_string());
-        broker.publish(Envelope {
+        Envelope {
             name: name.to_owned(),
             body: body.to_vec(),
             headers,
             key,
-        });
-        true
+        }
     }
 }

@@ -98,6 +98,7 @@ mod client;
 mod error;
 mod input;
 mod member;
+mod memory;
 mod message;
 mod outgoing;
 mod output;
@@ -118,6 +119,7 @@ use rdkafka::producer::Producer as _;
 use serde_json::{Map, Value, json};
 
 use tamarco_core::codec::Codec;
+use tamarco_core::messaging::memory::MemoryBroker;
 use tamarco_core::messaging::{Engine, InputOptions, Inputs, kind};
 use tamarco_core::{BoxError, Resource, ResourceContext, ResourceStatus, error_chain};
 
@@ -176,8 +178,12 @@ impl Kafka {
 
     /// Creates the topics, as (name, partitions), that do not exist yet, with the broker's
     /// default replication. For development and tests; production topics are usually made by
-    /// their owners. Works once the resource is configured (from the `pre_start` hook on).
+    /// their owners. Works once the resource is configured (from the `pre_start` hook on); does
+    /// nothing on a test's in-memory broker.
     pub async fn create_topics(&self, topics: &[(&str, i32)]) -> Result<(), Error> {
+        if memory::configured(&self.state) {
+            return Ok(());
+        }
         let resource = self.state.name();
         let Some(config) = self.state.config() else {
             return Err(Error::NotStarted { resource });
@@ -277,6 +283,22 @@ impl Resource for Kafka {
         let config = state
             .config()
             .ok_or("the kafka resource starts after `configure`")?;
+        let defaults = InputOptions {
+            concurrency: Some(1),
+            prefetch: Some(32),
+            retries: Some(config.retries),
+            retry_backoff: Some(config.retry_backoff.into()),
+            dead_letter: Some(config.dead_letter_topic.clone()),
+            max_deliveries: None,
+        };
+        if let Some(broker) = MemoryBroker::for_resource(cx)? {
+            memory::claim(state, cx, &broker);
+            let (meta, timeout) = (memory::meta_of, config.connect_timeout);
+            let engine = &self.engine;
+            return engine
+                .start_in_memory(&broker, meta, cx, defaults, timeout)
+                .await;
+        }
         let callbacks = ProducerCallbacks {
             resource: cx.name().to_owned(),
             health: Arc::clone(&state.health),
@@ -317,14 +339,6 @@ impl Resource for Kafka {
             }
         }
         *state.producer.write().expect("producer lock") = Some(producer);
-        let defaults = InputOptions {
-            concurrency: Some(1),
-            prefetch: Some(32),
-            retries: Some(config.retries),
-            retry_backoff: Some(config.retry_backoff.into()),
-            dead_letter: Some(config.dead_letter_topic.clone()),
-            max_deliveries: None,
-        };
         let transport = Arc::new(KafkaTransport::new(Arc::clone(state)));
         *self.transport.lock().expect("transport lock") = Some(Arc::clone(&transport));
         let started = self

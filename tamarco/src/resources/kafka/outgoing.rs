@@ -144,16 +144,26 @@ impl fmt::Debug for Outgoing {
 /// acknowledged it.
 #[must_use = "the message is sent anyway; await this to learn whether the broker took it"]
 pub struct Pending {
-    delivery: DeliveryFuture,
+    delivery: Delivery,
     state: Arc<ResourceState>,
     topic: Arc<str>,
+}
+
+/// The producer's acknowledgement to come, or one the in-memory broker gave at once.
+enum Delivery {
+    Producer(DeliveryFuture),
+    Memory(Receipt),
 }
 
 impl Future for Pending {
     type Output = Result<Receipt, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let delivered = ready!(Pin::new(&mut self.delivery).poll(cx));
+        let delivery = match &mut self.delivery {
+            Delivery::Producer(delivery) => delivery,
+            Delivery::Memory(receipt) => return Poll::Ready(Ok(*receipt)),
+        };
+        let delivered = ready!(Pin::new(delivery).poll(cx));
         Poll::Ready(match delivered {
             Ok(Ok(delivered)) => Ok(Receipt {
                 partition: delivered.partition,
@@ -193,6 +203,16 @@ fn try_enqueue(
     headers: &Headers,
     partition: Option<i32>,
 ) -> Result<Pending, Refused> {
+    if let Some(offset) = super::memory::push(state, topic, key, body, headers) {
+        return Ok(Pending {
+            delivery: Delivery::Memory(Receipt {
+                partition: 0,
+                offset,
+            }),
+            state: Arc::clone(state),
+            topic: Arc::clone(topic),
+        });
+    }
     let producer = state.producer().map_err(Refused::Other)?;
     #[cfg(feature = "tracing-otel")]
     let (headers, _span) = super::trace::producer(topic, headers);
@@ -208,7 +228,7 @@ fn try_enqueue(
     }
     match producer.send_result(record) {
         Ok(delivery) => Ok(Pending {
-            delivery,
+            delivery: Delivery::Producer(delivery),
             state: Arc::clone(state),
             topic: Arc::clone(topic),
         }),

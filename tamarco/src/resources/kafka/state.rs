@@ -14,6 +14,7 @@ use rdkafka::error::RDKafkaErrorCode;
 use rdkafka::producer::{FutureProducer, Producer as _};
 use serde_json::{Value, json};
 
+use tamarco_core::messaging::memory::MemoryBroker;
 use tamarco_core::{BoxError, ResourceContext};
 
 use super::Error;
@@ -34,6 +35,8 @@ pub(crate) struct ResourceState {
     pub(crate) cx: Mutex<Option<ResourceContext>>,
     pub(crate) config: RwLock<Option<Arc<Config>>>,
     pub(crate) producer: RwLock<Option<Producer>>,
+    /// The test's in-memory broker the resource runs on instead of Kafka (see `memory.rs`).
+    pub(crate) memory: Mutex<Option<MemoryBroker>>,
     pub(crate) health: Arc<Health>,
     /// What hand-declared inputs subscribe to, by input name.
     subscriptions: Mutex<HashMap<String, Subscription>>,

@@ -4,6 +4,7 @@
 
 mod error;
 mod idempotent;
+mod memory;
 mod output;
 mod pubsub;
 mod settings;
@@ -19,6 +20,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::watch;
 
 use tamarco_core::codec::Codec;
+use tamarco_core::messaging::memory::MemoryBroker;
 use tamarco_core::messaging::{
     Engine, EngineError, InputOptions, InputSpec, Inputs, Message, kind,
 };
@@ -312,6 +314,20 @@ impl Resource for Redis {
         let config = shared.config().ok_or("the resource was not configured")?;
         let name = cx.name();
         let _ = shared.meters.set(Meters::new(name));
+        let defaults = InputOptions {
+            retries: Some(3),
+            ..InputOptions::default()
+        };
+        // An entry redelivered this often (claimed from consumers that died on it) is
+        // dead-lettered rather than crash the next one.
+        let stream_defaults = InputOptions {
+            max_deliveries: Some(5),
+            ..defaults.clone()
+        };
+        if let Some(broker) = MemoryBroker::for_resource(cx)? {
+            let defaults = [defaults, stream_defaults];
+            return memory::start(shared, broker, cx, defaults, config.connection_timeout).await;
+        }
         let fail = |problem: String| -> BoxError {
             format!(
                 "redis resource `{name}` ({}): cannot connect to {}: {problem}",
@@ -342,19 +358,10 @@ impl Resource for Redis {
             client: redis::Client::open(config.info.clone()).map_err(|e| fail(e.to_string()))?,
             manager: manager.clone(),
         };
-        let defaults = InputOptions {
-            retries: Some(3),
-            ..InputOptions::default()
-        };
         let engine_failed = |e: BoxError| format!("redis resource `{name}`: {}", error_chain(&*e));
         shared
             .engine
-            .start(
-                Arc::new(transport),
-                cx,
-                defaults.clone(),
-                config.connection_timeout,
-            )
+            .start(Arc::new(transport), cx, defaults, config.connection_timeout)
             .await
             .map_err(engine_failed)?;
         let streams = &config.streams;
@@ -375,12 +382,6 @@ impl Resource for Redis {
                 connection_timeout: config.connection_timeout,
                 response_timeout: config.response_timeout,
             },
-        };
-        // An entry redelivered this often (claimed from consumers that died on it) is
-        // dead-lettered rather than crash the next one.
-        let stream_defaults = InputOptions {
-            max_deliveries: Some(5),
-            ..defaults
         };
         shared
             .streams
@@ -534,6 +535,8 @@ struct Shared {
     retries: AtomicU64,
     last_error: Mutex<Option<String>>,
     meters: OnceLock<Meters>,
+    /// The test's in-memory broker the inputs and outputs run on instead of Redis (memory.rs).
+    memory: Mutex<Option<MemoryBroker>>,
     engine: Engine<PubSubTransport>,
     streams: Engine<StreamTransport>,
 }

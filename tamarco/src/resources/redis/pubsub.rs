@@ -15,7 +15,7 @@ use tamarco_core::messaging::{Consumer, DeadLetter, InputInfo, Received, Transpo
 /// What a handler sees beside the value: the channel it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PubSubMeta {
-    channel: String,
+    pub(super) channel: String,
 }
 
 impl PubSubMeta {

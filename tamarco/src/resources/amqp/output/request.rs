@@ -123,6 +123,12 @@ async fn request<Q: 'static, R: 'static>(
         queue: queue(),
         timeout,
     };
+    if let Some(reply) = shared
+        .request_in_memory(&target, &body, &inner.properties, &queue(), timeout)
+        .await
+    {
+        return Ok(reply_codec.decode_owned(reply?)?);
+    }
     loop {
         let link = match shared.wait_link(deadline).await {
             Err(Error::NotConnected { .. }) => return Err(timed_out()),

@@ -35,7 +35,7 @@ impl StreamMeta {
 }
 
 impl StreamMeta {
-    pub(super) fn new(stream: Arc<str>, id: String, deliveries: Option<u32>) -> Self {
+    pub(crate) fn new(stream: Arc<str>, id: String, deliveries: Option<u32>) -> Self {
         StreamMeta {
             stream,
             id,
