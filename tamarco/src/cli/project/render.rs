@@ -73,8 +73,6 @@ struct Context<'a> {
     influxdb: bool,
     etcd: bool,
     any_resource: bool,
-    /// Whether CI needs service containers.
-    services: bool,
     /// `path = "..."`, `git = "..."` or `version = "..."`.
     tamarco_dep: String,
     /// `"http", "postgres"`: the features of `tamarco`.
@@ -83,8 +81,11 @@ struct Context<'a> {
     resources_list: String,
     /// The servers the service needs (`PostgreSQL and Redis`), or empty.
     needs: String,
-    /// The servers its tests need: AMQP runs on the harness's in-memory broker.
+    /// The servers its tests need (CI's service containers): AMQP and Kafka run on the
+    /// harness's in-memory broker.
     test_needs: String,
+    /// What runs on in-memory brokers in the tests (`AMQP and Kafka`), or empty.
+    in_memory: String,
     /// Debian packages for the build, space-separated.
     build_packages: String,
 }
@@ -133,7 +134,6 @@ impl<'a> Context<'a> {
             influxdb: has(ResourceKind::Influxdb),
             etcd,
             any_resource: !options.resources.is_empty(),
-            services: !servers.is_empty(),
             tamarco_dep: dependency(&options.tamarco),
             features: features
                 .iter()
@@ -146,7 +146,14 @@ impl<'a> Context<'a> {
                 &servers
                     .iter()
                     .copied()
-                    .filter(|server| *server != "RabbitMQ")
+                    .filter(|server| !["RabbitMQ", "Kafka"].contains(server))
+                    .collect::<Vec<_>>(),
+            ),
+            in_memory: and_list(
+                &[(ResourceKind::Amqp, "AMQP"), (ResourceKind::Kafka, "Kafka")]
+                    .into_iter()
+                    .filter(|(kind, _)| has(*kind))
+                    .map(|(_, name)| name)
                     .collect::<Vec<_>>(),
             ),
             build_packages: packages.into_iter().collect::<Vec<_>>().join(" "),
