@@ -8,7 +8,9 @@
 //! etcd configured (`TAMARCO_ETCD_HOST`, feature `etcd`), each instance writes an [`Instance`]
 //! record (service, instance id, deploy name, version, host, the addresses of its servers,
 //! start time) at `<path>/<service>/<instance id>` (`system/discovery/...` by default) on a
-//! lease with a TTL of `ttl_seconds` (5). The keep-alive never gives up: after an etcd outage,
+//! lease one second shorter than `ttl_seconds` (5), so that etcd, which expires leases on a
+//! half-second tick, has removed a killed instance within `ttl_seconds` (from 3 s on: etcd
+//! grants no lease under 2 s by default). The keep-alive never gives up: after an etcd outage,
 //! or when the lease expired meanwhile, the instance is back as soon as etcd answers (retries
 //! are at most half a second apart). A graceful stop removes the record first, before the
 //! tasks stop and the servers drain, so callers stop picking the instance; a killed instance
@@ -30,7 +32,10 @@
 //! the task only while its lease is certainly alive: a margin (a fifth of the TTL, at least
 //! 0.5 s) before the last acknowledged renewal could run out, it cancels the task (fencing),
 //! so two instances never act at once. When the leader stops, it resigns and another takes
-//! over at once; when it dies, another takes over within the TTL. `/status` shows each
+//! over at once; when it dies, another takes over within the TTL. Work that completes (a
+//! one-shot timer, a task that returns) is done for the cluster: the leader marks it done and
+//! gives the lead up, and no instance runs it again while one that saw the mark lives (a
+//! cluster started afresh runs it again). `/status` shows each
 //! singleton's leader under the `registry` resource. Without etcd, singletons run in every
 //! instance, with one warning.
 //!
@@ -237,6 +242,17 @@ impl Registry {
                 });
         }
         Ok(self.static_list(service))
+    }
+
+    /// The list of `service`'s instances as followed now, without waiting: empty until the
+    /// first read (which this starts) has answered. For callers that cannot wait, such as a
+    /// request builder; others use [`list`](Self::list).
+    pub fn current(&self, service: &str) -> InstanceList {
+        #[cfg(feature = "etcd")]
+        if let Some(etcd) = &self.inner.etcd {
+            return etcd.follower(service).borrow().clone().unwrap_or_default();
+        }
+        self.static_list(service)
     }
 
     fn static_list(&self, service: &str) -> InstanceList {

@@ -19,7 +19,7 @@ pub const DEFAULT_PATH: &str = "system.discovery";
 ///   resources:
 ///     registry:
 ///       enabled: false          # register this instance in etcd (needs etcd configured)
-///       ttl_seconds: 5          # lease TTL; a killed instance is gone after at most this
+///       ttl_seconds: 5          # a killed instance is gone within this (from 3 s on)
 ///       path: system.discovery  # instances at <path>/<service>/<instance id>
 ///       host: null              # advertised host for servers bound to 0.0.0.0 (default: hostname)
 ///       static:                 # discovery without etcd: service -> addresses
@@ -30,7 +30,9 @@ pub const DEFAULT_PATH: &str = "system.discovery";
 pub struct RegistrySettings {
     /// Whether this instance registers itself.
     pub enabled: bool,
-    /// The lease TTL of the registration and of singleton elections.
+    /// How long a killed instance may stay registered, and lead its singletons. The lease
+    /// asked of etcd is one second shorter, since etcd expires leases up to half a second
+    /// late; as etcd's shortest lease is 2 s by default, values below 3 s cannot be kept.
     pub ttl_seconds: settings::Duration,
     /// The dotted key under which instances register (skipped by the settings loader).
     pub path: String,
@@ -54,9 +56,10 @@ impl Default for RegistrySettings {
 }
 
 impl RegistrySettings {
-    /// Reads and checks the settings; errors name the key.
+    /// Reads and checks the settings under the key policy of [`settings::keys`] (an unknown
+    /// key is a warning naming the closest known one); errors name the key.
     pub fn read(settings: &Settings) -> Result<Self, SettingsError> {
-        let read: RegistrySettings = settings.get_or(ROOT, RegistrySettings::default())?;
+        let read: RegistrySettings = settings.view(ROOT).load_checked(&[])?;
         if read.ttl_seconds.as_secs() < 1 {
             return Err(SettingsError::Invalid {
                 key: format!("{ROOT}.ttl_seconds"),

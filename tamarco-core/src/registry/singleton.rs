@@ -32,6 +32,24 @@ impl Candidate {
             Candidate::Etcd(election) => Lead::Etcd(Box::new(election.lead().await)),
         }
     }
+
+    /// Whether an instance of the cluster already completed the work (never, locally).
+    async fn is_done(&mut self) -> bool {
+        match self {
+            Candidate::Local => false,
+            #[cfg(feature = "etcd")]
+            Candidate::Etcd(election) => election.is_done().await,
+        }
+    }
+
+    /// Records that the work completed, for as long as this instance lives.
+    async fn mark_done(&mut self) {
+        match self {
+            Candidate::Local => {}
+            #[cfg(feature = "etcd")]
+            Candidate::Etcd(election) => election.mark_done().await,
+        }
+    }
 }
 
 impl Lead {
@@ -55,9 +73,13 @@ impl Lead {
 }
 
 /// Runs `work` (a task, or a timer's loop) whenever this instance leads the singleton `task`,
-/// cancelling it when the lead is lost and campaigning again, until the service stops. Work
-/// that finishes by itself (a one-shot timer) keeps the lead until the stop, so that it runs
-/// once, not once per instance.
+/// cancelling it when the lead is lost and campaigning again, until the service stops.
+///
+/// Work that completes by itself (a one-shot timer, a task that returns) is done for the
+/// cluster: the instance marks it done, then gives the lead up, and an instance that leads
+/// later finds the mark and does not run it again. The mark lives on the leases of the
+/// instances that saw it, so it lasts while any of them runs; a cluster started afresh runs
+/// the work again.
 pub(crate) async fn run<F, W>(
     task: &'static str,
     mut candidate: Candidate,
@@ -67,25 +89,41 @@ pub(crate) async fn run<F, W>(
     F: FnMut() -> W,
     W: Future<Output = ()>,
 {
-    loop {
-        let mut lead = tokio::select! {
-            lead = candidate.lead() => lead,
-            () = shutdown.stopping() => return,
-        };
-        tracing::info!(task, "this instance leads the singleton");
-        tokio::select! {
-            () = work() => {
-                shutdown.stopping().await;
+    let completed = async {
+        loop {
+            if candidate.is_done().await {
+                candidate.mark_done().await;
+                return;
+            }
+            let mut lead = candidate.lead().await;
+            if candidate.is_done().await {
+                candidate.mark_done().await;
                 lead.resign().await;
                 return;
             }
-            () = lead.lost() => {
-                tracing::warn!(
-                    task,
-                    "lost the lead of the singleton (etcd lease at risk); cancelled its run"
-                );
-                lead.resign().await;
+            tracing::info!(task, "this instance leads the singleton");
+            tokio::select! {
+                () = work() => {
+                    candidate.mark_done().await;
+                    lead.resign().await;
+                    tracing::info!(task, "the singleton's work completed; lead given up");
+                    return;
+                }
+                () = lead.lost() => {
+                    tracing::warn!(
+                        task,
+                        "lost the lead of the singleton (etcd lease at risk); cancelled its run"
+                    );
+                    lead.resign().await;
+                }
             }
         }
+    };
+    tokio::select! {
+        () = completed => {}
+        () = shutdown.stopping() => return,
     }
+    // Done: the candidacy, held until the stop, keeps this instance's done mark.
+    let _held = candidate;
+    shutdown.stopping().await;
 }

@@ -15,6 +15,8 @@ use etcd_client::{
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::Background;
+use super::register::register;
 use super::session::{LeaseState, bounded, retry_backoff};
 
 /// One instance's candidacy for one singleton.
@@ -28,6 +30,13 @@ pub(crate) struct Election {
     pub(crate) lease: watch::Receiver<LeaseState>,
     /// The current leader's instance id, for `/status`.
     pub(crate) leader: watch::Sender<Option<String>>,
+    /// `<prefix>tamarco/singletons/<service>/<task>.done/`: one key per instance that knows
+    /// the singleton's work completed, each on its instance's lease, so that the mark lasts
+    /// while any instance of the cluster does (and a new cluster runs the work again).
+    pub(crate) done_prefix: String,
+    /// Keeps this instance's done mark on its lease (written again on a new lease).
+    pub(crate) done_mark: Option<Background>,
+    pub(crate) ttl: Duration,
 }
 
 /// Leadership won on one lease: valid until [`Term::lost`] completes.
@@ -117,6 +126,39 @@ impl Election {
                 }
             }
         }
+    }
+
+    /// Whether an instance completed the singleton's work; asks until etcd answers.
+    pub(crate) async fn is_done(&mut self) -> bool {
+        let mut backoff = retry_backoff();
+        loop {
+            let options = GetOptions::new().with_prefix().with_count_only();
+            let asked = self.client.get(self.done_prefix.as_str(), Some(options));
+            match bounded(self.within, asked).await {
+                Ok(answer) => return answer.count() > 0,
+                Err(reason) => {
+                    tracing::debug!(election = %self.prefix, "done mark not read: {reason}");
+                    tokio::time::sleep(backoff.next_delay()).await;
+                }
+            }
+        }
+    }
+
+    /// Marks the singleton's work done on this instance's lease (waits until written) and
+    /// keeps the mark there until the election is dropped.
+    pub(crate) async fn mark_done(&mut self) {
+        let (written, mut seen) = watch::channel(false);
+        let task = tokio::spawn(register(
+            self.client.clone(),
+            format!("{}{}", self.done_prefix, self.instance_id),
+            b"done".to_vec(),
+            self.ttl,
+            self.lease.clone(),
+            written,
+        ));
+        self.done_mark = Some(Background(task));
+        let _ = seen.wait_for(|written| *written).await;
+        self.leader.send_replace(None);
     }
 
     /// The current lease id, waiting for one.

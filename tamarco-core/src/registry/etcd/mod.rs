@@ -22,7 +22,7 @@ pub(crate) use elect::{Election, Term};
 use session::{LeaseState, bounded, request_timeout};
 
 /// A background task aborted when its owner drops.
-struct Background(JoinHandle<()>);
+pub(crate) struct Background(JoinHandle<()>);
 
 impl Drop for Background {
     fn drop(&mut self) {
@@ -217,6 +217,9 @@ impl EtcdRegistry {
             margin: (self.ttl / 5).max(Duration::from_millis(500)),
             lease: self.lease(),
             leader,
+            done_prefix: format!("{}{task}.done/", self.singletons_root),
+            done_mark: None,
+            ttl: self.ttl,
         }
     }
 }

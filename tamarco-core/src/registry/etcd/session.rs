@@ -39,6 +39,15 @@ fn renew_every(ttl: Duration) -> Duration {
     (ttl / 3).min(Duration::from_millis(500))
 }
 
+/// The TTL asked of etcd for a configured `ttl`: one second shorter, because etcd revokes
+/// expired leases on a tick (about every 0.5 s), so a lease of exactly `ttl` could outlive a
+/// killed instance by that much. etcd raises a TTL below its minimum (2 s by default) to that
+/// minimum, so the guarantee "gone within `ttl`" holds from `ttl` 3 s on.
+pub(crate) fn lease_ttl(ttl: Duration) -> i64 {
+    let secs = ttl.as_secs().saturating_sub(1).max(1);
+    i64::try_from(secs).unwrap_or(i64::MAX)
+}
+
 /// How long one request may take before it counts as failed.
 pub(crate) fn request_timeout(ttl: Duration) -> Duration {
     (ttl / 3).clamp(Duration::from_millis(300), Duration::from_millis(1500))
@@ -54,7 +63,7 @@ enum Ended {
 
 /// Keeps the lease alive, publishing its state, until aborted.
 pub(crate) async fn keep(client: Client, ttl: Duration, state: watch::Sender<LeaseState>) {
-    let ttl_secs = i64::try_from(ttl.as_secs().max(1)).unwrap_or(i64::MAX);
+    let ttl_secs = lease_ttl(ttl);
     let within = request_timeout(ttl);
     let mut backoff = retry_backoff();
     let mut lease: Option<i64> = None;
@@ -67,6 +76,13 @@ pub(crate) async fn keep(client: Client, ttl: Duration, state: watch::Sender<Lea
                     Ok(granted) => {
                         let id = granted.id();
                         let ttl = Duration::from_secs(granted.ttl().max(0).unsigned_abs());
+                        if granted.ttl() > ttl_secs {
+                            tracing::debug!(
+                                asked = ttl_secs,
+                                granted = granted.ttl(),
+                                "etcd granted a longer lease than asked (its minimum TTL)"
+                            );
+                        }
                         state.send_modify(|s| {
                             s.id = Some(id);
                             s.valid_until = Some(sent + ttl);

@@ -79,10 +79,18 @@ pub async fn connect(settings: &Settings, config: EtcdConfig) -> Result<Sources,
             .wait_for_key(key, store.config().check_retries())
             .await?;
     }
-    let skip = registry_subtree(settings, store.mapping())?;
-    let snapshot = store.snapshot_skipping(ROOT, &skip).await?;
+    let mut skip = registry_subtree(settings, store.mapping())?;
+    let mut snapshot = store.snapshot_skipping(ROOT, &skip).await?;
     settings.name_source(Layer::Etcd, store.config().mapping().prefix());
     settings.replace_layer(Layer::Etcd, snapshot.tree);
+    // The registry's path may be set in etcd itself: read it again with etcd loaded, and load
+    // again without that subtree when it moved.
+    let moved = registry_subtree(settings, store.mapping())?;
+    if moved != skip {
+        skip = moved;
+        snapshot = store.snapshot_skipping(ROOT, &skip).await?;
+        settings.replace_layer(Layer::Etcd, snapshot.tree);
+    }
     let health = Health::new(snapshot.revision);
     settings.attach_backend(Arc::new(EtcdBackend {
         store: store.clone(),
@@ -103,8 +111,7 @@ pub async fn connect(settings: &Settings, config: EtcdConfig) -> Result<Sources,
 
 /// The etcd key prefix of the registry's records (`<prefix>system/discovery/`), which the
 /// settings loader and its watch skip: registrations are not settings. Its dotted path is
-/// `system.resources.registry.path`, read from the sources loaded before etcd (code, file,
-/// environment).
+/// `system.resources.registry.path`, read from the settings as loaded so far.
 fn registry_subtree(settings: &Settings, mapping: &KeyMapping) -> Result<String, SettingsError> {
     let path_key = format!("{}.path", crate::registry::ROOT);
     let path: String = settings.get_or(&path_key, crate::registry::DEFAULT_PATH.to_owned())?;

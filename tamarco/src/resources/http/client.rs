@@ -120,12 +120,26 @@ impl HttpClient {
     /// A request with `method` to `path` (see [`url`](Self::url)). A bad path shows up as
     /// the error of `send()`.
     ///
+    /// With `discovery`, the request goes to the next instance of the service in turn, from
+    /// the list as followed now; one that refused a connection lately (as [`send`] saw) is
+    /// picked only when no other is left. Unlike [`send`], the request is not sent to another
+    /// instance when this one refuses it.
+    ///
     /// # Panics
     ///
     /// Before the resource started or after it stopped.
+    ///
+    /// [`send`]: Self::send
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
         let client = self.client();
-        let request = match self.url(path) {
+        let url = match self.balancer() {
+            Some(balancer) => balancer
+                .next_now()
+                .and_then(|address| balancer.url(&address, path))
+                .inspect_err(|error| tracing::warn!("discovery: {error}")),
+            None => self.url(path),
+        };
+        let request = match url {
             Ok(url) => client.request(method, url),
             // reqwest reports an unparsable URL when the request is sent.
             Err(_) => client.request(method, path),
@@ -157,12 +171,8 @@ impl HttpClient {
         let client = self
             .try_client()
             .ok_or("the HttpClient is used before its start or after its stop")?;
-        let balancer = {
-            let settings = self.settings.lock().expect("settings lock");
-            settings.as_ref().and_then(|s| s.balancer.clone())
-        };
         // Where the request goes: a URL, or the instances discovery finds.
-        let target = match balancer {
+        let target = match self.balancer() {
             Some(balancer) => Err(balancer),
             None => Ok(self.url(path)?),
         };
@@ -182,6 +192,12 @@ impl HttpClient {
         let outcome = sending.instrument(span.clone()).await;
         client_span::end(&span, &outcome);
         outcome
+    }
+
+    /// The balancer, with `discovery`.
+    fn balancer(&self) -> Option<Arc<Balancer>> {
+        let settings = self.settings.lock().expect("settings lock");
+        settings.as_ref().and_then(|s| s.balancer.clone())
     }
 
     /// A GET request to `path`, relative to the base URL. See [`request`](Self::request).
@@ -294,6 +310,9 @@ impl Resource for HttpClient {
         }
         let client = builder.build()?;
         *self.client.lock().expect("client lock") = Some(client);
+        if let Some(balancer) = &prepared.balancer {
+            balancer.prefetch().await;
+        }
         Ok(())
     }
 

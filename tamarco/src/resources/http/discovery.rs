@@ -77,6 +77,29 @@ impl Balancer {
     /// turn, those that refused a connection lately last.
     pub(crate) async fn addresses(&self) -> Result<Vec<String>, BoxError> {
         let list = self.registry.list(&self.settings.service).await?;
+        self.in_turn(&list)
+    }
+
+    /// The address for a request built without waiting ([`HttpClient::request`]): the next
+    /// in turn in the list as followed now, one that refused lately only if no other is left.
+    ///
+    /// [`HttpClient::request`]: super::HttpClient::request
+    pub(crate) fn next_now(&self) -> Result<String, BoxError> {
+        let list = self.registry.current(&self.settings.service);
+        let mut addresses = self.in_turn(&list)?;
+        Ok(addresses.swap_remove(0))
+    }
+
+    /// Reads the list once (bounded), so that requests built right after the start find it.
+    pub(crate) async fn prefetch(&self) {
+        if let Err(error) = self.registry.list(&self.settings.service).await {
+            tracing::warn!("{error}; requests will find the instances once etcd answers");
+        }
+    }
+
+    /// Every address of `list` once, starting with the next in turn, those that refused a
+    /// connection lately last.
+    fn in_turn(&self, list: &crate::registry::InstanceList) -> Result<Vec<String>, BoxError> {
         let endpoint = self.settings.endpoint.as_deref();
         let all: Vec<String> = list
             .instances
