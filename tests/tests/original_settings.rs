@@ -1,7 +1,9 @@
 //! The Python original's two YAML settings examples, unchanged, in services with the same
 //! resources: its docs' `TAMARCO_YML_FILE` example and its "Settings structure" example. Each
 //! value must reach the resource that reads it, and the only key notes left must be the ones the
-//! migration guide (`tamarco/src/docs/migration.md`) lists as deliberate.
+//! migration guide (`tamarco/src/docs/migration.md`) lists as deliberate. The metrics'
+//! `collect_frequency` is seen at work (batches of the file handler 15 s apart), and a misspelt
+//! profiler key is noted like any other.
 //!
 //! The examples name brokers that are not on this machine (and tests use loopback only), so
 //! the AMQP and Kafka resources here read their settings and connect nowhere.
@@ -157,13 +159,44 @@ async fn info(service: &TestService<impl TaskSet>) -> Value {
     response.json().unwrap()
 }
 
+/// The distinct timestamps (Unix seconds) of the metrics file's batches, once there are
+/// `count` (waits at most 60 s).
+async fn metric_batches(path: &std::path::Path, count: usize) -> Vec<u64> {
+    let started = std::time::Instant::now();
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let stamps: BTreeSet<u64> = text
+            .lines()
+            .filter_map(|line| line.rsplit(' ').next()?.parse().ok())
+            .collect();
+        if stamps.len() >= count {
+            return stamps.into_iter().collect();
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "{} batches in {}: {stamps:?}",
+            stamps.len(),
+            path.display()
+        );
+        tamarco::tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 /// Both examples in one test: logging levels are process-wide, so the services run one after
 /// the other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_yaml_examples_of_the_original_reach_every_resource() {
-    // The `TAMARCO_YML_FILE` example, in the service it names (`test`).
+    // The `TAMARCO_YML_FILE` example, in the service it names (`test`), with the metrics'
+    // file handler on, to see its `collect_frequency` at work.
+    let metrics_file = std::env::temp_dir().join(format!(
+        "tamarco-original-metrics-{}.txt",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&metrics_file);
+    let file_handler = tamarco::serde_json::json!({"enabled": true, "path": metrics_file});
     let service = TestService::builder(YmlFileService::default())
         .settings_yaml(YML_FILE_EXAMPLE)
+        .setting("system.resources.metrics.handlers.file", file_handler)
         .start()
         .await
         .unwrap();
@@ -209,12 +242,22 @@ async fn both_yaml_examples_of_the_original_reach_every_resource() {
         "only the notes the migration guide lists: {:#?}",
         settings.key_notes()
     );
+    // `collect_frequency: 15` reached the metrics resource: its batches are 15 s apart.
+    let batches = metric_batches(&metrics_file, 2).await;
+    assert!(
+        (14..=16).contains(&(batches[1] - batches[0])),
+        "batches at {batches:?}, 15 s apart expected"
+    );
     service.stop().await.unwrap();
+    let _ = std::fs::remove_file(&metrics_file);
 
     // The "Settings structure" example, in a service named `http_server`, whose override
     // carries `application_cache_seconds`.
+    // With a misspelt profiler key added: the profiler's keys are under the key policy too.
+    let profiler = tamarco::serde_json::json!({"interval_secnds": 5});
     let service = TestService::builder(StructureService::default())
         .settings_yaml(STRUCTURE_EXAMPLE)
+        .setting("system.resources.profiler", profiler)
         .start()
         .await
         .unwrap();
@@ -241,7 +284,15 @@ async fn both_yaml_examples_of_the_original_reach_every_resource() {
     );
     assert_eq!(
         notes(settings.key_notes()),
-        BTreeSet::from([no_effect("system.logging.file")]),
+        BTreeSet::from([
+            no_effect("system.logging.file"),
+            (
+                "system.resources.profiler.interval_secnds".to_owned(),
+                KeyNoteKind::Unknown {
+                    closest: Some("interval_seconds".to_owned())
+                }
+            ),
+        ]),
         "{:#?}",
         settings.key_notes()
     );

@@ -56,8 +56,10 @@ impl Default for RegistrySettings {
 }
 
 impl RegistrySettings {
-    /// Reads and checks the settings under the key policy of [`settings::keys`] (an unknown
-    /// key is a warning naming the closest known one); errors name the key.
+    /// Reads and checks the settings under the settings' key policy (an unknown key is a
+    /// warning naming the closest known one, see
+    /// [`SettingsView::load_checked`](crate::settings::SettingsView::load_checked)); errors
+    /// name the key.
     pub fn read(settings: &Settings) -> Result<Self, SettingsError> {
         let read: RegistrySettings = settings.view(ROOT).load_checked(&[])?;
         if read.ttl_seconds.as_secs() < 1 {

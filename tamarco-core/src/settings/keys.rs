@@ -185,10 +185,12 @@ impl SettingsView {
                 true => self.root().to_owned(),
                 false => self.full_key(&inner),
             };
-            SettingsError::Invalid {
-                message: describe(&key, &error.kind),
-                key,
+            // The tree read here carries no sources: name the place from the settings.
+            let mut message = describe(&key, &error.kind);
+            if let Some(place) = settings.snapshot().place(&key) {
+                message.push_str(&format!(" (from {place})"));
             }
+            SettingsError::Invalid { message, key }
         })
     }
 

@@ -227,3 +227,39 @@ fn in_code_settings_overridden_by_a_file_are_listed_for_the_migration_warning() 
         "the same value in both is no surprise, so not listed"
     );
 }
+
+#[test]
+fn a_bad_value_read_beside_other_keys_names_its_source() {
+    // `inputs` is read by another reader: the typed read goes through a tree of its own,
+    // which knows no sources; the error still names the environment variable.
+    let settings = settings("system: {resources: {web: {inputs: {q: {prefetch: 1}}}}}");
+    let var = "TAMARCO__SYSTEM__RESOURCES__WEB__PORT";
+    crate::settings::sources::load_env(&settings, [(var.to_owned(), "80x".to_owned())]).unwrap();
+    let error = settings
+        .resource_view("web")
+        .load_checked_beside::<Server>(&[], &["inputs"])
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("`system.resources.web.port`"), "{error}");
+    assert!(
+        error.ends_with(&format!("(from environment variable `{var}`)")),
+        "{error}"
+    );
+    assert!(!error.contains("80x"), "{error}");
+}
+
+#[test]
+fn registry_settings_are_under_the_key_policy() {
+    let settings = settings("system: {resources: {registry: {enabled: true, tll_seconds: 3}}}");
+    let read = crate::registry::RegistrySettings::read(&settings).unwrap();
+    assert!(read.enabled);
+    let notes = settings.key_notes();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0].key, "system.resources.registry.tll_seconds");
+    assert_eq!(
+        notes[0].kind,
+        KeyNoteKind::Unknown {
+            closest: Some("ttl_seconds".to_owned())
+        }
+    );
+}

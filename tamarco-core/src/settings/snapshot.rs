@@ -165,13 +165,23 @@ impl Snapshot {
             .metadata
             .as_ref()
             .or_else(|| self.resolved().find_metadata(&full));
-        let layer = metadata.and_then(|m| Layer::named(&m.name));
-        if let Some(layer) = layer {
-            let stored = self.stored_key(layer, &full);
-            let place = layer.place_of(&stored, self.sources.get(&layer).map(String::as_str));
+        if let Some(place) = self.place_from(metadata, &full) {
             message.push_str(&format!(" (from {place})"));
         }
         SettingsError::Invalid { key: full, message }
+    }
+
+    /// Where the value read at `key` comes from (a file, an etcd key, an environment
+    /// variable), for errors found after the read, such as those of a typed read through
+    /// another tree.
+    pub(super) fn place(&self, key: &str) -> Option<String> {
+        self.place_from(self.resolved().find_metadata(key), key)
+    }
+
+    fn place_from(&self, metadata: Option<&figment::Metadata>, key: &str) -> Option<String> {
+        let layer = Layer::named(&metadata?.name)?;
+        let stored = self.stored_key(layer, key);
+        Some(layer.place_of(&stored, self.sources.get(&layer).map(String::as_str)))
     }
 
     /// The key under which `layer` holds the value read at `key`: the per-service override's

@@ -161,8 +161,9 @@ fn periodic_profile(cx: &ResourceContext) -> Result<(), BoxError> {
     let key = "system.resources.profiler";
     #[cfg(feature = "profiler")]
     {
+        // Unknown keys under the key policy (a warning naming the closest known one).
         let settings: profiler::PeriodicSettings =
-            cx.settings().settings().get_or(key, Default::default())?;
+            cx.settings().settings().view(key).load_checked(&[])?;
         if settings.applies_to(cx.service()) {
             let shutdown = cx.shutdown().clone();
             tokio::spawn(profiler::periodic(
@@ -174,6 +175,16 @@ fn periodic_profile(cx: &ResourceContext) -> Result<(), BoxError> {
     }
     #[cfg(not(feature = "profiler"))]
     {
+        crate::settings::check_known(
+            cx.settings().settings(),
+            key,
+            &[
+                "microservices_with_profiler",
+                "interval_seconds",
+                "directory",
+            ],
+            &[],
+        )?;
         let listed: Vec<String> = cx
             .settings()
             .settings()

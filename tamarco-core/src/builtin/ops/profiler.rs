@@ -166,7 +166,7 @@ async fn take(
 
 /// `system.resources.profiler`.
 #[derive(Debug, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub(crate) struct PeriodicSettings {
     microservices_with_profiler: Vec<String>,
     interval_seconds: crate::settings::Duration,
