@@ -82,6 +82,18 @@ async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
     }
 }
 
+/// Adds an entry with one field to `stream`; returns its id.
+async fn add(stream: &str, field: &str, value: impl redis::ToRedisArgs) -> String {
+    redis::cmd("XADD")
+        .arg(stream)
+        .arg("*")
+        .arg(field)
+        .arg(value)
+        .query_async(&mut plain().await)
+        .await
+        .unwrap()
+}
+
 async fn delete(keys: &[&str]) {
     redis::cmd("DEL")
         .arg(keys)
@@ -123,36 +135,14 @@ async fn a_stream_input_acks_what_its_handler_handled_and_dead_letters_what_fail
             },
         )
         .unwrap();
-    let mut early = plain().await;
-    let first: String = redis::cmd("XADD")
-        .arg(&stream)
-        .arg("*")
-        .arg("body")
-        .arg("1")
-        .query_async(&mut early)
-        .await
-        .unwrap();
+    let first = add(&stream, "body", "1").await;
     start(&mut cx).await;
     for n in 2..=4_u32 {
         output.push(&n).await.unwrap();
     }
     // Not JSON, and an entry without the body field.
-    redis::cmd("XADD")
-        .arg(&stream)
-        .arg("*")
-        .arg("body")
-        .arg("not json")
-        .query_async::<()>(&mut early)
-        .await
-        .unwrap();
-    redis::cmd("XADD")
-        .arg(&stream)
-        .arg("*")
-        .arg("other")
-        .arg("1")
-        .query_async::<()>(&mut early)
-        .await
-        .unwrap();
+    add(&stream, "body", "not json").await;
+    add(&stream, "other", "1").await;
 
     let mut got = Vec::new();
     while got.len() < 3 {
@@ -202,16 +192,8 @@ async fn entries_of_a_consumer_killed_mid_stream_are_finished_by_another_in_the_
             "stop_timeout": "200ms",
         })
     };
-    let producer = plain().await;
     for n in 1..=20_u32 {
-        redis::cmd("XADD")
-            .arg(&stream)
-            .arg("*")
-            .arg("body")
-            .arg(n)
-            .query_async::<()>(&mut producer.clone())
-            .await
-            .unwrap();
+        add(&stream, "body", n).await;
     }
 
     // Consumer `a` reads the whole batch, handles four entries and hangs on the fifth.
@@ -277,6 +259,70 @@ async fn entries_of_a_consumer_killed_mid_stream_are_finished_by_another_in_the_
     delete(&[&stream]).await;
 }
 
+/// Starts a service reading `stream` in `group` from `from` (`streams.start`); its handler
+/// sends each value it handled.
+async fn reader(
+    stream: &str,
+    group: &str,
+    from: &str,
+) -> (MicroserviceContext, mpsc::UnboundedReceiver<u32>) {
+    let (sender, received) = mpsc::unbounded_channel();
+    let (mut cx, redis) = context(json!({"streams": {"group": group, "start": from}}));
+    redis
+        .stream_input(
+            InputSpec::new(stream),
+            Json,
+            move |message: Message<u32, StreamMeta>| {
+                let sender = sender.clone();
+                async move {
+                    sender.send(*message.value())?;
+                    Ok::<_, BoxError>(())
+                }
+            },
+        )
+        .unwrap();
+    start(&mut cx).await;
+    (cx, received)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_group_starts_where_streams_start_says_and_an_existing_group_goes_on() {
+    let stream = format!("{}events", prefix("start"));
+    add(&stream, "body", 1_u32).await;
+
+    // `new`: the entry added before the group existed is not handled, the next one is.
+    let (mut late, mut received) = reader(&stream, "late", "new").await;
+    add(&stream, "body", 2_u32).await;
+    let first = timeout(WAIT, received.recv()).await.unwrap().unwrap();
+    assert_eq!(
+        first, 2,
+        "a `new` group skips what the stream held before it"
+    );
+    late.stop().await.unwrap();
+
+    // `first` (the default): the same stream from its first entry.
+    let (mut early, mut received) = reader(&stream, "early", "first").await;
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        got.push(timeout(WAIT, received.recv()).await.unwrap().unwrap());
+    }
+    assert_eq!(
+        got,
+        [1, 2],
+        "a `first` group reads what was added before it"
+    );
+    early.stop().await.unwrap();
+
+    // The group exists now: `first` no longer moves it back, it goes on after entry 2.
+    add(&stream, "body", 3_u32).await;
+    let (mut again, mut received) = reader(&stream, "early", "first").await;
+    let next = timeout(WAIT, received.recv()).await.unwrap().unwrap();
+    assert_eq!(next, 3, "an existing group goes on after what it delivered");
+    again.stop().await.unwrap();
+    assert_eq!(pending(&stream, "early").await, 0);
+    delete(&[&stream]).await;
+}
+
 const MACRO_IN: &str = "tamarco-test:macro-streams:orders";
 const MACRO_OUT: &str = "tamarco-test:macro-streams:doubled";
 const MACRO_CHANNEL: &str = "tamarco-test:macro-streams:announced";
@@ -318,16 +364,8 @@ async fn declared_stream_inputs_and_stream_and_publish_outputs() {
         .start()
         .await
         .expect("the service starts");
-    let mut producer = plain().await;
     for n in [1_u32, 2, 3] {
-        redis::cmd("XADD")
-            .arg(MACRO_IN)
-            .arg("*")
-            .arg("body")
-            .arg(n)
-            .query_async::<()>(&mut producer)
-            .await
-            .unwrap();
+        add(MACRO_IN, "body", n).await;
     }
     let mut announced = Vec::new();
     {
@@ -345,7 +383,7 @@ async fn declared_stream_inputs_and_stream_and_publish_outputs() {
         .arg(MACRO_OUT)
         .arg("-")
         .arg("+")
-        .query_async(&mut producer)
+        .query_async(&mut plain().await)
         .await
         .unwrap();
     let values: Vec<u32> = doubled.iter().map(|(_, fields)| fields["body"]).collect();

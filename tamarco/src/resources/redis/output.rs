@@ -11,7 +11,8 @@ use tamarco_core::BoxError;
 use tamarco_core::codec::{BoundCodec, Codec};
 use tamarco_core::messaging::{Output, OutputSlot};
 
-use super::{Error, Redis, Shared};
+use super::state::Shared;
+use super::{Error, Redis};
 
 /// What binding gives an output: the resource and the encoder.
 struct Bound<T: 'static> {

@@ -33,6 +33,7 @@ use tamarco_core::{ResourceContext, SettingsError};
 ///       streams:                  # how `stream` inputs and outputs work
 ///         group: null             # the consumer group; the service's name by default
 ///         consumer: null          # this instance in the group; <service>-<host>-<pid> by default
+///         start: first            # where a new group starts: `first` entry or `new` ones
 ///         claim_idle: 30          # an entry pending this long in a consumer's hands is claimed
 ///         block: 2                # the longest a read waits for new entries
 ///         field: body             # the entry field that holds the message
@@ -82,6 +83,9 @@ pub struct StreamSettings {
     /// This instance's name in the group; `<service>-<host>-<pid>` when unset. Two live
     /// instances must not share one.
     pub consumer: Option<String>,
+    /// Where a group that does not exist yet starts reading a stream. A group that exists
+    /// goes on after the last entry it delivered, whatever this says.
+    pub start: StreamStart,
     /// How long an entry may stay pending (read, not acked) in a consumer's hands before a
     /// live consumer claims it: longer than the slowest handler.
     pub claim_idle: SettingDuration,
@@ -93,11 +97,36 @@ pub struct StreamSettings {
     pub max_len: Option<u64>,
 }
 
+/// Where a new consumer group starts: the `start` key of [`StreamSettings`].
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum StreamStart {
+    /// At the stream's first entry: what was added before the group existed (by a producer
+    /// that started first) is handled too, as at-least-once asks.
+    #[default]
+    First,
+    /// At the entries added after the group was created: for a group joining a long stream
+    /// whose history it must not handle.
+    New,
+}
+
+impl StreamStart {
+    /// The id `XGROUP CREATE` takes for this start.
+    pub(crate) fn group_id(self) -> &'static str {
+        match self {
+            StreamStart::First => "0",
+            StreamStart::New => "$",
+        }
+    }
+}
+
 impl Default for StreamSettings {
     fn default() -> Self {
         StreamSettings {
             group: None,
             consumer: None,
+            start: StreamStart::First,
             claim_idle: SettingDuration::from_secs(30),
             block: SettingDuration::from_secs(2),
             field: String::from("body"),

@@ -30,6 +30,8 @@ pub use received::{StreamMeta, StreamReceived};
 #[derive(Debug, Clone)]
 pub(crate) struct StreamOptions {
     pub(crate) group: Arc<str>,
+    /// The id a new group starts after (`0` or `$`).
+    pub(crate) start: &'static str,
     pub(crate) consumer: Arc<str>,
     pub(crate) claim_idle: Duration,
     pub(crate) block: Duration,
@@ -70,12 +72,12 @@ impl Transport for StreamTransport {
             .client
             .get_multiplexed_async_connection_with_config(&config)
             .await?;
-        // From the stream's first entry: what was added before the group existed is read too.
+        // A new group starts where `streams.start` says; one that exists keeps its position.
         let created = redis::cmd("XGROUP")
             .arg("CREATE")
             .arg(input.name())
             .arg(&*options.group)
-            .arg("0")
+            .arg(options.start)
             .arg("MKSTREAM")
             .query_async::<()>(&mut reader)
             .await;
