@@ -10,10 +10,10 @@ use std::time::Instant;
 use deadpool_postgres::{ClientWrapper, Object};
 use tokio_postgres::error::SqlState;
 
-use super::Shared;
 use super::error::Error;
 use super::queries::sealed::{Done, Run, Sealed};
 use super::queries::{Params, Queries};
+use super::state::Shared;
 
 const IDLE: u8 = 0;
 const IN_TRANSACTION: u8 = 1;

@@ -9,9 +9,9 @@ use serde::de::DeserializeOwned;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use super::Shared;
 use super::error::Error;
 use super::rows;
+use super::state::Shared;
 
 /// Query parameters: `&[&id, &name]`.
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];

@@ -3,6 +3,8 @@
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use axum::http::StatusCode;
+use axum::http::header::{CACHE_CONTROL, HeaderValue};
 use tower::ServiceExt;
 
 use super::*;

@@ -1,121 +1,24 @@
 //! `system.logging`, read into a typed configuration. A bad or missing value becomes a problem
 //! that names the key, and the default (or "sink off") is used instead.
 
-use std::fmt;
+mod keys;
+mod profile;
+mod reader;
+
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
-use tracing::Level;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 
 use super::document::Version;
 use crate::secret::Secret;
 use crate::settings::Settings;
 
-const ROOT: &str = "system.logging";
+use keys::ROOT;
+use reader::Reader;
 
-/// Every key read under `system.logging`, for the unknown-key check (`settings::check_known`).
-pub(crate) const KNOWN_KEYS: &[&str] = &[
-    "profile",
-    "default_level",
-    "extra_loggers_names",
-    "levels.*",
-    "stdout",
-    "stdout_format",
-    "file_path",
-    "file_max_bytes",
-    "file_max_files",
-    "file_format",
-    "queue_size",
-    "secret_fields",
-    "drop_warning_seconds",
-    "flush_timeout_seconds",
-    "version",
-    "logstash.enabled",
-    "logstash.host",
-    "logstash.port",
-    "logstash.fqdn",
-    "logstash.version",
-    "logstash.queue_size",
-    "redis.enabled",
-    "redis.host",
-    "redis.port",
-    "redis.db",
-    "redis.username",
-    "redis.password",
-    "redis.ssl",
-    "redis.version",
-    "redis.queue_size",
-    "http.enabled",
-    "http.url",
-    "http.user",
-    "http.password",
-    "http.max_records",
-    "http.max_time_seconds",
-    "http.timeout_seconds",
-    "http.version",
-    "http.queue_size",
-];
-
-/// Logging keys of the Python original's docs and code that tamarco does not read.
-pub(crate) const LEGACY_KEYS: &[crate::settings::LegacyKey] = &[
-    crate::settings::LegacyKey::no_effect(
-        "file",
-        "the file sink is on when `system.logging.file_path` is set, as in the original's code",
-    ),
-    crate::settings::LegacyKey::no_effect(
-        "elasticsearch",
-        "tamarco has no Elasticsearch sink; ship through Logstash (`logstash`, `redis` or `http`)",
-    ),
-];
-
-/// A logging profile: the level of the service's own records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Profile {
-    /// `DEVELOP`: debug and above.
-    Develop,
-    /// `PRODUCTION`: info and above (the default).
-    Production,
-    /// `TESTING`: debug and above.
-    Testing,
-}
-
-impl Profile {
-    /// The level of records the profile lets through.
-    pub fn level(self) -> Level {
-        match self {
-            Profile::Develop | Profile::Testing => Level::DEBUG,
-            Profile::Production => Level::INFO,
-        }
-    }
-}
-
-impl FromStr for Profile {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s.to_ascii_uppercase().as_str() {
-            "DEVELOP" => Ok(Profile::Develop),
-            "PRODUCTION" => Ok(Profile::Production),
-            "TESTING" => Ok(Profile::Testing),
-            _ => Err(format!(
-                "unknown profile {s:?} (expected DEVELOP, PRODUCTION or TESTING)"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for Profile {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Profile::Develop => "DEVELOP",
-            Profile::Production => "PRODUCTION",
-            Profile::Testing => "TESTING",
-        })
-    }
-}
+pub(crate) use keys::{KNOWN_KEYS, LEGACY_KEYS};
+pub use profile::Profile;
 
 /// How stdout and the file write records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,113 +95,20 @@ pub(crate) struct Config {
     pub(crate) flush_timeout: Duration,
 }
 
-/// Reads keys, remembering the problems.
-struct Reader<'a> {
-    settings: &'a Settings,
-    problems: Vec<String>,
-}
-
-impl Reader<'_> {
-    /// The value at `key`; on a wrong type the problem is noted and `None` returned.
-    fn opt<T: DeserializeOwned>(&mut self, key: &str) -> Option<T> {
-        match self.settings.get_opt(key) {
-            Ok(value) => value,
-            Err(error) => {
-                self.problems
-                    .push(format!("logging: {error}; using the default"));
-                None
-            }
-        }
-    }
-
-    fn or<T: DeserializeOwned>(&mut self, key: &str, default: T) -> T {
-        self.opt(key).unwrap_or(default)
-    }
-
-    /// A [settings duration](crate::settings::Duration); a bad one is a noted problem.
-    fn duration(&mut self, key: &str, default: Duration) -> Duration {
-        self.or(key, crate::settings::Duration::from(default)).get()
-    }
-
-    /// A key that an enabled sink needs; the problem says the sink stays off.
-    fn required<T: DeserializeOwned>(&mut self, key: &str, sink: &str) -> Option<T> {
-        let value = self.opt::<T>(key);
-        if value.is_none() && self.settings.value(key).is_none() {
-            self.problems.push(format!(
-                "logging: setting `{key}` is missing; it is required when `{ROOT}.{sink}.enabled` is true, so the {sink} sink is off"
-            ));
-        }
-        value
-    }
-
-    fn level(&mut self, key: &str, text: &str) -> Option<LevelFilter> {
-        match text.parse::<LevelFilter>() {
-            Ok(level) => Some(level),
-            Err(_) => {
-                self.problems.push(format!(
-                    "logging: setting `{key}`: unknown level {text:?} (expected trace, debug, info, warn, error or off)"
-                ));
-                None
-            }
-        }
-    }
-
-    fn format(&mut self, key: &str) -> Format {
-        let text: String = self.or(key, "text".to_owned());
+impl Format {
+    /// The format at `key`; an unknown one is a noted problem, and text.
+    fn read(r: &mut Reader<'_>, key: &str) -> Format {
+        let text: String = r.or(key, "text".to_owned());
         match text.to_ascii_lowercase().as_str() {
             "text" => Format::Text,
             "json" => Format::Json,
             _ => {
-                self.problems.push(format!(
+                r.problems.push(format!(
                     "logging: setting `{key}`: unknown format {text:?} (expected text or json); using text"
                 ));
                 Format::Text
             }
         }
-    }
-
-    fn enabled(&mut self, sink: &str) -> bool {
-        self.or(&format!("{ROOT}.{sink}.enabled"), false)
-    }
-
-    fn queue_size(&mut self, sink: &str) -> usize {
-        let default = self.or(&format!("{ROOT}.queue_size"), 10_000usize);
-        self.or(&format!("{ROOT}.{sink}.queue_size"), default)
-            .max(1)
-    }
-
-    /// The document format of `sink`: `system.logging.<sink>.version`, then (UDP only, as the
-    /// original's code read it) `system.logging.version`, then the original's default.
-    fn version(&mut self, sink: &str, fallback: Option<&str>, default: Version) -> Version {
-        let own = format!("{ROOT}.{sink}.version");
-        let key = match (self.settings.value(&own), fallback) {
-            (None, Some(fallback)) if self.settings.value(fallback).is_some() => {
-                fallback.to_owned()
-            }
-            _ => own,
-        };
-        let Some(value) = self.opt::<serde_json::Value>(&key) else {
-            return default;
-        };
-        match value
-            .as_u64()
-            .or_else(|| value.as_str()?.trim().parse().ok())
-        {
-            Some(0) => Version::V0,
-            Some(1) => Version::V1,
-            _ => {
-                self.problems.push(format!(
-                    "logging: setting `{key}`: expected 0 or 1 (the Logstash format version); using the default"
-                ));
-                default
-            }
-        }
-    }
-
-    /// A password: a number (`password: 1234`) reads as text.
-    fn password(&mut self, key: &str) -> Option<Secret<String>> {
-        self.opt::<Secret<String>>(key)
-            .filter(|p| !p.expose().is_empty())
     }
 }
 
@@ -312,7 +122,7 @@ impl Config {
         let (profile, default_level, extra_loggers, levels) = read_levels(&mut r);
         let stdout = r
             .or(&format!("{ROOT}.stdout"), true)
-            .then(|| r.format(&format!("{ROOT}.stdout_format")));
+            .then(|| Format::read(&mut r, &format!("{ROOT}.stdout_format")));
         let file = r
             .opt::<String>(&format!("{ROOT}.file_path"))
             .filter(|p| !p.is_empty())
@@ -322,7 +132,7 @@ impl Config {
                     .or(&format!("{ROOT}.file_max_bytes"), 10 * 1024 * 1024u64)
                     .max(1),
                 max_files: r.or(&format!("{ROOT}.file_max_files"), 100u64).max(1),
-                format: r.format(&format!("{ROOT}.file_format")),
+                format: Format::read(&mut r, &format!("{ROOT}.file_format")),
             });
         let logstash = r.enabled("logstash").then(|| LogstashConfig {
             host: r.or(&format!("{ROOT}.logstash.host"), "127.0.0.1".to_owned()),
