@@ -99,36 +99,100 @@ impl<T: 'static> Inner<T> {
     }
 }
 
-/// `Default`, binding, the hand-wired constructor and the bound inner part of an output with
-/// one value type and a fixed pattern.
+/// The one output behind [`PushOutput`] and [`PublishOutput`]: one value type, a fixed
+/// pattern, bound once. The two wrap it and differ only in their pattern and the name of
+/// their send method; `of` is the wrapper's type name, for the errors of an unbound output.
+struct Single<T: 'static> {
+    inner: OutputSlot<Arc<Inner<T>>>,
+}
+
+impl<T: Send + Sync + 'static> Single<T> {
+    fn bound(shared: Arc<Shared>, pattern: Pattern, queue: &str, codec: Arc<dyn Codec<T>>) -> Self {
+        let inner = Arc::new(Inner::new(shared, pattern, queue, codec));
+        Single {
+            inner: OutputSlot::bound(inner),
+        }
+    }
+
+    fn bind(
+        &self,
+        of: &'static str,
+        amqp: &Amqp,
+        pattern: Pattern,
+        name: &'static str,
+        codec: Arc<dyn Codec<T>>,
+    ) -> Result<(), BoxError> {
+        let shared = Arc::clone(&amqp.shared);
+        let inner = Arc::new(Inner::new(shared, pattern, name, codec));
+        Ok(self.inner.bind(of, name, inner)?)
+    }
+
+    fn inner(&self, of: &'static str) -> Result<&Arc<Inner<T>>, Error> {
+        Ok(self.inner.get(of)?)
+    }
+
+    fn queue(&self, of: &'static str) -> &str {
+        self.inner(of).map_or("", |inner| inner.codec.endpoint())
+    }
+
+    /// Encodes `value` now; the future sends it and resolves on the broker's confirm.
+    fn send(
+        &self,
+        of: &'static str,
+        value: &T,
+    ) -> impl Future<Output = Result<(), Error>> + Send + 'static {
+        let prepared = self
+            .inner(of)
+            .and_then(|inner| Ok((Arc::clone(inner), inner.codec.encode(value)?)));
+        async move {
+            let (inner, body) = prepared?;
+            inner.send(body).await
+        }
+    }
+}
+
+/// `Default`, `Clone`, `Debug`, binding and the hand-wired constructor of a wrapper of
+/// [`Single`] with a fixed pattern.
 macro_rules! single_output {
     ($output:ident, $pattern:expr) => {
         impl<T: 'static> Default for $output<T> {
             fn default() -> Self {
                 $output {
-                    inner: OutputSlot::default(),
+                    single: Single {
+                        inner: OutputSlot::default(),
+                    },
                 }
+            }
+        }
+
+        impl<T: 'static> Clone for $output<T> {
+            fn clone(&self) -> Self {
+                $output {
+                    single: Single {
+                        inner: self.single.inner.clone(),
+                    },
+                }
+            }
+        }
+
+        impl<T: 'static> fmt::Debug for $output<T> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.single.inner.get(type_name::<Self>()).ok(), f)
             }
         }
 
         impl<T: Send + Sync + 'static, C: Codec<T>> Output<Amqp, C> for $output<T> {
             fn bind(&self, amqp: &Amqp, name: &'static str, codec: C) -> Result<(), BoxError> {
-                let shared = Arc::clone(&amqp.shared);
-                let inner = Arc::new(Inner::new(shared, $pattern, name, Arc::new(codec)));
-                Ok(self.inner.bind(type_name::<Self>(), name, inner)?)
+                let of = type_name::<Self>();
+                self.single.bind(of, amqp, $pattern, name, Arc::new(codec))
             }
         }
 
         impl<T: Send + Sync + 'static> $output<T> {
             pub(crate) fn new(shared: Arc<Shared>, queue: &str, codec: Arc<dyn Codec<T>>) -> Self {
-                let inner = Arc::new(Inner::new(shared, $pattern, queue, codec));
                 $output {
-                    inner: OutputSlot::bound(inner),
+                    single: Single::bound(shared, $pattern, queue, codec),
                 }
-            }
-
-            fn inner(&self) -> Result<&Arc<Inner<T>>, Error> {
-                Ok(self.inner.get(type_name::<Self>())?)
             }
         }
     };
@@ -140,7 +204,7 @@ macro_rules! single_output {
 /// `Default` gives an unbound output, for a field with `#[output(amqp, push = "...")]`; used
 /// before it is bound it fails with [`Error::Unbound`].
 pub struct PushOutput<T: 'static> {
-    inner: OutputSlot<Arc<Inner<T>>>,
+    single: Single<T>,
 }
 
 single_output!(PushOutput, Pattern::PushPull);
@@ -148,7 +212,7 @@ single_output!(PushOutput, Pattern::PushPull);
 impl<T: Send + Sync + 'static> PushOutput<T> {
     /// The queue, as declared (without prefix); empty while unbound.
     pub fn queue(&self) -> &str {
-        self.inner().map_or("", |inner| inner.codec.endpoint())
+        self.single.queue(type_name::<Self>())
     }
 
     /// Encodes `value` now and sends it; resolves once the broker confirmed it. While the
@@ -156,13 +220,7 @@ impl<T: Send + Sync + 'static> PushOutput<T> {
     /// is sent at least once. The future does not borrow the output: spawn it or run many at
     /// once for throughput.
     pub fn push(&self, value: &T) -> impl Future<Output = Result<(), Error>> + Send + 'static {
-        let prepared = self
-            .inner()
-            .and_then(|inner| Ok((Arc::clone(inner), inner.codec.encode(value)?)));
-        async move {
-            let (inner, body) = prepared?;
-            inner.send(body).await
-        }
+        self.single.send(type_name::<Self>(), value)
     }
 }
 
@@ -172,7 +230,7 @@ impl<T: Send + Sync + 'static> PushOutput<T> {
 /// `Default` gives an unbound output, for a field with `#[output(amqp, publish = "...")]`; used
 /// before it is bound it fails with [`Error::Unbound`].
 pub struct PublishOutput<T: 'static> {
-    inner: OutputSlot<Arc<Inner<T>>>,
+    single: Single<T>,
 }
 
 single_output!(PublishOutput, Pattern::PublishSubscribe);
@@ -180,35 +238,13 @@ single_output!(PublishOutput, Pattern::PublishSubscribe);
 impl<T: Send + Sync + 'static> PublishOutput<T> {
     /// The exchange's short name, as declared (without prefix); empty while unbound.
     pub fn queue(&self) -> &str {
-        self.inner().map_or("", |inner| inner.codec.endpoint())
+        self.single.queue(type_name::<Self>())
     }
 
     /// Encodes `value` and publishes it; resolves once the broker confirmed it. With no
     /// subscriber bound, the broker drops it (that is publish/subscribe).
     pub fn publish(&self, value: &T) -> impl Future<Output = Result<(), Error>> + Send + 'static {
-        let prepared = self
-            .inner()
-            .and_then(|inner| Ok((Arc::clone(inner), inner.codec.encode(value)?)));
-        async move {
-            let (inner, body) = prepared?;
-            inner.send(body).await
-        }
-    }
-}
-
-impl<T: 'static> Clone for PushOutput<T> {
-    fn clone(&self) -> Self {
-        PushOutput {
-            inner: self.inner.clone(),
-        }
-    }
-}
-
-impl<T: 'static> Clone for PublishOutput<T> {
-    fn clone(&self) -> Self {
-        PublishOutput {
-            inner: self.inner.clone(),
-        }
+        self.single.send(type_name::<Self>(), value)
     }
 }
 
@@ -219,18 +255,6 @@ impl<T: 'static> fmt::Debug for Inner<T> {
             .field("pattern", &self.pattern)
             .field("codec", &self.codec.codec_name())
             .finish()
-    }
-}
-
-impl<T: 'static> fmt::Debug for PushOutput<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.inner.get(type_name::<Self>()).ok(), f)
-    }
-}
-
-impl<T: 'static> fmt::Debug for PublishOutput<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&self.inner.get(type_name::<Self>()).ok(), f)
     }
 }
 
