@@ -1,4 +1,4 @@
-//! A service for the logging tests (`tests/tests/logging.rs`). The global `tracing` subscriber is
+//! A service for the logging tests (`tests/tests/logging/`). The global `tracing` subscriber is
 //! process-wide, so each scenario runs in its own process. `LOGPROBE_SETTINGS` (JSON) is merged
 //! into the in-code settings; `LOGPROBE_SCENARIO` picks what it logs:
 //!
