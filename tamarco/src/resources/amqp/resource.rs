@@ -38,7 +38,7 @@ impl Resource for Amqp {
             prefetch: Some(settings.prefetch),
             concurrency: Some(settings.concurrency),
             retries: Some(settings.retries),
-            retry_backoff: Some(settings.retry_backoff.into()),
+            retry_backoff: Some(settings.retry_backoff),
             dead_letter: Some(settings.dead_letter_queue.clone()),
             max_deliveries: None,
         };
