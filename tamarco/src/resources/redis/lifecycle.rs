@@ -12,11 +12,11 @@ use tamarco_core::messaging::InputOptions;
 use tamarco_core::messaging::memory::MemoryBroker;
 use tamarco_core::{BoxError, Resource, ResourceContext, ResourceStatus, error_chain};
 
-use super::{Redis, memory};
 use super::pubsub::PubSubTransport;
 use super::settings::Config;
 use super::state::Meters;
 use super::streams::{StreamOptions, StreamTransport};
+use super::{Redis, memory};
 
 impl Resource for Redis {
     fn bind(&self, cx: &ResourceContext) {
