@@ -27,15 +27,24 @@ pub struct EtcdServer {
     cluster_token: String,
     child: Option<Child>,
     lines: Option<mpsc::Receiver<String>>,
+    /// More command-line flags, kept across restarts.
+    flags: Vec<String>,
 }
 
 impl EtcdServer {
     /// Starts a single-member etcd and waits until it serves requests.
     pub fn start() -> EtcdServer {
+        EtcdServer::start_with(&[])
+    }
+
+    /// [`start`](Self::start) with more command-line flags (`--auth-token-ttl=1`), which a
+    /// [`restart`](Self::restart) keeps.
+    pub fn start_with(flags: &[&str]) -> EtcdServer {
         let [client_port, peer_port] = free_ports();
         let name = "solo".to_owned();
         let initial_cluster = format!("{name}=http://127.0.0.1:{peer_port}");
         let mut server = EtcdServer::new(name, client_port, peer_port, initial_cluster);
+        server.flags = flags.iter().map(|flag| (*flag).to_owned()).collect();
         server.spawn();
         server.wait_ready();
         server
@@ -51,6 +60,7 @@ impl EtcdServer {
             initial_cluster,
             child: None,
             lines: None,
+            flags: Vec::new(),
         }
     }
 
@@ -103,6 +113,7 @@ impl EtcdServer {
             .args(["--initial-cluster", &self.initial_cluster])
             .args(["--initial-cluster-token", &self.cluster_token])
             .args(["--initial-cluster-state", "new"])
+            .args(&self.flags)
             .env_remove("ETCDCTL_API")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

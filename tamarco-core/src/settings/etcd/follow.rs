@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use etcd_client::{EventType, WatchOptions, WatchResponse};
 
-use super::store::{describe_error, header_revision};
+use super::rpc::{describe_error, header_revision};
 use super::{EtcdStore, KeyMapping, ROOT, keys};
 use crate::settings::{Layer, Settings, SettingsError};
 
@@ -72,6 +72,8 @@ pub(super) struct Follower {
     revision: i64,
     /// Keys under this prefix are not settings (the registry's records).
     skip: String,
+    /// Whether a watch was created already: the first one uses the token of the connect.
+    watched_before: bool,
 }
 
 impl Follower {
@@ -88,6 +90,7 @@ impl Follower {
             health,
             revision,
             skip: String::new(),
+            watched_before: false,
         }
     }
 
@@ -126,6 +129,9 @@ impl Follower {
             Ok(prefix) => prefix,
             Err(error) => return Ended::Lost(error.to_string()),
         };
+        if let Err(reason) = self.authenticate().await {
+            return Ended::Lost(reason);
+        }
         let options = WatchOptions::new()
             .with_prefix()
             .with_start_revision(self.revision + 1)
@@ -166,6 +172,23 @@ impl Follower {
                 continue;
             }
             self.apply(&response);
+        }
+    }
+
+    /// With credentials, gets a new auth token before the watch is created again: etcd checks
+    /// the token only when a watch is created, and refuses one created with a token it forgot
+    /// (unused for its `--auth-token-ttl` while the old watch ran, or lost in a restart) by
+    /// canceling it, which the client's own refresh of expired tokens does not see.
+    async fn authenticate(&mut self) -> Result<(), String> {
+        if !self.watched_before || self.store.config().user().is_none() {
+            self.watched_before = true;
+            return Ok(());
+        }
+        let within = self.store.config().request_timeout();
+        match tokio::time::timeout(within, self.store.client().refresh_token()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(format!("authenticating: {}", describe_error(&error))),
+            Err(_) => Err(format!("no answer to authenticating within {within:?}")),
         }
     }
 

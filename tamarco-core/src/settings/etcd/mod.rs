@@ -46,6 +46,7 @@
 mod config;
 mod follow;
 mod keys;
+mod rpc;
 mod store;
 mod tls;
 

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_client::{
-    Client, Compare, CompareOp, ConnectOptions, DeleteOptions, GetOptions, KeyValue, Txn, TxnOp,
-    WatchOptions, WatchStream,
+    Client, Compare, CompareOp, DeleteOptions, GetOptions, KeyValue, Txn, TxnOp, WatchOptions,
+    WatchStream,
 };
 use serde_json::Value;
 
+use super::rpc::{bounded, connect_options, header_revision, is_transient};
 use super::{EtcdConfig, KeyMapping};
 use crate::settings::{SettingsError, tree};
 
@@ -84,7 +85,10 @@ impl EtcdStore {
         }
     }
 
-    async fn try_connect(config: &EtcdConfig, options: ConnectOptions) -> Result<Client, String> {
+    async fn try_connect(
+        config: &EtcdConfig,
+        options: etcd_client::ConnectOptions,
+    ) -> Result<Client, String> {
         let within = config.request_timeout();
         let connect = Client::connect(config.endpoints(), Some(options));
         let mut client = bounded(within, connect).await?;
@@ -391,58 +395,4 @@ struct WriteOps {
     deletes: Vec<TxnOp>,
     puts: Vec<TxnOp>,
     keys: Vec<Vec<u8>>,
-}
-
-/// The client options: credentials, TLS, timeouts, HTTP/2 keep-alive (to notice a dead member),
-/// and "require leader" (a member cut off from its cluster refuses rather than serve stale data).
-fn connect_options(config: &EtcdConfig) -> Result<ConnectOptions, SettingsError> {
-    let mut options = ConnectOptions::new()
-        .with_connect_timeout(config.request_timeout())
-        .with_keep_alive(Duration::from_secs(5), config.request_timeout())
-        .with_require_leader(true);
-    if let Some((user, password)) = config.credentials() {
-        options = options.with_user(user, password);
-    }
-    let https = config.endpoints().iter().any(|e| e.starts_with("https://"));
-    if config.tls().is_some() || https {
-        options = super::tls::apply(options, config)?;
-    }
-    Ok(options)
-}
-
-/// Awaits `work` for at most `within`; errors become text.
-async fn bounded<T>(
-    within: Duration,
-    work: impl Future<Output = Result<T, etcd_client::Error>>,
-) -> Result<T, String> {
-    match tokio::time::timeout(within, work).await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(describe_error(&error)),
-        Err(_) => Err(format!("no answer within {within:?}")),
-    }
-}
-
-/// An etcd client error as one readable line.
-pub(super) fn describe_error(error: &etcd_client::Error) -> String {
-    match error {
-        etcd_client::Error::GRpcStatus(status) => {
-            format!("{:?}: {}", status.code(), status.message())
-        }
-        other => other.to_string(),
-    }
-}
-
-fn is_transient(message: &str) -> bool {
-    [
-        "Unavailable",
-        "transport error",
-        "no answer within",
-        "connect",
-    ]
-    .iter()
-    .any(|word| message.contains(word))
-}
-
-pub(super) fn header_revision(header: Option<&etcd_client::ResponseHeader>) -> i64 {
-    header.map_or(0, |h| h.revision())
 }
