@@ -132,6 +132,14 @@ async fn metrics_parse_and_hold_user_meters_with_escaped_labels_and_builtins() {
         }
         other => panic!("latency is a summary, not {other:?}"),
     }
+    // CPU time only grows: Prometheus must see a counter, or rate() refuses it.
+    assert!(
+        matches!(
+            sample("shop_process_cpu_seconds_total").value,
+            prometheus_parse::Value::Counter(seconds) if seconds >= 0.0
+        ),
+        "process_cpu_seconds_total is a counter"
+    );
     for builtin in [
         "shop_resource_status",
         "shop_process_resident_memory_bytes",

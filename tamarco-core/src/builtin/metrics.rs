@@ -286,6 +286,7 @@ pub(crate) fn record_builtin(board: &StatusBoard) {
         Gauge::new("process_virtual_memory_bytes", NO_LABELS).set(size as f64);
     }
     if let Some(seconds) = cpu_seconds() {
+        // A fraction, so a gauge here; exported with the type `counter` (see `metrics::render`).
         Gauge::new("process_cpu_seconds_total", NO_LABELS).set(seconds);
     }
     if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {

@@ -25,6 +25,10 @@ pub(crate) fn exposition(handle: &PrometheusHandle, prefix: &str) -> String {
     prefix_names(&handle.render(), prefix)
 }
 
+/// Counters whose values are fractions: recorded as gauges (the exporter's counters hold whole
+/// numbers) and exported with the type `counter`.
+const FRACTIONAL_COUNTERS: &[&str] = &["process_cpu_seconds_total"];
+
 fn prefix_names(text: &str, prefix: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     for line in text.lines() {
@@ -35,7 +39,13 @@ fn prefix_names(text: &str, prefix: &str) -> String {
             out.push_str(&line[..7]);
             out.push_str(prefix);
             out.push('_');
-            out.push_str(rest);
+            match rest.strip_suffix(" gauge") {
+                Some(name) if line.starts_with("# TYPE") && FRACTIONAL_COUNTERS.contains(&name) => {
+                    out.push_str(name);
+                    out.push_str(" counter");
+                }
+                _ => out.push_str(rest),
+            }
         } else if line.is_empty() || line.starts_with('#') {
             out.push_str(line);
         } else {
