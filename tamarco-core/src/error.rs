@@ -105,6 +105,10 @@ pub enum Error {
     /// A second stop signal arrived while stopping.
     #[error("forced exit: a second stop signal arrived during the graceful stop")]
     Forced,
+    /// A stop signal arrived while the settings were loading, before anything started: the
+    /// service ends at once, with exit code 0 (nothing started, so nothing was cut short).
+    #[error("stopped before the service started: a stop signal came while the settings loaded")]
+    StoppedBeforeStart,
     /// The runtime itself could not be set up (tokio runtime, signal handlers).
     #[error("could not set up the runtime")]
     Runtime(#[source] std::io::Error),

@@ -7,7 +7,8 @@ use crate::error::Error;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ExitStatus {
-    /// A clean, graceful stop: exit code 0.
+    /// A clean, graceful stop: exit code 0; also a stop signal that came while the settings
+    /// loaded ([`Error::StoppedBeforeStart`]).
     Success,
     /// A resource, hook, task or setting failed: exit code 1. The error was logged.
     Failure,
@@ -35,7 +36,7 @@ impl ExitStatus {
     /// The status for the outcome of [`Runtime::try_serve`](super::Runtime::try_serve).
     pub fn of(outcome: &Result<(), Error>) -> Self {
         match outcome {
-            Ok(()) => ExitStatus::Success,
+            Ok(()) | Err(Error::StoppedBeforeStart) => ExitStatus::Success,
             Err(Error::GracePeriodExpired(_)) => ExitStatus::GracePeriodExpired,
             Err(Error::Forced) => ExitStatus::Forced,
             Err(Error::RestartRequested { .. }) => ExitStatus::RestartRequested,

@@ -9,7 +9,8 @@
 //! start order, sharing the grace period (`system.shutdown.grace_period_seconds`, 30 by
 //! default); resources not reached when it ends still get their `stop`, all at once, within
 //! `system.shutdown.final_stop_seconds` (2 by default). A panic in a hook or a resource fails
-//! that step like an error would.
+//! that step like an error would. Stop signals are heard from the start: one that comes while
+//! the settings load (an etcd that does not answer) ends the service at once with exit code 0.
 
 mod exit;
 mod resources;
@@ -129,8 +130,10 @@ impl<S: TaskSet> Runtime<S> {
     /// Runs the service on the current tokio runtime; logs any failure and returns the status.
     pub async fn serve(self) -> ExitStatus {
         let outcome = self.try_serve().await;
-        if let Err(error) = &outcome {
-            tracing::error!("{}", error_chain(error));
+        match &outcome {
+            Err(Error::StoppedBeforeStart) => tracing::info!("{}", Error::StoppedBeforeStart),
+            Err(error) => tracing::error!("{}", error_chain(error)),
+            Ok(()) => {}
         }
         let status = ExitStatus::of(&outcome);
         tracing::info!(code = status.code(), "service exited");
@@ -157,11 +160,25 @@ impl<S: TaskSet> Runtime<S> {
         } = self;
         logging::provisional();
         embedded?;
+        // Signals are heard from the first moment: loading the settings may wait on a remote
+        // source (an etcd that accepts connections and never answers).
+        let shutdown = ShutdownHandle::new();
+        let forced = match handle_signals {
+            true => Some(signals::listen(shutdown.clone()).map_err(Error::Runtime)?),
+            false => None,
+        };
         #[cfg(feature = "etcd")]
-        let loaded = sources::load_all_with(&settings, etcd).await;
+        let loading = sources::load_all_with(&settings, etcd);
         #[cfg(not(feature = "etcd"))]
-        let loaded = sources::load_all(&settings).await;
+        let loading = sources::load_all(&settings);
+        let loaded = tokio::select! {
+            loaded = loading => Some(loaded),
+            () = shutdown.stopping() => None,
+        };
         logging::init(&settings);
+        let Some(loaded) = loaded else {
+            return Err(Error::StoppedBeforeStart);
+        };
         let sources = loaded?;
         logging::check_sink_features(&settings)?;
         #[cfg(feature = "tracing-otel")]
@@ -177,11 +194,6 @@ impl<S: TaskSet> Runtime<S> {
             .into());
         }
         let service = Arc::new(service);
-        let shutdown = ShutdownHandle::new();
-        let forced = match handle_signals {
-            true => Some(signals::listen(shutdown.clone()).map_err(Error::Runtime)?),
-            false => None,
-        };
         let limits = StopLimits::read(&settings)?;
         let registry = Registry::from_sources(&settings, &sources)?;
         let report_server = Arc::new(builtin::ReportServer::new(build));

@@ -8,6 +8,9 @@
 //! - `metrics_prefix`: the same with `path_scheme: tamarco` and the original's stdout `prefix`.
 //! - `busy`: the task `spin_the_profiled_loop` burns CPU (for the profiler test).
 //! - `restart_service`: `broken` fails after start; the policy restarts the whole service.
+//! - `overrun`: at the stop, the task `ignores_the_stop` never looks at its context, the task
+//!   `stuck_in_blocking_code` sleeps in a runtime worker, and `broken` takes 60 s to stop; the
+//!   grace period is 1 s, each task gets 0.3 s and the final stop 0.5 s.
 //! - `summary_flood`: 10 million observations of a summary, nobody scraping `/metrics`; then a
 //!   line says by how much the peak resident memory grew.
 
@@ -47,6 +50,24 @@ impl Probe {
         }
     }
 
+    /// In mode `overrun`, runs on after the stop, as a task with a bug would.
+    #[task]
+    async fn ignores_the_stop(&self, _cx: TaskContext) {
+        if overrun() {
+            loop {
+                tamarco::tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+
+    /// In mode `overrun`, blocks its runtime worker for a minute: it cannot be cancelled.
+    #[task]
+    async fn stuck_in_blocking_code(&self) {
+        if overrun() {
+            std::thread::sleep(Duration::from_secs(60));
+        }
+    }
+
     #[task]
     async fn flood(&self) -> Result<(), BoxError> {
         if std::env::var("PROBE_MODE").as_deref() == Ok("summary_flood") {
@@ -55,6 +76,10 @@ impl Probe {
         }
         Ok(())
     }
+}
+
+fn overrun() -> bool {
+    std::env::var("PROBE_MODE").as_deref() == Ok("overrun")
 }
 
 #[inline(never)]
@@ -92,6 +117,14 @@ fn main() -> ExitStatus {
         "slow_stop" => {
             broken = broken.slow_to_stop(Duration::from_secs(60));
             grace = 0.3;
+        }
+        "overrun" => {
+            broken = broken.slow_to_stop(Duration::from_secs(60));
+            grace = 1.0;
+            extra = json!({"system": {"shutdown": {
+                "thread_join_timeout_seconds": 0.3,
+                "final_stop_seconds": 0.5
+            }}});
         }
         "stuck_stop" => {
             broken = broken.slow_to_stop(Duration::from_secs(60));
