@@ -1,5 +1,6 @@
 //! Settings documents read into a settings tree: YAML (JSON is YAML too) through the maintained
-//! `serde_yaml_ng`, and TOML. Errors name the document and, for a malformed one, the line; never
+//! `serde_yaml_ng`, and TOML (cargo feature `toml`, so that services without TOML settings do
+//! not build a TOML parser). Errors name the document and, for a malformed one, the line; never
 //! a value, which may be a secret.
 
 use std::path::Path;
@@ -9,7 +10,8 @@ use serde_json::Value;
 use super::SettingsError;
 
 /// Reads the document at `path` as a settings tree (an empty file is an empty tree): TOML when
-/// the name ends in `.toml` ([`parse_toml`]), otherwise YAML or JSON ([`parse_document`]).
+/// the name ends in `.toml` (`parse_toml`, cargo feature `toml`; without it such a file is an
+/// error naming the file and the feature), otherwise YAML or JSON ([`parse_document`]).
 /// Errors name the file.
 pub fn read_document(path: &Path) -> Result<Value, SettingsError> {
     let source_name = path.display().to_string();
@@ -21,7 +23,7 @@ pub fn read_document(path: &Path) -> Result<Value, SettingsError> {
         .extension()
         .is_some_and(|ext| ext.eq_ignore_ascii_case("toml"))
     {
-        parse_toml(&source_name, &text)
+        toml_document(&source_name, &text)
     } else {
         parse_document(&source_name, &text)
     }
@@ -85,9 +87,25 @@ fn yaml_to_json(key: &str, yaml: serde_yaml_ng::Value) -> Result<Value, Fault> {
     })
 }
 
+#[cfg(feature = "toml")]
+fn toml_document(source_name: &str, text: &str) -> Result<Value, SettingsError> {
+    parse_toml(source_name, text)
+}
+
+#[cfg(not(feature = "toml"))]
+fn toml_document(source_name: &str, _text: &str) -> Result<Value, SettingsError> {
+    Err(SettingsError::Source {
+        source_name: source_name.to_owned(),
+        message: "TOML settings need the cargo feature `toml` of tamarco, which this build does \
+                  not have (or give the settings as YAML or JSON)"
+            .to_owned(),
+    })
+}
+
 /// Parses a TOML document into a settings tree; dates and times become strings. Errors name
 /// `source_name` and, for a malformed document, the line (without the line's text, which may
 /// hold a secret).
+#[cfg(feature = "toml")]
 pub fn parse_toml(source_name: &str, text: &str) -> Result<Value, SettingsError> {
     let error = |message: String| SettingsError::Source {
         source_name: source_name.to_owned(),
@@ -107,6 +125,7 @@ pub fn parse_toml(source_name: &str, text: &str) -> Result<Value, SettingsError>
         .map_err(|(key, message)| error(format!("key `{key}`: {message}")))
 }
 
+#[cfg(feature = "toml")]
 /// Converts a TOML value to JSON; an error names the dotted key of the value at fault.
 fn toml_to_json(key: &str, value: toml::Value) -> Result<Value, Fault> {
     Ok(match value {

@@ -2,7 +2,7 @@
 //!
 //! | source | enabled by | layer |
 //! |---|---|---|
-//! | file | `TAMARCO_YML_FILE=/path/settings.yml` (JSON is YAML too; `.toml` is TOML) | [`Layer::File`] |
+//! | file | `TAMARCO_YML_FILE=/path/settings.yml` (JSON is YAML too; `.toml` is TOML, with the cargo feature `toml`) | [`Layer::File`] |
 //! | etcd | `TAMARCO_ETCD_HOST` (+ `TAMARCO_ETCD_PORT`, 2379) or `TAMARCO_ETCD_ENDPOINTS` | [`Layer::Etcd`] |
 //! | environment | any `TAMARCO__<SEGMENT>__<SEGMENT>...=value` | [`Layer::Environment`] |
 //!
@@ -17,7 +17,9 @@ use serde_json::Value;
 
 use super::{Layer, Settings, SettingsError, tree};
 
-pub use super::document::{parse_document, parse_toml, read_document};
+#[cfg(feature = "toml")]
+pub use super::document::parse_toml;
+pub use super::document::{parse_document, read_document};
 pub use super::layer::ENV_PREFIX;
 pub use super::running::Sources;
 

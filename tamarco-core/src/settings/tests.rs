@@ -434,6 +434,7 @@ fn a_wrong_type_in_a_file_names_the_key_and_the_file_but_not_the_value() {
     assert!(!err.contains("12345678"), "{err}");
 }
 
+#[cfg(feature = "toml")]
 #[test]
 fn toml_and_json_files_are_read_like_yaml() {
     let toml = TempFile::new(
@@ -464,6 +465,17 @@ fn toml_and_json_files_are_read_like_yaml() {
         "{err}"
     );
     assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[cfg(not(feature = "toml"))]
+#[test]
+fn a_toml_file_without_the_toml_feature_names_the_file_and_the_feature() {
+    let toml = TempFile::new("settings.toml", "[system]\nport = 1\n");
+    let err = sources::load_file(&Settings::new("dog"), &toml.0)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&toml.0.display().to_string()), "{err}");
+    assert!(err.contains("cargo feature `toml`"), "{err}");
 }
 
 #[test]
