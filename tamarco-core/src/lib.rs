@@ -6,6 +6,7 @@
 
 pub mod backoff;
 pub mod builtin;
+#[cfg(feature = "messaging")]
 pub mod codec;
 #[doc(hidden)]
 pub mod codegen;
@@ -13,6 +14,7 @@ mod context;
 mod error;
 pub mod lifecycle;
 pub mod logging;
+#[cfg(feature = "messaging")]
 pub mod messaging;
 pub mod metrics;
 #[cfg(feature = "tracing-otel")]

@@ -4,6 +4,8 @@
 pub use tamarco_core::build_info;
 #[doc = include_str!("docs/operations.md")]
 pub use tamarco_core::builtin;
+#[cfg(feature = "messaging")]
+pub use tamarco_core::messaging;
 #[doc = include_str!("docs/settings.md")]
 pub use tamarco_core::settings;
 pub use tamarco_core::{
@@ -13,7 +15,7 @@ pub use tamarco_core::{
     SettingsView, ShutdownHandle, Stage, StageFailed, StopReason, TaskContext, TaskSet,
     error_chain,
 };
-pub use tamarco_core::{lifecycle, messaging, metrics, registry, resource, runtime, secret, task};
+pub use tamarco_core::{lifecycle, metrics, registry, resource, runtime, secret, task};
 
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -49,6 +51,7 @@ pub use resources::postgres;
 pub use resources::redis;
 #[cfg(feature = "websocket")]
 pub use resources::websocket;
+#[cfg(feature = "messaging")]
 pub use tamarco_core::codec;
 #[doc = include_str!("docs/logging.md")]
 pub use tamarco_core::logging;
@@ -138,8 +141,10 @@ pub mod __private {
     pub use ::std::result::Result;
     pub use ::std::sync::Arc;
     pub use ::std::vec::Vec;
+    #[cfg(feature = "messaging")]
     pub use tamarco_core::codec;
     pub use tamarco_core::codegen::*;
+    #[cfg(feature = "messaging")]
     pub use tamarco_core::messaging::{
         InputSpec, Inputs, MetaOf, Output, bind_input, bind_output, bind_request_input,
         bind_stream_input, codec_carries, kind,

@@ -1,5 +1,6 @@
 //! The message engine: one implementation of what every messaging resource does with its
-//! inputs, whatever the broker.
+//! inputs, whatever the broker (cargo feature `messaging`, which the AMQP, Kafka and Redis
+//! resources turn on; a plugin transport turns it on itself).
 //!
 //! A resource (AMQP, Kafka, or a plugin's) implements [`Transport`] for its broker: open a
 //! consumer for an input, and settle each [`Received`] message (ack, requeue, dead-letter,
