@@ -1,0 +1,176 @@
+//! Delivery between services: every message once and in order per key, what a handler sees of
+//! each message, and typed payloads through each codec.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn produce_and_consume_between_two_services() {
+    let broker = Broker::start();
+    let topic = ORDERS.to_owned();
+    broker.create_topic(&topic, 3);
+    let consumer = start(OrderConsumer::default(), &broker).await;
+    joined(&consumer.service().kafka).await;
+    let producer = start(OrderProducer::default(), &broker).await;
+
+    for id in 0..30 {
+        let receipt = producer
+            .service()
+            .orders
+            .message(&order(id))
+            .key(format!("customer-{}", id % 5))
+            .push()
+            .await
+            .expect("the broker acknowledges");
+        assert!((0..3).contains(&receipt.partition));
+    }
+    let service = consumer.service().clone();
+    wait_until("30 orders handled", WAIT, || service.seen().len() >= 30).await;
+
+    let seen = service.seen();
+    let ids: BTreeSet<u64> = seen.iter().map(|s| s.order.id).collect();
+    assert_eq!(ids, (0..30).collect(), "every order arrives once");
+    assert_eq!(seen.len(), 30, "no duplicates");
+    // Same key, same partition, and in order within it.
+    let mut by_key: BTreeMap<String, Vec<&Seen>> = BTreeMap::new();
+    for s in &seen {
+        by_key.entry(s.key.clone().unwrap()).or_default().push(s);
+    }
+    for (key, messages) in by_key {
+        let partitions: BTreeSet<i32> = messages.iter().map(|s| s.partition).collect();
+        assert_eq!(partitions.len(), 1, "key {key} stays on one partition");
+        let ids: Vec<u64> = messages.iter().map(|s| s.order.id).collect();
+        assert!(ids.is_sorted(), "key {key} in order: {ids:?}");
+    }
+
+    producer.stop().await.unwrap();
+    consumer.stop().await.unwrap();
+    let committed: i64 = broker
+        .committed("order_consumer", &topic)
+        .iter()
+        .flatten()
+        .sum();
+    assert_eq!(committed, 30, "all 30 committed across the partitions");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn handler_sees_value_key_headers_partition_offset_and_timestamp() {
+    let broker = Broker::start();
+    let topic = ORDERS.to_owned();
+    broker.create_topic(&topic, 2);
+    let consumer = start(OrderConsumer::default(), &broker).await;
+    joined(&consumer.service().kafka).await;
+    let producer = start(OrderProducer::default(), &broker).await;
+    let orders = &producer.service().orders;
+
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let mut receipts = Vec::new();
+    for id in 0..4 {
+        let receipt = orders
+            .message(&order(id))
+            .key(format!("k{id}"))
+            .header("trace-id", format!("trace-{id}"))
+            .header("source", "test")
+            .partition(i32::try_from(id % 2).unwrap())
+            .push()
+            .await
+            .unwrap();
+        receipts.push(receipt);
+    }
+    let service = consumer.service().clone();
+    wait_until("4 orders handled", WAIT, || service.seen().len() >= 4).await;
+
+    for (id, receipt) in (0..4).zip(&receipts) {
+        let seen = service
+            .seen()
+            .into_iter()
+            .find(|s| s.order.id == id)
+            .unwrap();
+        assert_eq!(seen.order, order(id));
+        assert_eq!(seen.key.as_deref(), Some(format!("k{id}").as_str()));
+        assert_eq!(
+            seen.headers.get_str("trace-id"),
+            Some(format!("trace-{id}").as_str())
+        );
+        assert_eq!(seen.headers.get_str("source"), Some("test"));
+        assert_eq!(seen.partition, receipt.partition);
+        assert_eq!(seen.partition, i32::try_from(id % 2).unwrap());
+        assert_eq!(
+            seen.offset, receipt.offset,
+            "the offset the broker acknowledged"
+        );
+        assert_eq!(seen.attempt, 1);
+        let timestamp = seen.timestamp.expect("a timestamp");
+        assert!(
+            (before - 5_000..before + 60_000).contains(&timestamp),
+            "timestamp {timestamp} near {before}"
+        );
+    }
+    producer.stop().await.unwrap();
+    consumer.stop().await.unwrap();
+}
+
+/// Pushes `values` through an output and reads them back from a stream input, with `codec`.
+async fn round_trip<T, C>(broker: &Broker, codec: C, values: Vec<T>)
+where
+    T: Clone + PartialEq + std::fmt::Debug + Send + 'static,
+    C: Codec<T> + Clone,
+{
+    let topic = unique_topic(codec.name());
+    broker.create_topic(&topic, 1);
+    let mut cx = MicroserviceContext::new("codecs");
+    cx.settings().update_internal(settings(broker)).unwrap();
+    let kafka = cx.add("kafka", Kafka::new());
+    let mut stream = kafka.input(&topic, codec.clone()).stream().unwrap();
+    let output = kafka.output(&topic, codec.clone());
+    cx.start().await.unwrap();
+    for value in &values {
+        output.push(value).await.unwrap();
+    }
+    let mut received = Vec::new();
+    while received.len() < values.len() {
+        let delivery = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("{} messages in time", codec.name()))
+            .expect("the stream is open");
+        received.push(delivery.value().clone());
+        delivery.ack().await.expect("acked");
+    }
+    assert_eq!(received, values, "through the {} codec", codec.name());
+    // The body on the wire is the codec's encoding.
+    let records = broker.read_topic(&topic, values.len(), WAIT);
+    assert_eq!(records[0].payload, codec.encode(&values[0]).unwrap());
+    cx.stop().await.unwrap();
+    assert_eq!(
+        broker.committed("codecs", &topic),
+        vec![Some(values.len() as i64)],
+        "acked deliveries are committed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn typed_payloads_through_each_codec() {
+    let broker = Broker::start();
+    let orders: Vec<Order> = (0..3).map(order).collect();
+    round_trip(&broker, Json, orders.clone()).await;
+    round_trip(&broker, Yaml, orders.clone()).await;
+    round_trip(&broker, Postcard, orders).await;
+    round_trip(
+        &broker,
+        Text,
+        vec![
+            "plain text".to_owned(),
+            "ünïcödé ✓".to_owned(),
+            String::new(),
+        ],
+    )
+    .await;
+    round_trip(
+        &broker,
+        Raw,
+        vec![vec![0u8, 159, 146, 150], b"bytes".to_vec()],
+    )
+    .await;
+}
