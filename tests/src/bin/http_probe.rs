@@ -1,4 +1,4 @@
-//! An HTTP service for the process-level fault tests (`tests/tests/hardening.rs`): an
+//! An HTTP service for the process-level fault tests (`tests/tests/hardening/`): an
 //! `HttpServer` on a free port beside the report server (also on a free port), stopped by a
 //! signal. Settings come from the environment:
 //!
