@@ -127,6 +127,12 @@ pub fn quiet_settings() -> tamarco::serde_json::Value {
     tamarco::serde_json::json!({"system": {"resources": {"tamarco_http_report_server": {"enabled": false}}}})
 }
 
+/// The `system.tracing` settings that export every span over OTLP/HTTP to the receiver at
+/// `endpoint` (its base URL), every root span sampled: what the tracing tests run with.
+pub fn sampled_tracing(endpoint: &str) -> tamarco::serde_json::Value {
+    tamarco::serde_json::json!({"enabled": true, "endpoint": endpoint, "sampling_ratio": 1.0})
+}
+
 /// A minimal HTTP/1.1 GET; returns the status code and the body.
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     http_request(addr, "GET", path, &[], None)

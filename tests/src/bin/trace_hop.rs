@@ -1,4 +1,4 @@
-//! The three services of the distributed tracing test (`tests/tests/tracing_otel.rs`), one per
+//! The three services of the distributed tracing test (`tests/tests/tracing_otel/`), one per
 //! process, chosen by `PROBE_MODE`; each exports its spans over OTLP to the test's receiver:
 //!
 //! - `front`: `POST /orders/{id}` pushes the order to the AMQP queue `orders`;
@@ -97,11 +97,7 @@ fn settings(resources: Value, logging: Value) -> Value {
         system["resources"][name] = value.clone();
     }
     system["logging"] = logging;
-    system["tracing"] = json!({
-        "enabled": true,
-        "endpoint": env("HOP_COLLECTOR"),
-        "sampling_ratio": 1.0,
-    });
+    system["tracing"] = tamarco_tests::sampled_tracing(&env("HOP_COLLECTOR"));
     settings
 }
 
