@@ -1,6 +1,7 @@
 //! The HTTP resources over real loopback sockets: two servers from their own settings, handlers
 //! that reach the service and its other resources, bind failures, the graceful drain under
-//! load, the response cache, request metrics, server options, and the client resource.//!
+//! load, the response cache, request metrics, server options, and the client resource.
+//!
 //! The tests by concept: `servers` (settings, handlers, bind failures), `drain` (the graceful
 //! stop under load), `requests` (cache, metrics, CORS, timeouts, body limits) and `client`.
 

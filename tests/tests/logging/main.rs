@@ -1,6 +1,7 @@
 //! Logging against real endpoints on loopback: a UDP socket, the machine's Redis, an HTTP
 //! server, files, a stalled endpoint. Each scenario runs the probe `logging_probe` in a child
-//! process, because the global `tracing` subscriber is process-wide.//!
+//! process, because the global `tracing` subscriber is process-wide.
+//!
 //! The tests by concept: `sinks` (each sink against its endpoint, rotation, stalls),
 //! `formats` (the original's Logstash documents, key by key) and `settings` (live level
 //! changes, bad settings); `server` is the loopback HTTP endpoint they send to.
