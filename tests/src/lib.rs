@@ -122,6 +122,22 @@ impl Resource for RecordingResource {
     }
 }
 
+/// Polls `done` every 10 ms until it holds, and panics after `within` with what `what` says
+/// then (called only on failure, so it may describe the state it found).
+pub async fn wait_until<S: std::fmt::Display>(
+    within: Duration,
+    mut done: impl FnMut() -> bool,
+    what: impl FnOnce() -> S,
+) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        if Instant::now() >= deadline {
+            panic!("not within {within:?}: {}", what());
+        }
+        tamarco::tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// In-code settings that turn the report server off, for tests that run several services.
 pub fn quiet_settings() -> tamarco::serde_json::Value {
     tamarco::serde_json::json!({"system": {"resources": {"tamarco_http_report_server": {"enabled": false}}}})

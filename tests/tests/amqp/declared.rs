@@ -93,7 +93,7 @@ async fn outputs_and_inputs_bound_as_the_attributes_do_round_trip_with_replies_a
         matches!(&error, AmqpError::Remote { message, .. } if message.contains("no unicorns")),
         "{error}"
     );
-    wait_for(
+    wait_until(
         Duration::from_secs(10),
         || service.seen.lock().unwrap().len() >= 5,
         || "all orders handled in time".to_owned(),

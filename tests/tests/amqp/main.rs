@@ -29,6 +29,7 @@ use tamarco::tokio::time::{Instant, sleep, timeout};
 use tamarco::{Running, TaskSet, error_chain, tokio};
 use tamarco_tests::amqp::{BROKER, Cleanup, connect, full_name, settings, take_all, unique_prefix};
 use tamarco_tests::proxy::TcpProxy;
+use tamarco_tests::wait_until;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "tamarco::serde")]
@@ -105,15 +106,6 @@ async fn order_pusher(prefix: &str, resources: Value) -> (Running<Svc>, PushOutp
     let amqp = Amqp::new();
     let orders = amqp.push_output("orders", Json);
     (start_svc(amqp, prefix, resources).await, orders)
-}
-
-/// Polls `done` until it holds; fails after `wait` with what `what` says then.
-async fn wait_for(wait: Duration, mut done: impl FnMut() -> bool, what: impl Fn() -> String) {
-    let deadline = Instant::now() + wait;
-    while !done() {
-        assert!(Instant::now() < deadline, "{} (after {wait:?})", what());
-        sleep(Duration::from_millis(5)).await;
-    }
 }
 
 /// Receives `n` items from `receiver`, failing after `wait`.

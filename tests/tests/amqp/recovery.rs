@@ -59,7 +59,7 @@ async fn ten_thousand_messages_survive_a_dropped_connection_with_none_lost() {
         async move { push_all(&orders, 0..N, 64).await }
     });
     // Cut every connection once a third has arrived, and refuse reconnections for a while.
-    wait_for(
+    wait_until(
         Duration::from_secs(60),
         || seen.lock().unwrap().len() as u64 >= N / 3,
         || "a third arrived in time".to_owned(),
@@ -71,7 +71,7 @@ async fn ten_thousand_messages_survive_a_dropped_connection_with_none_lost() {
         cut >= 2,
         "both services were connected through the proxy ({cut})"
     );
-    wait_for(
+    wait_until(
         Duration::from_secs(5),
         || status_of(&consumer, "amqp") == ResourceStatus::Connecting,
         || "the consumer reports CONNECTING".to_owned(),
@@ -86,7 +86,7 @@ async fn ten_thousand_messages_survive_a_dropped_connection_with_none_lost() {
         .expect("every push confirmed in time")
         .unwrap()
         .expect("every push confirmed");
-    wait_for(
+    wait_until(
         Duration::from_secs(60),
         || seen.lock().unwrap().len() as u64 >= N,
         || {
@@ -159,7 +159,7 @@ async fn durable_subscriptions_keep_what_was_published_while_the_subscriber_reco
     let wait_seen = |n: u64, what: &'static str| {
         let seen = Arc::clone(&seen);
         async move {
-            wait_for(
+            wait_until(
                 Duration::from_secs(30),
                 || count(&seen) >= n,
                 || format!("{what}: {} of {n}", count(&seen)),
@@ -182,7 +182,7 @@ async fn durable_subscriptions_keep_what_was_published_while_the_subscriber_reco
         proxy.cut() >= 1,
         "the subscriber was connected through the proxy"
     );
-    wait_for(
+    wait_until(
         Duration::from_secs(10),
         || status_of(&subscriber, "amqp") == ResourceStatus::Connecting,
         || "the subscriber reports CONNECTING".to_owned(),
@@ -250,7 +250,7 @@ async fn consumers_and_outputs_recover_after_a_broker_restart() {
             Ok::<_, AmqpError>(())
         }));
     }
-    wait_for(
+    wait_until(
         Duration::from_secs(60),
         || seen.lock().unwrap().len() as u64 >= N / 10,
         || "a tenth arrived in time".to_owned(),
@@ -266,7 +266,7 @@ async fn consumers_and_outputs_recover_after_a_broker_restart() {
     tokio::task::spawn_blocking(move || rabbitmqctl("stop_app"))
         .await
         .unwrap();
-    wait_for(
+    wait_until(
         Duration::from_secs(10),
         || status_of(&consumer, "amqp") == ResourceStatus::Connecting,
         || "the consumer reports CONNECTING".to_owned(),
@@ -282,7 +282,7 @@ async fn consumers_and_outputs_recover_after_a_broker_restart() {
             .unwrap()
             .expect("every push confirmed");
     }
-    wait_for(
+    wait_until(
         Duration::from_secs(60),
         || seen.lock().unwrap().len() as u64 >= N,
         || format!("all arrived: {} of {N}", seen.lock().unwrap().len()),

@@ -31,7 +31,7 @@ async fn a_graceful_stop_during_a_stream_of_messages_loses_none() {
         let orders = orders.clone();
         async move { push_all(&orders, 0..N, 16).await }
     });
-    wait_for(
+    wait_until(
         Duration::from_secs(30),
         || handled.lock().unwrap().len() >= 200,
         || "handling started".to_owned(),

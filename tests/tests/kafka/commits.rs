@@ -71,9 +71,11 @@ async fn a_new_consumer_resumes_after_the_last_commit_and_loses_nothing() {
     };
     let first = start(first, &broker).await;
     let service = first.service().clone();
-    wait_until("the first consumer handled 10", WAIT, || {
-        service.seen().len() >= 10
-    })
+    wait_until(
+        WAIT,
+        || service.seen().len() >= 10,
+        || "the first consumer handled 10",
+    )
     .await;
     first.stop().await.unwrap();
     let first_ids = service.ids();
@@ -88,9 +90,11 @@ async fn a_new_consumer_resumes_after_the_last_commit_and_loses_nothing() {
     let second = start(OrderConsumer::default(), &broker).await;
     let next = second.service().clone();
     let remaining = 40 - first_ids.len();
-    wait_until("the second consumer handled the rest", WAIT, || {
-        next.seen().len() >= remaining
-    })
+    wait_until(
+        WAIT,
+        || next.seen().len() >= remaining,
+        || "the second consumer handled the rest",
+    )
     .await;
     let second_ids = next.ids();
     assert_eq!(
@@ -133,9 +137,11 @@ async fn a_graceful_stop_in_the_middle_of_a_stream_loses_nothing() {
     };
     let first = start(first, &broker).await;
     let service = first.service().clone();
-    wait_until("the first consumer is mid-stream", WAIT, || {
-        service.seen().len() >= 60
-    })
+    wait_until(
+        WAIT,
+        || service.seen().len() >= 60,
+        || "the first consumer is mid-stream",
+    )
     .await;
     first.stop().await.unwrap();
     assert_eq!(
@@ -150,9 +156,11 @@ async fn a_graceful_stop_in_the_middle_of_a_stream_loses_nothing() {
     let next = second.service().clone();
     tokio::time::timeout(WAIT, pushing).await.unwrap().unwrap();
     let expected = TOTAL as usize - first_ids.len();
-    wait_until("the second consumer handled the rest", WAIT, || {
-        next.seen().len() >= expected
-    })
+    wait_until(
+        WAIT,
+        || next.seen().len() >= expected,
+        || "the second consumer handled the rest",
+    )
     .await;
     let mut all: Vec<u64> = first_ids.iter().copied().chain(next.ids()).collect();
     all.sort_unstable();

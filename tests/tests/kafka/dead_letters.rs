@@ -39,9 +39,11 @@ async fn handler_errors_and_undecodable_messages_go_to_the_dead_letter_topic() {
     orders.push(&order(3)).await.unwrap();
 
     let service = consumer.service().clone();
-    wait_until("the good orders are handled", WAIT, || {
-        service.seen().len() >= 2
-    })
+    wait_until(
+        WAIT,
+        || service.seen().len() >= 2,
+        || "the good orders are handled",
+    )
     .await;
     assert_eq!(
         service.ids(),

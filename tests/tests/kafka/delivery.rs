@@ -24,7 +24,7 @@ async fn produce_and_consume_between_two_services() {
         assert!((0..3).contains(&receipt.partition));
     }
     let service = consumer.service().clone();
-    wait_until("30 orders handled", WAIT, || service.seen().len() >= 30).await;
+    wait_until(WAIT, || service.seen().len() >= 30, || "30 orders handled").await;
 
     let seen = service.seen();
     let ids: BTreeSet<u64> = seen.iter().map(|s| s.order.id).collect();
@@ -80,7 +80,7 @@ async fn handler_sees_value_key_headers_partition_offset_and_timestamp() {
         receipts.push(receipt);
     }
     let service = consumer.service().clone();
-    wait_until("4 orders handled", WAIT, || service.seen().len() >= 4).await;
+    wait_until(WAIT, || service.seen().len() >= 4, || "4 orders handled").await;
 
     for (id, receipt) in (0..4).zip(&receipts) {
         let seen = service

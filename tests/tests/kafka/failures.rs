@@ -55,9 +55,11 @@ async fn a_broker_outage_is_transient_and_nothing_is_lost() {
         producer.service().orders.push(&order(id)).await.unwrap();
     }
     let service = consumer.service().clone();
-    wait_until("5 orders before the outage", WAIT, || {
-        service.seen().len() >= 5
-    })
+    wait_until(
+        WAIT,
+        || service.seen().len() >= 5,
+        || "5 orders before the outage",
+    )
     .await;
 
     broker.kill();
@@ -90,9 +92,11 @@ async fn a_broker_outage_is_transient_and_nothing_is_lost() {
     for id in 6..10 {
         producer.service().orders.push(&order(id)).await.unwrap();
     }
-    wait_until("all 10 orders after the outage", WAIT, || {
-        service.seen().len() >= 10
-    })
+    wait_until(
+        WAIT,
+        || service.seen().len() >= 10,
+        || "all 10 orders after the outage",
+    )
     .await;
     eprintln!("recovered {:?} after the outage began", outage.elapsed());
     let mut ids = service.ids();

@@ -14,10 +14,14 @@ async fn two_consumers_in_one_group_split_the_partitions() {
 
     let (sa, sb) = (a.service().clone(), b.service().clone());
     let assigned = |s: &OrderConsumer| s.kafka.assignment(&topic).unwrap_or_default();
-    wait_until("both members hold partitions", WAIT, || {
-        let (pa, pb) = (assigned(&sa), assigned(&sb));
-        !pa.is_empty() && !pb.is_empty() && pa.len() + pb.len() == 4
-    })
+    wait_until(
+        WAIT,
+        || {
+            let (pa, pb) = (assigned(&sa), assigned(&sb));
+            !pa.is_empty() && !pb.is_empty() && pa.len() + pb.len() == 4
+        },
+        || "both members hold partitions",
+    )
     .await;
     let (pa, pb) = (assigned(&sa), assigned(&sb));
     let all: BTreeSet<i32> = pa.iter().chain(&pb).map(|(_, p)| *p).collect();
@@ -38,9 +42,11 @@ async fn two_consumers_in_one_group_split_the_partitions() {
             .await
             .unwrap();
     }
-    wait_until("40 orders handled between them", WAIT, || {
-        sa.seen().len() + sb.seen().len() >= 40
-    })
+    wait_until(
+        WAIT,
+        || sa.seen().len() + sb.seen().len() >= 40,
+        || "40 orders handled between them",
+    )
     .await;
     let mine = |s: &OrderConsumer, held: &[(String, i32)]| {
         s.seen()

@@ -26,6 +26,7 @@ use tamarco::serde::{Deserialize, Serialize};
 use tamarco::serde_json::{Value, json};
 use tamarco::testing::TestService;
 use tamarco_tests::kafka::{Broker, unique_topic};
+use tamarco_tests::wait_until;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -92,18 +93,6 @@ async fn start_with<S: TaskSet>(service: S, settings: Value) -> TestService<S> {
         .start()
         .await
         .expect("the service starts")
-}
-
-/// Polls `done` every 20 ms; panics with `what` after `timeout`.
-async fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?}: {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// Waits (bounded) until every input of `kafka` joined its group.

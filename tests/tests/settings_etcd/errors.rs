@@ -122,11 +122,15 @@ async fn settings_never_show_a_password_from_etcd_by_name_or_by_type() {
     raw.put("v/system/microservices/vault/stripe", "111222333", None)
         .await
         .unwrap();
-    eventually("the new token reaches the settings", CHANGE_WITHIN, || {
-        settings
-            .value("system.microservices.vault.stripe")
-            .is_some_and(|v| v == json!(111222333))
-    })
+    wait_until(
+        CHANGE_WITHIN,
+        || {
+            settings
+                .value("system.microservices.vault.stripe")
+                .is_some_and(|v| v == json!(111222333))
+        },
+        || "the new token reaches the settings",
+    )
     .await;
     let _: tamarco::secret::Secret = settings.get("system.microservices.vault.stripe").unwrap();
     let (_, body) = blocking(|| http_get(addr, "/settings").unwrap());

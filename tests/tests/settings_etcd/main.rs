@@ -32,7 +32,7 @@ use tamarco::settings::sources;
 use tamarco::tokio::sync::mpsc;
 use tamarco_tests::etcd::{EtcdCluster, EtcdServer, free_port_list, temp_dir};
 use tamarco_tests::proxy::TcpProxy;
-use tamarco_tests::{Probe, http_get, tamarco_cli};
+use tamarco_tests::{Probe, http_get, tamarco_cli, wait_until};
 
 /// How long a change may take to reach a watch (generous: CI machines are slow and shared).
 const CHANGE_WITHIN: Duration = Duration::from_secs(30);
@@ -114,18 +114,6 @@ async fn next(rx: &mut Changes, what: &str) -> (String, Option<Value>) {
     match tamarco::tokio::time::timeout(CHANGE_WITHIN, rx.recv()).await {
         Ok(Some(change)) => change,
         _ => panic!("no change within {CHANGE_WITHIN:?}: {what}"),
-    }
-}
-
-/// Waits (bounded) until `check` holds, checking every 20 ms.
-async fn eventually(what: &str, within: Duration, check: impl Fn() -> bool) {
-    let deadline = tamarco::tokio::time::Instant::now() + within;
-    while !check() {
-        assert!(
-            tamarco::tokio::time::Instant::now() < deadline,
-            "not within {within:?}: {what}"
-        );
-        tamarco::tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -35,9 +35,11 @@ async fn after_etcd_restarts_the_watch_resumes_and_status_shows_the_outage() {
 
     // etcd goes away: the service keeps its values and says so in /status (still 200)
     blocking(|| server.kill());
-    eventually("the backend sees etcd gone", CHANGE_WITHIN, || {
-        !backend.is_connected()
-    })
+    wait_until(
+        CHANGE_WITHIN,
+        || !backend.is_connected(),
+        || "the backend sees etcd gone",
+    )
     .await;
     let (code, body) = status();
     assert_eq!(code, 200, "{body}");
@@ -77,9 +79,11 @@ async fn after_etcd_restarts_the_watch_resumes_and_status_shows_the_outage() {
             .1,
         Some(json!("after-2"))
     );
-    eventually("the backend sees etcd back", CHANGE_WITHIN, || {
-        backend.is_connected()
-    })
+    wait_until(
+        CHANGE_WITHIN,
+        || backend.is_connected(),
+        || "the backend sees etcd back",
+    )
     .await;
     let (_, body) = status();
     assert!(body.contains(r#""etcd":"CONNECTED""#), "{body}");

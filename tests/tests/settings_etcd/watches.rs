@@ -106,9 +106,11 @@ async fn changes_missed_beyond_a_compaction_are_reloaded() {
     // cut the service off; change a, delete b, and compact away the revisions it missed
     proxy.block(true);
     proxy.cut();
-    eventually("the service sees etcd gone", CHANGE_WITHIN, || {
-        !backend.is_connected()
-    })
+    wait_until(
+        CHANGE_WITHIN,
+        || !backend.is_connected(),
+        || "the service sees etcd gone",
+    )
     .await;
     raw.put("k/system/a", r#""a-2""#, None).await.unwrap();
     raw.delete("k/system/b", None).await.unwrap();
