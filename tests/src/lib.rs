@@ -122,6 +122,24 @@ impl Resource for RecordingResource {
     }
 }
 
+/// The message the AMQP and Kafka tests send.
+#[derive(Debug, Clone, PartialEq, tamarco::serde::Serialize, tamarco::serde::Deserialize)]
+#[serde(crate = "tamarco::serde")]
+pub struct Order {
+    /// Which order: tests check that each id arrives once.
+    pub id: u64,
+    /// What was ordered.
+    pub item: String,
+}
+
+/// Order `id`, of the item `item {id}`.
+pub fn order(id: u64) -> Order {
+    Order {
+        id,
+        item: format!("item {id}"),
+    }
+}
+
 /// Polls `done` every 10 ms until it holds, and panics after `within` with what `what` says
 /// then (called only on failure, so it may describe the state it found).
 pub async fn wait_until<S: std::fmt::Display>(

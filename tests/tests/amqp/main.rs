@@ -29,21 +29,7 @@ use tamarco::tokio::time::{Instant, sleep, timeout};
 use tamarco::{Running, TaskSet, error_chain, tokio};
 use tamarco_tests::amqp::{BROKER, Cleanup, connect, full_name, settings, take_all, unique_prefix};
 use tamarco_tests::proxy::TcpProxy;
-use tamarco_tests::wait_until;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "tamarco::serde")]
-struct Order {
-    id: u64,
-    item: String,
-}
-
-fn order(id: u64) -> Order {
-    Order {
-        id,
-        item: format!("item {id}"),
-    }
-}
+use tamarco_tests::{Order, order, wait_until};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(crate = "tamarco::serde")]

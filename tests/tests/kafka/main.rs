@@ -22,27 +22,12 @@ use tamarco::TaskSet;
 use tamarco::codec::{Codec, Json, Postcard, Raw, Text, Yaml};
 use tamarco::prelude::*;
 use tamarco::resources::kafka::{Headers, Kafka, Message, TopicOutput, dead_letter_headers};
-use tamarco::serde::{Deserialize, Serialize};
 use tamarco::serde_json::{Value, json};
 use tamarco::testing::TestService;
 use tamarco_tests::kafka::{Broker, unique_topic};
-use tamarco_tests::wait_until;
+use tamarco_tests::{Order, order, wait_until};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(crate = "tamarco::serde")]
-struct Order {
-    id: u64,
-    item: String,
-}
-
-fn order(id: u64) -> Order {
-    Order {
-        id,
-        item: format!("item-{id}"),
-    }
-}
 
 /// What a handler saw of one message.
 #[derive(Debug, Clone)]
