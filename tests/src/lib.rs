@@ -10,11 +10,14 @@ use std::time::{Duration, Instant};
 
 use tamarco::{BoxError, Phase, Resource, ResourceContext};
 
+pub use probe_main::probe_main;
+
 pub mod amqp;
 pub mod etcd;
 pub mod influxdb;
 pub mod kafka;
 pub mod postgres;
+mod probe_main;
 pub mod proxy;
 pub mod unreachable;
 

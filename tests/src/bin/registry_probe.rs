@@ -54,37 +54,15 @@ fn now_ns() -> u128 {
 }
 
 fn main() -> ExitStatus {
-    let runtime = match tamarco::tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => panic!("a tokio runtime: {error}"),
-    };
     let settings = json!({"system": {"resources": {
         "tamarco_http_report_server": {"port": 0},
         "http_server": {"host": "127.0.0.1", "port": 0},
         "registry": {"enabled": true},
     }}});
-    let service = Ticker::default()
-        .runtime()
-        .with_settings(settings)
-        .expect("valid settings");
-    runtime.block_on(async {
-        let running = match service.start().await {
-            Ok(running) => running,
-            Err(error) => {
-                tamarco::tracing::error!("{}", tamarco::error_chain(&error));
-                return ExitStatus::Failure;
-            }
-        };
+    tamarco_tests::probe_main(Ticker::default(), settings, |running| {
         println!(
             "probe started instance={}",
             running.registry().instance_id()
         );
-        match running.wait().await {
-            Ok(()) => ExitStatus::Success,
-            Err(_) => ExitStatus::Failure,
-        }
     })
 }

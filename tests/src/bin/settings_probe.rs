@@ -14,35 +14,13 @@ struct Dog {}
 impl Dog {}
 
 fn main() -> ExitStatus {
-    let runtime = match tamarco::tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => panic!("a tokio runtime: {error}"),
-    };
     let settings = json!({"system": {"resources": {"tamarco_http_report_server": {"port": 0}}}});
-    let service = Dog::default()
-        .runtime()
-        .with_settings(settings)
-        .expect("valid settings");
-    runtime.block_on(async {
-        let running = match service.start().await {
-            Ok(running) => running,
-            Err(error) => {
-                tamarco::tracing::error!("{}", tamarco::error_chain(&error));
-                return ExitStatus::Failure;
-            }
-        };
+    tamarco_tests::probe_main(Dog::default(), settings, |running| {
         let keys = std::env::var("PROBE_KEYS").unwrap_or_default();
         for key in keys.split(',').filter(|k| !k.is_empty()) {
             let value = running.settings().value(key).unwrap_or_default();
             println!("value {key} = {value}");
         }
         println!("probe started");
-        match running.wait().await {
-            Ok(()) => ExitStatus::Success,
-            Err(_) => ExitStatus::Failure,
-        }
     })
 }
