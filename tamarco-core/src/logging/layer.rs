@@ -133,18 +133,12 @@ impl TamarcoLayer {
 
     /// The ids of the sampled span the event is in (feature `tracing-otel`).
     #[cfg(feature = "tracing-otel")]
-    fn trace_ids<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>) -> Option<(String, String)>
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
-        self.ids.of(&ctx.event_span(event)?)
+    fn trace_ids(&self, event: &Event<'_>) -> Option<(String, String)> {
+        self.ids.of(event)
     }
 
     #[cfg(not(feature = "tracing-otel"))]
-    fn trace_ids<S>(&self, _: &Event<'_>, _: &Context<'_, S>) -> Option<(String, String)>
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
+    fn trace_ids(&self, _: &Event<'_>) -> Option<(String, String)> {
         None
     }
 }
@@ -187,7 +181,7 @@ where
             return;
         }
         let mut record = capture(event, &ctx, &pipeline.secrets);
-        record.trace = self.trace_ids(event, &ctx);
+        record.trace = self.trace_ids(event);
         if let Some(stdout) = &pipeline.stdout {
             pipeline.write_stdout(stdout, &record);
         }

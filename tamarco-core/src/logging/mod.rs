@@ -23,6 +23,7 @@
 
 mod config;
 mod document;
+mod filter;
 mod layer;
 mod levels;
 mod record;
@@ -39,9 +40,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::Registry;
 use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::{Registry, reload};
 
 use crate::settings::{Settings, SettingsError};
 
@@ -52,6 +54,7 @@ pub use sink::SinkStats;
 pub(crate) use time::rfc3339_millis;
 
 use config::Config;
+use filter::LevelsFilter;
 use layer::{Pipeline, TamarcoLayer};
 use levels::Levels;
 
@@ -60,7 +63,8 @@ pub const TARGET: &str = "tamarco::logging";
 
 /// The process-wide logging state: the global subscriber is installed once per process.
 struct Global {
-    filter: reload::Handle<Targets, Registry>,
+    /// The filter of the logging layer only: exported spans do not depend on it.
+    filter: LevelsFilter,
     pipeline: Arc<ArcSwap<Pipeline>>,
     /// The settings' (or `RUST_LOG`'s) levels with the run-time overrides on top.
     levels: Levels,
@@ -85,13 +89,14 @@ fn install() -> Option<Global> {
             LevelSource::Settings,
         ),
     };
-    let (filter_layer, filter) = reload::Layer::new(filter);
+    let filter = LevelsFilter::new(filter);
     let pipeline = Arc::new(ArcSwap::from_pointee(Pipeline::provisional()));
-    let subscriber = Registry::default().with(filter_layer);
+    let subscriber = Registry::default();
     // The OpenTelemetry layer, sampling nothing until `system.tracing` turns exporting on.
     #[cfg(feature = "tracing-otel")]
     let subscriber = subscriber.with(crate::otel::layer());
-    let subscriber = subscriber.with(TamarcoLayer::new(Arc::clone(&pipeline)));
+    let logging = TamarcoLayer::new(Arc::clone(&pipeline)).with_filter(filter.clone());
+    let subscriber = subscriber.with(logging);
     tracing::subscriber::set_global_default(subscriber).ok()?;
     // Records of crates that use `log`; fails only if the program set a `log` logger itself.
     let _ = tracing_log::LogTracer::init();
@@ -209,8 +214,7 @@ fn reload_filter(global: &Global, config: &Config) {
             LevelSource::Settings,
         ),
     };
-    // Fails only if the subscriber is gone, which it never is.
-    let _ = global.filter.reload(filter);
+    global.filter.set(filter);
 }
 
 /// Every configured logger with its effective level: `root` (the default level) first, then
@@ -233,7 +237,7 @@ pub fn set_level(target: &str, level: Option<LevelFilter>) -> Result<(), LevelEr
     levels::check_target(target)?;
     let global = global().ok_or(LevelError::NotManaged)?;
     let filter = global.levels.set_override(target, level);
-    let _ = global.filter.reload(filter);
+    global.filter.set(filter);
     Ok(())
 }
 

@@ -141,13 +141,16 @@ mod captured {
     }
 
     /// Logs a record inside a span of a tracer from `provider`, and one outside; returns the
-    /// span's ids and the two documents.
+    /// span's ids and the two documents. The logging layer is at `warn` and the span at `info`:
+    /// the span is the exporter's, which the log level does not filter.
     #[cfg(feature = "tracing-otel")]
     fn log_in_a_span(
         provider: opentelemetry_sdk::trace::SdkTracerProvider,
     ) -> ((String, String), Vec<Value>) {
         use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
         use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        use tracing_subscriber::Layer as _;
+        use tracing_subscriber::filter::LevelFilter;
 
         let (tx, rx) = mpsc::channel();
         let cx = DocContext::new("svc".into(), "staging".into());
@@ -155,7 +158,7 @@ mod captured {
         let pipeline = Arc::new(ArcSwap::from_pointee(Pipeline::for_tests(vec![sink])));
         let subscriber = Registry::default()
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
-            .with(TamarcoLayer::new(Arc::clone(&pipeline)));
+            .with(TamarcoLayer::new(Arc::clone(&pipeline)).with_filter(LevelFilter::WARN));
         let mut expected = (String::new(), String::new());
         tracing::subscriber::with_default(subscriber, || {
             let span = tracing::info_span!("work");
@@ -163,9 +166,9 @@ mod captured {
             let otel = span.context();
             let ids = otel.span().span_context().clone();
             expected = (ids.trace_id().to_string(), ids.span_id().to_string());
-            tracing::info!("inside");
+            tracing::warn!("inside");
             drop(_guard);
-            tracing::info!("outside");
+            tracing::warn!("outside");
         });
         assert!(
             pipeline

@@ -1,6 +1,7 @@
 //! The span of each handled message (feature `tracing-otel`, while `system.tracing` is on): a
 //! consumer span named after the input, the child of the producer's span when the message
-//! carries W3C trace context. Without the feature, or with tracing off, no span is made.
+//! carries W3C trace context. Without the feature, with tracing off, or for a message not
+//! sampled ([`Sampling`](crate::otel::Sampling)), no span is made.
 
 use std::sync::Arc;
 
@@ -14,10 +15,22 @@ pub(crate) async fn dispatch<R: Received, D: Dispatch<R>>(
     received: R,
 ) -> Flow {
     #[cfg(feature = "tracing-otel")]
-    if crate::otel::enabled() {
-        use tracing::Instrument;
-        let span = span(run, &received);
-        return dispatch.dispatch(run, received).instrument(span).await;
+    match crate::otel::Sampling::decide(received.header_text("traceparent")) {
+        crate::otel::Sampling::Off => {}
+        crate::otel::Sampling::Sampled => {
+            use tracing::Instrument;
+            let span = span(run, &received);
+            return dispatch.dispatch(run, received).instrument(span).await;
+        }
+        unsampled @ crate::otel::Sampling::Unsampled(_) => {
+            // The plain path, marked unsampled at each poll: nothing inside is exported.
+            let mut handled = std::pin::pin!(dispatch.dispatch(run, received));
+            return std::future::poll_fn(|cx| {
+                let _unsampled = unsampled.enter();
+                std::future::Future::poll(handled.as_mut(), cx)
+            })
+            .await;
+        }
     }
     dispatch.dispatch(run, received).await
 }
@@ -33,8 +46,11 @@ fn span<R: Received>(run: &Run, received: &R) -> tracing::Span {
         messaging.operation.type = "process",
         messaging.destination.name = input,
         messaging.consumer.group.name = &*run.resource,
+        otel.sampled = true,
     );
-    crate::otel::set_parent(&span, &Headers(received));
+    if received.header_text("traceparent").is_some() {
+        crate::otel::set_parent(&span, &Headers(received));
+    }
     span
 }
 

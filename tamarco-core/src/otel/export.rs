@@ -9,7 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry::trace::{Link, SamplingResult, SpanKind, TraceId};
+use opentelemetry::trace::{
+    Link, SamplingDecision, SamplingResult, SpanBuilder, SpanKind, TraceId, TraceState,
+};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_http::{Bytes, HttpError, Request, Response};
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
@@ -31,7 +33,7 @@ impl Ratio {
         self.0.store(ratio.to_bits(), Ordering::Relaxed);
     }
 
-    fn get(&self) -> f64 {
+    pub(crate) fn get(&self) -> f64 {
         f64::from_bits(self.0.load(Ordering::Relaxed))
     }
 }
@@ -170,11 +172,39 @@ fn off_tracer() -> SdkTracer {
 impl opentelemetry::trace::Tracer for Swappable {
     type Span = opentelemetry_sdk::trace::Span;
 
-    fn build_with_context(
-        &self,
-        builder: opentelemetry::trace::SpanBuilder,
-        parent_cx: &Context,
-    ) -> Self::Span {
+    fn build_with_context(&self, mut builder: SpanBuilder, parent_cx: &Context) -> Self::Span {
+        if take_sampled_mark(&mut builder) {
+            // Sampled when its request arrived (`Sampling::decide`): asking the ratio again
+            // would sample it with the ratio's square.
+            builder.sampling_result = Some(SamplingResult {
+                decision: SamplingDecision::RecordAndSample,
+                attributes: Vec::new(),
+                trace_state: parent_trace_state(parent_cx),
+            });
+        }
         self.0.load().build_with_context(builder, parent_cx)
+    }
+}
+
+/// Removes the attribute `otel.sampled` (see [`super::sampling::SAMPLED_FIELD`]); true if it
+/// was there.
+fn take_sampled_mark(builder: &mut SpanBuilder) -> bool {
+    let Some(attributes) = builder.attributes.as_mut() else {
+        return false;
+    };
+    let key = super::sampling::SAMPLED_FIELD;
+    let Some(at) = attributes.iter().position(|kv| kv.key.as_str() == key) else {
+        return false;
+    };
+    attributes.remove(at);
+    true
+}
+
+/// The parent's trace state, which a span of the same trace carries on.
+fn parent_trace_state(parent_cx: &Context) -> TraceState {
+    use opentelemetry::trace::TraceContextExt as _;
+    match parent_cx.has_active_span() {
+        true => parent_cx.span().span_context().trace_state().clone(),
+        false => TraceState::default(),
     }
 }

@@ -21,6 +21,8 @@
 
 mod config;
 mod export;
+mod filter;
+mod sampling;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -37,6 +39,7 @@ use crate::settings::{Settings, SettingsError};
 
 /// What transports implement over their headers: read ([`Extractor`]) and write ([`Injector`]).
 pub use opentelemetry::propagation::{Extractor, Injector};
+pub use sampling::{Entered, Sampling};
 
 struct State {
     tracer: export::Swappable,
@@ -53,11 +56,25 @@ pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
+/// The live root-span sampling ratio.
+fn ratio() -> f64 {
+    STATE.get().map_or(0.0, |state| state.ratio.get())
+}
+
 /// The OpenTelemetry layer the logging setup puts into the global subscriber (once per
-/// process). It stays; its tracer is swapped: one that samples nothing until `system.tracing`
-/// turns exporting on. (A reload slot would hide the layer from `OpenTelemetrySpanExt`, which
-/// finds it by downcasting the subscriber.)
-pub(crate) fn layer<S>() -> tracing_opentelemetry::OpenTelemetryLayer<S, export::Swappable>
+/// process), with its own filter ([`filter`]): the log level does not decide what is exported.
+/// It stays; its tracer is swapped: one that samples nothing until `system.tracing` turns
+/// exporting on. (A reload slot would hide the layer from `OpenTelemetrySpanExt`, which finds it
+/// by downcasting the subscriber.)
+///
+/// The layer leaves out the thread of each span (a tokio worker's says nothing about a task, and
+/// its name is a string per span) and does not enter the OpenTelemetry context at each poll:
+/// parents are found through the `tracing` span tree, which is all the framework uses.
+pub(crate) fn layer<S>() -> tracing_subscriber::filter::Filtered<
+    tracing_opentelemetry::OpenTelemetryLayer<S, export::Swappable>,
+    filter::ExportFilter,
+    S,
+>
 where
     S: tracing::Subscriber + for<'a> LookupSpan<'a>,
 {
@@ -71,9 +88,12 @@ where
         Box::new(TraceContextPropagator::new()),
         Box::new(BaggagePropagator::new()),
     ]));
-    tracing_opentelemetry::layer()
+    let layer = tracing_opentelemetry::layer()
         .with_tracer(tracer)
         .with_tracked_inactivity(false)
+        .with_threads(false)
+        .with_context_activation(false);
+    tracing_subscriber::Layer::with_filter(layer, filter::ExportFilter)
 }
 
 /// Starts (or stops) exporting as `system.tracing` says; the runtime calls it once the settings
@@ -117,7 +137,11 @@ pub fn init(settings: &Settings, version: &str) -> Result<(), SettingsError> {
             None
         }
     };
-    ENABLED.store(provider.is_some(), Ordering::Relaxed);
+    let was = ENABLED.swap(provider.is_some(), Ordering::Relaxed);
+    if was != provider.is_some() {
+        // The layer's filter caches its interest per callsite: ask it again.
+        tracing::callsite::rebuild_interest_cache();
+    }
     let old = std::mem::replace(&mut *lock(&state.provider), provider);
     if let Some(old) = old {
         let _ = old.shutdown_with_timeout(Duration::from_secs(5));
@@ -141,8 +165,13 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Writes the current span's trace context (`traceparent`, `tracestate`, `baggage`) into the
-/// headers of an outgoing request or message. Writes nothing when no span is being exported.
+/// headers of an outgoing request or message. Writes nothing when no span is being exported;
+/// inside an unsampled request, its trace id marked not sampled (see [`Sampling`]).
 pub fn inject(headers: &mut dyn Injector) {
+    if let Some(traceparent) = sampling::unsampled_traceparent() {
+        headers.set("traceparent", traceparent);
+        return;
+    }
     let cx = tracing::Span::current().context();
     opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&cx, headers));
 }
@@ -169,13 +198,24 @@ impl LogIds {
         let _ = self.0.set(dispatch.downgrade());
     }
 
-    /// The ids (lowercase hex) of `span`, when it is sampled.
-    pub(crate) fn of<'a, S: LookupSpan<'a>>(
-        &self,
-        span: &tracing_subscriber::registry::SpanRef<'a, S>,
-    ) -> Option<(String, String)> {
+    /// The ids (lowercase hex) of the span `event` is in, when it is sampled. The span is
+    /// looked up in the whole registry, not through the logging layer's filter: a `warn` record
+    /// inside an exported `info` span carries its ids at log level `warn`. The nearest span the
+    /// exporter sees counts (a `debug` span inside a request: the request's).
+    pub(crate) fn of(&self, event: &tracing::Event<'_>) -> Option<(String, String)> {
         let dispatch = self.0.get()?.upgrade()?;
-        let cx = tracing_opentelemetry::get_otel_context(&mut span.extensions_mut(), &dispatch)?;
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let id = match event.parent() {
+            Some(id) => id.clone(),
+            None if event.is_contextual() => {
+                tracing::Subscriber::current_span(registry).id()?.clone()
+            }
+            None => return None,
+        };
+        let span = registry.span(&id)?;
+        let cx = span.scope().find_map(|span| {
+            tracing_opentelemetry::get_otel_context(&mut span.extensions_mut(), &dispatch)
+        })?;
         let ids = cx.span().span_context().clone();
         (ids.is_sampled() && ids.is_valid())
             .then(|| (ids.trace_id().to_string(), ids.span_id().to_string()))

@@ -55,18 +55,7 @@ async fn a_client_request_the_server_its_amqp_message_and_the_handler_are_one_tr
     settings["system"]["resources"]["backend"] =
         json!({"base_url": format!("http://ann:s3cr3t@127.0.0.1:{port}/orders")});
     settings["system"]["tracing"] = tamarco_tests::sampled_tracing(&format!("http://{collector}"));
-    let running = timeout(
-        Duration::from_secs(20),
-        Front::default()
-            .runtime()
-            .handle_signals(false)
-            .with_settings(settings)
-            .unwrap()
-            .start(),
-    )
-    .await
-    .expect("the service starts in time")
-    .expect("the service starts");
+    let running = otlp::start(Front::default(), settings).await;
     let answer = timeout(
         Duration::from_secs(20),
         running

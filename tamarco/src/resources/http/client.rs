@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Client, Method, RequestBuilder, Response, Url};
 use tracing::Instrument as _;
 
+use super::client_request::ClientRequest;
 use super::client_span;
 use super::discovery::{self, Balancer};
 
@@ -118,7 +119,8 @@ impl HttpClient {
     }
 
     /// A request with `method` to `path` (see [`url`](Self::url)). A bad path shows up as
-    /// the error of `send()`.
+    /// the error of `send()`. With `system.tracing` on, the request is a client span from now
+    /// until its answer (see [`ClientRequest`]).
     ///
     /// With `discovery`, the request goes to the next instance of the service in turn, from
     /// the list as followed now; one that refused a connection lately (as [`send`] saw) is
@@ -130,7 +132,7 @@ impl HttpClient {
     /// Before the resource started or after it stopped.
     ///
     /// [`send`]: Self::send
-    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+    pub fn request(&self, method: Method, path: &str) -> ClientRequest {
         let client = self.client();
         let url = match self.balancer() {
             Some(balancer) => balancer
@@ -139,13 +141,15 @@ impl HttpClient {
                 .inspect_err(|error| tracing::warn!("discovery: {error}")),
             None => self.url(path),
         };
+        let span = client_span::start(&method, url.as_ref().ok());
         let request = match url {
             Ok(url) => client.request(method, url),
             // reqwest reports an unparsable URL when the request is sent.
             Err(_) => client.request(method, path),
         };
-        // The caller's span becomes the parent of the server's (W3C `traceparent`).
-        request.headers(client_span::context_headers())
+        // The request's span becomes the parent of the server's (W3C `traceparent`).
+        let request = request.headers(span.in_scope(client_span::context_headers));
+        ClientRequest::new(request, span)
     }
 
     /// Sends a request with `method` to `path`, shaped by `build` (headers, body), and returns
@@ -201,22 +205,22 @@ impl HttpClient {
     }
 
     /// A GET request to `path`, relative to the base URL. See [`request`](Self::request).
-    pub fn get(&self, path: &str) -> RequestBuilder {
+    pub fn get(&self, path: &str) -> ClientRequest {
         self.request(Method::GET, path)
     }
 
     /// A POST request to `path`, relative to the base URL. See [`request`](Self::request).
-    pub fn post(&self, path: &str) -> RequestBuilder {
+    pub fn post(&self, path: &str) -> ClientRequest {
         self.request(Method::POST, path)
     }
 
     /// A PUT request to `path`, relative to the base URL. See [`request`](Self::request).
-    pub fn put(&self, path: &str) -> RequestBuilder {
+    pub fn put(&self, path: &str) -> ClientRequest {
         self.request(Method::PUT, path)
     }
 
     /// A DELETE request to `path`, relative to the base URL. See [`request`](Self::request).
-    pub fn delete(&self, path: &str) -> RequestBuilder {
+    pub fn delete(&self, path: &str) -> ClientRequest {
         self.request(Method::DELETE, path)
     }
 }

@@ -1,16 +1,15 @@
-//! The client span of each request [`HttpClient::send`](super::HttpClient::send) makes
-//! (feature `tracing-otel`, while `system.tracing` is on), with the attribute names of the
-//! OpenTelemetry semantic conventions for HTTP clients: named after the method, with
-//! `http.request.method`, `url.full` (no credentials, query or fragment: they may hold
-//! secrets), `server.address`, `server.port`, then `http.response.status_code`, or `error.type`
-//! when no answer came. The request carries the span's context, so the server's span is its
-//! child. Without the feature, or with tracing off, no span is made and nothing is added.
+//! The client span of each request an [`HttpClient`](super::HttpClient) makes (`send`, and
+//! `get`, `post`... through [`ClientRequest`](super::ClientRequest); feature `tracing-otel`,
+//! while `system.tracing` is on), with the attribute names of the OpenTelemetry semantic
+//! conventions for HTTP clients: named after the method, with `http.request.method`, `url.full`
+//! (no credentials, query or fragment: they may hold secrets), `server.address`, `server.port`,
+//! then `http.response.status_code`, or `error.type` when no answer came. The request carries
+//! the span's context, so the server's span is its child. Without the feature, or with tracing
+//! off, no span is made and nothing is added.
 
 use reqwest::{Method, Response, Url};
 use tracing::Span;
 use tracing::field::Empty;
-
-use crate::BoxError;
 
 #[cfg(feature = "tracing-otel")]
 use tamarco_core::otel::enabled as exporting;
@@ -66,7 +65,7 @@ pub(super) fn start(method: &Method, url: Option<&Url>) -> Span {
 }
 
 /// Records how the request ended: the status code, and an error for 5xx or no answer.
-pub(super) fn end(span: &Span, outcome: &Result<Response, BoxError>) {
+pub(super) fn end<E>(span: &Span, outcome: &Result<Response, E>) {
     match outcome {
         Ok(response) => {
             let status = response.status();

@@ -24,6 +24,8 @@ mod cache;
 #[cfg(feature = "http-client")]
 mod client;
 #[cfg(feature = "http-client")]
+mod client_request;
+#[cfg(feature = "http-client")]
 mod client_span;
 #[cfg(feature = "http-client")]
 mod discovery;
@@ -36,6 +38,8 @@ mod settings;
 pub use cache::{ResponseCache, ResponseCacheFuture, ResponseCacheLayer, X_CACHE};
 #[cfg(feature = "http-client")]
 pub use client::{HttpClient, client_builder};
+#[cfg(feature = "http-client")]
+pub use client_request::ClientRequest;
 #[cfg(feature = "http-client")]
 pub use discovery::DiscoverySettings;
 pub use observe::RequestId;

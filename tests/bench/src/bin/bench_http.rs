@@ -301,20 +301,34 @@ fn run_tracing(seconds: u32, rounds: usize) {
         for (i, (name, (server, addr))) in servers.iter().enumerate() {
             let result = wrk(server, *addr, seconds);
             line += &format!("  {name} {:>9.0} req/s {}", result.0, per_request(result.1));
-            results[i].push(result.0);
+            results[i].push(result);
         }
         println!("{line}");
     }
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    let off = mean(&results[0]);
+    let rate = |v: &[(f64, Option<f64>)]| mean(&v.iter().map(|r| r.0).collect::<Vec<_>>());
+    let off = rate(&results[0]);
     println!(
         "  mean: off {off:.0} req/s, sampling 0 {:.0} req/s, sampling 1 {:.0} req/s",
-        mean(&results[1]),
-        mean(&results[2])
+        rate(&results[1]),
+        rate(&results[2])
     );
     println!(
         "  ratio to off: sampling 0 {:.3} (goal 0.97), sampling 1 {:.3} (goal 0.85)",
-        mean(&results[1]) / off,
-        mean(&results[2]) / off
+        rate(&results[1]) / off,
+        rate(&results[2]) / off
     );
+    // CPU time per request, when perf measured it: less moved by the machine's other load.
+    let cpu = |v: &[(f64, Option<f64>)]| {
+        let each: Option<Vec<f64>> = v.iter().map(|r| r.1).collect();
+        each.map(|each| mean(&each))
+    };
+    if let [Some(off), Some(zero), Some(one)] = [0, 1, 2].map(|i| cpu(&results[i])) {
+        println!(
+            "  server CPU per request: off {off:.2} us, sampling 0 {zero:.2} us, sampling 1 \
+             {one:.2} us; throughput it allows, to off: sampling 0 {:.3}, sampling 1 {:.3}",
+            off / zero,
+            off / one
+        );
+    }
 }

@@ -26,6 +26,9 @@ use axum::http::{Method, Request, Response};
 use tower::{Layer, Service};
 use tracing::Span;
 
+#[cfg(feature = "tracing-otel")]
+use tamarco_core::otel::Sampling;
+
 use meters::RouteMeters;
 use request_id::IdSource;
 pub use request_id::RequestId;
@@ -122,15 +125,24 @@ where
             SpanLevel::Off => Span::none(),
         };
         #[cfg(feature = "tracing-otel")]
-        let span = match tamarco_core::otel::enabled() {
-            true => traced_span(&request, route.as_ref(), id_text),
-            false => span,
+        let sampling = sampling_of(&request);
+        #[cfg(not(feature = "tracing-otel"))]
+        let sampling = ();
+        #[cfg(feature = "tracing-otel")]
+        let span = match sampling {
+            Sampling::Sampled => traced_span(&request, route.as_ref(), id_text),
+            Sampling::Off | Sampling::Unsampled(_) => span,
         };
         request.extensions_mut().insert(RequestId(id.clone()));
-        let inner = span.in_scope(|| self.inner.call(request));
+        let inner = {
+            #[cfg(feature = "tracing-otel")]
+            let _sampling = sampling.enter();
+            span.in_scope(|| self.inner.call(request))
+        };
         ObserveFuture {
             inner,
             span,
+            sampling,
             pending: Some(Pending {
                 started,
                 id,
@@ -140,6 +152,20 @@ where
             }),
         }
     }
+}
+
+/// Whether the request is exported (feature `tracing-otel`; nothing without).
+#[cfg(feature = "tracing-otel")]
+type RequestSampling = Sampling;
+#[cfg(not(feature = "tracing-otel"))]
+type RequestSampling = ();
+
+/// Whether the request is exported, decided before its span is made: an unsampled one takes
+/// the path it takes with tracing off.
+#[cfg(feature = "tracing-otel")]
+fn sampling_of<B>(request: &Request<B>) -> Sampling {
+    let traceparent = request.headers().get("traceparent");
+    Sampling::decide(traceparent.and_then(|value| value.to_str().ok()))
 }
 
 /// The server span of an exported request (OpenTelemetry HTTP semantic conventions), named
@@ -160,8 +186,11 @@ fn traced_span<B>(request: &Request<B>, route: Option<&MatchedPath>, id: &str) -
         url.path = request.uri().path(),
         request_id = id,
         http.response.status_code = tracing::field::Empty,
+        otel.sampled = true,
     );
-    tamarco_core::otel::set_parent_http(&span, request.headers());
+    if request.headers().contains_key("traceparent") {
+        tamarco_core::otel::set_parent_http(&span, request.headers());
+    }
     span
 }
 
@@ -182,6 +211,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         span: Span,
+        sampling: RequestSampling,
         pending: Option<Pending>,
     }
 }
@@ -194,6 +224,8 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        #[cfg(feature = "tracing-otel")]
+        let _sampling = this.sampling.enter();
         let _entered = this.span.enter();
         let mut response = ready!(this.inner.poll(cx))?;
         let Some(pending) = this.pending.take() else {
