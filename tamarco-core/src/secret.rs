@@ -38,8 +38,21 @@ pub const SECRET_WORDS: &[&str] = &[
 /// assert!(!is_secret_name("system.resources.amqp.port"));
 /// ```
 pub fn is_secret_name(name: &str) -> bool {
-    let name = name.to_ascii_lowercase().replace('-', "_");
-    SECRET_WORDS.iter().any(|word| name.contains(word))
+    // Without allocating: the logging layer asks it for every field of every record and span.
+    let name = name.as_bytes();
+    SECRET_WORDS
+        .iter()
+        .any(|word| contains_folded(name, word.as_bytes()))
+}
+
+/// Whether `word` (lowercase ASCII) is in `name`, compared in lowercase with `-` read as `_`.
+fn contains_folded(name: &[u8], word: &[u8]) -> bool {
+    let fold = |b: u8| match b {
+        b'-' => b'_',
+        b => b.to_ascii_lowercase(),
+    };
+    name.windows(word.len())
+        .any(|window| window.iter().zip(word).all(|(&n, &w)| fold(n) == w))
 }
 
 /// A value that prints as `***` with `Debug`, `Display` and `Serialize` alike, so that logging
