@@ -39,6 +39,8 @@ const TANSU_ENV: &[&str] = &[
 pub struct Broker {
     child: Child,
     port: u16,
+    /// The port the broker tells clients to connect to: its own, or a proxy's in front of it.
+    advertised: u16,
     dir: PathBuf,
 }
 
@@ -47,6 +49,14 @@ impl Broker {
     ///
     /// Panics with a clear message when tansu is not installed: run `bash .ci/services`.
     pub fn start() -> Broker {
+        let port = free_port();
+        Broker::start_advertising(port, port)
+    }
+
+    /// Starts a broker listening on `port` that tells clients (in its metadata) to connect to
+    /// `advertised` instead: a proxy in front of it, so that every connection after the first
+    /// goes through the proxy.
+    pub fn start_advertising(port: u16, advertised: u16) -> Broker {
         let tansu = tansu_path();
         assert!(
             tansu.is_file(),
@@ -62,15 +72,20 @@ impl Broker {
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("a temp dir for the broker");
-        let port = free_port();
-        let child = Self::spawn(&dir, port);
-        let broker = Broker { child, port, dir };
+        let child = Self::spawn(&dir, port, advertised);
+        let broker = Broker {
+            child,
+            port,
+            advertised,
+            dir,
+        };
         broker.wait_ready(Duration::from_secs(30));
         broker
     }
 
-    fn spawn(dir: &Path, port: u16) -> Child {
+    fn spawn(dir: &Path, port: u16, advertised: u16) -> Child {
         let url = format!("tcp://127.0.0.1:{port}");
+        let advertised = format!("tcp://127.0.0.1:{advertised}");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -81,7 +96,7 @@ impl Broker {
             .current_dir(dir)
             .arg("broker")
             .args(["--listener-url", &url])
-            .args(["--advertised-listener-url", &url])
+            .args(["--advertised-listener-url", &advertised])
             .args(["--storage-engine", "sqlite://tansu.db"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
@@ -101,7 +116,7 @@ impl Broker {
     /// Starts the broker again on the same port with the same data, after [`kill`](Self::kill).
     pub fn restart(&mut self) {
         self.kill();
-        self.child = Self::spawn(&self.dir, self.port);
+        self.child = Self::spawn(&self.dir, self.port, self.advertised);
         self.wait_ready(Duration::from_secs(30));
     }
 

@@ -1,7 +1,8 @@
 //! One input's membership of its consumer group: which partitions it holds, which offsets may
 //! be committed ([`Tracker`]), and the consumer's callbacks that keep both right across
-//! rebalances: before partitions are taken away, what is done is committed, synchronously,
-//! without blocking a runtime worker.
+//! rebalances: before partitions are taken away, what is done goes to the offset store, and
+//! librdkafka commits it from its own thread before the group moves on; the thread that polls
+//! the consumer (a runtime worker) never waits for the broker.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,7 +12,6 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::{Offset, TopicPartitionList};
-use tokio::runtime::{Handle, RuntimeFlavor};
 
 use super::client::{Health, Throttle, is_fatal, log};
 use super::tracker::Tracker;
@@ -85,11 +85,10 @@ impl GroupMember {
         }
     }
 
-    /// Commits the stored offsets and waits for the broker's answer. On a worker of a
-    /// multi-threaded runtime, the worker's other tasks move to another thread meanwhile.
+    /// Commits the stored offsets and waits for the broker's answer: blocking, so only from a
+    /// blocking thread (the close runs it there).
     pub(crate) fn commit_sync<C: ConsumerContext>(&self, consumer: &impl Consumer<C>) {
-        let committed = off_worker(|| consumer.commit_consumer_state(CommitMode::Sync));
-        match committed {
+        match consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) => tracing::debug!(
                 resource = self.resource,
                 input = self.input,
@@ -106,20 +105,6 @@ impl GroupMember {
 
     pub(crate) fn assignment(&self) -> Vec<(String, i32)> {
         self.assignment.lock().expect("assignment lock").clone()
-    }
-}
-
-/// Runs blocking client work. librdkafka calls the rebalance callback from the thread that
-/// polls the consumer, which is a runtime worker: on a multi-threaded runtime the worker hands
-/// its other tasks to another thread for the duration (`block_in_place`); elsewhere (a blocking
-/// thread, a current-thread runtime, no runtime) it just runs.
-pub(crate) fn off_worker<R>(work: impl FnOnce() -> R) -> R {
-    let multi_threaded =
-        Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
-    if multi_threaded {
-        tokio::task::block_in_place(work)
-    } else {
-        work()
     }
 }
 
@@ -163,9 +148,12 @@ impl ConsumerContext for ConsumerCallbacks {
         let member = &self.member;
         if let Rebalance::Revoke(list) = rebalance {
             let revoked = partitions(list);
-            // Commit what is done before the partitions go to another member.
+            // What is done goes to the offset store. With `enable.auto.commit`, librdkafka
+            // commits the stored offsets of the partitions it takes away, from its own thread,
+            // and rejoins the group only once the broker answered: the partitions reach another
+            // member after the commit, and this callback (run by the thread that polls the
+            // consumer, a runtime worker) does not wait for the broker.
             member.store_positions(consumer);
-            member.commit_sync(consumer);
             member.tracker.revoke(&revoked);
             member
                 .assignment

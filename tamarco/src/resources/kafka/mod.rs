@@ -80,8 +80,9 @@
 //! topic, with the error and its origin in [`dead_letter_headers`], and the input moves on. A
 //! record the codec cannot decode (or whose headers cannot be read) goes there at once. A
 //! stream delivery dropped unacked seeks its partition back to it: it comes again. Before a
-//! rebalance takes partitions away, what is done is committed, synchronously (the runtime
-//! worker hands its other tasks over meanwhile).
+//! rebalance takes partitions away, what is done is committed, and the partitions move on only
+//! once the broker answered; librdkafka commits from its own thread, so the runtime goes on
+//! meanwhile (a current-thread runtime too).
 //!
 //! # Lifecycle
 //!
