@@ -86,6 +86,15 @@ pub async fn take_all(
     taken
 }
 
+/// The bodies of every message now in `queue` (taken and acked), on a connection of its own;
+/// waits up to `wait` for the first.
+pub async fn take_bodies(queue: &str, wait: Duration) -> Vec<Vec<u8>> {
+    let connection = connect().await;
+    let taken = take_all(&connection, queue, wait).await;
+    let _ = connection.close(200, "OK".into()).await;
+    taken.into_iter().map(|delivery| delivery.data).collect()
+}
+
 /// The full name of a queue or exchange for `prefix`.
 pub fn full_name(prefix: &str, pattern: Pattern, queue: &str) -> String {
     format!("{prefix}.{pattern}.{queue}")

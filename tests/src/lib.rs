@@ -14,6 +14,7 @@ pub use probe_main::probe_main;
 
 pub mod amqp;
 pub mod etcd;
+pub mod handled;
 pub mod influxdb;
 pub mod kafka;
 pub mod postgres;

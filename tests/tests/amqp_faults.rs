@@ -8,7 +8,6 @@
 //!   byte): a publish fails within `publish_timeout` instead of hanging.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tamarco::amqp::{Amqp, Error as AmqpError, Pattern, PushOutput};
@@ -17,7 +16,8 @@ use tamarco::prelude::*;
 use tamarco::serde_json::json;
 use tamarco::{Running, tokio};
 use tamarco_tests::Probe;
-use tamarco_tests::amqp::{BROKER, Cleanup, connect, full_name, settings, take_all, unique_prefix};
+use tamarco_tests::amqp::{BROKER, Cleanup, full_name, settings, take_bodies, unique_prefix};
+use tamarco_tests::handled::read as handled;
 use tamarco_tests::proxy::TcpProxy;
 
 const PROBE: &str = env!("CARGO_BIN_EXE_amqp_probe");
@@ -47,15 +47,6 @@ async fn start(amqp: Amqp, prefix: &str, resources: tamarco::serde_json::Value) 
     .await
     .expect("the service starts in time")
     .expect("the service starts")
-}
-
-/// The ids in the handled file, in the order they were handled.
-fn handled(path: &Path) -> Vec<u64> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| l.parse().expect("an id per line"))
-        .collect()
 }
 
 /// Pushes the ids 0..MESSAGES as text from 16 senders; returns once the broker confirmed all.
@@ -141,19 +132,17 @@ async fn a_sigterm_to_a_consumer_process_under_load_loses_no_message_and_acks_no
         "stopped in the middle ({} handled)",
         handled.len()
     );
-    let broker = connect().await;
     let queue = full_name(&prefix, Pattern::PushPull, "orders");
-    let left: Vec<u64> = take_all(&broker, &queue, Duration::from_secs(5))
+    let left: Vec<u64> = take_bodies(&queue, Duration::from_secs(5))
         .await
         .iter()
-        .map(|d| {
-            std::str::from_utf8(&d.data)
+        .map(|body| {
+            std::str::from_utf8(body)
                 .expect("text")
                 .parse()
                 .expect("an id")
         })
         .collect();
-    let _ = broker.close(200, "OK".into()).await;
     let queued: BTreeSet<u64> = left.iter().copied().collect();
     assert_eq!(queued.len(), left.len(), "no message queued twice");
     let both: Vec<&u64> = handled.intersection(&queued).collect();

@@ -12,6 +12,7 @@ use tamarco::codec::Text;
 use tamarco::kafka::Kafka;
 use tamarco::serde_json::json;
 use tamarco_tests::Probe;
+use tamarco_tests::handled::read as handled;
 use tamarco_tests::kafka::Broker;
 
 const PROBE: &str = env!("CARGO_BIN_EXE_kafka_probe");
@@ -19,15 +20,6 @@ const TOPIC: &str = "load";
 const RECORDS: u64 = 2000;
 const PARTITIONS: u32 = 2;
 const WAIT: Duration = Duration::from_secs(90);
-
-/// The ids in the handled file, in the order they were handled.
-fn handled(path: &Path) -> Vec<u64> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| l.parse().expect("an id per line"))
-        .collect()
-}
 
 /// Waits until the handled file holds at least `count` ids.
 fn wait_handled(path: &Path, count: usize) {

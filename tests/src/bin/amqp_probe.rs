@@ -6,18 +6,15 @@
 //! - `PROBE_PREFIX`: the `queues_prefix` (the test's own);
 //! - `PROBE_HANDLED_FILE`: where each handled id is appended, one a line;
 //! - `PROBE_WORK_MS`: how long each handler runs (1 by default).
-//!
-//! Each id is written with one `write(2)` before the handler returns, so it is in the file
-//! whatever happens to the process afterwards (only a crash of the machine would lose it).
 
 use std::fs::File;
-use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use tamarco::amqp::{Amqp, Message};
 use tamarco::prelude::*;
 use tamarco::serde_json::json;
+use tamarco_tests::handled;
 
 #[microservice(name = "amqp_probe")]
 #[derive(Default)]
@@ -36,35 +33,26 @@ impl AmqpProbe {
         tamarco::tokio::time::sleep(self.work).await;
         let mut handled = self.handled.lock().expect("file lock");
         let file = handled.as_mut().ok_or("no handled file")?;
-        file.write_all(format!("{}\n", order.value()).as_bytes())?;
+        tamarco_tests::handled::append(file, order.value())?;
         Ok(())
     }
 }
 
 fn main() -> ExitStatus {
-    let env = |key: &str| std::env::var(key).unwrap_or_else(|_| panic!("{key} is set"));
-    let work_ms: u64 = std::env::var("PROBE_WORK_MS")
-        .ok()
-        .map_or(1, |ms| ms.parse().expect("PROBE_WORK_MS is a number"));
-    let file = File::options()
-        .create(true)
-        .append(true)
-        .open(env("PROBE_HANDLED_FILE"))
-        .expect("the handled file opens");
     let settings = json!({"system": {
         "shutdown": {"grace_period_seconds": 20},
         "resources": {
             "tamarco_http_report_server": {"port": 0},
             "amqp": {
-                "queues_prefix": env("PROBE_PREFIX"),
+                "queues_prefix": std::env::var("PROBE_PREFIX").expect("PROBE_PREFIX is set"),
                 "prefetch": 64,
                 "inputs": {"orders": {"concurrency": 8}},
             },
         }
     }});
     let probe = AmqpProbe {
-        handled: Mutex::new(Some(file)),
-        work: Duration::from_millis(work_ms),
+        handled: Mutex::new(Some(handled::open_from_env())),
+        work: handled::work_from_env(1),
         ..AmqpProbe::default()
     };
     probe

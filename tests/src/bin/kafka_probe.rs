@@ -8,13 +8,13 @@
 //! - `PROBE_WORK_MS`: how long each handler runs (2 by default).
 
 use std::fs::File;
-use std::io::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use tamarco::kafka::{Kafka, Message};
 use tamarco::prelude::*;
 use tamarco::serde_json::json;
+use tamarco_tests::handled;
 
 #[microservice(name = "kafka_probe")]
 #[derive(Default)]
@@ -33,22 +33,13 @@ impl KafkaProbe {
         tamarco::tokio::time::sleep(self.work).await;
         let mut handled = self.handled.lock().expect("file lock");
         let file = handled.as_mut().ok_or("no handled file")?;
-        writeln!(file, "{}", record.value())?;
-        file.flush()?;
+        tamarco_tests::handled::append(file, record.value())?;
         Ok(())
     }
 }
 
 fn main() -> ExitStatus {
     let env = |key: &str| std::env::var(key).unwrap_or_else(|_| panic!("{key} is set"));
-    let work_ms: u64 = std::env::var("PROBE_WORK_MS")
-        .ok()
-        .map_or(2, |ms| ms.parse().expect("PROBE_WORK_MS is a number"));
-    let file = File::options()
-        .create(true)
-        .append(true)
-        .open(env("PROBE_HANDLED_FILE"))
-        .expect("the handled file opens");
     let settings = json!({"system": {
         "shutdown": {"grace_period_seconds": 20},
         "resources": {
@@ -57,8 +48,8 @@ fn main() -> ExitStatus {
         }
     }});
     let probe = KafkaProbe {
-        handled: Mutex::new(Some(file)),
-        work: Duration::from_millis(work_ms),
+        handled: Mutex::new(Some(handled::open_from_env())),
+        work: handled::work_from_env(2),
         ..KafkaProbe::default()
     };
     probe

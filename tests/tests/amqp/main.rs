@@ -27,7 +27,9 @@ use tamarco::serde_json::{Value, json};
 use tamarco::tokio::sync::mpsc;
 use tamarco::tokio::time::{Instant, sleep, timeout};
 use tamarco::{Running, TaskSet, error_chain, tokio};
-use tamarco_tests::amqp::{BROKER, Cleanup, connect, full_name, settings, take_all, unique_prefix};
+use tamarco_tests::amqp::{
+    BROKER, Cleanup, connect, full_name, settings, take_all, take_bodies, unique_prefix,
+};
 use tamarco_tests::proxy::TcpProxy;
 use tamarco_tests::{Order, order, wait_until};
 
