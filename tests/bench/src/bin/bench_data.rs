@@ -19,6 +19,11 @@
 //!
 //! `tests/bench/data.sh [rounds] [postgres|redis|influxdb ...]` (default 3 rounds, all three).
 //! Needs the machine's PostgreSQL and Redis, and `influxd`.
+//!
+//! To count instructions per operation (`valgrind --tool=callgrind`, repeatable on a loaded
+//! machine), `BENCH_DATA_SIDE=tamarco` or `bare` runs the Postgres and Redis rounds of one side
+//! only and `BENCH_DATA_OPS=N` sets their operations per round: the difference between two
+//! counts divided by the difference in operations is the cost of one, setup left out.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -63,6 +68,19 @@ fn cpu_time() -> Duration {
     Duration::from_nanos(nanos)
 }
 
+/// Whether `BENCH_DATA_SIDE` (unset: both) lets this side run.
+fn runs(side: &str) -> bool {
+    std::env::var("BENCH_DATA_SIDE").map_or(true, |only| only == side)
+}
+
+/// `BENCH_DATA_OPS`, else `default`: the operations of one round.
+fn ops(default: usize) -> usize {
+    std::env::var("BENCH_DATA_OPS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(default)
+}
+
 /// One side's rounds: operations per second, and CPU microseconds per operation.
 #[derive(Default)]
 struct Side {
@@ -99,6 +117,17 @@ where
         .push(cpu_time().saturating_sub(cpu).as_secs_f64() * 1e6 / total as f64);
 }
 
+/// The middle value (the mean of the two middle ones for an even count).
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
 fn report(what: &str, ours: &Side, bare: &Side, unit: &str) {
     let best = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
     let least = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
@@ -110,6 +139,12 @@ fn report(what: &str, ours: &Side, bare: &Side, unit: &str) {
         best(&ours.rates) / best(&bare.rates),
         rounded(&ours.rates),
         rounded(&bare.rates),
+    );
+    println!(
+        "{what}: median tamarco {:.0} {unit}, bare {:.0} {unit}, median ratio {:.3}",
+        median(&ours.rates),
+        median(&bare.rates),
+        median(&ours.rates) / median(&bare.rates),
     );
     if !ours.cpu_us.is_empty() {
         println!(
@@ -153,30 +188,35 @@ async fn bench_postgres(rounds: usize) {
         .expect("a pool");
     let sql = "SELECT id, v FROM kv WHERE id = $1";
     let (mut ours, mut theirs) = (Side::default(), Side::default());
+    let queries = ops(PG_QUERIES);
     for _ in 0..rounds {
         let db = Arc::clone(&db);
-        concurrently(&mut ours, PG_QUERIES, move |i| {
-            let db = Arc::clone(&db);
-            async move {
-                let id = (i % 1000) as i32;
-                let (got, _v): (i32, String) = db.fetch_one(sql, &[&id]).await.expect("a row");
-                assert_eq!(got, id);
-            }
-        })
-        .await;
+        if runs("tamarco") {
+            concurrently(&mut ours, queries, move |i| {
+                let db = Arc::clone(&db);
+                async move {
+                    let id = (i % 1000) as i32;
+                    let (got, _v): (i32, String) = db.fetch_one(sql, &[&id]).await.expect("a row");
+                    assert_eq!(got, id);
+                }
+            })
+            .await;
+        }
         let bare = bare.clone();
-        concurrently(&mut theirs, PG_QUERIES, move |i| {
-            let bare = bare.clone();
-            async move {
-                let id = (i % 1000) as i32;
-                let client = bare.get().await.expect("a connection");
-                let statement = client.prepare_cached(sql).await.expect("prepared");
-                let row = client.query_one(&statement, &[&id]).await.expect("a row");
-                let (got, _v): (i32, String) = (row.get(0), row.get(1));
-                assert_eq!(got, id);
-            }
-        })
-        .await;
+        if runs("bare") {
+            concurrently(&mut theirs, queries, move |i| {
+                let bare = bare.clone();
+                async move {
+                    let id = (i % 1000) as i32;
+                    let client = bare.get().await.expect("a connection");
+                    let statement = client.prepare_cached(sql).await.expect("prepared");
+                    let row = client.query_one(&statement, &[&id]).await.expect("a row");
+                    let (got, _v): (i32, String) = (row.get(0), row.get(1));
+                    assert_eq!(got, id);
+                }
+            })
+            .await;
+        }
     }
     report(
         "postgres SELECT by primary key",
@@ -195,28 +235,33 @@ async fn bench_redis(rounds: usize) {
         .await
         .expect("a connection");
     let (mut ours, mut theirs) = (Side::default(), Side::default());
+    let pairs = ops(REDIS_PAIRS);
     for _ in 0..rounds {
         let redis = Arc::clone(&redis);
-        concurrently(&mut ours, REDIS_PAIRS, move |i| {
-            let redis = Arc::clone(&redis);
-            async move {
-                let key = format!("tamarco-bench:{}", i % 1000);
-                redis.set(&key, i).await.expect("SET");
-                let _: i64 = redis.get(&key).await.expect("GET");
-            }
-        })
-        .await;
+        if runs("tamarco") {
+            concurrently(&mut ours, pairs, move |i| {
+                let redis = Arc::clone(&redis);
+                async move {
+                    let key = format!("tamarco-bench:{}", i % 1000);
+                    redis.set(&key, i).await.expect("SET");
+                    let _: i64 = redis.get(&key).await.expect("GET");
+                }
+            })
+            .await;
+        }
         let bare = bare.clone();
-        concurrently(&mut theirs, REDIS_PAIRS, move |i| {
-            let mut bare = bare.clone();
-            async move {
-                use tamarco::redis::redis::AsyncCommands;
-                let key = format!("tamarco-bench:{}", i % 1000);
-                let () = bare.set(&key, i).await.expect("SET");
-                let _: i64 = bare.get(&key).await.expect("GET");
-            }
-        })
-        .await;
+        if runs("bare") {
+            concurrently(&mut theirs, pairs, move |i| {
+                let mut bare = bare.clone();
+                async move {
+                    use tamarco::redis::redis::AsyncCommands;
+                    let key = format!("tamarco-bench:{}", i % 1000);
+                    let () = bare.set(&key, i).await.expect("SET");
+                    let _: i64 = bare.get(&key).await.expect("GET");
+                }
+            })
+            .await;
+        }
     }
     report("redis SET+GET pairs", &ours, &theirs, "pairs/s");
     let keys: Vec<String> = (0..1000).map(|i| format!("tamarco-bench:{i}")).collect();
