@@ -14,6 +14,8 @@
 pub mod amqp;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(any(feature = "postgres", feature = "redis"))]
+mod in_use;
 #[cfg(feature = "influxdb")]
 pub mod influxdb;
 #[cfg(feature = "kafka")]

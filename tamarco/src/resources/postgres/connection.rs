@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Instant;
 
-use deadpool_postgres::{ClientWrapper, Object};
+use deadpool_postgres::ClientWrapper;
 use tokio_postgres::error::SqlState;
 
 use super::error::Error;
+use super::pool::Object;
 use super::queries::sealed::{Done, Run, Sealed};
 use super::queries::{Params, Queries};
 use super::state::Shared;
@@ -43,7 +44,7 @@ impl fmt::Debug for Connection {
 
 impl Connection {
     pub(super) fn new(object: Object, shared: Arc<Shared>) -> Self {
-        shared.in_use.send_modify(|n| *n += 1);
+        shared.in_use.enter();
         Connection {
             object: Some(object),
             shared,
@@ -101,11 +102,7 @@ impl Connection {
         };
         self.shared.observe(started, outcome.is_err());
         match outcome {
-            Ok((count, rows)) => Ok(Done {
-                count,
-                rows,
-                shared: Arc::clone(&self.shared),
-            }),
+            Ok((count, rows)) => Ok(Done { count, rows }),
             Err(source) => Err(self.shared.query_error(source)),
         }
     }
@@ -129,7 +126,11 @@ impl Connection {
     }
 }
 
-impl Sealed for Connection {}
+impl Sealed for Connection {
+    fn resource(&self) -> &str {
+        self.shared.resource()
+    }
+}
 
 impl Queries for Connection {
     async fn statement(&self, sql: &str, params: Params<'_>, run: Run) -> Result<Done, Error> {
@@ -155,7 +156,7 @@ impl Drop for Connection {
             // is still in one. Closing it makes the server roll back.
             drop(Object::take(object));
         }
-        self.shared.in_use.send_modify(|n| *n = n.saturating_sub(1));
+        self.shared.in_use.leave();
     }
 }
 

@@ -107,14 +107,13 @@ impl Resource for Postgres {
         // Within the resource's own limit and the share of the grace period the runtime gives.
         let limit = tokio::time::Instant::now() + stop_timeout;
         let deadline = cx.stop_deadline().map_or(limit, |d| d.min(limit));
-        let mut in_use = shared.in_use.subscribe();
-        let drained = tokio::time::timeout_at(deadline, in_use.wait_for(|n| *n == 0))
+        let drained = tokio::time::timeout_at(deadline, shared.in_use.wait_idle())
             .await
             .is_ok();
         if !drained {
             tracing::warn!(
                 resource = cx.name(),
-                in_use = *shared.in_use.borrow(),
+                in_use = shared.in_use.get(),
                 "postgres: queries still running at the stop deadline; closing the pool"
             );
         }

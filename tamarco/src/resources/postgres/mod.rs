@@ -1,6 +1,7 @@
 #![doc = include_str!("docs.md")]
 // The module docs are in docs.md.
 
+mod column;
 mod connection;
 mod error;
 mod lifecycle;
@@ -153,7 +154,11 @@ impl Postgres {
     }
 }
 
-impl Sealed for Postgres {}
+impl Sealed for Postgres {
+    fn resource(&self) -> &str {
+        self.shared.resource()
+    }
+}
 
 /// Each statement on a connection from the pool, given back at once.
 impl Queries for Postgres {

@@ -3,7 +3,6 @@
 //! [`Transaction`](super::Transaction) (one session for all).
 
 use std::future::Future;
-use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use tokio_postgres::Row;
@@ -11,7 +10,6 @@ use tokio_postgres::types::ToSql;
 
 use super::error::Error;
 use super::rows;
-use super::state::Shared;
 
 /// Query parameters: `&[&id, &name]`.
 pub type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -74,7 +72,8 @@ pub trait Queries: Sync + sealed::Sealed {
     ) -> impl Future<Output = Result<Vec<T>, Error>> + Send {
         async move {
             let done = self.statement(sql, params, sealed::Run::Query).await?;
-            done.rows.iter().map(|row| done.decode(row)).collect()
+            let resource = self.resource();
+            done.rows.iter().map(|row| decode(row, resource)).collect()
         }
     }
 
@@ -88,9 +87,9 @@ pub trait Queries: Sync + sealed::Sealed {
         async move {
             let done = self.statement(sql, params, sealed::Run::Query).await?;
             match done.rows.first() {
-                Some(row) => done.decode(row),
+                Some(row) => decode(row, self.resource()),
                 None => Err(Error::NoRow {
-                    resource: done.shared.resource().to_owned(),
+                    resource: self.resource().to_owned(),
                 }),
             }
         }
@@ -104,7 +103,11 @@ pub trait Queries: Sync + sealed::Sealed {
     ) -> impl Future<Output = Result<Option<T>, Error>> + Send {
         async move {
             let done = self.statement(sql, params, sealed::Run::Query).await?;
-            done.rows.first().map(|row| done.decode(row)).transpose()
+            let resource = self.resource();
+            done.rows
+                .first()
+                .map(|row| decode(row, resource))
+                .transpose()
         }
     }
 }
@@ -115,7 +118,11 @@ pub(super) mod sealed {
 
     /// Implemented by the resource and its connections only.
     #[allow(unreachable_pub)]
-    pub trait Sealed {}
+    pub trait Sealed {
+        /// The resource's name, for errors.
+        #[doc(hidden)]
+        fn resource(&self) -> &str;
+    }
 
     /// What a statement is run for.
     #[allow(unreachable_pub)]
@@ -129,12 +136,11 @@ pub(super) mod sealed {
         Batch,
     }
 
-    /// What a statement gave, and the resource that ran it (its errors name it).
+    /// What a statement gave.
     #[allow(unreachable_pub)]
     pub struct Done {
         pub(crate) count: u64,
         pub(crate) rows: Vec<Row>,
-        pub(crate) shared: Arc<Shared>,
     }
 
     impl std::fmt::Debug for Done {
@@ -145,13 +151,12 @@ pub(super) mod sealed {
                 .finish_non_exhaustive()
         }
     }
+}
 
-    impl Done {
-        pub(crate) fn decode<T: DeserializeOwned>(&self, row: &Row) -> Result<T, Error> {
-            rows::decode(row).map_err(|message| Error::Decode {
-                resource: self.shared.resource().to_owned(),
-                message,
-            })
-        }
-    }
+/// One row into `T`; an error names the resource.
+fn decode<T: DeserializeOwned>(row: &Row, resource: &str) -> Result<T, Error> {
+    rows::decode(row).map_err(|message| Error::Decode {
+        resource: resource.to_owned(),
+        message,
+    })
 }

@@ -1,65 +1,15 @@
 //! Rows into serde types: a struct or a map reads the columns by name, a tuple or a `Vec` by
-//! position, and a plain value (`i64`, `String`, `Option<T>`...) the only column.
+//! position, and a plain value (`i64`, `String`, `Option<T>`...) the only column. Each column
+//! is decoded straight into the field asking for it ([`Column`]).
 
-use serde::de::value::{MapDeserializer, SeqDeserializer};
-use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
-use serde_json::Value;
+use serde::de::{self, DeserializeOwned, DeserializeSeed, IntoDeserializer, Visitor};
 use tokio_postgres::Row;
-use tokio_postgres::types::{Kind, Type};
+
+use super::column::{Column, Failure};
 
 /// Reads one row into `T`; the error names the column or field at fault.
 pub(crate) fn decode<T: DeserializeOwned>(row: &Row) -> Result<T, String> {
     T::deserialize(RowDeserializer { row }).map_err(|e| e.to_string())
-}
-
-/// One column as a JSON value; types without a plain JSON form fail, naming the column.
-fn column(row: &Row, index: usize) -> Result<Value, serde_json::Error> {
-    let ty = row.columns()[index].type_();
-    let value = match *ty {
-        Type::BOOL => json(row.try_get::<_, Option<bool>>(index)),
-        Type::INT2 => json(row.try_get::<_, Option<i16>>(index)),
-        Type::INT4 => json(row.try_get::<_, Option<i32>>(index)),
-        Type::INT8 => json(row.try_get::<_, Option<i64>>(index)),
-        Type::OID => json(row.try_get::<_, Option<u32>>(index)),
-        Type::FLOAT4 => json(row.try_get::<_, Option<f32>>(index)),
-        Type::FLOAT8 => json(row.try_get::<_, Option<f64>>(index)),
-        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN => {
-            json(row.try_get::<_, Option<String>>(index))
-        }
-        Type::JSON | Type::JSONB => row
-            .try_get::<_, Option<Value>>(index)
-            .map(|v| v.unwrap_or(Value::Null)),
-        Type::BYTEA => json(row.try_get::<_, Option<Vec<u8>>>(index)),
-        Type::BOOL_ARRAY => json(row.try_get::<_, Option<Vec<Option<bool>>>>(index)),
-        Type::INT2_ARRAY => json(row.try_get::<_, Option<Vec<Option<i16>>>>(index)),
-        Type::INT4_ARRAY => json(row.try_get::<_, Option<Vec<Option<i32>>>>(index)),
-        Type::INT8_ARRAY => json(row.try_get::<_, Option<Vec<Option<i64>>>>(index)),
-        Type::FLOAT8_ARRAY => json(row.try_get::<_, Option<Vec<Option<f64>>>>(index)),
-        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY => {
-            json(row.try_get::<_, Option<Vec<Option<String>>>>(index))
-        }
-        _ if matches!(ty.kind(), Kind::Enum(_)) => json(row.try_get::<_, Option<String>>(index)),
-        _ => {
-            return Err(de::Error::custom(format_args!(
-                "column `{}` has type {ty}, which typed rows do not read: cast it in SQL \
-                 (`::text`, `::float8`...) or use `Connection::query` for raw rows",
-                row.columns()[index].name()
-            )));
-        }
-    };
-    value.map_err(|e| {
-        de::Error::custom(format_args!(
-            "column `{}`: {e}",
-            row.columns()[index].name()
-        ))
-    })
-}
-
-fn json<T: serde::Serialize>(
-    value: Result<T, tokio_postgres::Error>,
-) -> Result<Value, tokio_postgres::Error> {
-    // Serializing plain numbers, strings and vectors into a Value cannot fail.
-    value.map(|v| serde_json::to_value(v).unwrap_or(Value::Null))
 }
 
 /// A row as a serde `Deserializer`.
@@ -67,48 +17,124 @@ struct RowDeserializer<'a> {
     row: &'a Row,
 }
 
-impl RowDeserializer<'_> {
-    fn values(&self) -> Result<Vec<Value>, serde_json::Error> {
-        (0..self.row.len()).map(|i| column(self.row, i)).collect()
-    }
-
-    fn only(&self) -> Result<Value, serde_json::Error> {
+impl<'a> RowDeserializer<'a> {
+    fn only(&self) -> Result<Column<'a>, Failure> {
         match self.row.len() {
-            1 => column(self.row, 0),
+            1 => Ok(Column {
+                row: self.row,
+                index: 0,
+            }),
             n => Err(de::Error::custom(format_args!(
                 "a single value was asked for, but the row has {n} columns"
             ))),
         }
     }
 
-    fn by_name<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, serde_json::Error> {
-        let values = self.values()?;
-        let names = self.row.columns().iter().map(|c| c.name());
-        let mut map = MapDeserializer::new(names.zip(values));
-        let value = visitor.visit_map(&mut map)?;
-        map.end()?;
+    fn by_name<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Failure> {
+        let mut columns = Columns::new(self.row);
+        let value = visitor.visit_map(&mut columns)?;
+        columns.end()?;
         Ok(value)
     }
 
-    fn by_position<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, serde_json::Error> {
-        let values = self.values()?;
-        let mut seq = SeqDeserializer::new(values.into_iter());
-        let value = visitor.visit_seq(&mut seq)?;
-        seq.end()?;
+    fn by_position<'de, V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Failure> {
+        let mut columns = Columns::new(self.row);
+        let value = visitor.visit_seq(&mut columns)?;
+        columns.end()?;
         Ok(value)
+    }
+}
+
+/// The columns of a row, in order: map entries (name and value) or sequence elements.
+struct Columns<'a> {
+    row: &'a Row,
+    next: usize,
+}
+
+impl<'a> Columns<'a> {
+    fn new(row: &'a Row) -> Self {
+        Columns { row, next: 0 }
+    }
+
+    fn take(&mut self) -> Option<Column<'a>> {
+        let index = self.next;
+        (index < self.row.len()).then(|| {
+            self.next += 1;
+            Column {
+                row: self.row,
+                index,
+            }
+        })
+    }
+
+    /// Every column was read.
+    fn end(&self) -> Result<(), Failure> {
+        match self.row.len() - self.next {
+            0 => Ok(()),
+            _ => Err(de::Error::custom(format_args!(
+                "the row has {} columns, {} were read",
+                self.row.len(),
+                self.next
+            ))),
+        }
+    }
+}
+
+impl<'de> de::MapAccess<'de> for Columns<'_> {
+    type Error = Failure;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Failure> {
+        match self.row.columns().get(self.next) {
+            Some(column) => seed
+                .deserialize(column.name().into_deserializer())
+                .map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Result<S::Value, Failure> {
+        match self.take() {
+            Some(column) => column.read(seed),
+            None => Err(de::Error::custom(
+                "a value was asked for after the last column",
+            )),
+        }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.row.len() - self.next)
+    }
+}
+
+impl<'de> de::SeqAccess<'de> for Columns<'_> {
+    type Error = Failure;
+
+    fn next_element_seed<S: DeserializeSeed<'de>>(
+        &mut self,
+        seed: S,
+    ) -> Result<Option<S::Value>, Failure> {
+        self.take().map(|column| column.read(seed)).transpose()
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.row.len() - self.next)
     }
 }
 
 macro_rules! single_column {
     ($($method:ident)*) => {
         $(fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
-            de::Deserializer::$method(self.only()?, visitor)
+            let column = self.only()?;
+            de::Deserializer::$method(column, visitor).map_err(|e| column.named(e))
         })*
     };
 }
 
 impl<'de> de::Deserializer<'de> for RowDeserializer<'_> {
-    type Error = serde_json::Error;
+    type Error = Failure;
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
         self.by_name(visitor)
@@ -153,7 +179,10 @@ impl<'de> de::Deserializer<'de> for RowDeserializer<'_> {
         _name: &'static str,
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
-        visitor.visit_newtype_struct(self.only()?.into_deserializer())
+        let column = self.only()?;
+        visitor
+            .visit_newtype_struct(column)
+            .map_err(|e| column.named(e))
     }
 
     fn deserialize_unit_struct<V: Visitor<'de>>(
@@ -170,7 +199,9 @@ impl<'de> de::Deserializer<'de> for RowDeserializer<'_> {
         variants: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, Self::Error> {
-        de::Deserializer::deserialize_enum(self.only()?, name, variants, visitor)
+        let column = self.only()?;
+        de::Deserializer::deserialize_enum(column, name, variants, visitor)
+            .map_err(|e| column.named(e))
     }
 
     single_column! {

@@ -4,14 +4,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Instant;
 
-use deadpool_postgres::Pool;
 use serde_json::{Map, Value, json};
-use tokio::sync::watch;
 
 use tamarco_core::error_chain;
 
 use super::error::Error;
+use super::pool::Pool;
 use super::settings::Config;
+use crate::resources::in_use::InUse;
 
 /// The metric handles, labelled with the resource.
 pub(crate) struct Meters {
@@ -40,7 +40,7 @@ pub(crate) struct Shared {
     pub(crate) closing: AtomicBool,
     /// False after the pool could not open a connection, until one opens.
     pub(crate) reachable: AtomicBool,
-    pub(crate) in_use: watch::Sender<usize>,
+    pub(crate) in_use: InUse,
     pub(crate) errors: AtomicU64,
     pub(crate) last_error: Mutex<Option<String>>,
     pub(crate) meters: OnceLock<Meters>,

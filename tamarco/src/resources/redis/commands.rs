@@ -8,8 +8,7 @@ use redis::{Cmd, FromRedisValue, Pipeline, ToRedisArgs};
 use tamarco_core::backoff::Backoff;
 use tamarco_core::error_chain;
 
-use super::idempotent::{IDEMPOTENT, command_name, is_connection_error};
-use super::state::Shared;
+use super::idempotent::{command_name, is_connection_error, is_idempotent};
 use super::{Error, Redis};
 
 impl Redis {
@@ -93,20 +92,13 @@ impl Redis {
 
     /// Runs any command; sent again after a lost connection when it is in [`IDEMPOTENT`].
     pub async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, Error> {
-        let name = command_name(cmd);
-        let idempotent = IDEMPOTENT.iter().any(|c| c.eq_ignore_ascii_case(&name));
-        self.run(&name, idempotent, Packed::Command(cmd)).await
+        self.run(Packed::Command(cmd)).await
     }
 
     /// Runs a pipeline (`redis::pipe()`, `.atomic()` for `MULTI`/`EXEC`); sent again after a
     /// lost connection when every command in it is idempotent.
     pub async fn pipeline<T: FromRedisValue>(&self, pipeline: &Pipeline) -> Result<T, Error> {
-        let idempotent = pipeline.cmd_iter().all(|cmd| {
-            let name = command_name(cmd);
-            IDEMPOTENT.iter().any(|c| c.eq_ignore_ascii_case(&name))
-        });
-        self.run("pipeline", idempotent, Packed::Pipeline(pipeline))
-            .await
+        self.run(Packed::Pipeline(pipeline)).await
     }
 
     /// Publishes `message` on `channel`; returns how many subscribers got it. Not retried.
@@ -119,16 +111,11 @@ impl Redis {
             .await
     }
 
-    async fn run<T: FromRedisValue>(
-        &self,
-        command: &str,
-        idempotent: bool,
-        packed: Packed<'_>,
-    ) -> Result<T, Error> {
+    async fn run<T: FromRedisValue>(&self, packed: Packed<'_>) -> Result<T, Error> {
         let shared = &self.shared;
         let mut connection = shared.manager()?;
-        let _in_flight = InFlight::new(shared);
-        let retries = shared.config().map_or(0, |c| c.retries);
+        let _in_flight = shared.in_flight.guard();
+        let retries = shared.retry_limit.load(Ordering::Relaxed);
         let started = Instant::now();
         // Short waits: the connection manager reconnects on its own meanwhile.
         let mut backoff = Backoff::new(Duration::from_millis(50), Duration::from_millis(400));
@@ -139,7 +126,9 @@ impl Redis {
                 Packed::Pipeline(pipeline) => pipeline.query_async(&mut connection).await,
             };
             match sent {
-                Err(error) if idempotent && attempt < retries && is_connection_error(&error) => {
+                Err(error)
+                    if attempt < retries && is_connection_error(&error) && packed.idempotent() =>
+                {
                     attempt += 1;
                     shared.retries.fetch_add(1, Ordering::Relaxed);
                     if let Some(meters) = shared.meters.get() {
@@ -147,7 +136,7 @@ impl Redis {
                     }
                     tracing::debug!(
                         resource = shared.resource(),
-                        command,
+                        command = packed.name(),
                         attempt,
                         "redis: connection lost; sending the command again"
                     );
@@ -166,7 +155,7 @@ impl Redis {
         outcome.map_err(|source| {
             let error = Error::Command {
                 resource: shared.resource().to_owned(),
-                command: command.to_owned(),
+                command: packed.name(),
                 source,
             };
             shared.errors.fetch_add(1, Ordering::Relaxed);
@@ -183,18 +172,22 @@ enum Packed<'a> {
     Pipeline(&'a Pipeline),
 }
 
-/// Counts a command in flight for as long as it lives.
-struct InFlight<'a>(&'a Shared);
-
-impl<'a> InFlight<'a> {
-    fn new(shared: &'a Shared) -> Self {
-        shared.in_flight.send_modify(|n| *n += 1);
-        InFlight(shared)
+impl Packed<'_> {
+    /// Whether sending it twice leaves the same state as sending it once.
+    fn idempotent(self) -> bool {
+        match self {
+            Packed::Command(cmd) => is_idempotent(command_name(cmd)),
+            Packed::Pipeline(pipeline) => pipeline
+                .cmd_iter()
+                .all(|cmd| is_idempotent(command_name(cmd))),
+        }
     }
-}
 
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        self.0.in_flight.send_modify(|n| *n = n.saturating_sub(1));
+    /// What errors and logs call it (only built for them).
+    fn name(self) -> String {
+        match self {
+            Packed::Command(cmd) => String::from_utf8_lossy(command_name(cmd)).to_ascii_uppercase(),
+            Packed::Pipeline(_) => "pipeline".to_owned(),
+        }
     }
 }

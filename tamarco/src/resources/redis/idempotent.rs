@@ -57,10 +57,18 @@ pub(crate) fn is_connection_error(error: &RedisError) -> bool {
     error.is_io_error() || error.is_connection_dropped() || error.is_connection_refusal()
 }
 
-/// The command's name, upper case.
-pub(crate) fn command_name(cmd: &Cmd) -> String {
+/// The command's name as the caller spelled it.
+pub(crate) fn command_name(cmd: &Cmd) -> &[u8] {
     match cmd.args_iter().next() {
-        Some(redis::Arg::Simple(name)) => String::from_utf8_lossy(name).to_ascii_uppercase(),
-        _ => String::from("?"),
+        Some(redis::Arg::Simple(name)) => name,
+        _ => b"?",
     }
+}
+
+/// Whether the command named so is in [`IDEMPOTENT`], in any case: compared in place, no
+/// upper-cased copy per command.
+pub(crate) fn is_idempotent(name: &[u8]) -> bool {
+    IDEMPOTENT
+        .iter()
+        .any(|known| known.as_bytes().eq_ignore_ascii_case(name))
 }

@@ -25,6 +25,7 @@ impl Resource for Redis {
 
     async fn configure(&self, cx: &ResourceContext) -> Result<(), BoxError> {
         let config = Config::load(cx)?;
+        (self.shared.retry_limit).store(config.retries, Ordering::Relaxed);
         *self.shared.config.write().expect("config lock") = Some(Arc::new(config));
         Ok(())
     }
@@ -135,8 +136,7 @@ impl Resource for Redis {
         tokio::join!(shared.engine.stop(left()), shared.streams.stop(left()));
         // New commands fail from here; those in flight may finish.
         let manager = shared.manager.write().expect("manager lock").take();
-        let mut in_flight = shared.in_flight.subscribe();
-        if tokio::time::timeout_at(deadline, in_flight.wait_for(|n| *n == 0))
+        if tokio::time::timeout_at(deadline, shared.in_flight.wait_idle())
             .await
             .is_err()
         {
@@ -169,7 +169,7 @@ impl Resource for Redis {
         }
         let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
         fields.insert("commands".into(), json!(load(&shared.commands)));
-        fields.insert("in_flight".into(), json!(*shared.in_flight.borrow()));
+        fields.insert("in_flight".into(), json!(shared.in_flight.get()));
         fields.insert("errors".into(), json!(load(&shared.errors)));
         fields.insert("retries".into(), json!(load(&shared.retries)));
         fields.insert(

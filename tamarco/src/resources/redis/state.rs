@@ -1,10 +1,9 @@
 //! What the resource, its commands, outputs and inputs share.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use redis::aio::ConnectionManager;
-use tokio::sync::watch;
 
 use tamarco_core::messaging::Engine;
 use tamarco_core::messaging::memory::MemoryBroker;
@@ -13,6 +12,7 @@ use super::Error;
 use super::pubsub::PubSubTransport;
 use super::settings::Config;
 use super::streams::StreamTransport;
+use crate::resources::in_use::InUse;
 
 /// The metric handles, labelled with the resource.
 pub(crate) struct Meters {
@@ -38,10 +38,12 @@ pub(crate) struct Shared {
     pub(crate) name: OnceLock<String>,
     pub(crate) config: RwLock<Option<Arc<Config>>>,
     pub(crate) manager: RwLock<Option<ConnectionManager>>,
-    pub(crate) in_flight: watch::Sender<usize>,
+    pub(crate) in_flight: InUse,
     pub(crate) commands: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) retries: AtomicU64,
+    /// The `retries` setting, read at configure: each command reads it without a lock.
+    pub(crate) retry_limit: AtomicU32,
     pub(crate) last_error: Mutex<Option<String>>,
     pub(crate) meters: OnceLock<Meters>,
     /// The test's in-memory broker the inputs and outputs run on instead of Redis (memory.rs).
