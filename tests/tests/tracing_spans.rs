@@ -155,6 +155,10 @@ async fn requests_are_exported_as_sampled_when_they_arrive_whatever_the_log_leve
         .filter(|s| s.name == "work")
         .collect();
     assert_eq!(works.len(), 3, "three exported handler spans in {spans:#?}");
+    assert!(
+        spans.iter().all(|(_, s)| s.name != "request"),
+        "no plain request span is exported: {spans:#?}"
+    );
     for trace in [root_trace, unsampled_trace] {
         assert!(
             spans.iter().all(|(_, s)| hex(&s.trace_id) != trace),

@@ -67,9 +67,11 @@ fn ratio() -> f64 {
 /// exporting on. (A reload slot would hide the layer from `OpenTelemetrySpanExt`, which finds it
 /// by downcasting the subscriber.)
 ///
-/// The layer leaves out the thread of each span (a tokio worker's says nothing about a task, and
-/// its name is a string per span) and does not enter the OpenTelemetry context at each poll:
-/// parents are found through the `tracing` span tree, which is all the framework uses.
+/// The layer leaves out the thread, source location and target of each span (four to six
+/// attributes copied and encoded per span; a tokio worker's thread says nothing about a task,
+/// and the name and attributes say what a framework span is) and does not enter the
+/// OpenTelemetry context at each poll: parents are found through the `tracing` span tree, which
+/// is all the framework uses.
 pub(crate) fn layer<S>() -> tracing_subscriber::filter::Filtered<
     tracing_opentelemetry::OpenTelemetryLayer<S, export::Swappable>,
     filter::ExportFilter,
@@ -92,6 +94,8 @@ where
         .with_tracer(tracer)
         .with_tracked_inactivity(false)
         .with_threads(false)
+        .with_location(false)
+        .with_target(false)
         .with_context_activation(false);
     tracing_subscriber::Layer::with_filter(layer, filter::ExportFilter)
 }

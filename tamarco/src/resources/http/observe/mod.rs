@@ -105,7 +105,16 @@ where
         let method = request.method().clone();
         let route_name = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
         let id_text = id.to_str().unwrap_or_default();
+        #[cfg(feature = "tracing-otel")]
+        let sampling = sampling_of(&request);
+        #[cfg(not(feature = "tracing-otel"))]
+        let sampling = ();
+        // Marked before any span is made: an unsampled request's spans are not exported.
+        #[cfg(feature = "tracing-otel")]
+        let _marked = sampling.enter();
         let span = match shared.span_level {
+            #[cfg(feature = "tracing-otel")]
+            _ if sampling == Sampling::Sampled => traced_span(&request, route.as_ref(), id_text),
             SpanLevel::Info => {
                 tracing::info_span!(
                     "request",
@@ -124,21 +133,8 @@ where
             }
             SpanLevel::Off => Span::none(),
         };
-        #[cfg(feature = "tracing-otel")]
-        let sampling = sampling_of(&request);
-        #[cfg(not(feature = "tracing-otel"))]
-        let sampling = ();
-        #[cfg(feature = "tracing-otel")]
-        let span = match sampling {
-            Sampling::Sampled => traced_span(&request, route.as_ref(), id_text),
-            Sampling::Off | Sampling::Unsampled(_) => span,
-        };
         request.extensions_mut().insert(RequestId(id.clone()));
-        let inner = {
-            #[cfg(feature = "tracing-otel")]
-            let _sampling = sampling.enter();
-            span.in_scope(|| self.inner.call(request))
-        };
+        let inner = span.in_scope(|| self.inner.call(request));
         ObserveFuture {
             inner,
             span,
