@@ -13,7 +13,7 @@ use super::dispatch::{Handle, Respond};
 use super::input::{Input, InputTask};
 use super::kind::Kind;
 use super::message::Message;
-use super::resolve::resolve;
+use super::resolve::{Resolved, resolve};
 use super::spec::InputSpec;
 use super::state::{Declared, Shared};
 use super::stream::{InputStream, Stream};
@@ -36,6 +36,16 @@ pub enum EngineError {
         kind: &'static str,
         /// The input's name.
         input: String,
+    },
+    /// A transport option ([`InputSpec::transport_option`]) the transport does not take.
+    #[error("input `{input}`: the option `{option}` is not one this transport takes ({known})")]
+    UnknownOption {
+        /// The input's name.
+        input: String,
+        /// The option's key.
+        option: String,
+        /// The keys the transport takes, listed.
+        known: String,
     },
     /// A stream reader must be declared on the service's tokio runtime (it is spawned there).
     #[error("the reader of input `{input}` must be declared on a tokio runtime")]
@@ -170,6 +180,21 @@ impl<Tr: Transport> Engine<Tr> {
 
     fn declare(&self, declared: Declared<Tr>) -> Result<(), EngineError> {
         let input = &declared.task;
+        if let Some((option, _)) = input
+            .spec()
+            .transport_options()
+            .iter()
+            .find(|(key, _)| !Tr::INPUT_KEYS.contains(&key.as_str()))
+        {
+            return Err(EngineError::UnknownOption {
+                input: input.spec().name().to_owned(),
+                option: option.clone(),
+                known: match Tr::INPUT_KEYS {
+                    [] => "it takes none".to_owned(),
+                    keys => format!("it takes `{}`", keys.join("`, `")),
+                },
+            });
+        }
         {
             let mut inputs = self.shared.inputs.lock().expect("inputs lock");
             if inputs.iter().any(|i| {
@@ -186,14 +211,14 @@ impl<Tr: Transport> Engine<Tr> {
         // Declared while running: it starts at once.
         let started = self.shared.started.lock().expect("started lock");
         if let Some(started) = &*started {
-            let options =
-                resolve(&started.cx, input.spec(), &started.defaults).unwrap_or_else(|error| {
+            let options = resolve(&started.cx, input.spec(), &started.defaults, Tr::INPUT_KEYS)
+                .unwrap_or_else(|error| {
                     tracing::error!(
                         resource = started.cx.name(),
                         input = input.spec().name(),
                         "ignoring the input's settings: {error}"
                     );
-                    input.spec().options().clone().or(&started.defaults)
+                    Resolved::from_code(input.spec(), &started.defaults)
                 });
             match launch_via(&self.shared, started, &declared, options, None) {
                 Ok(task) => self.shared.tasks.lock().expect("tasks lock").push(task),
@@ -233,6 +258,7 @@ impl<Tr: Transport> Engine<Tr> {
                     if let (Value::Object(entry), Value::Object(counts)) =
                         (&mut entry, input.stats().to_json())
                     {
+                        entry.extend(input.spec().transport_options().iter().cloned());
                         entry.extend(counts);
                     }
                     entry

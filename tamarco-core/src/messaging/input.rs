@@ -13,7 +13,8 @@ use futures_util::FutureExt;
 use tokio::sync::{oneshot, watch};
 
 use super::dispatch::{Dispatch, Flow, Run, raised};
-use super::spec::{InputInfo, InputOptions, InputSpec};
+use super::resolve::Resolved;
+use super::spec::{InputInfo, InputSpec};
 use super::stats::{Count, InputStats};
 use super::traced;
 use super::transport::{Consumer, Transport};
@@ -29,7 +30,7 @@ pub(crate) struct Launch<Tr> {
     pub(crate) transport: Arc<Tr>,
     pub(crate) resource: Arc<str>,
     /// Resolved: settings, code, defaults.
-    pub(crate) options: InputOptions,
+    pub(crate) options: Resolved,
     pub(crate) halt: watch::Receiver<bool>,
     /// Told how the first attempt to consume went.
     pub(crate) first: Option<oneshot::Sender<Result<(), String>>>,
@@ -108,7 +109,8 @@ where
                 kind: self.kind,
                 mode: D::MODE,
                 codec: self.codec.clone(),
-                options: launch.options,
+                options: launch.options.options,
+                transport: launch.options.transport,
             };
             self.stats.register_metrics(&launch.resource, info.name());
             let run = Arc::new(Run {

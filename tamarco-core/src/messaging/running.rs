@@ -69,7 +69,10 @@ impl<Tr: Transport> Engine<Tr> {
         let inputs = self.shared.inputs.lock().expect("inputs lock").clone();
         let resolved = inputs
             .iter()
-            .map(|input| resolve(cx, input.task.spec(), &defaults).map(|o| (input.clone(), o)))
+            .map(|input| {
+                resolve(cx, input.task.spec(), &defaults, Tr::INPUT_KEYS)
+                    .map(|o| (input.clone(), o))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let started = Started {
             via,

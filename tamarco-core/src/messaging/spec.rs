@@ -6,6 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::settings::SettingsError;
 
 /// An input as declared: its name and the options given in code. Settings override each option
 /// under the resource's `inputs.<name>` key; what neither gives comes from the resource's
@@ -22,6 +26,7 @@ use serde::Deserialize;
 pub struct InputSpec {
     name: String,
     options: InputOptions,
+    transport: Vec<(String, Value)>,
 }
 
 impl InputSpec {
@@ -30,6 +35,7 @@ impl InputSpec {
         InputSpec {
             name: name.into(),
             options: InputOptions::default(),
+            transport: Vec::new(),
         }
     }
 
@@ -71,6 +77,33 @@ impl InputSpec {
     pub fn dead_letter(mut self, target: impl Into<String>) -> Self {
         self.options.dead_letter = Some(target.into());
         self
+    }
+
+    /// An option that only the input's transport understands, by the key it has in settings
+    /// (Kafka's `topics`, `group` and `offset_reset`). Settings under `inputs.<name>.<key>`
+    /// override it; the transport reads the result with [`InputInfo::transport_option`] when it
+    /// opens the input. The engine refuses a key that its transport does not list in
+    /// [`INPUT_KEYS`](super::Transport::INPUT_KEYS). Shown in `/status`: no secrets here.
+    ///
+    /// ```
+    /// use tamarco_core::messaging::InputSpec;
+    ///
+    /// let spec = InputSpec::new("billing").transport_option("topics", ["orders", "refunds"]);
+    /// assert_eq!(spec.transport_options()[0].0, "topics");
+    /// ```
+    pub fn transport_option(mut self, key: impl Into<String>, value: impl Into<Value>) -> Self {
+        let key = key.into();
+        let value = value.into();
+        match self.transport.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.transport.push((key, value)),
+        }
+        self
+    }
+
+    /// The transport options given in code, in the order given.
+    pub fn transport_options(&self) -> &[(String, Value)] {
+        &self.transport
     }
 
     /// Dead-letters a message the broker delivered more than `max` times, without running the
@@ -127,6 +160,17 @@ pub struct InputInfo {
     pub(crate) mode: &'static str,
     pub(crate) codec: String,
     pub(crate) options: InputOptions,
+    pub(crate) transport: Vec<TransportOption>,
+}
+
+/// A transport option as resolved: the settings' value (with the key it came from) or the
+/// code's.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TransportOption {
+    pub(crate) key: String,
+    pub(crate) value: Value,
+    /// The full settings key, when the value came from settings.
+    pub(crate) from: Option<String>,
 }
 
 impl InputInfo {
@@ -158,6 +202,27 @@ impl InputInfo {
     /// Its options, resolved.
     pub fn options(&self) -> &InputOptions {
         &self.options
+    }
+
+    /// A transport option ([`InputSpec::transport_option`]): the value under the settings key
+    /// `inputs.<name>.<key>` of the resource, else the one given in code, else `None`. A value
+    /// of the wrong type is an error naming where it came from.
+    pub fn transport_option<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, SettingsError> {
+        let Some(option) = self.transport.iter().find(|o| o.key == key) else {
+            return Ok(None);
+        };
+        serde_json::from_value(option.value.clone())
+            .map(Some)
+            .map_err(|error| SettingsError::Invalid {
+                key: match &option.from {
+                    Some(from) => from.clone(),
+                    None => format!("inputs.{}.{key} (given in code)", self.name),
+                },
+                message: error.to_string(),
+            })
     }
 
     /// Messages handled at once (at least 1).

@@ -11,7 +11,7 @@ use tokio::task::JoinHandle;
 
 use super::dispatch::panicked;
 use super::input::{InputTask, Launch};
-use super::spec::InputOptions;
+use super::resolve::Resolved;
 use super::state::{Declared, Shared, Started, Via};
 use super::transport::Transport;
 use crate::error_chain;
@@ -23,7 +23,7 @@ pub(super) fn launch_via<Tr: Transport>(
     shared: &Arc<Shared<Tr>>,
     started: &Started<Tr>,
     input: &Declared<Tr>,
-    options: InputOptions,
+    options: Resolved,
     first: Option<oneshot::Sender<Result<(), String>>>,
 ) -> Result<JoinHandle<()>, String> {
     let cx = &started.cx;
@@ -59,7 +59,7 @@ fn launch<Tr: Transport, T: Transport>(
     transport: Arc<T>,
     cx: &ResourceContext,
     input: Arc<dyn InputTask<T>>,
-    options: InputOptions,
+    options: Resolved,
     first: Option<oneshot::Sender<Result<(), String>>>,
 ) -> JoinHandle<()> {
     let resource: Arc<str> = Arc::from(cx.name());

@@ -22,6 +22,12 @@ pub trait Transport: Send + Sync + 'static {
     /// A consuming session of one input.
     type Consumer: Consumer<Received = Self::Received>;
 
+    /// The keys of the options only this transport understands, which an input gives with
+    /// [`InputSpec::transport_option`](super::InputSpec::transport_option) and settings under
+    /// `inputs.<name>.<key>` (Kafka: `topics`, `group`, `offset_reset`). The engine reads
+    /// them into [`InputInfo::transport_option`] instead of refusing them as unknown keys.
+    const INPUT_KEYS: &'static [&'static str] = &[];
+
     /// Opens a consumer for `input` (declares what it reads, subscribes). The engine logs an
     /// error and calls it again after a backoff, for as long as the input runs.
     fn open(

@@ -179,15 +179,27 @@ impl SettingsView {
             // The usual read, whose errors name the source of a bad value.
             return self.load();
         }
-        lossy::<T>(&tree).map_err(|error| {
+        self.read_tree("", &tree)
+    }
+
+    /// `tree`, the subtree at `key` (relative to the root) as the reader edited it, as one
+    /// typed value: text is read as a number where one is expected, as typed reads do, and an
+    /// error names the full key and where its value came from.
+    pub(crate) fn read_tree<T: DeserializeOwned>(
+        &self,
+        key: &str,
+        tree: &Value,
+    ) -> Result<T, SettingsError> {
+        lossy::<T>(tree).map_err(|error| {
             let inner = error.path.join(".");
-            let key = match inner.is_empty() {
-                true => self.root().to_owned(),
-                false => self.full_key(&inner),
+            let key = match (key.is_empty(), inner.is_empty()) {
+                (_, true) => self.full_key(key),
+                (true, false) => self.full_key(&inner),
+                (false, false) => self.full_key(&format!("{key}.{inner}")),
             };
             // The tree read here carries no sources: name the place from the settings.
             let mut message = describe(&key, &error.kind);
-            if let Some(place) = settings.snapshot().place(&key) {
+            if let Some(place) = self.settings().snapshot().place(&key) {
                 message.push_str(&format!(" (from {place})"));
             }
             SettingsError::Invalid { message, key }

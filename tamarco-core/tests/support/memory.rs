@@ -178,10 +178,14 @@ impl Transport for Broker {
     type Received = Delivered;
     type Consumer = MemConsumer;
 
+    /// `from`: the queue to read, when not the input's name.
+    const INPUT_KEYS: &'static [&'static str] = &["from"];
+
     async fn open(&self, input: &InputInfo) -> Result<MemConsumer, BoxError> {
         let panics = self.panic_next.swap(false, Ordering::AcqRel);
+        let from: Option<String> = input.transport_option("from")?;
         Ok(MemConsumer {
-            queue: self.queue(input.name()),
+            queue: self.queue(from.as_deref().unwrap_or(input.name())),
             broker: Arc::clone(&self.0),
             panics,
         })

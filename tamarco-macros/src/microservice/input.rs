@@ -8,6 +8,7 @@ use syn::{Attribute, FnArg, Ident, LitInt, LitStr, Type};
 use super::args::set_once;
 use super::duration;
 use super::signature::{check_receiver_and_generics, takes_arc_self};
+use super::subscription::{self, Subscription};
 use super::wiring::Head;
 use crate::diagnostics::Diagnostics;
 
@@ -36,6 +37,8 @@ pub(crate) struct Input {
     pub(crate) dead_letter: Option<LitStr>,
     /// `retry_backoff = "250ms"`, as a `core::time::Duration` expression.
     pub(crate) retry_backoff: Option<TokenStream>,
+    /// Kafka's `topics`, `group` and `offset_reset`, as calls on the engine's `InputSpec`.
+    pub(crate) transport: Vec<TokenStream>,
     /// `stream`: the method reads an `InputStream` instead of handling one message.
     pub(crate) stream: bool,
     pub(crate) handler: Ident,
@@ -76,6 +79,7 @@ pub(crate) fn parse(
         numbers: options.numbers,
         dead_letter: options.dead_letter,
         retry_backoff: options.retry_backoff,
+        transport: options.transport,
         stream: options.stream.is_some(),
         handler: sig.ident.clone(),
         message: message?,
@@ -91,6 +95,7 @@ struct Options {
     dead_letter: Option<LitStr>,
     retry_backoff: Option<TokenStream>,
     stream: Option<Ident>,
+    transport: Vec<TokenStream>,
 }
 
 type Parsed = (Ident, Ident, &'static str, LitStr, Options);
@@ -99,6 +104,9 @@ fn parse_args(diag: &mut Diagnostics, attr: &Attribute) -> Option<Parsed> {
     let kinds: Vec<&str> = KINDS.iter().map(|(k, _)| *k).collect();
     let mut head = Head::default();
     let mut options = Options::default();
+    let mut subscription = Subscription::default();
+    // Wrong values of the subscription options: reported with the rest, after the attribute.
+    let mut wrong = Vec::new();
     let result = attr.parse_nested_meta(|meta| {
         let Some(key) = meta.path.get_ident().cloned() else {
             return Err(meta.error("expected a resource field or an option"));
@@ -117,6 +125,9 @@ fn parse_args(diag: &mut Diagnostics, attr: &Attribute) -> Option<Parsed> {
             "codec" => set_once(&meta, &mut options.codec, meta.value()?.parse()?),
             "dead_letter" => set_once(&meta, &mut options.dead_letter, meta.value()?.parse()?),
             "stream" => set_once(&meta, &mut options.stream, key),
+            option if subscription::KEYS.contains(&option) => {
+                subscription.take(&meta, key, &mut wrong)
+            }
             "retry_backoff" => {
                 let backoff = duration::parse(&meta.value()?.parse()?)?;
                 set_once(&meta, &mut options.retry_backoff, backoff)
@@ -138,17 +149,30 @@ fn parse_args(diag: &mut Diagnostics, attr: &Attribute) -> Option<Parsed> {
                 Ok(())
             }
             _ => Err(meta.error(format!(
-                "unknown `input` option; expected the kind (`{}` = \"<name>\"), `codec`, `{}`, `retry_backoff`, `dead_letter` or `stream`",
+                "unknown `input` option; expected the kind (`{}` = \"<name>\"), `codec`, `{}`, `retry_backoff`, `dead_letter`, `stream` or, for `topic` inputs, `{}`",
                 kinds.join("`, `"),
-                NUMBERS.join("`, `")
+                NUMBERS.join("`, `"),
+                subscription::KEYS.join("`, `")
             ))),
         }
     });
     if let Err(error) = result {
+        wrong.into_iter().for_each(|e| diag.push(e));
         diag.push(error);
         return None;
     }
+    let written_kind = head.kind().cloned();
+    let (implied, transport) = subscription.finish(written_kind.as_ref(), &mut wrong);
+    if let Some((kind, name)) = implied {
+        head.imply_kind(kind, name);
+    }
+    options.transport = transport;
+    let right = wrong.is_empty();
+    wrong.into_iter().for_each(|e| diag.push(e));
     let (resource, kind, name) = head.finish(diag, attr, &kinds, "subscribe")?;
+    if !right {
+        return None;
+    }
     let marker = KINDS.iter().find(|(k, _)| kind == k).map(|(_, m)| *m)?;
     if let Some(stream) = &options.stream
         && marker == "Request"

@@ -16,6 +16,7 @@ mod model;
 mod output;
 mod route;
 mod signature;
+mod subscription;
 mod wire;
 mod wiring;
 

@@ -171,6 +171,24 @@ fn stream_inputs() {
     );
 }
 
+#[test]
+fn kafka_subscriptions() {
+    check(
+        "kafka_subscriptions",
+        quote!(),
+        quote! {
+            impl Billing {
+                #[input(kafka, topic = "orders", group = "billing", offset_reset = "latest")]
+                async fn on_order(&self, order: Message<Order>) -> Result<(), BoxError> { Ok(()) }
+                #[input(kafka, topics = ["refunds", "chargebacks"], name = "money_back", retries = 2)]
+                async fn on_money_back(&self, event: Message<Refund>) -> Result<(), BoxError> { Ok(()) }
+                #[input(kafka, topics = ["audit.a", "audit.b"], stream)]
+                async fn read_audit(&self, audit: InputStream<Audit>) -> Result<(), BoxError> { Ok(()) }
+            }
+        },
+    );
+}
+
 /// The "Equivalent code" of the macro's docs quotes the snapshots: each block marked
 /// `<!-- snapshot: NAME -->` must be a run of lines of `NAME.expanded.rs` (indentation aside),
 /// so that a change to the expansion that is not carried into the docs fails here.

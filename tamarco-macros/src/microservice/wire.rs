@@ -184,6 +184,7 @@ fn input_binding(input: &Input, lookup: &TokenStream, p: &Private) -> TokenStrea
         .retry_backoff
         .iter()
         .map(|b| quote!(.retry_backoff(#b)));
+    let transport = &input.transport;
     let codec = codec(input.codec.as_ref(), &input.message, p);
     let receiver = match input.by_arc {
         true => quote!(__tamarco_s),
@@ -221,7 +222,7 @@ fn input_binding(input: &Input, lookup: &TokenStream, p: &Private) -> TokenStrea
         #(#cfg)*
         #bind(
             #target,
-            #p::InputSpec::new(#name) #(#numbers)* #(#retry_backoff)* #(#dead_letter)*,
+            #p::InputSpec::new(#name) #(#numbers)* #(#retry_backoff)* #(#dead_letter)* #(#transport)*,
             #codec,
             {
                 let __tamarco_s = #p::Arc::clone(__tamarco_svc);

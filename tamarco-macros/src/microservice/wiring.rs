@@ -42,6 +42,17 @@ impl Head {
         Ok(true)
     }
 
+    /// The kind, if read.
+    pub(crate) fn kind(&self) -> Option<&Ident> {
+        self.kind.as_ref().map(|(kind, _)| kind)
+    }
+
+    /// Takes `kind = name` as written when the attribute gave none (Kafka's `topics = [...]`
+    /// implies `topic`).
+    pub(crate) fn imply_kind(&mut self, kind: Ident, name: LitStr) {
+        self.kind.get_or_insert((kind, name));
+    }
+
     /// The resource, the kind and the name; a missing one is reported at the attribute.
     pub(crate) fn finish(
         self,

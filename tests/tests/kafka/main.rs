@@ -4,14 +4,16 @@
 //!
 //! The tests by concept: `delivery` (between two services, what a handler sees, each codec),
 //! `commits` (what is committed across a dropped delivery, a new consumer and a graceful stop),
-//! `dead_letters`, `groups` (two consumers sharing the partitions) and `failures` (no broker,
-//! refused options, a broker outage). The services and helpers they share are below.
+//! `dead_letters`, `groups` (two consumers sharing the partitions), `subscriptions` (inputs that
+//! name their group, offset reset and topics) and `failures` (no broker, refused options, a
+//! broker outage). The services and helpers they share are below.
 
 mod commits;
 mod dead_letters;
 mod delivery;
 mod failures;
 mod groups;
+mod subscriptions;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

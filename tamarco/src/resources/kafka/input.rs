@@ -15,7 +15,6 @@ use super::Error;
 use super::message::Message;
 use super::received::Received;
 use super::spec::{OffsetReset, Subscription};
-use super::state::ResourceState;
 use super::transport::KafkaTransport;
 
 /// A record read from an [`InputStream`]: [`ack`](tamarco_core::messaging::Delivery::ack) it
@@ -34,7 +33,6 @@ pub type InputStream<T> = tamarco_core::messaging::InputStream<T, Received>;
 /// [`stream`](InputBuilder::stream).
 #[must_use = "an input is declared only by `handle`, `handle_with` or `stream`"]
 pub struct InputBuilder<T: 'static> {
-    state: Arc<ResourceState>,
     engine: Arc<Engine<KafkaTransport>>,
     name: Option<String>,
     subscription: Subscription,
@@ -48,13 +46,11 @@ pub struct InputBuilder<T: 'static> {
 
 impl<T: Send + 'static> InputBuilder<T> {
     pub(crate) fn new(
-        state: Arc<ResourceState>,
         engine: Arc<Engine<KafkaTransport>>,
         topic: &str,
         codec: impl Codec<T>,
     ) -> Self {
         InputBuilder {
-            state,
             engine,
             name: None,
             subscription: Subscription {
@@ -131,13 +127,13 @@ impl<T: Send + 'static> InputBuilder<T> {
         self
     }
 
-    /// The engine's spec, after recording the subscription under the input's name.
+    /// The engine's spec, with the subscription as its transport options.
     fn finish(&self) -> InputSpec {
         let name = self
             .name
             .clone()
             .unwrap_or_else(|| self.subscription.topics.join(","));
-        let mut spec = InputSpec::new(&name);
+        let mut spec = self.subscription.declare(InputSpec::new(&name));
         if let Some(retries) = self.retries {
             spec = spec.retries(retries);
         }
@@ -156,11 +152,6 @@ impl<T: Send + 'static> InputBuilder<T> {
         spec
     }
 
-    /// Records what the input subscribes to, for the transport to find when it opens it.
-    fn subscribe(&self, spec: &InputSpec) {
-        self.state.subscribe(spec.name(), self.subscription.clone());
-    }
-
     /// Runs `handler` for every record. A record is committed once its handler returned `Ok`
     /// (and so did the handlers of the records before it in its partition). An `Err`, or a
     /// panic, is retried; after the last retry the record goes to the dead-letter topic and the
@@ -175,7 +166,6 @@ impl<T: Send + 'static> InputBuilder<T> {
         E: Into<BoxError> + 'static,
     {
         let spec = self.finish();
-        self.subscribe(&spec);
         self.engine
             .handle::<kind::Topic, T, _, F, Fut, E>(spec, self.codec, handler)
             .map_err(refused)
@@ -210,7 +200,6 @@ impl<T: Send + 'static> InputBuilder<T> {
     /// stream ends when the service begins to stop.
     pub fn stream(self) -> Result<InputStream<T>, Error> {
         let spec = self.finish();
-        self.subscribe(&spec);
         self.engine
             .stream::<kind::Topic, T, _>(spec, self.codec)
             .map_err(refused)

@@ -40,9 +40,10 @@
 //! ```
 //!
 //! `#[input(kafka, topic = "t", stream)]` hands the method an [`InputStream`] instead, to read
-//! and [`ack`](tamarco_core::messaging::Delivery::ack) at its own pace. What the attributes
-//! cannot say (several topics in one input, another group or offset reset) is declared by hand
-//! with [`Kafka::input`], from the `pre_start` hook.
+//! and [`ack`](tamarco_core::messaging::Delivery::ack) at its own pace. An input may read
+//! several topics (`topics = ["a", "b"]`, named by `name = "..."`), in a consumer group of its
+//! own (`group = "billing"`), from where `offset_reset` says (`"earliest"` or `"latest"`); the
+//! same is declared by hand with [`Kafka::input`], from the `pre_start` hook.
 //!
 //! # Settings
 //!
@@ -61,7 +62,7 @@
 //! | `commit_interval` | `1s` | how often handled offsets are committed (also on rebalance and stop) |
 //! | `connect_timeout` | `10s` | `start` fails when no broker answers within it |
 //! | `stop_timeout` | half the grace period | how long `stop` waits for in-flight records |
-//! | `inputs.<input>` | none | the engine's per-input options: `concurrency`, `prefetch`, `retries`, `retry_backoff`, `dead_letter` (a topic pattern) |
+//! | `inputs.<input>` | none | per-input options: the engine's `concurrency`, `prefetch`, `retries`, `retry_backoff`, `dead_letter` (a topic pattern), and `topics` (a list), `group`, `offset_reset`, over what the code says |
 //! | `client`, `consumer`, `producer` | none | librdkafka options for every client, consumers only, the producer only |
 //!
 //! The option maps pass straight to librdkafka, nested or dotted alike (`sasl: {mechanism:
@@ -155,8 +156,7 @@ impl Kafka {
     /// [`handle`](InputBuilder::handle), [`handle_with`](InputBuilder::handle_with) or
     /// [`stream`](InputBuilder::stream).
     pub fn input<T: Send + 'static>(&self, topic: &str, codec: impl Codec<T>) -> InputBuilder<T> {
-        let engine = Arc::clone(&self.engine);
-        InputBuilder::new(Arc::clone(&self.state), engine, topic, codec)
+        InputBuilder::new(Arc::clone(&self.engine), topic, codec)
     }
 
     /// An output to `topic`, encoding with `codec`. It may be made before the resource starts

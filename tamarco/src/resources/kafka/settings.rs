@@ -52,7 +52,7 @@ struct Written {
     client: Value,
     consumer: Value,
     producer: Value,
-    /// Per-input options (`inputs.<name>.retries`...), read by the message engine.
+    /// Per-input options (`inputs.<name>.retries`, `.group`...), read by the message engine.
     #[allow(dead_code)]
     inputs: Value,
 }

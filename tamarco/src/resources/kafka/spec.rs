@@ -1,12 +1,22 @@
 //! What a Kafka input reads besides what the engine knows of it ([`Subscription`]: its topics,
-//! group and offset reset), and the offset reset it may choose: read by the input builder, the
-//! transport and the settings (kept apart so that none of them imports another).
+//! group and offset reset, given as the engine's transport options and overridable under
+//! `inputs.<name>` in settings), and the offset reset it may choose: read by the input builder,
+//! the transport and the settings (kept apart so that none of them imports another).
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
+use tamarco_core::SettingsError;
+use tamarco_core::messaging::{InputInfo, InputSpec};
+
+/// The transport options of a Kafka input: the keys it has in `#[input(kafka, ...)]`, in
+/// settings (`inputs.<name>.<key>`) and in the input's `/status` entry.
+pub(crate) const INPUT_KEYS: &[&str] = &[TOPICS, GROUP, OFFSET_RESET];
+const TOPICS: &str = "topics";
+const GROUP: &str = "group";
+const OFFSET_RESET: &str = "offset_reset";
 
 /// Where a consumer group with no committed offset starts reading a partition.
 ///
@@ -87,10 +97,11 @@ impl<'de> Deserialize<'de> for OffsetReset {
     }
 }
 
-/// What an input subscribes to, beyond its name: declared with the input builder, looked up
-/// by the transport when it opens the input. An input declared with `#[input(kafka, topic =
-/// "t")]` has none: it reads the topic `t` in the resource's group.
-#[derive(Debug, Clone, Default)]
+/// What an input subscribes to, beyond its name: declared with the input builder or
+/// `#[input(kafka, topics = [...], group = "...", offset_reset = "...")]`, overridden by
+/// settings, read by the transport when it opens the input. An input that says none of it
+/// reads the topic of its name in the resource's group.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Subscription {
     /// The topics; empty means the input's name.
     pub(crate) topics: Vec<String>,
@@ -101,6 +112,33 @@ pub(crate) struct Subscription {
 }
 
 impl Subscription {
+    /// Adds what this subscription says to `spec`, as the engine's transport options.
+    pub(crate) fn declare(&self, mut spec: InputSpec) -> InputSpec {
+        if !self.topics.is_empty() {
+            spec = spec.transport_option(TOPICS, self.topics.clone());
+        }
+        if let Some(group) = &self.group {
+            spec = spec.transport_option(GROUP, group.as_str());
+        }
+        if let Some(reset) = self.offset_reset {
+            spec = spec.transport_option(OFFSET_RESET, reset.as_str());
+        }
+        spec
+    }
+
+    /// What `input` subscribes to, resolved by the engine (settings over code); an empty topic
+    /// list, an empty topic or group name and an unknown offset reset are errors naming the
+    /// setting.
+    pub(crate) fn of(input: &InputInfo) -> Result<Subscription, SettingsError> {
+        let topics: Option<Names<Topic>> = input.transport_option(TOPICS)?;
+        let group: Option<Name<Group>> = input.transport_option(GROUP)?;
+        Ok(Subscription {
+            topics: topics.map_or_else(Vec::new, |t| t.0.into_iter().map(|n| n.0).collect()),
+            group: group.map(|g| g.0),
+            offset_reset: input.transport_option(OFFSET_RESET)?,
+        })
+    }
+
     /// The topics of the input named `input`.
     pub(crate) fn topics<'a>(&'a self, input: &'a str) -> Vec<&'a str> {
         if self.topics.is_empty() {
@@ -108,6 +146,57 @@ impl Subscription {
         } else {
             self.topics.iter().map(String::as_str).collect()
         }
+    }
+}
+
+/// What a name in a subscription names, for the error about an empty one.
+trait Named {
+    const NOUN: &'static str;
+}
+
+/// A topic.
+struct Topic;
+
+impl Named for Topic {
+    const NOUN: &'static str = "topic";
+}
+
+/// A consumer group.
+struct Group;
+
+impl Named for Group {
+    const NOUN: &'static str = "consumer group";
+}
+
+/// A name that is not empty.
+struct Name<N>(String, std::marker::PhantomData<N>);
+
+impl<'de, N: Named> Deserialize<'de> for Name<N> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        if name.is_empty() {
+            return Err(de::Error::custom(format_args!(
+                "a {} name cannot be empty",
+                N::NOUN
+            )));
+        }
+        Ok(Name(name, std::marker::PhantomData))
+    }
+}
+
+/// A list of at least one name.
+struct Names<N>(Vec<Name<N>>);
+
+impl<'de, N: Named> Deserialize<'de> for Names<N> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let names = Vec::<Name<N>>::deserialize(deserializer)?;
+        if names.is_empty() {
+            return Err(de::Error::custom(format_args!(
+                "the list is empty: name at least one {}",
+                N::NOUN
+            )));
+        }
+        Ok(Names(names))
     }
 }
 

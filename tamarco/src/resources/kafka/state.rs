@@ -1,8 +1,7 @@
 //! [`ResourceState`]: what the Kafka resource, its inputs, their records and its outputs share
-//! (the configuration, the producer, what each input subscribes to and its group membership),
+//! (the configuration, the producer, each input's group membership),
 //! and the resource's own work with them: creating topics, flushing the producer.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, RwLock};
@@ -21,7 +20,6 @@ use super::Error;
 use super::client::{Health, ProducerCallbacks};
 use super::member::GroupMember;
 use super::settings::Config;
-use super::spec::Subscription;
 
 /// How long closing one consumer (final commit, leaving the group) or flushing the producer
 /// may take before it is left behind.
@@ -38,8 +36,6 @@ pub(crate) struct ResourceState {
     /// The test's in-memory broker the resource runs on instead of Kafka (see `memory.rs`).
     pub(crate) memory: Mutex<Option<MemoryBroker>>,
     pub(crate) health: Arc<Health>,
-    /// What hand-declared inputs subscribe to, by input name.
-    subscriptions: Mutex<HashMap<String, Subscription>>,
     /// Each input's latest group membership, by input name (for `/status` and `joined`).
     members: Mutex<Vec<(String, Arc<GroupMember>)>>,
     outputs: Mutex<Vec<(Option<String>, String)>>,
@@ -85,19 +81,6 @@ impl ResourceState {
         self.outputs.lock().expect("outputs lock").clone()
     }
 
-    pub(crate) fn subscribe(&self, input: &str, subscription: Subscription) {
-        // The first declaration wins: a second one under the same name is refused by the
-        // engine, and must not change what the first reads.
-        let mut all = self.subscriptions.lock().expect("subscriptions lock");
-        all.entry(input.to_owned()).or_insert(subscription);
-    }
-
-    /// What the input named `input` subscribes to (by default: the topic of its name).
-    pub(crate) fn subscription(&self, input: &str) -> Subscription {
-        let all = self.subscriptions.lock().expect("subscriptions lock");
-        all.get(input).cloned().unwrap_or_default()
-    }
-
     /// Records the group membership of the input named `input`, replacing an earlier one.
     pub(crate) fn joining(&self, input: &str, member: &Arc<GroupMember>) {
         let mut members = self.members.lock().expect("members lock");
@@ -129,8 +112,9 @@ impl ResourceState {
                 continue;
             };
             let Some(member) = self.member(&name) else {
-                let subscription = self.subscription(&name);
-                fields.insert("topics".into(), json!(subscription.topics(&name)));
+                // Not opened yet: the topics declared (the engine's entry shows them), else the
+                // topic of its name.
+                fields.entry("topics").or_insert_with(|| json!([name]));
                 continue;
             };
             let assignment: Vec<Value> = member

@@ -20,6 +20,7 @@ use tamarco_core::messaging::{Consumer, InputInfo, Transport};
 use super::member::{ConsumerCallbacks, GroupMember, KafkaConsumer};
 use super::message::{Meta, Topics};
 use super::received::{Received, Session};
+use super::spec::{INPUT_KEYS, Subscription};
 use super::state::{CLOSE_TIMEOUT, ResourceState, create_dead_letter_topics, off_runtime};
 
 /// How often an input hands the positions of finished records to its consumer's offset store.
@@ -60,10 +61,12 @@ impl Transport for KafkaTransport {
     type Received = Received;
     type Consumer = TopicConsumer;
 
+    const INPUT_KEYS: &'static [&'static str] = INPUT_KEYS;
+
     async fn open(&self, input: &InputInfo) -> Result<TopicConsumer, BoxError> {
         let state = &self.state;
         let config = state.config().ok_or_else(|| state.not_started())?;
-        let subscription = state.subscription(input.name());
+        let subscription = Subscription::of(input)?;
         let group = subscription
             .group
             .clone()
