@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash .ci/services >/dev/null
-cargo build --quiet --release -p tamarco-bench --bin bench_kafka
+cargo build --quiet --release -p tamarco-bench --bin bench_kafka --bin bench_kafka_client
 target_dir="${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}"
 RUST_LOG="${RUST_LOG:-warn}" "$target_dir/release/bench_kafka" "${1:-50000}" "${2:-5}"
+# The consume path on the client alone, with CPU time per record on both sides (mock cluster).
+RUST_LOG="${RUST_LOG:-warn}" "$target_dir/release/bench_kafka_client"
