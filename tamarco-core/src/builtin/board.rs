@@ -34,6 +34,8 @@ impl StatusBoard {
     }
 
     /// Every resource's name and status, in start order.
+    // Read by the metrics collector (feature `prometheus`).
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
     pub(crate) fn statuses(&self) -> Vec<(String, ResourceStatus)> {
         self.entries()
             .iter()

@@ -1,4 +1,5 @@
-//! Metrics on the [`metrics`] facade, exported by `metrics-exporter-prometheus`.
+//! Metrics on the [`metrics`] facade, exported by `metrics-exporter-prometheus` (cargo feature
+//! `prometheus`; without it the meters below record nothing and cost next to nothing).
 //!
 //! - [`Counter`], [`Gauge`] and [`Summary`] are the meters for user code: the same name and
 //!   labels give the same meter wherever it is created. Code that uses the plain `metrics`
@@ -13,11 +14,15 @@
 
 mod meter;
 pub(crate) mod render;
+// The reporters are driven by the collector, which needs the exporter.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 pub(crate) mod reporter;
 mod unit;
 
+#[cfg(feature = "prometheus")]
 use std::sync::OnceLock;
 
+#[cfg(feature = "prometheus")]
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub use meter::{Counter, Gauge, Summary, SummaryTimer};
@@ -30,10 +35,12 @@ pub const NO_LABELS: &[(&str, &str)] = &[];
 /// The quantiles every Summary reports.
 pub const DEFAULT_QUANTILES: [f64; 5] = [0.5, 0.75, 0.9, 0.95, 0.99];
 
+#[cfg(feature = "prometheus")]
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs tamarco's recorder as the process-wide `metrics` recorder, once. Returns `None` when
 /// the program had installed another recorder first (then tamarco exports nothing itself).
+#[cfg(feature = "prometheus")]
 pub fn install() -> Option<&'static PrometheusHandle> {
     HANDLE
         .get_or_init(|| {
@@ -54,9 +61,16 @@ pub fn install() -> Option<&'static PrometheusHandle> {
 }
 
 /// The current metrics in the Prometheus text format, names prefixed with `<service>_`, as
-/// `GET /metrics` serves them. `None` when tamarco's recorder is not installed.
+/// `GET /metrics` serves them. `None` when tamarco's recorder is not installed (or not built:
+/// cargo feature `prometheus`).
 pub fn exposition(service: &str) -> Option<String> {
-    install().map(|handle| render::exposition(handle, service))
+    #[cfg(feature = "prometheus")]
+    return install().map(|handle| render::exposition(handle, service));
+    #[cfg(not(feature = "prometheus"))]
+    {
+        let _ = service;
+        None
+    }
 }
 
 /// The current metrics as samples (names prefixed with `<service>_`), as the Carbon reporter

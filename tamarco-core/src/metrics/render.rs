@@ -1,5 +1,6 @@
 //! The exposition text with the service prefix, and its samples for the other reporters.
 
+#[cfg(feature = "prometheus")]
 use metrics_exporter_prometheus::PrometheusHandle;
 
 /// One sample of the exposition: a name, its labels and a value.
@@ -20,6 +21,7 @@ pub struct Sample {
 
 /// Renders the registry in the Prometheus text format, each metric name prefixed with
 /// `<prefix>_`. Done on the rendered text, so that recording pays nothing for the prefix.
+#[cfg(feature = "prometheus")]
 pub(crate) fn exposition(handle: &PrometheusHandle, prefix: &str) -> String {
     handle.run_upkeep();
     prefix_names(&handle.render(), prefix)
@@ -27,8 +29,10 @@ pub(crate) fn exposition(handle: &PrometheusHandle, prefix: &str) -> String {
 
 /// Counters whose values are fractions: recorded as gauges (the exporter's counters hold whole
 /// numbers) and exported with the type `counter`.
+#[cfg(feature = "prometheus")]
 const FRACTIONAL_COUNTERS: &[&str] = &["process_cpu_seconds_total"];
 
+#[cfg(feature = "prometheus")]
 fn prefix_names(text: &str, prefix: &str) -> String {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     for line in text.lines() {
@@ -145,6 +149,7 @@ fn sample_line(line: &str) -> Option<(&str, Labels, f64)> {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "prometheus")]
     #[test]
     fn every_metric_line_gets_the_prefix() {
         let text = "# HELP hits_total hits\n# TYPE hits_total counter\nhits_total{a=\"1\"} 3\n\nlatency{quantile=\"0.5\"} 0.1\n";
