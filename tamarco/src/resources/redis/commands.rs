@@ -90,7 +90,7 @@ impl Redis {
         self.query(redis::cmd("HDEL").arg(key).arg(fields)).await
     }
 
-    /// Runs any command; sent again after a lost connection when it is in [`IDEMPOTENT`].
+    /// Runs any command; sent again after a lost connection when it is in [`IDEMPOTENT`](super::IDEMPOTENT).
     pub async fn query<T: FromRedisValue>(&self, cmd: &Cmd) -> Result<T, Error> {
         self.run(Packed::Command(cmd)).await
     }
