@@ -103,9 +103,12 @@ impl DocContext {
     }
 }
 
-/// The machine's host name.
+/// The machine's host name (`localhost` in the rare case the system cannot tell it).
 pub(crate) fn hostname() -> String {
-    gethostname::gethostname().to_string_lossy().into_owned()
+    hostname::get().map_or_else(
+        |_| "localhost".to_owned(),
+        |name| name.to_string_lossy().into_owned(),
+    )
 }
 
 /// The machine's fully qualified name (`hostname --fqdn`), or its host name when that fails.

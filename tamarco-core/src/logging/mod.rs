@@ -49,6 +49,7 @@ use crate::settings::{Settings, SettingsError};
 
 pub use crate::secret::Secret;
 pub use config::Profile;
+pub(crate) use document::hostname;
 pub use levels::{LevelError, LevelSource, LoggerLevel, ROOT_LOGGER, parse_level};
 pub use sink::SinkStats;
 pub(crate) use time::rfc3339_millis;

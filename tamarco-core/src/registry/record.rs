@@ -69,7 +69,7 @@ impl Instance {
 /// A new instance id: `<hostname>-<pid>-<8 hex digits>`, so that a restarted process on the
 /// same host never takes its predecessor's key.
 pub(crate) fn new_instance_id() -> String {
-    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let host = crate::logging::hostname();
     let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
     hasher.write_u128(
         std::time::SystemTime::now()

@@ -55,7 +55,7 @@ impl RegistryResource {
             .settings()
             .host
             .clone()
-            .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
+            .unwrap_or_else(crate::logging::hostname);
         let mut endpoints = BTreeMap::new();
         for entry in self.board.entries() {
             let fields = entry.resource.status_fields_dyn();

@@ -110,7 +110,7 @@ pub(crate) fn instance_id() -> String {
             .unwrap_or_default()
             .as_nanos(),
     );
-    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let host = crate::logging::hostname();
     format!(
         "{host}-{}-{:08x}",
         std::process::id(),
