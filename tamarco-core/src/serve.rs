@@ -76,7 +76,7 @@ impl Listener {
         if let Some(timeout) = options.header_read_timeout {
             http.timer(TokioTimer::new()).header_read_timeout(timeout);
         }
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(ConnectionKit {
             http,
             router,
             open,
@@ -97,7 +97,7 @@ impl Listener {
 }
 
 /// What every connection of one server needs.
-struct Shared {
+struct ConnectionKit {
     http: http1::Builder,
     router: Router,
     open: Arc<AtomicUsize>,
@@ -107,7 +107,7 @@ struct Shared {
 /// Accepts until `stop` fires, then drains (see [`Listener`]).
 async fn accept_loop(
     listener: TcpListener,
-    shared: Arc<Shared>,
+    shared: Arc<ConnectionKit>,
     mut stop: oneshot::Receiver<Option<Instant>>,
     options: ServeOptions,
 ) {
@@ -214,7 +214,7 @@ async fn accept_failed(name: &str, error: std::io::Error) {
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
-    shared: Arc<Shared>,
+    shared: Arc<ConnectionKit>,
     mut closing: watch::Receiver<bool>,
     _slot: OwnedSemaphorePermit,
 ) {

@@ -74,18 +74,19 @@ pub struct RestartPolicyError(String);
 
 impl<'de> Deserialize<'de> for Selection {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        /// The two ways the setting may be written.
         #[derive(Deserialize)]
         #[serde(untagged)]
-        enum Raw {
+        enum Spelled {
             Word(String),
             List(Vec<String>),
         }
-        match Raw::deserialize(deserializer)? {
-            Raw::Word(word) if word == "all" => Ok(Selection::All),
-            Raw::Word(word) => Err(serde::de::Error::custom(RestartPolicyError(word))),
+        match Spelled::deserialize(deserializer)? {
+            Spelled::Word(word) if word == "all" => Ok(Selection::All),
+            Spelled::Word(word) => Err(serde::de::Error::custom(RestartPolicyError(word))),
             // The Python original's own form of "all" (`['all']`) means all here too.
-            Raw::List(names) if names.len() == 1 && names[0] == "all" => Ok(Selection::All),
-            Raw::List(names) => Ok(Selection::Names(names)),
+            Spelled::List(names) if names.len() == 1 && names[0] == "all" => Ok(Selection::All),
+            Spelled::List(names) => Ok(Selection::Names(names)),
         }
     }
 }

@@ -52,9 +52,10 @@ pub(crate) trait Transport: Send + 'static {
     async fn send(&mut self, batch: Vec<String>) -> Result<(), String>;
 }
 
-/// State shared between the log calls, the sink's thread and the monitor.
+/// One sink's live counts and connection state, shared by the log calls, the sink's thread
+/// and the monitor ([`SinkStats`] is a copy taken from them).
 #[derive(Debug, Default)]
-pub(crate) struct Shared {
+pub(crate) struct SinkCounters {
     pub(crate) enqueued: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) sent: AtomicU64,
@@ -67,7 +68,7 @@ pub(crate) struct Shared {
     flush: Notify,
 }
 
-impl Shared {
+impl SinkCounters {
     fn done(&self) -> u64 {
         self.sent.load(Ordering::Acquire)
             + self.failed.load(Ordering::Acquire)
@@ -98,7 +99,7 @@ pub(crate) struct Sink {
     /// The settings key, for messages: `system.logging.redis`.
     pub(crate) key: &'static str,
     tx: mpsc::Sender<Arc<Record>>,
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<SinkCounters>,
 }
 
 impl Sink {
@@ -111,7 +112,7 @@ impl Sink {
         transport: T,
     ) -> std::io::Result<Sink> {
         let (tx, rx) = mpsc::channel(capacity.max(1));
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(SinkCounters::default());
         let worker = Arc::clone(&shared);
         std::thread::Builder::new()
             .name(format!("tamarco-log-{name}"))
@@ -197,7 +198,7 @@ async fn serve<T: Transport>(
     mut transport: T,
     mut rx: mpsc::Receiver<Arc<Record>>,
     batch_policy: Batch,
-    shared: Arc<Shared>,
+    shared: Arc<SinkCounters>,
 ) {
     let mut connected = match transport.connect().await {
         Ok(()) => {

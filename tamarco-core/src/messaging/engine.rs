@@ -15,7 +15,7 @@ use super::kind::Kind;
 use super::message::Message;
 use super::resolve::{Resolved, resolve};
 use super::spec::InputSpec;
-use super::state::{Declared, Shared};
+use super::state::{Declared, EngineState};
 use super::stream::{InputStream, Stream};
 use super::supervise::launch_via;
 use super::transport::Transport;
@@ -60,7 +60,7 @@ pub enum EngineError {
 /// that finishes the messages in flight, and supervised loops (one that ends unexpectedly marks
 /// the resource `FAILED`). See the [module docs](super).
 pub struct Engine<Tr: Transport> {
-    pub(super) shared: Arc<Shared<Tr>>,
+    pub(super) shared: Arc<EngineState<Tr>>,
 }
 
 impl<Tr: Transport> Default for Engine<Tr> {
@@ -88,7 +88,7 @@ impl<Tr: Transport> Engine<Tr> {
     /// An engine with no inputs.
     pub fn new() -> Self {
         Engine {
-            shared: Arc::new(Shared::new()),
+            shared: Arc::new(EngineState::new()),
         }
     }
 

@@ -44,7 +44,7 @@ impl<Tr: Transport> Clone for Declared<Tr> {
 }
 
 /// What the engine's handles share: the declared inputs and, while it runs, their loops.
-pub(super) struct Shared<Tr: Transport> {
+pub(super) struct EngineState<Tr: Transport> {
     pub(super) resource: Mutex<Arc<str>>,
     pub(super) inputs: Mutex<Vec<Declared<Tr>>>,
     pub(super) halt: watch::Sender<bool>,
@@ -61,9 +61,9 @@ pub(super) struct Shared<Tr: Transport> {
     pub(super) failed: AtomicBool,
 }
 
-impl<Tr: Transport> Shared<Tr> {
+impl<Tr: Transport> EngineState<Tr> {
     pub(super) fn new() -> Self {
-        Shared {
+        EngineState {
             resource: Mutex::new(Arc::from("messaging")),
             inputs: Mutex::default(),
             halt: watch::Sender::new(false),

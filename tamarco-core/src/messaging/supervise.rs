@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use super::dispatch::panicked;
 use super::input::{InputTask, Launch};
 use super::resolve::Resolved;
-use super::state::{Declared, Shared, Started, Via};
+use super::state::{Declared, EngineState, Started, Via};
 use super::transport::Transport;
 use crate::error_chain;
 use crate::resource::{ResourceContext, ResourceStatus};
@@ -20,7 +20,7 @@ use crate::resource::{ResourceContext, ResourceStatus};
 /// Spawns an input's loop on what the engine runs on; an input that cannot run there (a stream
 /// on the in-memory broker) is an error naming it.
 pub(super) fn launch_via<Tr: Transport>(
-    shared: &Arc<Shared<Tr>>,
+    shared: &Arc<EngineState<Tr>>,
     started: &Started<Tr>,
     input: &Declared<Tr>,
     options: Resolved,
@@ -55,7 +55,7 @@ pub(super) fn launch_via<Tr: Transport>(
 /// Spawns an input's loop under supervision: a loop that panics, fails or ends while the input
 /// should run marks the resource `FAILED` and says so in the log.
 fn launch<Tr: Transport, T: Transport>(
-    shared: &Arc<Shared<Tr>>,
+    shared: &Arc<EngineState<Tr>>,
     transport: Arc<T>,
     cx: &ResourceContext,
     input: Arc<dyn InputTask<T>>,

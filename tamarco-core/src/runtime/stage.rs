@@ -23,12 +23,14 @@ use crate::shutdown::ShutdownHandle;
 /// framework failure stops the service even if the hook ignores the error.
 pub struct Stage {
     phase: Phase,
-    shared: Arc<Shared>,
+    shared: Arc<StageWork>,
     shutdown: ShutdownHandle,
 }
 
+/// The framework's work for one phase, run by whichever of the hook's stage and the finisher
+/// gets to it first, and the failure it ended with.
 #[derive(Default)]
-struct Shared {
+struct StageWork {
     work: Mutex<Option<BoxFuture<'static, Result<(), Error>>>>,
     failure: Mutex<Option<Error>>,
 }
@@ -45,7 +47,7 @@ impl Stage {
     where
         H: FnOnce(Stage) -> BoxFuture<'static, Result<(), crate::BoxError>>,
     {
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(StageWork {
             work: Mutex::new(Some(work)),
             failure: Mutex::new(None),
         });

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use super::TARGET;
 use super::config::Config;
 use super::document::DocContext;
-use super::sink::{Batch, Shared, Sink};
+use super::sink::{Batch, Sink, SinkCounters};
 
 /// Starts every enabled sink; one that can't start adds a problem naming its key.
 pub(crate) fn start(config: &Config, cx: &DocContext, problems: &mut Vec<String>) -> Vec<Sink> {
@@ -83,7 +83,7 @@ impl Drop for MonitorGuard {
 struct Watched {
     name: &'static str,
     key: &'static str,
-    shared: Weak<Shared>,
+    shared: Weak<SinkCounters>,
     was_up: Option<bool>,
     reported_dropped: u64,
     reported_failed: u64,
@@ -132,7 +132,7 @@ pub(crate) fn monitor(sinks: &[Sink], warn_every: Duration) -> MonitorGuard {
     MonitorGuard(stop)
 }
 
-fn check(sink: &mut Watched, shared: &Shared, warn_now: bool, running: Duration) {
+fn check(sink: &mut Watched, shared: &SinkCounters, warn_now: bool, running: Duration) {
     let up = shared.connected.load(Ordering::Relaxed);
     let attempted = shared.last_error.lock().expect("sink lock").clone();
     match (sink.was_up, up) {

@@ -95,8 +95,10 @@ impl Queue {
     }
 }
 
+/// What the clones of one broker share: its queues, settled outcomes, published messages and
+/// responders.
 #[derive(Default)]
-struct State {
+struct BrokerState {
     id: OnceLock<String>,
     queues: Mutex<HashMap<String, Arc<Queue>>>,
     outcomes: Mutex<HashMap<u64, Outcome>>,
@@ -108,7 +110,7 @@ struct State {
     claimed: AtomicBool,
 }
 
-impl State {
+impl BrokerState {
     fn queue(&self, name: &str) -> Arc<Queue> {
         let mut queues = self.queues.lock().expect("queues lock");
         Arc::clone(queues.entry(name.to_owned()).or_default())
@@ -125,7 +127,11 @@ impl State {
     }
 
     /// Waits until `check` finds something, at most `timeout`.
-    async fn until<T>(&self, timeout: Duration, check: impl Fn(&State) -> Option<T>) -> Option<T> {
+    async fn until<T>(
+        &self,
+        timeout: Duration,
+        check: impl Fn(&BrokerState) -> Option<T>,
+    ) -> Option<T> {
         let wait = async {
             loop {
                 let changed = self.changed.notified();
@@ -144,7 +150,7 @@ impl State {
 /// An in-memory broker: cheap to clone (clones share the queues). See the [module docs](self).
 #[derive(Clone, Default)]
 pub struct MemoryBroker {
-    state: Arc<State>,
+    state: Arc<BrokerState>,
 }
 
 impl fmt::Debug for MemoryBroker {
@@ -163,8 +169,8 @@ impl fmt::Debug for MemoryBroker {
 type Responder = Arc<dyn Fn(&Envelope) -> Result<Vec<u8>, String> + Send + Sync>;
 
 /// Brokers a settings value can name: weak, so a dropped test's broker goes away.
-fn registry() -> &'static Mutex<HashMap<String, Weak<State>>> {
-    static REGISTRY: OnceLock<Mutex<HashMap<String, Weak<State>>>> = OnceLock::new();
+fn registry() -> &'static Mutex<HashMap<String, Weak<BrokerState>>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<String, Weak<BrokerState>>>> = OnceLock::new();
     REGISTRY.get_or_init(Mutex::default)
 }
 
