@@ -183,12 +183,12 @@ fn microservice_context_starts_and_stops_resources_without_a_service() {
 /// Hooks and tasks may take `self: Arc<Self>`, to hand the service to handlers or spawned work.
 #[microservice]
 #[derive(Default)]
-struct Shared {
+struct ArcSelfService {
     log: EventLog,
 }
 
 #[microservice]
-impl Shared {
+impl ArcSelfService {
     async fn pre_start(self: std::sync::Arc<Self>, stage: Stage) -> Result<(), BoxError> {
         let service = std::sync::Arc::clone(&self);
         tokio::spawn(async move { service.log.push("spawned:with-the-service") }).await?;
@@ -205,7 +205,7 @@ impl Shared {
 
 #[tokio::test]
 async fn hooks_and_tasks_can_take_the_shared_service() {
-    let running = Shared::default()
+    let running = ArcSelfService::default()
         .runtime()
         .with_settings(quiet_settings())
         .unwrap()

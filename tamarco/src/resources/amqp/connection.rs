@@ -15,7 +15,7 @@ use tokio::sync::{Notify, OnceCell, watch};
 use super::replies::Replies;
 use super::settings::Config;
 use super::target::{Declare, Target, declare};
-use super::{Error, Shared, raised};
+use super::{AmqpState, Error, raised};
 
 /// A failed publish: worth retrying on a new connection, or final.
 pub(crate) enum PublishFailure {
@@ -224,7 +224,7 @@ impl lapin::auth::AuthProvider for PlainAuth {
 }
 
 /// Opens a connection and its publisher channel, and declares the outputs known so far.
-pub(crate) async fn connect(shared: &Shared, config: &Config) -> Result<Arc<Link>, Error> {
+pub(crate) async fn connect(shared: &AmqpState, config: &Config) -> Result<Arc<Link>, Error> {
     let resource = shared.resource();
     let failed = |source: tamarco_core::BoxError| Error::Connect {
         resource: resource.to_owned(),

@@ -17,7 +17,7 @@ use super::message::Message;
 use super::received::Received;
 use super::request::{Request, RequestStream};
 use super::settings::Pattern;
-use super::{Error, Shared};
+use super::{AmqpState, Error};
 
 /// The headers a dead-lettered message carries, besides its own (the first four are the
 /// engine's, for every transport).
@@ -75,7 +75,7 @@ fn refused(error: EngineError, pattern: Pattern) -> Error {
 /// [`Amqp::pull_input`](super::Amqp::pull_input) and
 /// [`Amqp::subscription_input`](super::Amqp::subscription_input).
 pub struct InputBuilder<T: 'static> {
-    shared: Arc<Shared>,
+    shared: Arc<AmqpState>,
     pattern: Pattern,
     spec: InputSpec,
     codec: Arc<dyn Codec<T>>,
@@ -84,7 +84,7 @@ pub struct InputBuilder<T: 'static> {
 /// A request/response input being declared; its handler answers each [`Request`] through
 /// [`Request::respond`]. Made by [`Amqp::request_input`](super::Amqp::request_input).
 pub struct RequestInputBuilder<Q: 'static, R: 'static> {
-    shared: Arc<Shared>,
+    shared: Arc<AmqpState>,
     spec: InputSpec,
     codec: Arc<dyn Codec<Q>>,
     reply_codec: Arc<dyn Codec<R>>,
@@ -146,7 +146,7 @@ fn checked(name: &str) -> Result<(), Error> {
 
 impl<T: Send + 'static> InputBuilder<T> {
     pub(crate) fn new(
-        shared: Arc<Shared>,
+        shared: Arc<AmqpState>,
         pattern: Pattern,
         name: &str,
         codec: Arc<dyn Codec<T>>,
@@ -211,7 +211,7 @@ impl<T: Send + 'static> InputBuilder<T> {
 
 impl<Q: Send + 'static, R: Send + 'static> RequestInputBuilder<Q, R> {
     pub(crate) fn new(
-        shared: Arc<Shared>,
+        shared: Arc<AmqpState>,
         name: &str,
         codec: Arc<dyn Codec<Q>>,
         reply_codec: Arc<dyn Codec<R>>,

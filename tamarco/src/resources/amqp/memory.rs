@@ -17,7 +17,7 @@ use tamarco_core::{BoxError, ResourceContext};
 use super::message::Meta;
 use super::settings::{Config, Pattern};
 use super::target::Target;
-use super::{Error, Shared};
+use super::{AmqpState, Error};
 
 /// What a handler sees of a message fed through the in-memory broker: published on the default
 /// exchange with its key (or its queue's name) as routing key, its headers as string headers.
@@ -39,7 +39,7 @@ pub(crate) fn meta_of(envelope: &Envelope) -> Meta {
     }
 }
 
-impl Shared {
+impl AmqpState {
     /// The in-memory broker the resource runs on, if any.
     pub(crate) fn memory(&self) -> Option<MemoryBroker> {
         self.memory.lock().expect("memory lock").clone()

@@ -148,7 +148,7 @@ pub use transport::{AmqpConsumer, AmqpTransport};
 /// The AMQP resource: declare it as a `#[resource]` field, then make inputs and outputs with
 /// its methods. See the [module docs](self).
 pub struct Amqp {
-    shared: Arc<Shared>,
+    shared: Arc<AmqpState>,
 }
 
 impl Default for Amqp {
@@ -161,7 +161,7 @@ impl Amqp {
     /// A resource with no inputs or outputs yet; it reads its settings when the service starts.
     pub fn new() -> Self {
         Amqp {
-            shared: Arc::new(Shared::new()),
+            shared: Arc::new(AmqpState::new()),
         }
     }
 
@@ -226,7 +226,7 @@ pub(crate) enum LinkState {
 }
 
 /// What the resource, its inputs and outputs share.
-pub(crate) struct Shared {
+pub(crate) struct AmqpState {
     name: OnceLock<String>,
     service: OnceLock<String>,
     config: RwLock<Option<Arc<Config>>>,
@@ -250,12 +250,12 @@ pub(crate) struct Shared {
     tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
-impl Shared {
+impl AmqpState {
     fn new() -> Self {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        Shared {
+        AmqpState {
             name: OnceLock::new(),
             service: OnceLock::new(),
             config: RwLock::new(None),

@@ -10,10 +10,10 @@ use tamarco_core::error_chain;
 
 use super::connection::{Link, PublishFailure};
 use super::target::Target;
-use super::{Error, LinkState, Shared};
+use super::{AmqpState, Error, LinkState};
 use std::sync::Arc;
 
-impl Shared {
+impl AmqpState {
     pub(crate) fn publish_deadline(&self) -> Instant {
         let timeout = self
             .config()

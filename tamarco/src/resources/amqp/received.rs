@@ -244,7 +244,7 @@ pub(crate) fn error_reply_properties(meta: &Meta, error: &str) -> BasicPropertie
 
 /// Sends a reply to the request's `reply_to`, once.
 pub(crate) async fn send_reply(
-    shared: &super::Shared,
+    shared: &super::AmqpState,
     meta: &Meta,
     source: &str,
     body: &[u8],

@@ -13,7 +13,7 @@ use tamarco_core::{BoxError, error_chain};
 
 use super::message::{Message, Meta};
 use super::received::{Received, reply_properties, send_reply};
-use super::{Error, Shared};
+use super::{AmqpState, Error};
 
 type Delivery<Q> = EngineDelivery<Q, Received>;
 
@@ -26,13 +26,13 @@ enum Held<Q: 'static> {
 /// A request from a request/response input: the message and the handle to answer it.
 pub struct Request<Q: 'static, R: 'static> {
     held: Held<Q>,
-    shared: Arc<Shared>,
+    shared: Arc<AmqpState>,
     codec: BoundCodec<R>,
 }
 
 impl<Q: 'static, R: 'static> Request<Q, R> {
     /// A request a handler got, answered through `shared`.
-    pub(crate) fn new(message: Message<Q>, shared: Arc<Shared>, codec: BoundCodec<R>) -> Self {
+    pub(crate) fn new(message: Message<Q>, shared: Arc<AmqpState>, codec: BoundCodec<R>) -> Self {
         Request {
             held: Held::Message(message),
             shared,
@@ -120,14 +120,14 @@ impl<Q: fmt::Debug + 'static, R: 'static> fmt::Debug for Request<Q, R> {
 /// [`Request`] is answered with [`respond`](Request::respond), which also acks it.
 pub struct RequestStream<Q: 'static, R: 'static> {
     inner: EngineStream<Q, Received>,
-    shared: Arc<Shared>,
+    shared: Arc<AmqpState>,
     codec: BoundCodec<R>,
 }
 
 impl<Q: 'static, R: 'static> RequestStream<Q, R> {
     pub(crate) fn new(
         inner: EngineStream<Q, Received>,
-        shared: Arc<Shared>,
+        shared: Arc<AmqpState>,
         codec: BoundCodec<R>,
     ) -> Self {
         RequestStream {

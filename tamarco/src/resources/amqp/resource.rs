@@ -14,7 +14,7 @@ use tamarco_core::{BoxError, Resource, ResourceContext, ResourceStatus, error_ch
 use super::settings::Config;
 use super::supervisor;
 use super::transport::AmqpTransport;
-use super::{Amqp, LinkState, Shared};
+use super::{Amqp, AmqpState, LinkState};
 
 impl Resource for Amqp {
     fn bind(&self, cx: &ResourceContext) {
@@ -106,7 +106,7 @@ impl Resource for Amqp {
     }
 }
 
-impl Shared {
+impl AmqpState {
     /// The graceful stop: cancel the consumers, let the handlers in flight finish (bounded),
     /// close the input channels and the connection.
     async fn close(&self, name: &str) {

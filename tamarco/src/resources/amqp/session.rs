@@ -8,14 +8,14 @@ use lapin::Channel;
 use lapin::types::ShortString;
 use tokio::sync::Notify;
 
-use super::Shared;
+use super::AmqpState;
 use super::connection::Link;
 use super::settings::Config;
 use super::target::Target;
 
 /// One consuming session: its channel, and what its messages need to settle themselves.
 pub(crate) struct Session {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<AmqpState>,
     pub(crate) link: Arc<Link>,
     pub(crate) channel: Channel,
     /// Told when an ack went unanswered: the engine reopens the input.

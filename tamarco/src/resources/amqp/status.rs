@@ -7,9 +7,9 @@ use serde_json::{Map, Value, json};
 
 use super::settings::Pattern;
 use super::transport::{kind_of, pattern_of};
-use super::{LinkState, Shared};
+use super::{AmqpState, LinkState};
 
-impl Shared {
+impl AmqpState {
     pub(crate) fn status_fields(&self) -> Map<String, Value> {
         let connection = match &*self.link.borrow() {
             LinkState::Idle => "not_started",

@@ -14,11 +14,11 @@ use tamarco_core::error_chain;
 
 use super::connection::{Link, connect};
 use super::settings::Config;
-use super::{Error, LinkState, Shared, raised};
+use super::{AmqpState, Error, LinkState, raised};
 
 /// The first connection, at start: retried with backoff until `connection_timeout` has
 /// passed, so that a broker that starts at the same time as the service is waited for.
-pub(crate) async fn connect_first(shared: &Shared, config: &Config) -> Result<Arc<Link>, Error> {
+pub(crate) async fn connect_first(shared: &AmqpState, config: &Config) -> Result<Arc<Link>, Error> {
     let deadline = Instant::now() + config.connection_timeout;
     let mut backoff = config.reconnect.clone();
     loop {
@@ -41,7 +41,7 @@ pub(crate) async fn connect_first(shared: &Shared, config: &Config) -> Result<Ar
 
 /// Watches the connection; when it is lost, reports `CONNECTING` (through the link state)
 /// and reconnects with a doubling backoff until it succeeds or the resource stops.
-pub(crate) async fn supervise(shared: Arc<Shared>, config: Arc<Config>, mut link: Arc<Link>) {
+pub(crate) async fn supervise(shared: Arc<AmqpState>, config: Arc<Config>, mut link: Arc<Link>) {
     let mut closing = shared.closing.subscribe();
     loop {
         let mut events: Option<Pin<Box<dyn Stream<Item = Event> + Send>>> =

@@ -25,7 +25,7 @@ use super::received::Received;
 use super::session::Session;
 use super::settings::{Pattern, short};
 use super::target::{Declare, Target, declare};
-use super::{Error, LinkState, Shared};
+use super::{AmqpState, Error, LinkState};
 
 /// The pattern of an input kind.
 pub(crate) fn pattern_of(kind: &str) -> Pattern {
@@ -48,7 +48,7 @@ pub(crate) fn kind_of(pattern: Pattern) -> &'static str {
 /// The AMQP resource's side of the message engine (handlers of `#[input(amqp, ...)]` see its
 /// [`Meta`]).
 pub struct AmqpTransport {
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) shared: Arc<AmqpState>,
     /// The queue each input consumes (for `/status`), by kind and name.
     pub(crate) queues: Mutex<HashMap<(&'static str, String), String>>,
     /// The consuming channels, closed when the resource stops (stream readers may still ack
@@ -71,7 +71,7 @@ impl std::fmt::Debug for AmqpConsumer {
 }
 
 impl AmqpTransport {
-    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+    pub(crate) fn new(shared: Arc<AmqpState>) -> Self {
         AmqpTransport {
             shared,
             queues: Mutex::default(),

@@ -12,7 +12,7 @@ use super::InfluxDb;
 use super::link::{Link, Meters};
 use super::point::{self, Point};
 use super::settings::Config;
-use super::state::Shared;
+use super::state::InfluxState;
 
 impl Resource for InfluxDb {
     fn bind(&self, cx: &ResourceContext) {
@@ -167,7 +167,7 @@ impl Resource for InfluxDb {
 }
 
 /// Writes the meters as points every `interval`, until the stop.
-async fn report_meters(shared: Arc<Shared>, interval: std::time::Duration) {
+async fn report_meters(shared: Arc<InfluxState>, interval: std::time::Duration) {
     let mut stopping = shared.stopping.subscribe();
     let service = shared.service.get().cloned().unwrap_or_default();
     let prefix = format!("{service}_");

@@ -72,7 +72,7 @@ use std::sync::atomic::Ordering;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use state::Shared;
+use state::InfluxState;
 
 pub use error::Error;
 pub use point::{FieldValue, Point};
@@ -81,7 +81,7 @@ pub use settings::InfluxDbSettings;
 /// An InfluxDB 1.x database as a resource. See the [module docs](self).
 #[derive(Default)]
 pub struct InfluxDb {
-    shared: Arc<Shared>,
+    shared: Arc<InfluxState>,
 }
 
 impl std::fmt::Debug for InfluxDb {

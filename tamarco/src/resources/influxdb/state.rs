@@ -11,7 +11,7 @@ use super::writer::Writer;
 
 /// What the resource, its writer and its tasks share.
 #[derive(Default)]
-pub(crate) struct Shared {
+pub(crate) struct InfluxState {
     pub(crate) name: OnceLock<String>,
     pub(crate) service: OnceLock<String>,
     pub(crate) config: RwLock<Option<Arc<Config>>>,
@@ -22,7 +22,7 @@ pub(crate) struct Shared {
     pub(crate) tasks: Mutex<Vec<JoinHandle<()>>>,
 }
 
-impl Shared {
+impl InfluxState {
     pub(crate) fn resource(&self) -> &str {
         self.name.get().map_or("influxdb", String::as_str)
     }

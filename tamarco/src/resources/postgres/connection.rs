@@ -14,7 +14,7 @@ use super::error::Error;
 use super::pool::Object;
 use super::queries::sealed::{Done, Run, Sealed};
 use super::queries::{Params, Queries};
-use super::state::Shared;
+use super::state::PostgresState;
 
 const IDLE: u8 = 0;
 const IN_TRANSACTION: u8 = 1;
@@ -26,7 +26,7 @@ const ENDED: u8 = 2;
 /// per call.
 pub struct Connection {
     object: Option<Object>,
-    shared: Arc<Shared>,
+    shared: Arc<PostgresState>,
     state: AtomicU8,
 }
 
@@ -43,7 +43,7 @@ impl fmt::Debug for Connection {
 }
 
 impl Connection {
-    pub(super) fn new(object: Object, shared: Arc<Shared>) -> Self {
+    pub(super) fn new(object: Object, shared: Arc<PostgresState>) -> Self {
         shared.in_use.enter();
         Connection {
             object: Some(object),

@@ -23,7 +23,7 @@ use std::time::Instant;
 use futures_util::FutureExt;
 
 use queries::sealed::{Done, Run, Sealed};
-use state::Shared;
+use state::PostgresState;
 
 pub use crate::__postgres_migrations as migrations;
 pub use connection::{Connection, Transaction};
@@ -36,7 +36,7 @@ pub use tokio_postgres;
 
 /// A PostgreSQL connection pool as a resource. See the [module docs](self).
 pub struct Postgres {
-    shared: Arc<Shared>,
+    shared: Arc<PostgresState>,
     /// Applied at start; checked at configure.
     migrations: Mutex<Vec<Migration>>,
 }
@@ -60,7 +60,7 @@ impl Postgres {
     /// A resource that reads its settings when the service starts.
     pub fn new() -> Self {
         Postgres {
-            shared: Arc::new(Shared::default()),
+            shared: Arc::new(PostgresState::default()),
             migrations: Mutex::new(Vec::new()),
         }
     }

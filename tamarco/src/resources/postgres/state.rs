@@ -33,7 +33,7 @@ impl Meters {
 
 /// What the resource and its connections share.
 #[derive(Default)]
-pub(crate) struct Shared {
+pub(crate) struct PostgresState {
     pub(crate) name: OnceLock<String>,
     pub(crate) config: RwLock<Option<Arc<Config>>>,
     pub(crate) pool: RwLock<Option<Pool>>,
@@ -47,7 +47,7 @@ pub(crate) struct Shared {
     pub(crate) applied: Mutex<Vec<&'static str>>,
 }
 
-impl Shared {
+impl PostgresState {
     pub(crate) fn resource(&self) -> &str {
         self.name.get().map_or("postgres", String::as_str)
     }

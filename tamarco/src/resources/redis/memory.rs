@@ -12,12 +12,12 @@ use tamarco_core::messaging::InputOptions;
 use tamarco_core::messaging::memory::{Envelope, MemoryBroker};
 use tamarco_core::{BoxError, ResourceContext};
 
-use super::{PubSubMeta, Shared, StreamMeta};
+use super::{PubSubMeta, RedisState, StreamMeta};
 
 /// Runs both engines' inputs on `broker` instead of connecting; `defaults` are the `subscribe`
 /// inputs' then the `stream` inputs'.
 pub(super) async fn start(
-    shared: &Shared,
+    shared: &RedisState,
     broker: MemoryBroker,
     cx: &ResourceContext,
     [defaults, stream_defaults]: [InputOptions; 2],
@@ -56,7 +56,7 @@ pub(super) async fn start(
     Ok(())
 }
 
-impl Shared {
+impl RedisState {
     /// Records a send on the in-memory broker, if the resource runs on one, and returns its
     /// position among the sends to `name`.
     pub(super) fn send_in_memory(&self, name: &str, body: &[u8]) -> Option<u64> {

@@ -20,7 +20,7 @@ use tamarco_core::BoxError;
 use tamarco_core::codec::Codec;
 use tamarco_core::messaging::{Engine, EngineError, InputSpec, Inputs, Message, kind};
 
-use state::Shared;
+use state::RedisState;
 
 pub use error::Error;
 pub use idempotent::IDEMPOTENT;
@@ -34,7 +34,7 @@ pub use streams::{StreamConsumer, StreamMeta, StreamReceived, StreamTransport};
 /// A Redis connection as a resource. See the [module docs](self).
 #[derive(Default)]
 pub struct Redis {
-    shared: Arc<Shared>,
+    shared: Arc<RedisState>,
 }
 
 impl std::fmt::Debug for Redis {

@@ -11,12 +11,12 @@ use tamarco_core::BoxError;
 use tamarco_core::codec::{BoundCodec, Codec};
 use tamarco_core::messaging::{Output, OutputSlot};
 
-use super::state::Shared;
+use super::state::RedisState;
 use super::{Error, Redis};
 
 /// What binding gives an output: the resource and the encoder.
 struct Bound<T: 'static> {
-    shared: Arc<Shared>,
+    shared: Arc<RedisState>,
     name: Arc<str>,
     codec: BoundCodec<T>,
 }

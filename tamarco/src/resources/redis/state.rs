@@ -34,7 +34,7 @@ impl Meters {
 
 /// What the resource, its commands and its inputs share.
 #[derive(Default)]
-pub(crate) struct Shared {
+pub(crate) struct RedisState {
     pub(crate) name: OnceLock<String>,
     pub(crate) config: RwLock<Option<Arc<Config>>>,
     pub(crate) manager: RwLock<Option<ConnectionManager>>,
@@ -52,7 +52,7 @@ pub(crate) struct Shared {
     pub(crate) streams: Engine<StreamTransport>,
 }
 
-impl Shared {
+impl RedisState {
     pub(crate) fn resource(&self) -> &str {
         self.name.get().map_or("redis", String::as_str)
     }

@@ -13,7 +13,7 @@ use tamarco_core::messaging::{Output, OutputSlot};
 
 use super::super::settings::Pattern;
 use super::super::target::target_of;
-use super::super::{Amqp, Error, Shared};
+use super::super::{Amqp, AmqpState, Error};
 use super::OutputInfo;
 
 /// Sends values to any queue or exchange, named per call (with the settings' prefix, like
@@ -26,7 +26,7 @@ pub struct GenericOutput<T: 'static> {
 }
 
 struct GenericInner<T: 'static> {
-    shared: Arc<Shared>,
+    shared: Arc<AmqpState>,
     info: Arc<OutputInfo>,
     codec: Arc<dyn Codec<T>>,
     properties: BasicProperties,
@@ -50,7 +50,7 @@ impl<T: Send + Sync + 'static, C: Codec<T>> Output<Amqp, C> for GenericOutput<T>
 }
 
 impl<T: 'static> GenericInner<T> {
-    fn new(shared: Arc<Shared>, codec: Arc<dyn Codec<T>>) -> Self {
+    fn new(shared: Arc<AmqpState>, codec: Arc<dyn Codec<T>>) -> Self {
         let info = shared.declare_output("*", None, codec.name());
         let mut properties = BasicProperties::default();
         if let Some(content_type) = codec.content_type() {
@@ -66,7 +66,7 @@ impl<T: 'static> GenericInner<T> {
 }
 
 impl<T: Send + Sync + 'static> GenericOutput<T> {
-    pub(crate) fn new(shared: Arc<Shared>, codec: Arc<dyn Codec<T>>) -> Self {
+    pub(crate) fn new(shared: Arc<AmqpState>, codec: Arc<dyn Codec<T>>) -> Self {
         GenericOutput {
             inner: OutputSlot::bound(Arc::new(GenericInner::new(shared, codec))),
         }

@@ -22,7 +22,7 @@ use tamarco_core::messaging::{Output, OutputSlot};
 
 use super::settings::Pattern;
 use super::target::{Target, target_of};
-use super::{Amqp, Error, Shared};
+use super::{Amqp, AmqpState, Error};
 
 /// What `/status` shows of an output.
 #[derive(Debug)]
@@ -47,7 +47,7 @@ impl OutputInfo {
 /// What every output holds: the resource, the codec, and its target once the settings are
 /// known.
 struct Inner<T: 'static> {
-    shared: Arc<Shared>,
+    shared: Arc<AmqpState>,
     info: Arc<OutputInfo>,
     pattern: Pattern,
     codec: BoundCodec<T>,
@@ -56,7 +56,12 @@ struct Inner<T: 'static> {
 }
 
 impl<T: 'static> Inner<T> {
-    fn new(shared: Arc<Shared>, pattern: Pattern, queue: &str, codec: Arc<dyn Codec<T>>) -> Self {
+    fn new(
+        shared: Arc<AmqpState>,
+        pattern: Pattern,
+        queue: &str,
+        codec: Arc<dyn Codec<T>>,
+    ) -> Self {
         let codec = BoundCodec::from_arc(queue, codec);
         let info = shared.declare_output(queue, Some(pattern), codec.codec_name());
         let mut properties = BasicProperties::default();
@@ -107,7 +112,12 @@ struct Single<T: 'static> {
 }
 
 impl<T: Send + Sync + 'static> Single<T> {
-    fn bound(shared: Arc<Shared>, pattern: Pattern, queue: &str, codec: Arc<dyn Codec<T>>) -> Self {
+    fn bound(
+        shared: Arc<AmqpState>,
+        pattern: Pattern,
+        queue: &str,
+        codec: Arc<dyn Codec<T>>,
+    ) -> Self {
         let inner = Arc::new(Inner::new(shared, pattern, queue, codec));
         Single {
             inner: OutputSlot::bound(inner),
@@ -189,7 +199,11 @@ macro_rules! single_output {
         }
 
         impl<T: Send + Sync + 'static> $output<T> {
-            pub(crate) fn new(shared: Arc<Shared>, queue: &str, codec: Arc<dyn Codec<T>>) -> Self {
+            pub(crate) fn new(
+                shared: Arc<AmqpState>,
+                queue: &str,
+                codec: Arc<dyn Codec<T>>,
+            ) -> Self {
                 $output {
                     single: Single::bound(shared, $pattern, queue, codec),
                 }

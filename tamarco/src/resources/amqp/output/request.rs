@@ -17,7 +17,7 @@ use tamarco_core::messaging::{Output, OutputSlot};
 
 use super::super::connection::PublishFailure;
 use super::super::settings::Pattern;
-use super::super::{Amqp, Error, Shared};
+use super::super::{Amqp, AmqpState, Error};
 use super::Inner;
 
 /// Sends requests to a request/response queue (`P + "request_response." + queue`) and waits
@@ -59,7 +59,7 @@ where
 
 impl<Q: Send + Sync + 'static, R: Send + 'static> RequestOutput<Q, R> {
     pub(crate) fn new(
-        shared: Arc<Shared>,
+        shared: Arc<AmqpState>,
         queue: &str,
         codec: Arc<dyn Codec<Q>>,
         reply_codec: Arc<dyn Codec<R>>,

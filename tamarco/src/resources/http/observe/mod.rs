@@ -34,7 +34,7 @@ use request_id::IdSource;
 pub use request_id::RequestId;
 
 /// What every request of one server shares.
-pub(crate) struct Shared {
+pub(crate) struct RequestObserver {
     header: HeaderName,
     keep_alive: bool,
     span_level: SpanLevel,
@@ -45,7 +45,7 @@ pub(crate) struct Shared {
 /// The layer; see the module docs.
 #[derive(Clone)]
 pub(crate) struct ObserveLayer {
-    shared: Arc<Shared>,
+    shared: Arc<RequestObserver>,
 }
 
 impl ObserveLayer {
@@ -56,7 +56,7 @@ impl ObserveLayer {
         span_level: SpanLevel,
     ) -> Self {
         ObserveLayer {
-            shared: Arc::new(Shared {
+            shared: Arc::new(RequestObserver {
                 header,
                 keep_alive,
                 span_level,
@@ -82,7 +82,7 @@ impl<S> Layer<S> for ObserveLayer {
 #[derive(Clone)]
 pub(crate) struct Observe<S> {
     inner: S,
-    shared: Arc<Shared>,
+    shared: Arc<RequestObserver>,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Observe<S>
@@ -198,7 +198,7 @@ struct Pending {
     id: HeaderValue,
     route: Option<MatchedPath>,
     method: Method,
-    shared: Arc<Shared>,
+    shared: Arc<RequestObserver>,
 }
 
 pin_project_lite::pin_project! {
