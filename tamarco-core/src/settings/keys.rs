@@ -17,7 +17,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::error::describe;
-use super::{Settings, SettingsError, SettingsView, tree};
+use super::unknown::{closest, quoted};
+use super::{Settings, SettingsError, SettingsView, tree, unknown};
 
 /// The key that chooses between warning (the default) and failing on unknown keys.
 pub const UNKNOWN_KEYS_POLICY: &str = "system.unknown_keys";
@@ -312,7 +313,7 @@ pub(crate) fn check_known(
     };
     view.apply_legacy(&mut tree, legacy);
     let mut unknown = Vec::new();
-    walk(&tree, "", known, &mut unknown);
+    unknown::unlisted(&tree, "", known, &mut unknown);
     for relative in &unknown {
         let (parent, field) = relative.rsplit_once('.').unwrap_or(("", relative));
         let candidates: Vec<&str> = known
@@ -350,50 +351,6 @@ pub(crate) fn check_known(
         });
     }
     Ok(())
-}
-
-/// Collects the keys below `node` (at `prefix`) that `known` does not list.
-fn walk(node: &Value, prefix: &str, known: &[&str], out: &mut Vec<String>) {
-    let Some(map) = node.as_object() else { return };
-    for (name, value) in map {
-        let path = match prefix {
-            "" => name.clone(),
-            _ => format!("{prefix}.{name}"),
-        };
-        let below = |dir: &str| path == dir || path.starts_with(&format!("{dir}."));
-        if known.contains(&path.as_str())
-            || known
-                .iter()
-                .any(|k| k.strip_suffix(".*").is_some_and(below))
-        {
-            continue;
-        }
-        if known.iter().any(|k| k.starts_with(&format!("{path}."))) {
-            walk(value, &path, known, out);
-        } else {
-            out.push(path);
-        }
-    }
-}
-
-/// The known name closest to `field`, when it is close enough to be a typo of it.
-fn closest(field: &str, expected: &[&str]) -> Option<String> {
-    expected
-        .iter()
-        .map(|name| (strsim::levenshtein(field, name), *name))
-        .filter(|(distance, name)| {
-            *distance <= (field.len().max(name.len()) / 3).max(2)
-                || name.contains(field)
-                || field.contains(name)
-        })
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, name)| name.to_owned())
-}
-
-fn quoted(names: &[&str]) -> String {
-    let mut names: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
-    names.dedup();
-    names.join(", ")
 }
 
 /// `T` from a JSON tree through figment, which reads text as a number or boolean when `T`

@@ -31,6 +31,7 @@ mod running;
 mod snapshot;
 pub mod sources;
 mod tree;
+mod unknown;
 mod view;
 mod watch;
 mod write;
