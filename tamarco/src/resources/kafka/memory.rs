@@ -9,7 +9,7 @@ use tamarco_core::ResourceContext;
 use tamarco_core::messaging::memory::{Envelope, MemoryBroker};
 
 use super::message::{Headers, Meta};
-use super::state::ResourceState;
+use super::state::KafkaState;
 
 /// What a handler sees of a message fed through the in-memory broker: read from partition 0 of
 /// the topic it was sent to, with its key and headers, at offset 0 and without a timestamp.
@@ -30,13 +30,13 @@ pub(super) fn meta_of(envelope: &Envelope) -> Meta {
 
 /// Puts the resource on `broker`: its outputs record there from now on (the caller starts the
 /// engine's inputs on it).
-pub(super) fn claim(state: &ResourceState, cx: &ResourceContext, broker: &MemoryBroker) {
+pub(super) fn claim(state: &KafkaState, cx: &ResourceContext, broker: &MemoryBroker) {
     *state.memory.lock().expect("memory lock") = Some(broker.clone());
     tracing::info!(resource = cx.name(), "kafka: on an in-memory broker");
 }
 
 /// Whether the settings put the resource on an in-memory broker (before it started, too).
-pub(super) fn configured(state: &ResourceState) -> bool {
+pub(super) fn configured(state: &KafkaState) -> bool {
     if state.memory.lock().expect("memory lock").is_some() {
         return true;
     }
@@ -47,7 +47,7 @@ pub(super) fn configured(state: &ResourceState) -> bool {
 /// Records a push on the in-memory broker, if the resource runs on one, and returns its offset
 /// (partition 0); headers and key that are not UTF-8 are recorded lossily.
 pub(super) fn push(
-    state: &ResourceState,
+    state: &KafkaState,
     topic: &str,
     key: Option<&[u8]>,
     body: &[u8],

@@ -120,7 +120,7 @@ use std::time::Duration;
 use tamarco_core::codec::Codec;
 use tamarco_core::messaging::{Engine, Inputs, kind};
 
-use state::{ResourceState, create_topics};
+use state::{KafkaState, create_topics};
 
 pub use error::Error;
 pub use input::{Delivery, InputBuilder, InputStream};
@@ -136,7 +136,7 @@ pub use transport::{KafkaTransport, TopicConsumer};
 /// (or by hand with [`input`](Kafka::input), [`output`](Kafka::output) and
 /// [`generic_output`](Kafka::generic_output)). See the [module docs](self).
 pub struct Kafka {
-    state: Arc<ResourceState>,
+    state: Arc<KafkaState>,
     engine: Arc<Engine<KafkaTransport>>,
     /// The engine's transport while the resource runs.
     transport: Mutex<Option<Arc<KafkaTransport>>>,
@@ -146,7 +146,7 @@ impl Kafka {
     /// A Kafka resource; its settings are read when the service configures it.
     pub fn new() -> Self {
         Kafka {
-            state: Arc::new(ResourceState::default()),
+            state: Arc::new(KafkaState::default()),
             engine: Arc::new(Engine::new()),
             transport: Mutex::default(),
         }

@@ -16,7 +16,7 @@ use tamarco_core::messaging::Unbound;
 
 use super::Error;
 use super::message::Headers;
-use super::state::ResourceState;
+use super::state::KafkaState;
 
 /// The error of a message from an output that was never bound.
 fn unbound() -> Error {
@@ -39,7 +39,7 @@ pub struct Receipt {
 #[must_use = "nothing is sent until `push` is called and awaited"]
 pub struct Outgoing {
     /// `None` for an unbound output (`body` holds the error).
-    state: Option<Arc<ResourceState>>,
+    state: Option<Arc<KafkaState>>,
     topic: Arc<str>,
     body: Result<Vec<u8>, Error>,
     key: Option<Vec<u8>>,
@@ -49,7 +49,7 @@ pub struct Outgoing {
 
 impl Outgoing {
     pub(crate) fn new(
-        state: Option<Arc<ResourceState>>,
+        state: Option<Arc<KafkaState>>,
         topic: Arc<str>,
         body: Result<Vec<u8>, Error>,
     ) -> Self {
@@ -145,7 +145,7 @@ impl fmt::Debug for Outgoing {
 #[must_use = "the message is sent anyway; await this to learn whether the broker took it"]
 pub struct Pending {
     delivery: Delivery,
-    state: Arc<ResourceState>,
+    state: Arc<KafkaState>,
     topic: Arc<str>,
 }
 
@@ -196,7 +196,7 @@ enum Refused {
 
 /// Hands one record to the resource's producer.
 fn try_enqueue(
-    state: &Arc<ResourceState>,
+    state: &Arc<KafkaState>,
     topic: &Arc<str>,
     key: Option<&[u8]>,
     body: &[u8],
@@ -250,7 +250,7 @@ fn try_enqueue(
 /// Sends one record through the resource's producer and waits for the broker's ack. A full
 /// local queue is waited out; everything else is the caller's error.
 pub(crate) async fn send(
-    state: &Arc<ResourceState>,
+    state: &Arc<KafkaState>,
     topic: &Arc<str>,
     key: Option<&[u8]>,
     body: &[u8],

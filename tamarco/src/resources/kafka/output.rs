@@ -12,13 +12,13 @@ use tamarco_core::codec::{BoundCodec, Codec};
 use tamarco_core::messaging::{Output, OutputSlot};
 
 use super::outgoing::{Outgoing, Receipt};
-use super::state::ResourceState;
+use super::state::KafkaState;
 use super::{Error, Kafka};
 
 /// What binding gives an output: the resource and the codec (and, for a [`TopicOutput`], its
 /// topic).
 struct Bound<C> {
-    state: Arc<ResourceState>,
+    state: Arc<KafkaState>,
     topic: Arc<str>,
     codec: C,
 }
@@ -49,7 +49,7 @@ impl<T: Send + Sync + 'static, C: Codec<T>> Output<Kafka, C> for TopicOutput<T> 
 
 impl<T: 'static> TopicOutput<T> {
     fn bound(
-        state: Arc<ResourceState>,
+        state: Arc<KafkaState>,
         topic: &str,
         codec: impl Codec<T>,
     ) -> Arc<Bound<BoundCodec<T>>> {
@@ -61,7 +61,7 @@ impl<T: 'static> TopicOutput<T> {
         })
     }
 
-    pub(crate) fn new(state: Arc<ResourceState>, topic: &str, codec: impl Codec<T>) -> Self {
+    pub(crate) fn new(state: Arc<KafkaState>, topic: &str, codec: impl Codec<T>) -> Self {
         TopicOutput {
             bound: OutputSlot::bound(Self::bound(state, topic, codec)),
         }
@@ -136,7 +136,7 @@ impl<T: Send + Sync + 'static, C: Codec<T>> Output<Kafka, C> for GenericOutput<T
 }
 
 impl<T: 'static> GenericOutput<T> {
-    fn bound(state: Arc<ResourceState>, codec: impl Codec<T>) -> Arc<Bound<Arc<dyn Codec<T>>>> {
+    fn bound(state: Arc<KafkaState>, codec: impl Codec<T>) -> Arc<Bound<Arc<dyn Codec<T>>>> {
         state.record_output(None, codec.name());
         Arc::new(Bound {
             state,
@@ -145,7 +145,7 @@ impl<T: 'static> GenericOutput<T> {
         })
     }
 
-    pub(crate) fn new(state: Arc<ResourceState>, codec: impl Codec<T>) -> Self {
+    pub(crate) fn new(state: Arc<KafkaState>, codec: impl Codec<T>) -> Self {
         GenericOutput {
             bound: OutputSlot::bound(Self::bound(state, codec)),
         }

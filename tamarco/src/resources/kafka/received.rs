@@ -17,7 +17,7 @@ use tamarco_core::{BoxError, error_chain};
 use super::member::{GroupMember, KafkaConsumer};
 use super::message::{Headers, Meta};
 use super::outgoing::send;
-use super::state::ResourceState;
+use super::state::KafkaState;
 use super::tracker::Ticket;
 
 /// The headers a dead-lettered record carries, besides its own (the first four are the
@@ -36,7 +36,7 @@ pub mod dead_letter_headers {
 
 /// One consuming session of an input: what its records need to settle themselves.
 pub(crate) struct Session {
-    pub(crate) state: Arc<ResourceState>,
+    pub(crate) state: Arc<KafkaState>,
     pub(crate) member: Arc<GroupMember>,
     /// For seeking back; weak, so that a record a reader keeps never keeps the consumer open.
     pub(crate) consumer: Weak<KafkaConsumer>,

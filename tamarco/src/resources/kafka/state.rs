@@ -1,4 +1,4 @@
-//! [`ResourceState`]: what the Kafka resource, its inputs, their records and its outputs share
+//! [`KafkaState`]: what the Kafka resource, its inputs, their records and its outputs share
 //! (the configuration, the producer, each input's group membership),
 //! and the resource's own work with them: creating topics, flushing the producer.
 
@@ -29,7 +29,7 @@ pub(crate) type Producer = FutureProducer<ProducerCallbacks>;
 
 /// What the resource, its inputs and outputs share.
 #[derive(Default)]
-pub(crate) struct ResourceState {
+pub(crate) struct KafkaState {
     pub(crate) cx: Mutex<Option<ResourceContext>>,
     pub(crate) config: RwLock<Option<Arc<Config>>>,
     pub(crate) producer: RwLock<Option<Producer>>,
@@ -41,7 +41,7 @@ pub(crate) struct ResourceState {
     outputs: Mutex<Vec<(Option<String>, String)>>,
 }
 
-impl ResourceState {
+impl KafkaState {
     pub(crate) fn name(&self) -> String {
         self.cx
             .lock()

@@ -21,7 +21,7 @@ use super::member::{ConsumerCallbacks, GroupMember, KafkaConsumer};
 use super::message::{Meta, Topics};
 use super::received::{Received, Session};
 use super::spec::{INPUT_KEYS, Subscription};
-use super::state::{CLOSE_TIMEOUT, ResourceState, create_dead_letter_topics, off_runtime};
+use super::state::{CLOSE_TIMEOUT, KafkaState, create_dead_letter_topics, off_runtime};
 
 /// How often an input hands the positions of finished records to its consumer's offset store.
 const STORE_EVERY: Duration = Duration::from_millis(100);
@@ -29,13 +29,13 @@ const STORE_EVERY: Duration = Duration::from_millis(100);
 /// The Kafka resource's side of the message engine (handlers of `#[input(kafka, ...)]` see
 /// its [`Meta`]).
 pub struct KafkaTransport {
-    pub(crate) state: Arc<ResourceState>,
+    pub(crate) state: Arc<KafkaState>,
     /// The consumers open now.
     open: Arc<Mutex<Vec<Arc<OpenConsumer>>>>,
 }
 
 impl KafkaTransport {
-    pub(crate) fn new(state: Arc<ResourceState>) -> Self {
+    pub(crate) fn new(state: Arc<KafkaState>) -> Self {
         KafkaTransport {
             state,
             open: Arc::default(),
