@@ -22,10 +22,11 @@ use super::OutputInfo;
 /// `Default` gives an unbound output, for a field with `#[output(amqp, generic)]`; used before
 /// it is bound it fails with [`Error::Unbound`].
 pub struct GenericOutput<T: 'static> {
-    inner: OutputSlot<Arc<GenericInner<T>>>,
+    inner: OutputSlot<Arc<BoundGeneric<T>>>,
 }
 
-struct GenericInner<T: 'static> {
+/// A generic output once bound: the resource, its codec and the properties it sends with.
+struct BoundGeneric<T: 'static> {
     shared: Arc<AmqpState>,
     info: Arc<OutputInfo>,
     codec: Arc<dyn Codec<T>>,
@@ -42,21 +43,21 @@ impl<T: 'static> Default for GenericOutput<T> {
 
 impl<T: Send + Sync + 'static, C: Codec<T>> Output<Amqp, C> for GenericOutput<T> {
     fn bind(&self, amqp: &Amqp, name: &'static str, codec: C) -> Result<(), BoxError> {
-        let inner = GenericInner::new(Arc::clone(&amqp.shared), Arc::new(codec));
+        let inner = BoundGeneric::new(Arc::clone(&amqp.shared), Arc::new(codec));
         Ok(self
             .inner
             .bind(type_name::<Self>(), name, Arc::new(inner))?)
     }
 }
 
-impl<T: 'static> GenericInner<T> {
+impl<T: 'static> BoundGeneric<T> {
     fn new(shared: Arc<AmqpState>, codec: Arc<dyn Codec<T>>) -> Self {
         let info = shared.declare_output("*", None, codec.name());
         let mut properties = BasicProperties::default();
         if let Some(content_type) = codec.content_type() {
             properties = properties.with_content_type(content_type.into());
         }
-        GenericInner {
+        BoundGeneric {
             shared,
             info,
             codec,
@@ -68,7 +69,7 @@ impl<T: 'static> GenericInner<T> {
 impl<T: Send + Sync + 'static> GenericOutput<T> {
     pub(crate) fn new(shared: Arc<AmqpState>, codec: Arc<dyn Codec<T>>) -> Self {
         GenericOutput {
-            inner: OutputSlot::bound(Arc::new(GenericInner::new(shared, codec))),
+            inner: OutputSlot::bound(Arc::new(BoundGeneric::new(shared, codec))),
         }
     }
 

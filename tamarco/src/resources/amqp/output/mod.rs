@@ -46,7 +46,7 @@ impl OutputInfo {
 
 /// What every output holds: the resource, the codec, and its target once the settings are
 /// known.
-struct Inner<T: 'static> {
+struct BoundOutput<T: 'static> {
     shared: Arc<AmqpState>,
     info: Arc<OutputInfo>,
     pattern: Pattern,
@@ -55,7 +55,7 @@ struct Inner<T: 'static> {
     properties: BasicProperties,
 }
 
-impl<T: 'static> Inner<T> {
+impl<T: 'static> BoundOutput<T> {
     fn new(
         shared: Arc<AmqpState>,
         pattern: Pattern,
@@ -71,7 +71,7 @@ impl<T: 'static> Inner<T> {
         if pattern == Pattern::PushPull {
             properties = properties.with_delivery_mode(2);
         }
-        Inner {
+        BoundOutput {
             shared,
             info,
             pattern,
@@ -108,7 +108,7 @@ impl<T: 'static> Inner<T> {
 /// pattern, bound once. The two wrap it and differ only in their pattern and the name of
 /// their send method; `of` is the wrapper's type name, for the errors of an unbound output.
 struct Single<T: 'static> {
-    inner: OutputSlot<Arc<Inner<T>>>,
+    inner: OutputSlot<Arc<BoundOutput<T>>>,
 }
 
 impl<T: Send + Sync + 'static> Single<T> {
@@ -118,7 +118,7 @@ impl<T: Send + Sync + 'static> Single<T> {
         queue: &str,
         codec: Arc<dyn Codec<T>>,
     ) -> Self {
-        let inner = Arc::new(Inner::new(shared, pattern, queue, codec));
+        let inner = Arc::new(BoundOutput::new(shared, pattern, queue, codec));
         Single {
             inner: OutputSlot::bound(inner),
         }
@@ -133,11 +133,11 @@ impl<T: Send + Sync + 'static> Single<T> {
         codec: Arc<dyn Codec<T>>,
     ) -> Result<(), BoxError> {
         let shared = Arc::clone(&amqp.shared);
-        let inner = Arc::new(Inner::new(shared, pattern, name, codec));
+        let inner = Arc::new(BoundOutput::new(shared, pattern, name, codec));
         Ok(self.inner.bind(of, name, inner)?)
     }
 
-    fn inner(&self, of: &'static str) -> Result<&Arc<Inner<T>>, Error> {
+    fn inner(&self, of: &'static str) -> Result<&Arc<BoundOutput<T>>, Error> {
         Ok(self.inner.get(of)?)
     }
 
@@ -262,7 +262,7 @@ impl<T: Send + Sync + 'static> PublishOutput<T> {
     }
 }
 
-impl<T: 'static> fmt::Debug for Inner<T> {
+impl<T: 'static> fmt::Debug for BoundOutput<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Output")
             .field("queue", &self.codec.endpoint())

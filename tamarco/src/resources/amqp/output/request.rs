@@ -18,7 +18,7 @@ use tamarco_core::messaging::{Output, OutputSlot};
 use super::super::connection::PublishFailure;
 use super::super::settings::Pattern;
 use super::super::{Amqp, AmqpState, Error};
-use super::Inner;
+use super::BoundOutput;
 
 /// Sends requests to a request/response queue (`P + "request_response." + queue`) and waits
 /// for the typed reply. Made by [`Amqp::request_output`](super::Amqp::request_output).
@@ -26,7 +26,7 @@ use super::Inner;
 /// `Default` gives an unbound output, for a field with `#[output(amqp, request = "...")]`; used
 /// before it is bound it fails with [`Error::Unbound`].
 pub struct RequestOutput<Q: 'static, R: 'static> {
-    inner: OutputSlot<(Arc<Inner<Q>>, BoundCodec<R>)>,
+    inner: OutputSlot<(Arc<BoundOutput<Q>>, BoundCodec<R>)>,
     timeout: Option<Duration>,
 }
 
@@ -49,7 +49,7 @@ where
         let codec = Arc::new(codec);
         let requests = Arc::clone(&codec) as Arc<dyn Codec<Q>>;
         let shared = Arc::clone(&amqp.shared);
-        let inner = Inner::new(shared, Pattern::RequestResponse, name, requests);
+        let inner = BoundOutput::new(shared, Pattern::RequestResponse, name, requests);
         let replies = BoundCodec::from_arc(name, codec as Arc<dyn Codec<R>>);
         Ok(self
             .inner
@@ -64,7 +64,12 @@ impl<Q: Send + Sync + 'static, R: Send + 'static> RequestOutput<Q, R> {
         codec: Arc<dyn Codec<Q>>,
         reply_codec: Arc<dyn Codec<R>>,
     ) -> Self {
-        let inner = Arc::new(Inner::new(shared, Pattern::RequestResponse, queue, codec));
+        let inner = Arc::new(BoundOutput::new(
+            shared,
+            Pattern::RequestResponse,
+            queue,
+            codec,
+        ));
         RequestOutput {
             inner: OutputSlot::bound((inner, BoundCodec::from_arc(queue, reply_codec))),
             timeout: None,
@@ -79,7 +84,7 @@ impl<Q: Send + Sync + 'static, R: Send + 'static> RequestOutput<Q, R> {
         }
     }
 
-    fn inner(&self) -> Result<&(Arc<Inner<Q>>, BoundCodec<R>), Error> {
+    fn inner(&self) -> Result<&(Arc<BoundOutput<Q>>, BoundCodec<R>), Error> {
         Ok(self.inner.get(type_name::<Self>())?)
     }
 
@@ -108,7 +113,7 @@ impl<Q: Send + Sync + 'static, R: Send + 'static> RequestOutput<Q, R> {
 }
 
 async fn request<Q: 'static, R: 'static>(
-    inner: &Inner<Q>,
+    inner: &BoundOutput<Q>,
     body: Vec<u8>,
     reply_codec: BoundCodec<R>,
     timeout: Option<Duration>,
