@@ -262,3 +262,79 @@ async fn a_one_shot_singleton_runs_once_in_the_cluster_and_gives_the_lead_up() {
         instance.stop().await.unwrap();
     }
 }
+
+/// A watch that etcd cancels (here its start revision is compacted before etcd creates it) is
+/// not a quiet one: the candidate reads the election and watches again, so the lead still
+/// moves to it when the leader steps down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_candidate_whose_watch_etcd_cancels_watches_again_and_takes_the_lead() {
+    let etcd = EtcdServer::start();
+    let start = |endpoint: String| {
+        TestService::builder(Janitor::default())
+            .etcd(
+                EtcdConfig::new([endpoint])
+                    .with_connect_retries(3)
+                    .with_backoff(Duration::from_millis(50), Duration::from_millis(500)),
+            )
+            .setting("system.resources.registry.ttl_seconds", TTL)
+            .start()
+    };
+    let leading = start(etcd.endpoint()).await.unwrap();
+    let started = Instant::now();
+    while registry_status(&leading).await["singletons"]["sweep"]["this_instance"] != true {
+        assert!(started.elapsed() < WITHIN, "the first instance never led");
+        tamarco::tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let leader = leading.handle().registry().instance_id().to_owned();
+
+    // Another client writes and compacts all along, and the candidate reaches etcd through a
+    // proxy that forwards each chunk late: by the time its watch from the revision after its
+    // read arrives, that revision is compacted and etcd cancels the watch.
+    let compacting = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let compactor = tamarco::tokio::spawn({
+        let compacting = Arc::clone(&compacting);
+        let mut admin = client(&etcd).await;
+        async move {
+            let mut rounds = 0_u32;
+            while compacting.load(std::sync::atomic::Ordering::Relaxed) {
+                let put = admin.put("filler", "x", None).await.unwrap();
+                let revision = put.header().unwrap().revision();
+                admin.compact(revision, None).await.unwrap();
+                rounds += 1;
+                tamarco::tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            rounds
+        }
+    });
+    let proxy = tamarco_tests::proxy::TcpProxy::start(etcd.endpoint()).await;
+    proxy.delay(Duration::from_millis(150));
+    let candidate = start(proxy.endpoint()).await.unwrap();
+    while registry_status(&candidate).await["singletons"]["sweep"]["leader"] != leader.as_str() {
+        assert!(
+            started.elapsed() < WITHIN,
+            "the candidate never read the election"
+        );
+        tamarco::tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Nothing outside etcd shows the watch arriving: give it four delays and etcd's 100 ms
+    // round over unsynced watchers, then stop compacting so that a new watch can stand.
+    tamarco::tokio::time::sleep(Duration::from_secs(1)).await;
+    compacting.store(false, std::sync::atomic::Ordering::Relaxed);
+    let rounds = compactor.await.unwrap();
+    proxy.delay(Duration::ZERO);
+
+    let stopped = Instant::now();
+    leading.stop().await.unwrap();
+    while registry_status(&candidate).await["singletons"]["sweep"]["this_instance"] != true {
+        assert!(
+            stopped.elapsed() < WITHIN,
+            "the candidate never took the lead: its canceled watch was taken for a quiet one"
+        );
+        tamarco::tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    println!(
+        "after {rounds} compactions, the lead moved {:?} after the leader's stop began",
+        stopped.elapsed()
+    );
+    candidate.stop().await.unwrap();
+}

@@ -113,6 +113,16 @@ impl Election {
             loop {
                 tokio::select! {
                     message = stream.message() => match message {
+                        // etcd cancels a watch (its revision compacted, its permission gone)
+                        // and leaves the stream open: campaign again on a new read and watch.
+                        Ok(Some(response)) if response.canceled() => {
+                            return Err(match response.compact_revision() {
+                                0 => format!("the watch was canceled: {}", response.cancel_reason()),
+                                oldest => format!(
+                                    "the watch was canceled: its revision was compacted (history starts at {oldest})"
+                                ),
+                            });
+                        }
                         Ok(Some(response)) if response.events().is_empty() => continue,
                         Ok(Some(_)) => break,
                         Ok(None) => return Err("the watch stream ended".into()),
