@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tamarco_core::backoff::Backoff;
 use tamarco_core::builtin::ReportServer;
 use tamarco_core::messaging::memory::MemoryBroker;
 use tamarco_core::{ResourceStatus, Running, TaskSet};
@@ -204,7 +205,8 @@ impl<S: TaskSet> TestService<S> {
     /// Waits, within the time limit, until the service is ready.
     async fn wait_ready(&self) -> Result<(), TestError> {
         let started = Instant::now();
-        let mut pause = Duration::from_millis(2);
+        // Polled quickly at first (most services are ready within milliseconds), then less.
+        let mut pause = Backoff::new(Duration::from_millis(2), Duration::from_millis(100));
         loop {
             let ready = match self.report() {
                 Ok(report) => report
@@ -232,8 +234,7 @@ impl<S: TaskSet> TestService<S> {
                         .collect(),
                 });
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(100));
+            tokio::time::sleep(pause.next_delay()).await;
         }
     }
 }
