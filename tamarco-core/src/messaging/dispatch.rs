@@ -33,6 +33,9 @@ const DEAD_LETTER_MAX_BACKOFF: Duration = Duration::from_secs(3);
 /// Whether an input goes on after a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Flow {
+    /// The handler succeeded and the message was acked: the worker counts it as handled.
+    Handled,
+    /// Otherwise settled (counted where it was), or handed to a stream's reader.
     Continue,
     /// A stream's reader is gone: stop consuming.
     ReaderGone,
@@ -130,7 +133,8 @@ where
         return Err(Failure::Dead(DeadReason::DeliveryLimit, error, 0));
     }
     let retries = run.info.retries();
-    let mut backoff = Backoff::new(run.info.retry_backoff(), MAX_RETRY_BACKOFF);
+    // Made at the first failure: most messages need none.
+    let mut backoff = None;
     let mut attempt = 1;
     loop {
         let (meta, value) = match decode(received, codec) {
@@ -156,7 +160,9 @@ where
         if run.halted() {
             return Err(Failure::Requeue);
         }
-        let wait = backoff.next_delay();
+        let wait = backoff
+            .get_or_insert_with(|| Backoff::new(run.info.retry_backoff(), MAX_RETRY_BACKOFF))
+            .next_delay();
         tracing::warn!(
             resource = &*run.resource,
             input = run.info.name(),
@@ -173,13 +179,10 @@ where
     }
 }
 
-/// Acks a handled message.
+/// Acks a handled message; whether the ack went through (the caller counts it as handled).
 pub(crate) async fn ack<R: Received>(run: &Run, received: &R) -> bool {
     match received.ack().await {
-        Ok(()) => {
-            run.stats.add(Count::Handled);
-            true
-        }
+        Ok(()) => true,
         Err(error) => {
             tracing::debug!(
                 resource = &*run.resource,
@@ -189,6 +192,14 @@ pub(crate) async fn ack<R: Received>(run: &Run, received: &R) -> bool {
             );
             false
         }
+    }
+}
+
+/// Acks a handled message: [`Flow::Handled`] when the ack went through.
+async fn acked<R: Received>(run: &Run, received: &R) -> Flow {
+    match ack(run, received).await {
+        true => Flow::Handled,
+        false => Flow::Continue,
     }
 }
 
@@ -298,9 +309,7 @@ where
 
     async fn dispatch(&self, run: &Arc<Run>, received: R) -> Flow {
         match attempts(run, &received, &self.codec, &self.handler).await {
-            Ok(()) => {
-                ack(run, &received).await;
-            }
+            Ok(()) => return acked(run, &received).await,
             Err(Failure::Dead(reason, error, n)) => {
                 give_up(run, &received, reason, &error, n).await;
             }
@@ -342,9 +351,7 @@ where
                     Err(error) => Err(error_chain(&error)),
                 };
                 match sent {
-                    Ok(()) => {
-                        ack(run, &received).await;
-                    }
+                    Ok(()) => return acked(run, &received).await,
                     Err(error) => {
                         let error = format!("cannot send the reply: {error}");
                         give_up(run, &received, DeadReason::Handler, &error, 1).await;

@@ -1,23 +1,22 @@
 //! One declared input and its consuming loop: open a consumer (again after a backoff when it
-//! fails or breaks), run `concurrency` workers over it, and finish the messages in flight when
-//! the input halts.
+//! fails or breaks), run a [session](super::worker) of `concurrency` workers over it, and
+//! finish the messages in flight when the input halts.
 //!
-//! Workers pull from the shared consumer one at a time: with one worker, messages are handled
-//! in order; the per-message path allocates nothing (no spawned task, no boxed future).
+//! With one worker, messages are handled in order; the per-message path allocates nothing (no
+//! spawned task, no boxed future).
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures_util::FutureExt;
 use tokio::sync::{oneshot, watch};
 
-use super::dispatch::{Dispatch, Flow, Run, raised};
+use super::dispatch::{Dispatch, Run, raised};
 use super::resolve::Resolved;
 use super::spec::{InputInfo, InputSpec};
-use super::stats::{Count, InputStats};
-use super::traced;
-use super::transport::{Consumer, Transport};
+use super::stats::InputStats;
+use super::transport::Transport;
+use super::worker::{SessionEnd, session};
 use crate::backoff::Backoff;
 use crate::resource::BoxFuture;
 use crate::{BoxError, error_chain};
@@ -189,103 +188,4 @@ where
         }
     }
     Ok(())
-}
-
-enum SessionEnd {
-    Halted,
-    ReaderGone,
-    Closed,
-    Broken(BoxError),
-}
-
-/// One consumer, read by `concurrency` workers until the input halts or the consumer ends;
-/// then the messages in flight are finished and intake is cancelled.
-async fn session<C, D>(consumer: C, dispatch: &D, run: &Arc<Run>) -> SessionEnd
-where
-    C: Consumer,
-    D: Dispatch<C::Received>,
-{
-    let consumer = tokio::sync::Mutex::new(consumer);
-    let (over, over_rx) = watch::channel(None::<()>);
-    let workers = (0..run.info.concurrency())
-        .map(|_| worker(&consumer, dispatch, run, &over, over_rx.clone()));
-    let ends = futures_util::future::join_all(workers).await;
-    consumer.into_inner().cancel().await;
-    let mut outcome = SessionEnd::Halted;
-    for end in ends {
-        outcome = match (outcome, end) {
-            (SessionEnd::Broken(e), _) | (_, SessionEnd::Broken(e)) => SessionEnd::Broken(e),
-            (SessionEnd::Closed, _) | (_, SessionEnd::Closed) => SessionEnd::Closed,
-            (SessionEnd::ReaderGone, _) | (_, SessionEnd::ReaderGone) => SessionEnd::ReaderGone,
-            _ => SessionEnd::Halted,
-        };
-    }
-    outcome
-}
-
-async fn worker<C, D>(
-    consumer: &tokio::sync::Mutex<C>,
-    dispatch: &D,
-    run: &Arc<Run>,
-    over: &watch::Sender<Option<()>>,
-    mut over_rx: watch::Receiver<Option<()>>,
-) -> SessionEnd
-where
-    C: Consumer,
-    D: Dispatch<C::Received>,
-{
-    {
-        let mut halt = run.halt.clone();
-        loop {
-            // Taking ready messages does not yield on its own: this lets the runtime's other
-            // tasks run once the worker has used its budget.
-            tokio::task::coop::consume_budget().await;
-            let next = match ready(consumer, run, &over_rx) {
-                Some(next) => next,
-                None => tokio::select! {
-                    biased;
-                    () = raised(&mut halt) => return SessionEnd::Halted,
-                    _ = over_rx.wait_for(Option::is_some) => return SessionEnd::Halted,
-                    next = async { consumer.lock().await.next().await } => next,
-                },
-            };
-            let received = match next {
-                Some(Ok(received)) => received,
-                Some(Err(error)) => {
-                    over.send_replace(Some(()));
-                    return SessionEnd::Broken(error);
-                }
-                None => {
-                    over.send_replace(Some(()));
-                    return SessionEnd::Closed;
-                }
-            };
-            run.stats.add(Count::Received);
-            run.stats.in_flight.fetch_add(1, Ordering::Relaxed);
-            let flow = traced::dispatch(dispatch, run, received).await;
-            run.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-            if flow == Flow::ReaderGone {
-                over.send_replace(Some(()));
-                return SessionEnd::ReaderGone;
-            }
-        }
-    }
-}
-
-/// What the consumer has ready now, without waiting, unless the input halts or the session is
-/// over (checked first, as the `select!` does). While the broker keeps up, a worker takes one
-/// message after another this way: several per wake-up, without the `select!`'s three
-/// futures (two watch waiters registered and dropped, the consumer lock awaited) per message.
-/// `None` when nothing is ready: the worker then waits in the `select!`. Consumers' `next`
-/// is cancel-safe (the `select!` drops it too), so a poll that finds nothing loses nothing.
-fn ready<C: Consumer>(
-    consumer: &tokio::sync::Mutex<C>,
-    run: &Run,
-    over: &watch::Receiver<Option<()>>,
-) -> Option<Option<Result<C::Received, BoxError>>> {
-    if run.halted() || over.borrow().is_some() {
-        return None;
-    }
-    let mut consumer = consumer.try_lock().ok()?;
-    consumer.next().now_or_never()
 }

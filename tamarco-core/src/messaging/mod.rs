@@ -48,6 +48,7 @@ mod stream;
 mod supervise;
 mod traced;
 mod transport;
+mod worker;
 
 pub use binding::{
     AlreadyBound, Inputs, MetaOf, Output, OutputSlot, ReceivedOf, Unbound, bind_input, bind_output,

@@ -1,5 +1,6 @@
 //! Per-input counts: atomics the engine bumps on its path (no allocation, no lock), shown in
-//! `/status` and exported as metrics.
+//! `/status` and exported as metrics. A worker keeps the counts of the messages it takes one
+//! after another in a [`Tally`] and adds them up in one update before it waits.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -64,10 +65,17 @@ impl InputStats {
     }
 
     pub(crate) fn add(&self, count: Count) {
+        self.add_many(count, 1);
+    }
+
+    fn add_many(&self, count: Count, n: u64) {
+        if n == 0 {
+            return;
+        }
         let i = count as usize;
-        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        self.counts[i].fetch_add(n, Ordering::Relaxed);
         if let Some(metrics) = self.metrics.get() {
-            metrics[i].increment(1);
+            metrics[i].increment(n);
         }
     }
 
@@ -90,5 +98,40 @@ impl InputStats {
             json!(self.consuming.load(Ordering::Relaxed)),
         );
         Value::Object(map)
+    }
+}
+
+/// The messages a worker received and handled since it last [flushed](Tally::flush): it
+/// flushes before it waits (for the consumer, a handler or a yield) and when dropped, so the
+/// shared counts lag only while it takes ready messages back to back, and a run of them costs
+/// one update of each count instead of one per message.
+#[derive(Debug)]
+pub(crate) struct Tally<'a> {
+    stats: &'a InputStats,
+    pub(crate) received: u64,
+    pub(crate) handled: u64,
+}
+
+impl<'a> Tally<'a> {
+    pub(crate) fn new(stats: &'a InputStats) -> Self {
+        Tally {
+            stats,
+            received: 0,
+            handled: 0,
+        }
+    }
+
+    /// Adds what it holds to the input's counts.
+    pub(crate) fn flush(&mut self) {
+        self.stats
+            .add_many(Count::Received, std::mem::take(&mut self.received));
+        self.stats
+            .add_many(Count::Handled, std::mem::take(&mut self.handled));
+    }
+}
+
+impl Drop for Tally<'_> {
+    fn drop(&mut self) {
+        self.flush();
     }
 }

@@ -78,6 +78,7 @@ impl<T, R: Received> Delivery<T, R> {
             return Ok(());
         };
         if dispatch::ack(&self.ack.run, &received).await {
+            self.ack.run.stats.add(Count::Handled);
             Ok(())
         } else {
             Err(SettleError::Ack {

@@ -15,12 +15,12 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
 
-/// A delivered record, to ack or abandon.
+/// A delivered record, to ack or abandon. It names its partition's track by the track's
+/// generation (unique to one partition for as long as the input holds it), so that it carries
+/// no topic name to clone and drop for every record.
 #[derive(Debug)]
 pub(crate) struct Ticket {
-    pub(crate) topic: Arc<str>,
-    pub(crate) partition: i32,
-    pub(crate) offset: i64,
+    offset: i64,
     generation: u64,
 }
 
@@ -39,12 +39,18 @@ struct Inner {
     /// Delivered records neither acked nor abandoned.
     outstanding: usize,
     generations: u64,
+    /// Someone waits in [`Tracker::idle`]: only then does the last finished record wake it
+    /// (an unwatched wake-up would take the notifier's lock for every record).
+    watched: bool,
 }
 
 impl Inner {
     fn find(&mut self, topic: &str, partition: i32) -> Option<usize> {
-        let hit = |(t, p, _): &(Arc<str>, i32, Track)| *p == partition && &**t == topic;
-        if self.tracks.get(self.last).is_some_and(hit) {
+        self.find_by(|(t, p, _)| *p == partition && &**t == topic)
+    }
+
+    fn find_by(&mut self, hit: impl Fn(&(Arc<str>, i32, Track)) -> bool) -> Option<usize> {
+        if self.tracks.get(self.last).is_some_and(&hit) {
             return Some(self.last);
         }
         let found = self.tracks.iter().position(hit)?;
@@ -133,8 +139,6 @@ impl Tracker {
         let track = &mut inner.tracks[at].2;
         track.insert(offset);
         Ticket {
-            topic: Arc::clone(topic),
-            partition,
             offset,
             generation: track.generation,
         }
@@ -163,17 +167,15 @@ impl Tracker {
         let mut inner = self.inner.lock().expect("tracker lock");
         inner.outstanding = inner.outstanding.saturating_sub(1);
         if how != Finish::Abandon
-            && let Some(at) = inner.find(&ticket.topic, ticket.partition)
+            && let Some(at) = inner.find_by(|(_, _, t)| t.generation == ticket.generation)
         {
             let track = &mut inner.tracks[at].2;
-            if track.generation == ticket.generation {
-                match how {
-                    Finish::Ack => track.ack(ticket.offset),
-                    _ => track.rewind(ticket.offset),
-                }
+            match how {
+                Finish::Ack => track.ack(ticket.offset),
+                _ => track.rewind(ticket.offset),
             }
         }
-        if inner.outstanding == 0 {
+        if inner.outstanding == 0 && inner.watched {
             self.idle.notify_waiters();
         }
     }
@@ -211,8 +213,14 @@ impl Tracker {
     pub(crate) async fn idle(&self) {
         loop {
             let notified = self.idle.notified();
-            if self.outstanding() == 0 {
-                return;
+            {
+                // Watched before the count is read, under the lock the last finish takes:
+                // that finish sees the flag and wakes `notified`.
+                let mut inner = self.inner.lock().expect("tracker lock");
+                if inner.outstanding == 0 {
+                    return;
+                }
+                inner.watched = true;
             }
             notified.await;
         }

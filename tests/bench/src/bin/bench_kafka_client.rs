@@ -14,53 +14,22 @@
 //! The mock cluster stalls with more than about 10000 records in a topic: keep MESSAGES and
 //! PRODUCED under it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::ClientConfig;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{DefaultProducerContext, FutureProducer, FutureRecord};
-use rdkafka::{ClientConfig, Message as _};
-use tamarco::MicroserviceContext;
-use tamarco::codec::Json;
-use tamarco::resources::kafka::{Kafka, Message};
-use tamarco::serde::{Deserialize, Serialize};
-use tamarco::serde_json::json;
 use tamarco::tokio;
+use tamarco_bench::kafka_consume::{self, Clock, Pass, Run, payload};
 use tamarco_tests::kafka::unique_topic;
 
 type Mock = MockCluster<'static, DefaultProducerContext>;
-
-/// Consumer options both sides use: fetch everything in one go.
-const FETCH: [(&str, &str); 2] = [
-    ("max.partition.fetch.bytes", "67108864"),
-    ("fetch.max.bytes", "134217728"),
-];
 
 /// How long a consumer waits after its first record, so that the rest is fetched before the
 /// clock starts.
 const PREFETCH: Duration = Duration::from_secs(2);
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(crate = "tamarco::serde")]
-struct Payload {
-    id: u64,
-    sent_us: u64,
-    body: String,
-}
-
-/// The JSON of a 200-byte payload.
-fn body(id: u64) -> Vec<u8> {
-    let mut p = Payload {
-        id,
-        sent_us: 0,
-        body: String::new(),
-    };
-    let base = tamarco::serde_json::to_vec(&p).unwrap().len();
-    p.body = "x".repeat(200 - base);
-    tamarco::serde_json::to_vec(&p).unwrap()
-}
+const TIMEOUT: Duration = Duration::from_secs(600);
 
 /// This process's CPU time so far, all threads, in nanoseconds (the scheduler's per-thread
 /// run time, `/proc/self/task/*/schedstat`; threads that ended are not counted).
@@ -89,14 +58,16 @@ struct Mark {
     cpu: u64,
 }
 
-impl Mark {
+impl Clock for Mark {
     fn now() -> Mark {
         Mark {
             at: Instant::now(),
             cpu: cpu_ns(),
         }
     }
+}
 
+impl Mark {
     fn to(self, end: Mark, records: u64) -> Measured {
         Measured {
             rate: records as f64 / end.at.duration_since(self.at).as_secs_f64(),
@@ -208,7 +179,7 @@ async fn filled(mock: &Mock, messages: u64) -> String {
         .unwrap();
     let mut in_flight = Vec::with_capacity(messages as usize);
     for id in 0..messages {
-        let body = body(id);
+        let body = tamarco::serde_json::to_vec(&payload(id, 0)).unwrap();
         let record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(&topic).payload(&body);
         in_flight.push(producer.send_result(record).map_err(|(e, _)| e).unwrap());
     }
@@ -224,100 +195,17 @@ async fn filled(mock: &Mock, messages: u64) -> String {
 /// Consumes `messages` records of `topic` on `side`, in a new group. With `pause`, measures
 /// from the end of a pause after the first record to the last.
 async fn consume(mock: &Mock, topic: &str, side: Side, messages: u64, pause: bool) -> Measured {
-    match side {
-        Side::Tamarco => consume_tamarco(mock, topic, messages, pause).await,
-        Side::Plain => consume_plain(mock, topic, messages, pause).await,
-    }
-}
-
-async fn consume_tamarco(mock: &Mock, topic: &str, messages: u64, pause: bool) -> Measured {
-    let mut cx = MicroserviceContext::new("bench_consumer");
-    let fetch: tamarco::serde_json::Map<String, tamarco::serde_json::Value> = FETCH
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), json!(v)))
-        .collect();
-    let settings = json!({"system": {"resources": {"kafka": {
-        "bootstrap_servers": [mock.bootstrap_servers()],
-        "group_id": unique_topic("group"),
-        "consumer": fetch,
-    }}}});
-    cx.settings().update_internal(settings).unwrap();
-    let kafka = cx.add("kafka", Kafka::new());
-    let count = Arc::new(AtomicU64::new(0));
-    let first: Arc<Mutex<Option<Mark>>> = Arc::default();
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-    let done_tx = Arc::new(Mutex::new(Some(done_tx)));
-    {
-        let (count, first) = (Arc::clone(&count), Arc::clone(&first));
-        kafka
-            .input(topic, Json)
-            .handle(move |message: Message<Payload>| {
-                let n = count.fetch_add(1, Ordering::Relaxed) + 1;
-                std::hint::black_box(message.value().id);
-                if n == messages
-                    && let Some(tx) = done_tx.lock().unwrap().take()
-                {
-                    let _ = tx.send(Mark::now());
-                }
-                let first = (n == 1).then(|| Arc::clone(&first));
-                async move {
-                    if let Some(first) = first {
-                        if pause {
-                            tokio::time::sleep(PREFETCH).await;
-                        }
-                        *first.lock().unwrap() = Some(Mark::now());
-                    }
-                    Ok::<_, std::convert::Infallible>(())
-                }
-            })
-            .unwrap();
-    }
-    cx.start().await.unwrap();
-    let ended = tokio::time::timeout(Duration::from_secs(600), done_rx)
-        .await
-        .expect("all consumed in time")
-        .unwrap();
-    let began = first.lock().unwrap().unwrap();
-    cx.stop().await.unwrap();
-    began.to(ended, messages - 1)
-}
-
-async fn consume_plain(mock: &Mock, topic: &str, messages: u64, pause: bool) -> Measured {
-    let mut config = ClientConfig::new();
-    for (key, value) in FETCH {
-        config.set(key, value);
-    }
-    let consumer: StreamConsumer = config
-        .set("bootstrap.servers", mock.bootstrap_servers())
-        .set("group.id", unique_topic("group"))
-        .set("enable.auto.commit", "true")
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[topic]).unwrap();
-    let mut began = None;
-    let ended = tokio::time::timeout(Duration::from_secs(600), async {
-        for n in 1..=messages {
-            let message = consumer.recv().await.unwrap();
-            let payload: Payload =
-                tamarco::serde_json::from_slice(message.payload().unwrap()).unwrap();
-            std::hint::black_box(payload.id);
-            consumer.store_offset_from_message(&message).unwrap();
-            drop(message);
-            if n == 1 {
-                if pause {
-                    tokio::time::sleep(PREFETCH).await;
-                }
-                began = Some(Mark::now());
-            }
-        }
-        Mark::now()
-    })
-    .await
-    .expect("all consumed in time");
-    tokio::task::spawn_blocking(move || drop(consumer))
-        .await
-        .unwrap();
-    began.unwrap().to(ended, messages - 1)
+    let bootstrap = mock.bootstrap_servers();
+    let run = Run {
+        bootstrap: &bootstrap,
+        topic,
+        messages,
+        pause: pause.then_some(PREFETCH),
+        timeout: TIMEOUT,
+    };
+    let pass: Pass<Mark> = match side {
+        Side::Tamarco => kafka_consume::consume_tamarco(&run).await,
+        Side::Plain => kafka_consume::consume_plain(&run).await,
+    };
+    pass.began.to(pass.ended, messages - 1)
 }

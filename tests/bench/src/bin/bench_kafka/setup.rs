@@ -1,11 +1,12 @@
-//! What every measurement shares: the cluster the messages go to, the 200-byte payload, and
-//! the resource's settings.
+//! What every measurement shares: the cluster the messages go to, the 200-byte payload (from
+//! `tamarco_bench::kafka_consume`), and the resource's settings.
 
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
-use tamarco::serde::{Deserialize, Serialize};
 use tamarco::serde_json::json;
 use tamarco_tests::kafka::Broker;
+
+pub(crate) use tamarco_bench::kafka_consume::{Payload, payload};
 
 /// Where the messages go: tansu (a real Kafka-protocol broker, with SQLite storage) or
 /// librdkafka's in-process mock cluster (fast, so that the clients' own cost shows).
@@ -43,27 +44,6 @@ impl Cluster {
 pub(crate) const WINDOW: usize = 1000;
 /// Partitions of each throughput topic.
 pub(crate) const PARTITIONS: u32 = 1;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(crate = "tamarco::serde")]
-pub(crate) struct Payload {
-    pub(crate) id: u64,
-    /// Microseconds since the benchmark's epoch, for latency.
-    pub(crate) sent_us: u64,
-    body: String,
-}
-
-/// A payload whose JSON is exactly 200 bytes (ids and times up to 12 digits).
-pub(crate) fn payload(id: u64, sent_us: u64) -> Payload {
-    let mut p = Payload {
-        id,
-        sent_us,
-        body: String::new(),
-    };
-    let base = tamarco::serde_json::to_vec(&p).unwrap().len();
-    p.body = "x".repeat(200 - base);
-    p
-}
 
 /// The resource's settings against `broker`, with `extra` keys beside `bootstrap_servers`.
 pub(crate) fn settings(

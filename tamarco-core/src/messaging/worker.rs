@@ -1,0 +1,195 @@
+//! One consumer session of an input: `concurrency` workers take messages from it and dispatch
+//! them until the input halts or the consumer ends; then the messages in flight are finished
+//! and intake is cancelled.
+//!
+//! A worker drains what the consumer already has ready without waiting: per message, no
+//! `select!`, no lock when it is the only worker, two cheap checks of the halt and the end of
+//! the session, and counts kept in a [`Tally`] that reaches the shared counters before the
+//! worker waits. Only when nothing is ready does it wait for the consumer, the halt or the end.
+
+use std::future::{Future, poll_fn};
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures_util::FutureExt;
+use tokio::sync::{Mutex, watch};
+
+use super::dispatch::{Dispatch, Flow, Run, raised};
+use super::stats::Tally;
+use super::traced;
+use super::transport::{Consumer, Received};
+use crate::BoxError;
+
+/// How a session ended.
+pub(crate) enum SessionEnd {
+    Halted,
+    ReaderGone,
+    Closed,
+    Broken(BoxError),
+}
+
+/// Runs `concurrency` workers over `consumer` until the input halts or the consumer ends, then
+/// cancels its intake.
+pub(crate) async fn session<C, D>(mut consumer: C, dispatch: &D, run: &Arc<Run>) -> SessionEnd
+where
+    C: Consumer,
+    D: Dispatch<C::Received>,
+{
+    let (over, over_rx) = watch::channel(false);
+    let ends = match run.info.concurrency() {
+        1 => {
+            let intake = Intake::Alone(&mut consumer);
+            vec![worker(intake, dispatch, run, &over, over_rx).await]
+        }
+        n => {
+            let shared = Mutex::new(consumer);
+            let workers = (0..n).map(|_| {
+                worker(
+                    Intake::Shared(&shared),
+                    dispatch,
+                    run,
+                    &over,
+                    over_rx.clone(),
+                )
+            });
+            let ends = futures_util::future::join_all(workers).await;
+            consumer = shared.into_inner();
+            ends
+        }
+    };
+    consumer.cancel().await;
+    let mut outcome = SessionEnd::Halted;
+    for end in ends {
+        outcome = match (outcome, end) {
+            (SessionEnd::Broken(e), _) | (_, SessionEnd::Broken(e)) => SessionEnd::Broken(e),
+            (SessionEnd::Closed, _) | (_, SessionEnd::Closed) => SessionEnd::Closed,
+            (SessionEnd::ReaderGone, _) | (_, SessionEnd::ReaderGone) => SessionEnd::ReaderGone,
+            _ => SessionEnd::Halted,
+        };
+    }
+    outcome
+}
+
+/// Where a worker takes messages: the consumer itself when it is the session's only worker
+/// (messages in order, no lock), or the consumer shared by several, one take at a time.
+enum Intake<'a, C> {
+    Alone(&'a mut C),
+    Shared(&'a Mutex<C>),
+}
+
+type Next<R> = Option<Result<R, BoxError>>;
+
+impl<C: Consumer> Intake<'_, C> {
+    /// What the consumer has ready now, without waiting; `None` when nothing is (or another
+    /// worker holds the consumer). Consumers' `next` is cancel-safe, so a poll that finds
+    /// nothing loses nothing.
+    fn ready(&mut self) -> Option<Next<C::Received>> {
+        match self {
+            Intake::Alone(consumer) => consumer.next().now_or_never(),
+            Intake::Shared(consumer) => consumer.try_lock().ok()?.next().now_or_never(),
+        }
+    }
+
+    async fn next(&mut self) -> Next<C::Received> {
+        match self {
+            Intake::Alone(consumer) => consumer.next().await,
+            Intake::Shared(consumer) => consumer.lock().await.next().await,
+        }
+    }
+}
+
+/// Whether a watch may have moved since its receiver last looked: an atomic read, where
+/// reading the value takes the watch's lock. A closed sender counts as moved.
+fn moved(watch: &watch::Receiver<bool>) -> bool {
+    watch.has_changed().unwrap_or(true)
+}
+
+async fn worker<C, D>(
+    mut intake: Intake<'_, C>,
+    dispatch: &D,
+    run: &Arc<Run>,
+    over: &watch::Sender<bool>,
+    mut over_rx: watch::Receiver<bool>,
+) -> SessionEnd
+where
+    C: Consumer,
+    D: Dispatch<C::Received>,
+{
+    let mut halt = run.halt.clone();
+    // Seen once here: from now on a change is what `moved` notices.
+    if *halt.borrow_and_update() || *over_rx.borrow_and_update() {
+        return SessionEnd::Halted;
+    }
+    let mut tally = Tally::new(&run.stats);
+    loop {
+        // Taking ready messages does not yield on its own: this lets the runtime's other
+        // tasks run once the worker has used its budget (the counts are made current first).
+        if !tokio::task::coop::has_budget_remaining() {
+            tally.flush();
+        }
+        tokio::task::coop::consume_budget().await;
+        // The halt and the end of the session are checked first, as the `select!` does.
+        let ready = match moved(&halt) || moved(&over_rx) {
+            true => None,
+            false => intake.ready(),
+        };
+        let next = match ready {
+            Some(next) => next,
+            None => {
+                tally.flush();
+                tokio::select! {
+                    biased;
+                    () = raised(&mut halt) => return SessionEnd::Halted,
+                    _ = over_rx.wait_for(|over| *over) => return SessionEnd::Halted,
+                    next = intake.next() => next,
+                }
+            }
+        };
+        let received = match next {
+            Some(Ok(received)) => received,
+            Some(Err(error)) => {
+                over.send_replace(true);
+                return SessionEnd::Broken(error);
+            }
+            None => {
+                over.send_replace(true);
+                return SessionEnd::Closed;
+            }
+        };
+        tally.received += 1;
+        if dispatched(dispatch, run, received, &mut tally).await == Flow::ReaderGone {
+            over.send_replace(true);
+            return SessionEnd::ReaderGone;
+        }
+    }
+}
+
+/// Dispatches one message. Should it wait (a handler's I/O, a broker's answer), it counts as
+/// in flight meanwhile and the tally is flushed first, so that `/status` and the metrics are
+/// current while the worker waits.
+async fn dispatched<R, D>(dispatch: &D, run: &Arc<Run>, received: R, tally: &mut Tally<'_>) -> Flow
+where
+    R: Received,
+    D: Dispatch<R>,
+{
+    let mut handling = pin!(traced::dispatch(dispatch, run, received));
+    let mut waited = false;
+    let flow = poll_fn(|cx| {
+        let poll = handling.as_mut().poll(cx);
+        if poll.is_pending() && !waited {
+            waited = true;
+            tally.flush();
+            run.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+        }
+        poll
+    })
+    .await;
+    if waited {
+        run.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+    if flow == Flow::Handled {
+        tally.handled += 1;
+    }
+    flow
+}

@@ -1,0 +1,3 @@
+//! What the benchmark binaries (`src/bin`, run by `tests/bench/*.sh`) share.
+
+pub mod kafka_consume;
