@@ -18,8 +18,9 @@ use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use deadpool_postgres::{PoolError, TimeoutType, Timeouts};
 use futures_util::FutureExt;
 
 use queries::sealed::{Done, Run, Sealed};
@@ -78,11 +79,28 @@ impl Postgres {
     pub async fn connection(&self) -> Result<Connection, Error> {
         let shared = &self.shared;
         let pool = shared.pool()?;
-        let started = Instant::now();
-        let outcome = pool.get().await;
-        if let Some(meters) = shared.meters.get() {
-            meters.pool_wait.record(started.elapsed());
-        }
+        // A free connection first, without the wait's timer and clock reads: a caller that
+        // finds one waited for nothing. Only a caller that must queue is timed.
+        let now = Timeouts {
+            wait: Some(Duration::ZERO),
+            ..pool.timeouts()
+        };
+        let outcome = match pool.timeout_get(&now).await {
+            Err(PoolError::Timeout(TimeoutType::Wait)) => {
+                let started = Instant::now();
+                let outcome = pool.get().await;
+                if let Some(meters) = shared.meters.get() {
+                    meters.pool_wait.record(started.elapsed());
+                }
+                outcome
+            }
+            outcome => {
+                if let Some(meters) = shared.meters.get() {
+                    meters.pool_wait.record(Duration::ZERO);
+                }
+                outcome
+            }
+        };
         match outcome {
             Ok(object) => {
                 shared.reachable.store(true, Ordering::Relaxed);
@@ -96,8 +114,8 @@ impl Postgres {
                 };
                 if let Error::Pool { source, .. } = &error
                     && source
-                        .downcast_ref::<deadpool_postgres::PoolError>()
-                        .is_some_and(|e| matches!(e, deadpool_postgres::PoolError::Backend(_)))
+                        .downcast_ref::<PoolError>()
+                        .is_some_and(|e| matches!(e, PoolError::Backend(_)))
                 {
                     shared.reachable.store(false, Ordering::Relaxed);
                 }
