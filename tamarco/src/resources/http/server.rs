@@ -14,13 +14,11 @@ use tamarco_core::serve::{Listener, ServeOptions};
 use tamarco_core::settings::Duration as SettingsDuration;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, Any, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use super::cache::ResponseCacheLayer;
 use super::observe::{ObserveLayer, SpanLevel};
-use super::panic::PanicResponse;
 use super::settings::{CorsSettings, ServerSettings};
 use crate::{BoxError, Resource, ResourceContext};
 
@@ -305,8 +303,8 @@ impl Config {
     }
 
     /// `router` with the server's layers around every route, outermost first: request id,
-    /// span, metrics and logs; a panic turned into a 500; CORS; the request timeout; the body
-    /// limit; the cache.
+    /// span, metrics and logs, and a panic turned into a 500; CORS; the request timeout; the
+    /// body limit; the cache.
     fn layered(&self, name: &str, router: Router) -> Router {
         let stack = ServiceBuilder::new()
             .layer(ObserveLayer::new(
@@ -315,7 +313,6 @@ impl Config {
                 self.settings.keep_alive,
                 self.span_level,
             ))
-            .layer(CatchPanicLayer::custom(PanicResponse::new(name)))
             .option_layer(self.cors.clone())
             .option_layer(
                 self.request_timeout

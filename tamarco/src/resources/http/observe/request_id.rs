@@ -7,6 +7,7 @@ use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use axum::body::Bytes;
 use axum::extract::FromRequestParts;
 use axum::http::HeaderValue;
 use axum::http::request::Parts;
@@ -90,7 +91,9 @@ impl IdSource {
         }
     }
 
-    /// A new request id: the server's random prefix and a counter, 32 hex digits.
+    /// A new request id: the server's random prefix and a counter, 32 hex digits. One
+    /// allocation: the value is cloned into the request and the response by reference count
+    /// (a header value made from a copied slice would allocate again on its first clone).
     fn new_id(&self) -> HeaderValue {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let n = self.next.fetch_add(1, Ordering::Relaxed);
@@ -100,6 +103,7 @@ impl IdSource {
             let shift = 4 * (15 - (i % 16));
             *byte = HEX[((word >> shift) & 0xf) as usize];
         }
-        HeaderValue::from_bytes(&id).expect("hex digits are a valid header value")
+        HeaderValue::from_maybe_shared(Bytes::from_owner(id))
+            .expect("hex digits are a valid header value")
     }
 }
