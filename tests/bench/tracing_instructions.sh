@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Instructions per request of the hello-world server (bench_http's tamarco mode) under callgrind,
+# with tracing off, on at sampling 0 and on at sampling 1, exporting to a receiver that discards.
+# Counted on every thread of the server (the exporter's too), so it does not depend on the other
+# load of the machine. Each variant runs twice, with N and 2N keep-alive requests (curl, one
+# connection) after a start-up; instructions per request = (Ir at 2N - Ir at N) / N, which leaves
+# out start-up and stop. Release build of the current target dir (`cargo build --release -p
+# tamarco-bench --bin bench_http` first).
+# Usage: tests/bench/tracing_instructions.sh [N, default 2000] [VARIANTS, default "off 0 1"]
+# Keeps each run's callgrind file in $OUT (default /tmp/tracing-instructions).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+n="${1:-2000}"
+variants="${2:-off 0 1}"
+target_dir="${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}"
+bin="$target_dir/release/bench_http"
+out="${OUT:-/tmp/tracing-instructions}"
+mkdir -p "$out"
+
+# The discarding receiver, until this script's end closes its stdin.
+exec {to_receiver}> >("$bin" receiver >"$out/receiver-url")
+for _ in $(seq 100); do [ -s "$out/receiver-url" ] && break; sleep 0.1; done
+receiver=$(cat "$out/receiver-url")
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Ir of one server run with $2 requests; $1 is the variant.
+run() {
+    local variant=$1 requests=$2 port tracing file pid
+    port=$(free_port)
+    case $variant in
+        off) tracing='{}' ;;
+        *) tracing="{\"enabled\": true, \"endpoint\": \"$receiver\", \"sampling_ratio\": $variant}" ;;
+    esac
+    file="$out/callgrind.$variant.$requests"
+    BENCH_HTTP_TRACING="$tracing" RUST_LOG=info valgrind --tool=callgrind \
+        --callgrind-out-file="$file" "$bin" tamarco "$port" >/dev/null 2>"$file.log" &
+    pid=$!
+    for _ in $(seq 600); do
+        curl -sf -o /dev/null "http://127.0.0.1:$port/" && break
+        sleep 0.2
+    done
+    curl -sf "http://127.0.0.1:$port/?[1-$requests]" >/dev/null
+    kill -TERM "$pid"
+    wait "$pid" || true
+    sed -n 's/^summary: //p; s/^totals: //p' "$file" | head -1
+}
+
+printf '%-12s %14s %14s %12s\n' variant "Ir at $n" "Ir at $((2 * n))" "Ir/request"
+for variant in $variants; do
+    one=$(run "$variant" "$n")
+    two=$(run "$variant" "$((2 * n))")
+    printf '%-12s %14s %14s %12s\n' "$variant" "$one" "$two" "$(((two - one) / n))"
+done
