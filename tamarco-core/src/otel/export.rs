@@ -1,7 +1,10 @@
-//! The tracer provider: spans batched on the SDK's own thread and posted as OTLP protobuf over
-//! HTTP ([`super::exporter`]), sampled parent-based with a ratio that settings can change while
-//! the service runs.
+//! The OTLP exporter and tracer provider: spans batched on the SDK's own thread and posted as
+//! protobuf over HTTP by reqwest, sampled parent-based with a ratio that settings can change
+//! while the service runs.
 
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -10,6 +13,8 @@ use opentelemetry::trace::{
     Link, SamplingDecision, SamplingResult, SpanBuilder, SpanKind, TraceId, TraceState,
 };
 use opentelemetry::{Context, KeyValue};
+use opentelemetry_http::{Bytes, HttpError, Request, Response};
+use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, ShouldSample};
 
@@ -67,7 +72,19 @@ pub(crate) fn provider(
 ) -> Result<SdkTracerProvider, String> {
     let runtime = tokio::runtime::Handle::try_current()
         .map_err(|_| "tracing needs a tokio runtime to send spans".to_owned())?;
-    let exporter = super::exporter::OtlpHttp::new(&config.traces_url, runtime)?;
+    // reqwest needs a crypto provider to build a client, even for plain http.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .map_err(|e| format!("system.tracing: HTTP client: {e}"))?;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_http_client(OnRuntime { client, runtime })
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(&config.traces_url)
+        .build()
+        .map_err(|e| format!("system.tracing.endpoint `{}`: {e}", config.traces_url))?;
     let resource = Resource::builder_empty()
         .with_service_name(identity.service.to_owned())
         .with_attributes([
@@ -81,6 +98,48 @@ pub(crate) fn provider(
         .with_resource(resource)
         .with_batch_exporter(exporter)
         .build())
+}
+
+/// reqwest's async client driven on the service's runtime: the SDK's batch thread is not a
+/// tokio thread, so each request is spawned there and awaited from the batch thread.
+struct OnRuntime {
+    client: reqwest::Client,
+    runtime: tokio::runtime::Handle,
+}
+
+impl fmt::Debug for OnRuntime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OnRuntime")
+    }
+}
+
+impl opentelemetry_http::HttpClient for OnRuntime {
+    fn send_bytes<'a, 'b>(
+        &'a self,
+        request: Request<Bytes>,
+    ) -> Pin<Box<dyn Future<Output = Result<Response<Bytes>, HttpError>> + Send + 'b>>
+    where
+        'a: 'b,
+        Self: 'b,
+    {
+        let client = self.client.clone();
+        let task = self.runtime.spawn(async move {
+            let (parts, body) = request.into_parts();
+            let response = client
+                .request(parts.method, parts.uri.to_string())
+                .headers(parts.headers)
+                .body(body)
+                .send()
+                .await?
+                .error_for_status()?;
+            let status = response.status();
+            let body = response.bytes().await?;
+            let mut out = Response::new(body);
+            *out.status_mut() = status;
+            Ok::<_, reqwest::Error>(out)
+        });
+        Box::pin(async move { Ok(task.await??) })
+    }
 }
 
 /// The tracer of the layer, swapped when `system.tracing` changes: the SDK tracer of the

@@ -21,9 +21,7 @@
 
 mod config;
 mod export;
-mod exporter;
 mod filter;
-mod protobuf;
 mod sampling;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,12 +50,6 @@ struct State {
 static STATE: OnceLock<State> = OnceLock::new();
 /// Whether spans are exported now: the framework makes its per-message spans only then.
 static ENABLED: AtomicBool = AtomicBool::new(false);
-
-/// The target of the framework's exported spans that log records do not show (the logging layer
-/// ignores it): spans made only because a request or message is traced, such as a message's
-/// `process` span, which does not exist with tracing off. Turning tracing on then neither adds
-/// their fields to the log records made inside them, nor their capture to each request.
-pub const UNLOGGED_TARGET: &str = "tamarco::traced";
 
 /// Whether `system.tracing` is on (spans are being exported).
 pub fn enabled() -> bool {
@@ -254,7 +246,7 @@ pub fn http_headers() -> hyper::HeaderMap {
 /// inside it, so that the consumer's span becomes its child.
 pub fn producer_span(system: &'static str, operation: &str, destination: &str) -> tracing::Span {
     tracing::info_span!(
-        target: UNLOGGED_TARGET,
+        target: "tamarco::messaging",
         "send",
         otel.name = format!("{destination} {operation}"),
         otel.kind = "producer",

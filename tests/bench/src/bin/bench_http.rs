@@ -10,9 +10,7 @@
 //! `bench_http tracing [SECONDS] [ROUNDS]` compares three tamarco servers instead: tracing
 //! off, on at sampling 0 and on at sampling 1, exporting to an OTLP receiver in this process
 //! that discards what it gets (goals: 0.97 and 0.85 of off); `BENCH_HTTP_TRACING` (JSON) is
-//! the `system.tracing` of a `tamarco` server. `bench_http receiver` runs only that discarding
-//! receiver and prints its URL (for `tracing_instructions.sh`, which counts instructions under
-//! callgrind).
+//! the `system.tracing` of a `tamarco` server.
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -72,12 +70,6 @@ fn main() -> ExitStatus {
             let runtime = Bench::default().runtime().with_settings(settings);
             runtime.expect("valid settings").run()
         }
-        Some("receiver") => {
-            println!("{}", discarding_receiver());
-            // Until whoever started it closes stdin.
-            let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
-            ExitStatus::Success
-        }
         Some(mode @ ("run" | "tracing")) => {
             let seconds = args
                 .get(1)
@@ -91,9 +83,7 @@ fn main() -> ExitStatus {
             }
             ExitStatus::Success
         }
-        _ => panic!(
-            "usage: bench_http run|tracing [SECONDS] [ROUNDS] | axum PORT | tamarco PORT | receiver"
-        ),
+        _ => panic!("usage: bench_http run|tracing [SECONDS] [ROUNDS] | axum PORT | tamarco PORT"),
     }
 }
 
