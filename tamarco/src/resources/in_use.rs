@@ -38,7 +38,9 @@ impl InUse {
         }
     }
 
-    /// Counts one piece of work for as long as the guard lives.
+    /// Counts one piece of work for as long as the guard lives (Redis commands; Postgres
+    /// counts a pooled connection's life instead).
+    #[cfg(feature = "redis")]
     pub(crate) fn guard(&self) -> InUseGuard<'_> {
         self.enter();
         InUseGuard(self)
@@ -61,8 +63,10 @@ impl InUse {
 }
 
 /// One piece of work counted in an [`InUse`] until dropped.
+#[cfg(feature = "redis")]
 pub(crate) struct InUseGuard<'a>(&'a InUse);
 
+#[cfg(feature = "redis")]
 impl Drop for InUseGuard<'_> {
     fn drop(&mut self) {
         self.0.leave();
