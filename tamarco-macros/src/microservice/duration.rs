@@ -42,7 +42,13 @@ fn text(text: &str, lit: &Lit) -> syn::Result<std::time::Duration> {
     let text = text.trim();
     match text.parse::<f64>() {
         Ok(secs) => seconds(secs, lit),
-        Err(_) => humantime::parse_duration(text)
+        Err(_) => with_unit(text)
             .map_err(|error| syn::Error::new(lit.span(), format!("{EXPECTED}: {error}"))),
     }
+}
+
+/// Text with a unit (`"250ms"`, `"1m 30s"`): the one reading of such text in the macros
+/// (`#[task_timer(interval)]` too), the rules the settings' duration type follows at run time.
+pub(crate) fn with_unit(text: &str) -> Result<std::time::Duration, humantime::DurationError> {
+    humantime::parse_duration(text)
 }

@@ -42,43 +42,26 @@ fn positive(ms: u64, at: impl quote::ToTokens) -> syn::Result<u64> {
     Ok(ms)
 }
 
-/// `"250ms"` → 250, `"2s"` → 2000; the error says what is wrong.
+/// `"250ms"` → 250, `"2s"` → 2000, `"1m 30s"` → 90000; the error says what is wrong.
 fn parse_text(text: &str) -> Result<u64, String> {
     let text = text.trim();
     if text.starts_with('-') {
         return Err("interval cannot be negative".into());
     }
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    if number.is_empty() {
+    // A bare number in a string could mean seconds (as in settings) or milliseconds (as the
+    // integer form does): ask for a unit rather than guess.
+    if text.parse::<f64>().is_ok() {
         return Err(format!(
-            "`{text}` is not a duration; write a whole number and a unit, like \"250ms\" or \"2s\""
+            "`{text}` has no unit; add one of ms, s, m, h (or write milliseconds as an integer)"
         ));
     }
-    let factor = match unit.trim() {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "" => {
-            return Err(format!(
-                "`{text}` has no unit; add one of ms, s, m, h (or write milliseconds as an integer)"
-            ));
-        }
-        other => {
-            return Err(format!(
-                "unknown unit `{other}` in `{text}`; expected ms, s, m or h"
-            ));
-        }
-    };
-    let number: u64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is too large"))?;
-    number
-        .checked_mul(factor)
-        .ok_or_else(|| format!("`{text}` is too large"))
+    let duration = super::duration::with_unit(text).map_err(|error| {
+        format!("`{text}` is not a duration ({error}); write a number and a unit, like \"250ms\" or \"2s\"")
+    })?;
+    if duration.subsec_nanos() % 1_000_000 != 0 {
+        return Err(format!("`{text}` is not a whole number of milliseconds"));
+    }
+    u64::try_from(duration.as_millis()).map_err(|_| format!("`{text}` is too large"))
 }
 
 #[cfg(test)]
@@ -91,7 +74,17 @@ mod tests {
         assert_eq!(parse_text("2s"), Ok(2_000));
         assert_eq!(parse_text("5m"), Ok(300_000));
         assert_eq!(parse_text("1h"), Ok(3_600_000));
-        assert!(parse_text("2x").unwrap_err().contains("unknown unit `x`"));
+        assert_eq!(parse_text("1m 30s"), Ok(90_000));
+        assert!(
+            parse_text("2x")
+                .unwrap_err()
+                .contains("unknown time unit \"x\"")
+        );
+        assert!(
+            parse_text("1500us")
+                .unwrap_err()
+                .contains("whole number of milliseconds")
+        );
         assert!(parse_text("-2s").unwrap_err().contains("negative"));
         assert!(parse_text("ms").is_err());
         assert!(parse_text("5").unwrap_err().contains("no unit"));
