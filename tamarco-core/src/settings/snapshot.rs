@@ -144,7 +144,7 @@ impl Snapshot {
     pub(super) fn load<T: DeserializeOwned>(&self, root: &str) -> Result<T, SettingsError> {
         match self.get(root)? {
             Some(typed) => Ok(typed),
-            None => tree::decode(root, Value::Object(Default::default())),
+            None => tree::decode_empty(root),
         }
     }
 

@@ -1,6 +1,6 @@
 //! Operations on the JSON trees of the layers behind [`Settings`](super::Settings): dotted-key
-//! lookup, insert, remove, deep merge (of in-code documents) and typed decoding with the full
-//! key in errors.
+//! lookup, insert, remove, deep merge (of in-code documents) and the typed read of a missing
+//! subtree.
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -113,16 +113,13 @@ pub(super) fn remove_pruning(tree: &mut Value, key: &str) {
     }
 }
 
-/// Decodes `value` as `T`, naming `key` (and the path inside it) on failure.
-pub(super) fn decode<T: DeserializeOwned>(key: &str, value: Value) -> Result<T, SettingsError> {
-    serde_path_to_error::deserialize(value).map_err(|err| {
-        let inner = err.path().to_string();
-        let key = if inner.is_empty() || inner == "." {
-            key.to_owned()
-        } else {
-            format!("{key}.{inner}")
-        };
-        let message = without_value(&key, &err.into_inner().to_string());
-        SettingsError::Invalid { key, message }
+/// `T` read from an empty map, which is what a missing subtree reads as. Its only possible
+/// error is about `T` itself (a required field, a type that is not a map), so it names `key`.
+/// Through `&Value`, the deserializer every typed read tries first: one more deserializer here
+/// would compile every settings type's `Deserialize` once more.
+pub(super) fn decode_empty<T: DeserializeOwned>(key: &str) -> Result<T, SettingsError> {
+    T::deserialize(&Value::Object(Map::new())).map_err(|err| SettingsError::Invalid {
+        key: key.to_owned(),
+        message: without_value(key, &err.to_string()),
     })
 }

@@ -133,28 +133,34 @@ fn a_watch_callback_that_writes_settings_does_not_deadlock() {
     assert_eq!(*seen.lock().unwrap(), [Some(json!(42))]);
 }
 
-/// What `tracing` logged while `work` ran on this thread, as text.
+/// What `tracing` logged while `work` ran on this thread, as text: each event's fields as
+/// they were recorded, nothing scrubbed, so that a value that reached a log line shows here.
 fn logged(work: impl FnOnce()) -> String {
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Buffer {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
+    use std::sync::{Arc, Mutex};
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+
+    #[derive(Default)]
+    struct Raw(Arc<Mutex<String>>);
+    struct Fields<'a>(&'a mut String);
+    impl Visit for Fields<'_> {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.push_str(&format!(" {}={value:?}", field.name()));
         }
     }
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Raw {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            let mut line = event.metadata().level().to_string();
+            event.record(&mut Fields(&mut line));
+            let mut text = self.0.lock().unwrap();
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    let text = Arc::new(Mutex::new(String::new()));
+    let subscriber = tracing_subscriber::registry().with(Raw(Arc::clone(&text)));
     tracing::subscriber::with_default(subscriber, work);
-    let bytes = buffer.0.lock().unwrap().clone();
-    String::from_utf8(bytes).unwrap()
+    text.lock().unwrap().clone()
 }
 
 #[test]
