@@ -85,22 +85,17 @@ impl Postgres {
             wait: Some(Duration::ZERO),
             ..pool.timeouts()
         };
-        let outcome = match pool.timeout_get(&now).await {
+        let (outcome, waited) = match pool.timeout_get(&now).await {
             Err(PoolError::Timeout(TimeoutType::Wait)) => {
                 let started = Instant::now();
                 let outcome = pool.get().await;
-                if let Some(meters) = shared.meters.get() {
-                    meters.pool_wait.record(started.elapsed());
-                }
-                outcome
+                (outcome, started.elapsed())
             }
-            outcome => {
-                if let Some(meters) = shared.meters.get() {
-                    meters.pool_wait.record(Duration::ZERO);
-                }
-                outcome
-            }
+            outcome => (outcome, Duration::ZERO),
         };
+        if let Some(meters) = shared.meters.get() {
+            meters.pool_wait.record(waited);
+        }
         match outcome {
             Ok(object) => {
                 shared.reachable.store(true, Ordering::Relaxed);
