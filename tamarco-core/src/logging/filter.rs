@@ -1,5 +1,7 @@
 //! The log levels, as the filter of the logging layer alone: what is exported as traces (feature
-//! `tracing-otel`) has a filter of its own, so a span is exported at any log level.
+//! `tracing-otel`) has a filter of its own, so a span is exported at any log level. The spans
+//! made only for the exporter (target [`UNLOGGED_TARGET`](crate::otel::UNLOGGED_TARGET)) are
+//! left out at every level.
 
 use std::sync::Arc;
 
@@ -27,14 +29,28 @@ impl LevelsFilter {
 
 impl<S> Filter<S> for LevelsFilter {
     fn enabled(&self, meta: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
-        Filter::<S>::enabled(&**self.0.load(), meta, cx)
+        logged(meta) && Filter::<S>::enabled(&**self.0.load(), meta, cx)
     }
 
     fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> Interest {
-        Filter::<S>::callsite_enabled(&**self.0.load(), meta)
+        match logged(meta) {
+            true => Filter::<S>::callsite_enabled(&**self.0.load(), meta),
+            false => Interest::never(),
+        }
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
         Filter::<S>::max_level_hint(&**self.0.load())
     }
+}
+
+/// Whether the callsite is for logs at all: not a span made only for the exporter.
+#[cfg(feature = "tracing-otel")]
+fn logged(meta: &Metadata<'_>) -> bool {
+    meta.target() != crate::otel::UNLOGGED_TARGET
+}
+
+#[cfg(not(feature = "tracing-otel"))]
+fn logged(_: &Metadata<'_>) -> bool {
+    true
 }

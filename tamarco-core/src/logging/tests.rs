@@ -71,14 +71,19 @@ mod captured {
         }
     }
 
-    /// Runs `f` under a subscriber with the capturing sink; returns what reached it.
-    fn capture(f: impl FnOnce()) -> Vec<Value> {
+    /// A pipeline with only the capturing sink, and what reaches the sink.
+    fn capturing() -> (Arc<ArcSwap<Pipeline>>, mpsc::Receiver<String>) {
         let (tx, rx) = mpsc::channel();
         let cx = DocContext::new("svc".into(), "staging".into());
         let sink = Sink::spawn("test", "test", 100, Batch::Drain(10), Capture { tx, cx }).unwrap();
-        let pipeline = Arc::new(ArcSwap::from_pointee(Pipeline::for_tests(vec![sink])));
-        let subscriber = Registry::default().with(TamarcoLayer::new(Arc::clone(&pipeline)));
-        tracing::subscriber::with_default(subscriber, f);
+        (
+            Arc::new(ArcSwap::from_pointee(Pipeline::for_tests(vec![sink]))),
+            rx,
+        )
+    }
+
+    /// What reached the capturing sink, once the pipeline is flushed.
+    fn drained(pipeline: &ArcSwap<Pipeline>, rx: &mpsc::Receiver<String>) -> Vec<Value> {
         assert!(
             pipeline
                 .load()
@@ -87,6 +92,14 @@ mod captured {
         rx.try_iter()
             .map(|s| serde_json::from_str(&s).unwrap())
             .collect()
+    }
+
+    /// Runs `f` under a subscriber with the capturing sink; returns what reached it.
+    fn capture(f: impl FnOnce()) -> Vec<Value> {
+        let (pipeline, rx) = capturing();
+        let subscriber = Registry::default().with(TamarcoLayer::new(Arc::clone(&pipeline)));
+        tracing::subscriber::with_default(subscriber, f);
+        drained(&pipeline, &rx)
     }
 
     #[test]
@@ -152,10 +165,7 @@ mod captured {
         use tracing_subscriber::Layer as _;
         use tracing_subscriber::filter::LevelFilter;
 
-        let (tx, rx) = mpsc::channel();
-        let cx = DocContext::new("svc".into(), "staging".into());
-        let sink = Sink::spawn("test", "test", 100, Batch::Drain(10), Capture { tx, cx }).unwrap();
-        let pipeline = Arc::new(ArcSwap::from_pointee(Pipeline::for_tests(vec![sink])));
+        let (pipeline, rx) = capturing();
         let subscriber = Registry::default()
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
             .with(TamarcoLayer::new(Arc::clone(&pipeline)).with_filter(LevelFilter::WARN));
@@ -170,15 +180,7 @@ mod captured {
             drop(_guard);
             tracing::warn!("outside");
         });
-        assert!(
-            pipeline
-                .load()
-                .flush(Instant::now() + Duration::from_secs(5))
-        );
-        let got: Vec<Value> = rx
-            .try_iter()
-            .map(|s| serde_json::from_str(&s).unwrap())
-            .collect();
+        let got = drained(&pipeline, &rx);
         assert_eq!(got.len(), 2);
         (expected, got)
     }
@@ -211,6 +213,55 @@ mod captured {
             assert!(doc["doc"].get("trace_id").is_none(), "{doc}");
             assert!(doc["doc"].get("span_id").is_none(), "{doc}");
         }
+    }
+
+    /// A span the framework makes only for the exporter (target `otel::UNLOGGED_TARGET`, such as
+    /// a message's `process` span) is exported but adds none of its fields to log records, at
+    /// any log level: a record inside it carries its trace id, and the fields of a user's span
+    /// around it, as with tracing off.
+    #[cfg(feature = "tracing-otel")]
+    #[test]
+    fn spans_made_only_for_the_exporter_add_nothing_to_log_records() {
+        use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
+        use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+        use tracing_subscriber::Layer as _;
+        use tracing_subscriber::filter::{LevelFilter, Targets};
+
+        use crate::logging::filter::LevelsFilter;
+
+        let (pipeline, rx) = capturing();
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let levels = LevelsFilter::new(Targets::new().with_default(LevelFilter::TRACE));
+        let subscriber = Registry::default()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .with(TamarcoLayer::new(Arc::clone(&pipeline)).with_filter(levels));
+        let mut trace_id = String::new();
+        tracing::subscriber::with_default(subscriber, || {
+            let user = tracing::info_span!("checkout", order = 7);
+            let _user = user.enter();
+            let traced = tracing::info_span!(
+                target: crate::otel::UNLOGGED_TARGET,
+                "process",
+                messaging.destination.name = "orders",
+            );
+            let _traced = traced.enter();
+            trace_id = traced
+                .context()
+                .span()
+                .span_context()
+                .trace_id()
+                .to_string();
+            tracing::info!(n = 1, "handled");
+        });
+        let got = drained(&pipeline, &rx);
+        assert_eq!(got.len(), 1, "{got:?}");
+        let doc = &got[0]["doc"];
+        assert_eq!(doc["order"], 7, "{doc}");
+        assert_eq!(doc["n"], 1, "{doc}");
+        assert!(doc.get("messaging.destination.name").is_none(), "{doc}");
+        assert_eq!(doc["trace_id"], trace_id.as_str(), "{doc}");
+        let line = got[0]["line"].as_str().unwrap();
+        assert!(!line.contains("orders"), "{line}");
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub(crate) async fn dispatch<R: Received, D: Dispatch<R>>(
 fn span<R: Received>(run: &Run, received: &R) -> tracing::Span {
     let input = run.info.name();
     let span = tracing::info_span!(
-        target: "tamarco::messaging",
+        target: crate::otel::UNLOGGED_TARGET,
         "process",
         otel.name = format!("{input} process"),
         otel.kind = "consumer",

@@ -51,6 +51,12 @@ static STATE: OnceLock<State> = OnceLock::new();
 /// Whether spans are exported now: the framework makes its per-message spans only then.
 static ENABLED: AtomicBool = AtomicBool::new(false);
 
+/// The target of the framework's spans that log records do not show (the logging layer ignores
+/// it): spans made only because a request or message is exported, such as a message's `process`
+/// span, which does not exist with tracing off. Their fields are then neither captured at each
+/// request nor added to the log records made inside them, as with tracing off.
+pub const UNLOGGED_TARGET: &str = "tamarco::traced";
+
 /// Whether `system.tracing` is on (spans are being exported).
 pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
@@ -246,7 +252,7 @@ pub fn http_headers() -> hyper::HeaderMap {
 /// inside it, so that the consumer's span becomes its child.
 pub fn producer_span(system: &'static str, operation: &str, destination: &str) -> tracing::Span {
     tracing::info_span!(
-        target: "tamarco::messaging",
+        target: UNLOGGED_TARGET,
         "send",
         otel.name = format!("{destination} {operation}"),
         otel.kind = "producer",

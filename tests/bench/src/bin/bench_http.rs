@@ -10,7 +10,9 @@
 //! `bench_http tracing [SECONDS] [ROUNDS]` compares three tamarco servers instead: tracing
 //! off, on at sampling 0 and on at sampling 1, exporting to an OTLP receiver in this process
 //! that discards what it gets (goals: 0.97 and 0.85 of off); `BENCH_HTTP_TRACING` (JSON) is
-//! the `system.tracing` of a `tamarco` server.
+//! the `system.tracing` of a `tamarco` server. `bench_http receiver` runs only that discarding
+//! receiver, prints its URL, and the running total of bytes received on stderr after each
+//! export (for `tracing_instructions.sh`, which counts instructions under callgrind).
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -70,6 +72,12 @@ fn main() -> ExitStatus {
             let runtime = Bench::default().runtime().with_settings(settings);
             runtime.expect("valid settings").run()
         }
+        Some("receiver") => {
+            println!("{}", discarding_receiver(true));
+            // Until whoever started it closes stdin.
+            let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut Vec::new());
+            ExitStatus::Success
+        }
         Some(mode @ ("run" | "tracing")) => {
             let seconds = args
                 .get(1)
@@ -83,7 +91,9 @@ fn main() -> ExitStatus {
             }
             ExitStatus::Success
         }
-        _ => panic!("usage: bench_http run|tracing [SECONDS] [ROUNDS] | axum PORT | tamarco PORT"),
+        _ => panic!(
+            "usage: bench_http run|tracing [SECONDS] [ROUNDS] | axum PORT | tamarco PORT | receiver"
+        ),
     }
 }
 
@@ -254,8 +264,10 @@ fn per_request(cpu_us: Option<f64>) -> String {
 }
 
 /// An OTLP/HTTP receiver that answers every export and keeps nothing, on a thread of its own;
-/// returns its base URL.
-fn discarding_receiver() -> String {
+/// returns its base URL. With `report`, prints the running total of bytes received on stderr
+/// after each export: a script can check that every span arrived (the SDK drops spans when its
+/// queue is full).
+fn discarding_receiver(report: bool) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -266,9 +278,18 @@ fn discarding_receiver() -> String {
         runtime.block_on(async move {
             listener.set_nonblocking(true).unwrap();
             let listener = tamarco::tokio::net::TcpListener::from_std(listener).unwrap();
+            static TOTAL: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
             let router = Router::new().route(
                 "/v1/traces",
-                tamarco::http::axum::routing::post(|_: tamarco::http::axum::body::Bytes| async {}),
+                tamarco::http::axum::routing::post(
+                    move |body: tamarco::http::axum::body::Bytes| async move {
+                        let ordering = std::sync::atomic::Ordering::Relaxed;
+                        let now = TOTAL.fetch_add(body.len(), ordering) + body.len();
+                        if report {
+                            eprintln!("received {now}");
+                        }
+                    },
+                ),
             );
             tamarco::http::axum::serve(listener, router).await.unwrap();
         });
@@ -278,7 +299,7 @@ fn discarding_receiver() -> String {
 
 /// Tracing off, on at sampling 0 and on at sampling 1, in alternating wrk turns.
 fn run_tracing(seconds: u32, rounds: usize) {
-    let collector = discarding_receiver();
+    let collector = discarding_receiver(false);
     let on = |ratio: f64| {
         let tracing = json!({"enabled": true, "endpoint": collector, "sampling_ratio": ratio});
         vec![("BENCH_HTTP_TRACING", tracing.to_string())]

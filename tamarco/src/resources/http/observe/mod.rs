@@ -123,7 +123,9 @@ where
         let _marked = sampling.enter();
         let span = match shared.span_level {
             #[cfg(feature = "tracing-otel")]
-            _ if sampling == Sampling::Sampled => traced_span(&request, route.as_ref(), id_text),
+            level if sampling == Sampling::Sampled => {
+                traced_span(&request, route.as_ref(), id_text, level)
+            }
             SpanLevel::Info => {
                 tracing::info_span!(
                     "request",
@@ -179,25 +181,47 @@ fn sampling_of<B>(request: &Request<B>) -> Sampling {
 }
 
 /// The server span of an exported request (OpenTelemetry HTTP semantic conventions), named
-/// after the matched route, the child of the caller's span when the request carries one.
+/// after the matched route, the child of the caller's span when the request carries one. Log
+/// records show its fields only when they would show the plain request span's (at
+/// `request_log_level`); otherwise it is made for the exporter alone
+/// ([`UNLOGGED_TARGET`](tamarco_core::otel::UNLOGGED_TARGET)).
 #[cfg(feature = "tracing-otel")]
-fn traced_span<B>(request: &Request<B>, route: Option<&MatchedPath>, id: &str) -> Span {
+fn traced_span<B>(
+    request: &Request<B>,
+    route: Option<&MatchedPath>,
+    id: &str,
+    level: SpanLevel,
+) -> Span {
     let method = request.method().as_str();
     let name = match route {
         Some(route) => format!("{method} {}", route.as_str()),
         None => method.to_owned(),
     };
-    let span = tracing::info_span!(
-        "request",
-        otel.name = name,
-        otel.kind = "server",
-        http.request.method = method,
-        http.route = route.map(MatchedPath::as_str),
-        url.path = request.uri().path(),
-        request_id = id,
-        http.response.status_code = tracing::field::Empty,
-        otel.sampled = true,
-    );
+    macro_rules! server_span {
+        ($($target:tt)*) => {
+            tracing::info_span!(
+                $($target)*
+                "request",
+                otel.name = name,
+                otel.kind = "server",
+                http.request.method = method,
+                http.route = route.map(MatchedPath::as_str),
+                url.path = request.uri().path(),
+                request_id = id,
+                http.response.status_code = tracing::field::Empty,
+                otel.sampled = true,
+            )
+        };
+    }
+    let logged = match level {
+        SpanLevel::Info => true,
+        SpanLevel::Debug => tracing::enabled!(tracing::Level::DEBUG),
+        SpanLevel::Off => false,
+    };
+    let span = match logged {
+        true => server_span!(),
+        false => server_span!(target: tamarco_core::otel::UNLOGGED_TARGET,),
+    };
     if request.headers().contains_key("traceparent") {
         tamarco_core::otel::set_parent_http(&span, request.headers());
     }

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Instructions per request of the hello-world server (bench_http's tamarco mode, the handler of
+# the http_hello example) under callgrind, with tracing off, on at sampling 0 and on at sampling
+# 1, exporting to a receiver that discards (bench_http receiver). Counted on every thread of the
+# server (the exporter's batch thread too), so it does not depend on the machine's other load.
+# Each variant runs twice, with N and 2N keep-alive requests (curl, one connection) after the
+# start; instructions per request = (Ir at 2N - Ir at N) / N, which leaves out start and stop.
+# The bytes exported per request are printed too: the same at N and 2N, or spans were dropped.
+# Release build of the current target dir first:
+#   cargo build --release -p tamarco-bench --bin bench_http
+# Usage: tests/bench/tracing_instructions.sh [N, default 1000] [VARIANTS, default "off 0 1"]
+# Keeps each run's callgrind file in $OUT (default /tmp/tracing-instructions), for
+# callgrind_annotate --inclusive=yes.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+n="${1:-1000}"
+variants="${2:-off 0 1}"
+target_dir="${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}"
+bin="$target_dir/release/bench_http"
+out="${OUT:-/tmp/tracing-instructions}"
+mkdir -p "$out"
+rm -f "$out/receiver-url" "$out/receiver.log"
+
+# The discarding receiver, until this script's end closes its stdin.
+exec {to_receiver}> >(exec "$bin" receiver >"$out/receiver-url" 2>"$out/receiver.log")
+for _ in $(seq 100); do [ -s "$out/receiver-url" ] && break; sleep 0.1; done
+receiver=$(cat "$out/receiver-url")
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# The bytes the receiver has got so far.
+received() {
+    { grep -o '[0-9]*$' "$out/receiver.log" || echo 0; } | tail -1
+}
+
+# "Ir exported-bytes" of one server run with $2 requests; $1 is the variant.
+run() {
+    local variant=$1 requests=$2 port tracing file pid before
+    port=$(free_port)
+    case $variant in
+        off) tracing='{}' ;;
+        *) tracing="{\"enabled\": true, \"endpoint\": \"$receiver\", \"sampling_ratio\": $variant}" ;;
+    esac
+    file="$out/callgrind.$variant.$requests"
+    before=$(received)
+    BENCH_HTTP_TRACING="$tracing" RUST_LOG=info valgrind --tool=callgrind \
+        --callgrind-out-file="$file" "$bin" tamarco "$port" >/dev/null 2>"$file.log" &
+    pid=$!
+    for _ in $(seq 600); do
+        curl -sf -o /dev/null "http://127.0.0.1:$port/" && break
+        sleep 0.2
+    done
+    curl -sf "http://127.0.0.1:$port/?[1-$requests]" >/dev/null
+    kill -TERM "$pid"
+    wait "$pid" || true
+    sleep 0.5 # the last export's report
+    echo "$(sed -n 's/^summary: //p; s/^totals: //p' "$file" | head -1) $(($(received) - before))"
+}
+
+printf '%-8s %14s %14s %12s %16s\n' variant "Ir at $n" "Ir at $((2 * n))" "Ir/request" "bytes/request"
+for variant in $variants; do
+    read -r one one_bytes < <(run "$variant" "$n")
+    read -r two two_bytes < <(run "$variant" "$((2 * n))")
+    printf '%-8s %14s %14s %12s %7s, %7s\n' "$variant" "$one" "$two" "$(((two - one) / n))" \
+        "$((one_bytes / n))" "$(((two_bytes - one_bytes) / n))"
+done
