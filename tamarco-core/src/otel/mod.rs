@@ -248,17 +248,52 @@ pub fn http_headers() -> hyper::HeaderMap {
 }
 
 /// The producer span of a message sent to `destination` over `system` (`rabbitmq`, `kafka`:
-/// the semantic conventions' `messaging.system`), named `<destination> <operation>`. Inject
-/// inside it, so that the consumer's span becomes its child.
-pub fn producer_span(system: &'static str, operation: &str, destination: &str) -> tracing::Span {
-    tracing::info_span!(
-        target: UNLOGGED_TARGET,
-        "send",
-        otel.name = format!("{destination} {operation}"),
-        otel.kind = "producer",
-        messaging.system = system,
-        messaging.operation.type = "send",
-        messaging.operation.name = operation,
-        messaging.destination.name = destination,
-    )
+/// the semantic conventions' `messaging.system`), named `<destination> <operation>`, with its
+/// trace context written into the message's `headers`, so that the consumer's span becomes its
+/// child. A message sent outside any span is a root, sampled here before a span is made, as a
+/// received request is ([`Sampling`]): one that is not exported (such a root left out by the
+/// ratio, or any message sent while an unsampled request is handled) gets no span
+/// ([`Span::none`](tracing::Span::none)), only its trace id marked not sampled in `headers`.
+pub fn producer_span(
+    system: &'static str,
+    operation: &str,
+    destination: &str,
+    headers: &mut dyn Injector,
+) -> tracing::Span {
+    if let Some(traceparent) = sampling::unsampled_traceparent() {
+        headers.set("traceparent", traceparent);
+        return tracing::Span::none();
+    }
+    // Inside a span, the sampler follows it (parent-based); without one, decided here.
+    let root = tracing::Span::current().is_none();
+    let sampled = match root.then(|| Sampling::decide(None)) {
+        Some(Sampling::Off) => return tracing::Span::none(),
+        Some(Sampling::Unsampled(trace_id)) => {
+            headers.set("traceparent", sampling::not_sampled(trace_id));
+            return tracing::Span::none();
+        }
+        Some(Sampling::Sampled) => true,
+        None => false,
+    };
+    macro_rules! send_span {
+        ($($sampled:tt)*) => {
+            tracing::info_span!(
+                target: UNLOGGED_TARGET,
+                "send",
+                otel.name = format!("{destination} {operation}"),
+                otel.kind = "producer",
+                messaging.system = system,
+                messaging.operation.type = "send",
+                messaging.operation.name = operation,
+                messaging.destination.name = destination,
+                $($sampled)*
+            )
+        };
+    }
+    let span = match sampled {
+        true => send_span!(otel.sampled = true),
+        false => send_span!(),
+    };
+    span.in_scope(|| inject(headers));
+    span
 }

@@ -100,9 +100,13 @@ pub(crate) fn in_unsampled() -> bool {
 /// The `traceparent` to pass on from inside an unsampled request: its trace id, a new parent
 /// id, not sampled. `None` outside one.
 pub(crate) fn unsampled_traceparent() -> Option<String> {
-    let trace_id = UNSAMPLED.with(Cell::get)?;
+    UNSAMPLED.with(Cell::get).map(not_sampled)
+}
+
+/// The `traceparent` of a new span of the trace `trace_id`, not sampled.
+pub(crate) fn not_sampled(trace_id: TraceId) -> String {
     let span_id: SpanId = RandomIdGenerator::default().new_span_id();
-    Some(format!("00-{trace_id}-{span_id}-00"))
+    format!("00-{trace_id}-{span_id}-00")
 }
 
 /// The trace id and the sampled flag of a W3C `traceparent` (`00-<trace>-<parent>-<flags>`);

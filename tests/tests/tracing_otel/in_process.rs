@@ -22,6 +22,8 @@ struct Front {
     orders: PushOutput<Order>,
     handled: AtomicU64,
     done: Notify,
+    /// The `traceparent` each handled order would pass on, by id.
+    passed_on: std::sync::Mutex<Vec<(u64, String)>>,
 }
 
 #[microservice]
@@ -38,6 +40,13 @@ impl Front {
     #[input(amqp, pull = "orders")]
     async fn on_order(&self, order: Message<Order>) -> Result<(), BoxError> {
         tamarco::tracing::info!(id = order.value().id, "order handled");
+        let headers = tamarco::otel::http_headers();
+        let traceparent = headers.get("traceparent").and_then(|v| v.to_str().ok());
+        let traceparent = traceparent.unwrap_or_default().to_owned();
+        self.passed_on
+            .lock()
+            .unwrap()
+            .push((order.value().id, traceparent));
         self.handled.store(order.value().id, Ordering::SeqCst);
         self.done.notify_one();
         Ok(())
@@ -72,6 +81,28 @@ async fn a_client_request_the_server_its_amqp_message_and_the_handler_are_one_tr
         .await
         .expect("the handler ran within 20 s");
     assert_eq!(running.service().handled.load(Ordering::SeqCst), 7);
+    // Orders pushed outside any span are roots, sampled before a span is made: 8 at ratio 1,
+    // 9 at ratio 0.
+    for (id, ratio) in [(8, 1.0), (9, 0.0)] {
+        let settings = running.settings();
+        settings
+            .set("system.tracing.sampling_ratio", ratio)
+            .await
+            .unwrap();
+        let handled = running.service().done.notified();
+        running.service().orders.push(&Order { id }).await.unwrap();
+        timeout(Duration::from_secs(20), handled)
+            .await
+            .expect("the handler ran within 20 s");
+        assert_eq!(running.service().handled.load(Ordering::SeqCst), id);
+    }
+    let passed_on = running.service().passed_on.lock().unwrap().clone();
+    // The stop's spans are roots too.
+    let settings = running.settings();
+    settings
+        .set("system.tracing.sampling_ratio", 1.0)
+        .await
+        .unwrap();
     // A graceful stop sends the spans still batched.
     timeout(Duration::from_secs(30), running.stop())
         .await
@@ -79,6 +110,48 @@ async fn a_client_request_the_server_its_amqp_message_and_the_handler_are_one_tr
         .expect("the service stops cleanly");
 
     let spans = spans(&bodies);
+    // Order 8: a trace of its own, its send span the root and the handler's span under it.
+    // Order 9: nothing exported, its trace passed on as not sampled.
+    let root_sends: Vec<&Span> = spans
+        .iter()
+        .map(|(_, s)| s)
+        .filter(|s| s.kind == SpanKind::Producer as i32 && s.parent_span_id.is_empty())
+        .collect();
+    assert_eq!(root_sends.len(), 1, "one root send span in {spans:#?}");
+    let root_send = root_sends[0].clone();
+    assert!(root_send.name.ends_with("orders publish"), "{root_send:#?}");
+    let root_trace = hex(&root_send.trace_id);
+    let under_root: Vec<&Span> = spans
+        .iter()
+        .map(|(_, s)| s)
+        .filter(|s| hex(&s.parent_span_id) == hex(&root_send.span_id))
+        .collect();
+    assert_eq!(
+        under_root.len(),
+        1,
+        "the handler's span under {root_send:#?}"
+    );
+    assert_eq!(under_root[0].kind, SpanKind::Consumer as i32);
+    let passed = |id: u64| {
+        let found = passed_on.iter().find(|(of, _)| *of == id);
+        let traceparent = &found.expect("handled").1;
+        let parts: Vec<&str> = traceparent.split('-').collect();
+        assert_eq!(parts.len(), 4, "a traceparent: {traceparent:?}");
+        (parts[1].to_owned(), parts[3].to_owned())
+    };
+    assert_eq!(passed(8), (root_trace.clone(), "01".to_owned()));
+    let (unsampled_trace, flags) = passed(9);
+    assert_eq!(flags, "00", "order 9 is not sampled");
+    assert!(
+        spans
+            .iter()
+            .all(|(_, s)| hex(&s.trace_id) != unsampled_trace),
+        "nothing of order 9's trace in {spans:#?}"
+    );
+    let spans: Vec<_> = spans
+        .into_iter()
+        .filter(|(_, s)| hex(&s.trace_id) != root_trace)
+        .collect();
     let find = |kind: SpanKind| {
         let found: Vec<_> = spans
             .iter()

@@ -6,15 +6,19 @@ use lapin::BasicProperties;
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use tracing::Span;
 
-/// The producer span of a publish to `target`, and `properties` carrying its context. Without
-/// exporting on, the properties as they were and no span.
+/// The producer span of a publish to `target` (none when it is not exported), and `properties`
+/// carrying its context. Without exporting on, the properties as they were and no span.
 pub(crate) fn producer(target: &str, properties: BasicProperties) -> (BasicProperties, Span) {
     if !tamarco_core::otel::enabled() {
         return (properties, Span::none());
     }
-    let span = tamarco_core::otel::producer_span("rabbitmq", "publish", target);
     let mut headers = properties.headers().clone().unwrap_or_default();
-    span.in_scope(|| tamarco_core::otel::inject(&mut Headers(&mut headers)));
+    let span = tamarco_core::otel::producer_span(
+        "rabbitmq",
+        "publish",
+        target,
+        &mut Headers(&mut headers),
+    );
     (properties.with_headers(headers), span)
 }
 

@@ -8,15 +8,14 @@ use tracing::Span;
 
 use super::message::Headers;
 
-/// The producer span of a record to `topic`, and `headers` carrying its context. Without
-/// exporting on, the headers as they were and no span.
+/// The producer span of a record to `topic` (none when it is not exported), and `headers`
+/// carrying its context. Without exporting on, the headers as they were and no span.
 pub(crate) fn producer<'a>(topic: &str, headers: &'a Headers) -> (Cow<'a, Headers>, Span) {
     if !tamarco_core::otel::enabled() {
         return (Cow::Borrowed(headers), Span::none());
     }
-    let span = tamarco_core::otel::producer_span("kafka", "send", topic);
     let mut headers = headers.clone();
-    span.in_scope(|| tamarco_core::otel::inject(&mut Writer(&mut headers)));
+    let span = tamarco_core::otel::producer_span("kafka", "send", topic, &mut Writer(&mut headers));
     (Cow::Owned(headers), span)
 }
 
