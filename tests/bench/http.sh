@@ -3,12 +3,62 @@
 # against the same handler on bare axum, with the same `wrk -t2 -c50` in alternating turns;
 # prints req/s of both and their ratio (goal: 0.95 or better), and, with `perf` (Debian package
 # linux-perf, optional), the CPU time per request of each server.
+#
+# `instructions` mode counts instead, under callgrind, the instructions each server executes per
+# request, which does not depend on the machine's other load: each server runs twice, serving N
+# and then 2N keep-alive requests on one connection (curl, outside valgrind) after a first
+# request; instructions per request = (Ir at 2N - Ir at N) / N, which leaves out start and stop.
+# Every thread of the server is counted. Keeps the callgrind files in $OUT (default
+# /tmp/http-instructions) for callgrind_annotate.
+#
 # Usage: tests/bench/http.sh [SECONDS per turn, default 10] [ROUNDS, default 2]
+#        tests/bench/http.sh instructions [N, default 2000]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if ! command -v wrk >/dev/null; then
-    apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-fi
 cargo build --quiet --release -p tamarco-bench --bin bench_http
-target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-"$target_dir/release/bench_http" run "${1:-10}" "${2:-2}"
+target_dir="${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}"
+bin="$target_dir/release/bench_http"
+
+if [ "${1:-}" != instructions ]; then
+    if ! command -v wrk >/dev/null; then
+        apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+    fi
+    exec "$bin" run "${1:-10}" "${2:-2}"
+fi
+
+n="${2:-2000}"
+out="${OUT:-/tmp/http-instructions}"
+mkdir -p "$out"
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Ir of one run of server $1 (axum or tamarco) serving $2 requests.
+run() {
+    local mode=$1 requests=$2 port file pid
+    port=$(free_port)
+    file="$out/callgrind.$mode.$requests"
+    RUST_LOG=info valgrind --tool=callgrind --callgrind-out-file="$file" \
+        "$bin" "$mode" "$port" >/dev/null 2>"$file.log" &
+    pid=$!
+    for _ in $(seq 600); do
+        curl -sf -o /dev/null "http://127.0.0.1:$port/" && break
+        sleep 0.2
+    done
+    curl -sf "http://127.0.0.1:$port/?[1-$requests]" >/dev/null
+    kill -TERM "$pid"
+    wait "$pid" || true
+    sed -n 's/^summary: //p; s/^totals: //p' "$file" | head -1
+}
+
+printf '%-10s %14s %14s %12s\n' server "Ir at $n" "Ir at $((2 * n))" "Ir/request"
+declare -A per
+for mode in axum tamarco; do
+    one=$(run "$mode" "$n")
+    two=$(run "$mode" "$((2 * n))")
+    per[$mode]=$(((two - one) / n))
+    printf '%-10s %14s %14s %12s\n' "$mode" "$one" "$two" "${per[$mode]}"
+done
+awk -v a="${per[axum]}" -v t="${per[tamarco]}" \
+    'BEGIN { printf "instructions per request, bare axum / tamarco: %.3f (goal: 0.95 or better)\n", a / t }'
