@@ -3,15 +3,19 @@
 //! a cap on open connections, a header read timeout, and a stop whose drain is bounded.
 
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::{Body, Bytes};
 use axum::http::Request;
-use hyper::body::Incoming;
+use futures_util::FutureExt;
+use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -25,7 +29,9 @@ pub struct ServeOptions {
     /// Whether connections stay open between requests (HTTP/1.1 keep-alive).
     pub keep_alive: bool,
     /// How long a client may take to send a request's headers before its connection is
-    /// closed; `None` for no limit. It costs a timer per request.
+    /// closed, counted from the connection's opening or the end of its previous response;
+    /// `None` for no limit. The connection is closed between this and a quarter more after the
+    /// client went quiet: one timer per connection checks it, none per request.
     pub header_read_timeout: Option<Duration>,
     /// The most connections open at once (at least 1). At the cap the server stops
     /// accepting until one closes; new clients wait in the system's listen backlog.
@@ -73,14 +79,14 @@ impl Listener {
     ) -> Listener {
         let mut http = http1::Builder::new();
         http.keep_alive(options.keep_alive);
-        if let Some(timeout) = options.header_read_timeout {
-            http.timer(TokioTimer::new()).header_read_timeout(timeout);
-        }
+        // No timer for hyper: its header read timeout would arm one per request; the
+        // connection's watchdog (see `connection`) enforces `header_read_timeout` instead.
         let shared = Arc::new(ConnectionKit {
             http,
             router,
             open,
             name: name.to_owned(),
+            header_read_timeout: options.header_read_timeout,
         });
         let (stop, stop_rx) = oneshot::channel();
         let task = tokio::spawn(accept_loop(listener, shared, stop_rx, options));
@@ -102,6 +108,7 @@ struct ConnectionKit {
     router: Router,
     open: Arc<AtomicUsize>,
     name: String,
+    header_read_timeout: Option<Duration>,
 }
 
 /// Accepts until `stop` fires, then drains (see [`Listener`]).
@@ -211,6 +218,10 @@ async fn accept_failed(name: &str, error: std::io::Error) {
 
 /// Serves one connection. Once `closing`: a connection that never handed over a whole
 /// request is dropped; any other finishes its request in flight and closes.
+///
+/// With a header read timeout, a watchdog checks the connection every quarter of it, and
+/// closes it after four checks in a row that saw no request arrive, none in flight and no
+/// response end: the client has then been sending no whole request for at least the timeout.
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
@@ -221,34 +232,114 @@ async fn connection(
     shared.open.fetch_add(1, Ordering::Relaxed);
     let _open = OpenGuard(Arc::clone(&shared.open));
     let router = shared.router.clone();
+    let exchanges = Arc::new(Exchanges::default());
+    let seen = Arc::clone(&exchanges);
     // hyper calls the service in the same poll that reads a request's last header byte, so
-    // between polls this flag says whether any request was handed over.
-    let served = Arc::new(AtomicBool::new(false));
-    let seen = Arc::clone(&served);
+    // between polls `exchanges` says whether any request was handed over.
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-        seen.store(true, Ordering::Relaxed);
-        router.clone().call(request)
+        seen.requests.fetch_add(1, Ordering::Relaxed);
+        let finished = Finished(Arc::clone(&seen));
+        router.clone().call(request).map(|result| {
+            result.map(|response| {
+                response.map(|body| CountedBody {
+                    body,
+                    _finished: finished,
+                })
+            })
+        })
     });
     let conn = shared
         .http
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     tokio::pin!(conn);
-    tokio::select! {
-        result = conn.as_mut() => {
-            if let Err(error) = result {
-                tracing::trace!("connection from {peer}: {error}");
+    let check = shared.header_read_timeout.map(|timeout| timeout / 4);
+    let watchdog = tokio::time::sleep(check.unwrap_or(Duration::MAX));
+    tokio::pin!(watchdog);
+    let mut last = exchanges.snapshot();
+    let mut quiet = 0;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(error) = result {
+                    tracing::trace!("connection from {peer}: {error}");
+                }
+                return;
             }
-            return;
+            _ = closing.wait_for(|closing| *closing) => break,
+            () = &mut watchdog, if check.is_some() => {
+                let now = exchanges.snapshot();
+                quiet = if now == last && now.0 == now.1 { quiet + 1 } else { 0 };
+                if quiet == 4 {
+                    tracing::trace!("connection from {peer}: no request headers in time");
+                    return;
+                }
+                last = now;
+                let check = check.expect("checked by the branch");
+                watchdog.as_mut().reset(tokio::time::Instant::now() + check);
+            }
         }
-        _ = closing.wait_for(|closing| *closing) => {}
     }
-    if !served.load(Ordering::Relaxed) {
+    if exchanges.snapshot().0 == 0 {
         return;
     }
     conn.as_mut().graceful_shutdown();
     if let Err(error) = conn.await {
         tracing::trace!("connection from {peer}: {error}");
+    }
+}
+
+/// The requests of one connection handed to the service, and the responses it finished (the
+/// body sent, or dropped).
+#[derive(Default)]
+struct Exchanges {
+    requests: AtomicU64,
+    responses: AtomicU64,
+}
+
+impl Exchanges {
+    /// Requests and responses so far; equal when none is in flight. (Both change only while
+    /// the connection's task polls hyper, the task that reads them.)
+    fn snapshot(&self) -> (u64, u64) {
+        (
+            self.requests.load(Ordering::Relaxed),
+            self.responses.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// A response body that counts its response finished when hyper drops it.
+struct CountedBody {
+    body: Body,
+    _finished: Finished,
+}
+
+/// Counts a response finished when dropped.
+struct Finished(Arc<Exchanges>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        self.0.responses.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl HttpBody for CountedBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        Pin::new(&mut self.get_mut().body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 

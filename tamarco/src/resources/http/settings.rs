@@ -62,9 +62,10 @@ pub struct ServerSettings {
     /// How long a handler may take before the request is answered with 408; 0 (the default)
     /// turns it off. A timeout costs a timer per request.
     pub request_timeout_seconds: Duration,
-    /// How long a client may take to send a request's headers (10 by default) before its
-    /// connection is closed, so that idle and slow clients cannot hold connections for ever;
-    /// 0 turns it off. It costs a timer per request.
+    /// How long a client may take to send a request's headers (10 by default), counted from
+    /// the connection's opening or the end of its previous response, before its connection is
+    /// closed (within a quarter more), so that idle and slow clients cannot hold connections
+    /// for ever; 0 turns it off. One timer per connection checks it, none per request.
     pub header_read_timeout_seconds: Duration,
     /// The most connections open at once (4096 by default). At the cap the server accepts no
     /// more until one closes; new clients wait in the system's listen backlog. Keep it below
