@@ -1,9 +1,11 @@
 //! The request meters of one server: a counter and a latency histogram per route, method
-//! and status, registered with the recorder on first use and then reused.
+//! and status, registered with the recorder on first use and then reused. Each layered
+//! endpoint also keeps the handles of its first route, method and status at hand, so that its
+//! usual request takes no lock and no lookup.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::RwLock;
+use std::sync::{OnceLock, RwLock};
 
 use ::metrics::{Counter, Histogram, Label};
 use axum::http::Method;
@@ -18,9 +20,19 @@ pub(super) struct RouteMeters {
 /// The meters of one route, by method and status.
 type MetersByKey = HashMap<(Method, u16), Meters, Fx>;
 
-struct Meters {
+/// The handles of one route, method and status.
+#[derive(Clone)]
+pub(super) struct Meters {
     requests: Counter,
     latency: Histogram,
+}
+
+impl Meters {
+    /// Counts one request and records its latency.
+    pub(super) fn record(&self, seconds: f64) {
+        self.requests.increment(1);
+        self.latency.record(seconds);
+    }
 }
 
 impl RouteMeters {
@@ -31,17 +43,14 @@ impl RouteMeters {
         }
     }
 
-    /// Counts one request of a route, method and status, and records its latency. The meters
-    /// are registered with the recorder on first use, then reused.
-    pub(super) fn record(&self, route: &str, method: &Method, status: u16, seconds: f64) {
+    /// The meters of a route, method and status, registered with the recorder on first use.
+    pub(super) fn meters(&self, route: &str, method: &Method, status: u16) -> Meters {
         let method = known_method(method);
         let key = (method.clone(), status);
         {
             let meters = self.by_route.read().expect("meters lock");
             if let Some(meters) = meters.get(route).and_then(|by_key| by_key.get(&key)) {
-                meters.requests.increment(1);
-                meters.latency.record(seconds);
-                return;
+                return meters.clone();
             }
         }
         let labels = [
@@ -54,14 +63,56 @@ impl RouteMeters {
             requests: ::metrics::counter!("http_server_requests_total", labels.iter()),
             latency: ::metrics::histogram!("http_server_request_duration_seconds", labels.iter()),
         };
-        meters.requests.increment(1);
-        meters.latency.record(seconds);
         self.by_route
             .write()
             .expect("meters lock")
             .entry(route.to_owned())
             .or_default()
-            .insert(key, meters);
+            .entry(key)
+            .or_insert(meters)
+            .clone()
+    }
+}
+
+/// The meters an endpoint (one layered route handler, or a fallback) used first: most
+/// endpoints answer one route, method and status nearly always.
+#[derive(Default)]
+pub(super) struct FirstMeters(OnceLock<First>);
+
+struct First {
+    route: String,
+    method: Method,
+    status: u16,
+    meters: Meters,
+}
+
+impl FirstMeters {
+    /// Counts one request of a route, method and status and records its latency: with the
+    /// endpoint's first handles when they are the request's, otherwise through `all`.
+    pub(super) fn record(
+        &self,
+        all: &RouteMeters,
+        route: &str,
+        method: &Method,
+        status: u16,
+        seconds: f64,
+    ) {
+        if let Some(first) = self.0.get()
+            && first.status == status
+            && first.method == method
+            && first.route == route
+        {
+            first.meters.record(seconds);
+            return;
+        }
+        let meters = all.meters(route, method, status);
+        meters.record(seconds);
+        let _ = self.0.set(First {
+            route: route.to_owned(),
+            method: method.clone(),
+            status,
+            meters,
+        });
     }
 }
 

@@ -35,7 +35,7 @@ use tracing::Span;
 use tamarco_core::otel::Sampling;
 
 use super::panic::panic_response;
-use meters::RouteMeters;
+use meters::{FirstMeters, RouteMeters};
 use request_id::IdSource;
 pub use request_id::RequestId;
 
@@ -79,19 +79,29 @@ impl ObserveLayer {
 impl<S> Layer<S> for ObserveLayer {
     type Service = Observe<S>;
 
+    /// Called once per endpoint: each route's handler per method, and each fallback.
     fn layer(&self, inner: S) -> Self::Service {
         Observe {
             inner,
-            shared: Arc::clone(&self.shared),
+            endpoint: Arc::new(Endpoint {
+                server: Arc::clone(&self.shared),
+                first: FirstMeters::default(),
+            }),
         }
     }
+}
+
+/// What the requests of one endpoint share.
+struct Endpoint {
+    server: Arc<RequestObserver>,
+    first: FirstMeters,
 }
 
 /// The service the layer makes.
 #[derive(Clone)]
 pub(crate) struct Observe<S> {
     inner: S,
-    shared: Arc<RequestObserver>,
+    endpoint: Arc<Endpoint>,
 }
 
 impl<S, ReqBody> Service<Request<ReqBody>> for Observe<S>
@@ -108,7 +118,7 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let started = Instant::now();
-        let shared = &self.shared;
+        let shared = &self.endpoint.server;
         let id = shared.ids.id_for(request.headers().get(&shared.header));
         let route = request.extensions().get::<MatchedPath>().cloned();
         let method = request.method().clone();
@@ -160,7 +170,7 @@ where
                 id,
                 route,
                 method,
-                shared: Arc::clone(&self.shared),
+                endpoint: Arc::clone(&self.endpoint),
             }),
         }
     }
@@ -236,7 +246,7 @@ struct Pending {
     id: HeaderValue,
     route: Option<MatchedPath>,
     method: Method,
-    shared: Arc<RequestObserver>,
+    endpoint: Arc<Endpoint>,
 }
 
 pin_project_lite::pin_project! {
@@ -266,7 +276,7 @@ where
         let Some(pending) = this.pending.as_ref() else {
             panic!("ObserveFuture polled after completion");
         };
-        let shared = &pending.shared;
+        let shared = &pending.endpoint.server;
         let polled = match (this.inner.as_pin_mut(), this.panicked.take()) {
             (Some(inner), _) => catch_unwind(AssertUnwindSafe(|| inner.poll(cx))),
             (None, Some(panic)) => Err(panic),
@@ -279,12 +289,13 @@ where
         let pending = this.pending.take().expect("checked above");
         let latency = pending.started.elapsed();
         let status = response.status();
-        let shared = &pending.shared;
+        let shared = &pending.endpoint.server;
         let route = pending
             .route
             .as_ref()
             .map_or(UNMATCHED, MatchedPath::as_str);
-        shared.meters.record(
+        pending.endpoint.first.record(
+            &shared.meters,
             route,
             &pending.method,
             status.as_u16(),
