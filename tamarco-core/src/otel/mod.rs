@@ -232,6 +232,19 @@ impl LogIds {
     }
 }
 
+/// Sets an integer attribute of an exported span once it is known (a response's status): through
+/// the OpenTelemetry layer alone when the span is the exporter's only ([`UNLOGGED_TARGET`]),
+/// where recording a field would also pass every other layer's filter for nothing; otherwise
+/// recorded as the field `key` (declared on the span), which log records show.
+pub fn record_exported(span: &tracing::Span, key: &'static str, value: i64) {
+    match span.metadata().map(tracing::Metadata::target) {
+        Some(UNLOGGED_TARGET) => span.set_attribute(key, value),
+        _ => {
+            span.record(key, value);
+        }
+    }
+}
+
 /// [`set_parent`] from the headers of an HTTP request.
 pub fn set_parent_http(span: &tracing::Span, headers: &hyper::HeaderMap) {
     set_parent(span, &opentelemetry_http::HeaderExtractor(headers));

@@ -302,8 +302,12 @@ where
             latency.as_secs_f64(),
         );
         let latency_us = latency.as_micros() as u64;
-        this.span
-            .record("http.response.status_code", status.as_u16());
+        // Only the exported server span has the field.
+        #[cfg(feature = "tracing-otel")]
+        {
+            let code = i64::from(status.as_u16());
+            tamarco_core::otel::record_exported(this.span, "http.response.status_code", code);
+        }
         if status.is_server_error() {
             tracing::warn!(status = status.as_u16(), latency_us, "request failed");
         } else if shared.span_level == SpanLevel::Info {
