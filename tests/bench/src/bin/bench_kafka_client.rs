@@ -7,12 +7,16 @@
 //!
 //! - `bench_kafka_client [MESSAGES] [ROUNDS]`: both sides ROUNDS times, alternating which goes
 //!   first; the median msg/s and CPU ns per record of each, and the ratios (defaults 8000, 10).
-//! - `bench_kafka_client one <tamarco|plain> CONSUMED PRODUCED`: one side once, without the
-//!   pause, for `valgrind --tool=callgrind`: instructions per record are the difference of a
-//!   run with 2N and one with N records consumed (of the same PRODUCED), divided by N.
+//! - `bench_kafka_client one <tamarco|plain> N`: one side once, without the pause, for
+//!   `valgrind --tool=callgrind --separate-threads=yes` (`tests/bench/kafka_instructions.sh`):
+//!   a topic of N records, consumed whole by a task on the runtime's worker threads, while the
+//!   producer ran on the main thread; instructions per record on the consuming side are the
+//!   difference of the worker threads' counts with 2N and with N records, divided by N. (A
+//!   tamarco input takes every record that is ready until it is stopped, so the topic holds
+//!   exactly the records to consume.)
 //!
 //! The mock cluster stalls with more than about 10000 records in a topic: keep MESSAGES and
-//! PRODUCED under it.
+//! 2N under it.
 
 use std::time::{Duration, Instant};
 
@@ -92,16 +96,29 @@ fn main() {
         let side = match args.get(1).map(String::as_str) {
             Some("tamarco") => Side::Tamarco,
             Some("plain") => Side::Plain,
-            _ => panic!("usage: bench_kafka_client one <tamarco|plain> CONSUMED PRODUCED"),
+            _ => panic!("usage: bench_kafka_client one <tamarco|plain> N"),
         };
-        let consumed: u64 = args[2].parse().expect("CONSUMED");
-        let produced: u64 = args[3].parse().expect("PRODUCED");
-        assert!(consumed <= produced, "CONSUMED <= PRODUCED");
+        let messages: u64 = args[2].parse().expect("N");
         runtime.block_on(async {
             let mock = MockCluster::new(1).expect("a mock cluster");
-            let topic = filled(&mock, produced).await;
-            consume(&mock, &topic, side, consumed, false).await;
-            println!("{side:?}: consumed {consumed} of {produced}");
+            let topic = filled(&mock, messages).await;
+            let bootstrap = mock.bootstrap_servers();
+            tokio::spawn(async move {
+                let run = Run {
+                    bootstrap: &bootstrap,
+                    topic: &topic,
+                    messages,
+                    pause: None,
+                    timeout: TIMEOUT,
+                };
+                let _: Pass<Instant> = match side {
+                    Side::Tamarco => kafka_consume::consume_tamarco(&run).await,
+                    Side::Plain => kafka_consume::consume_plain(&run).await,
+                };
+            })
+            .await
+            .unwrap();
+            println!("{side:?}: consumed {messages}");
         });
         return;
     }
