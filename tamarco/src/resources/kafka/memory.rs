@@ -25,6 +25,8 @@ pub(super) fn meta_of(envelope: &Envelope) -> Meta {
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_bytes()))
             .collect(),
+        // The engine reads the body from the envelope.
+        body: Vec::new(),
     }
 }
 

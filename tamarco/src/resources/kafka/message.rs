@@ -125,33 +125,61 @@ pub struct Meta {
     pub(crate) timestamp: Option<i64>,
     pub(crate) key: Option<Vec<u8>>,
     pub(crate) headers: Headers,
+    /// The record's value, for the codec (and a dead letter); handlers see it decoded.
+    pub(crate) body: Vec<u8>,
 }
 
 impl Meta {
-    /// Copies a record's metadata out of the consumer's buffers (`topic` is the interned topic
-    /// name). Reading the headers can panic in the client (a header name that is not UTF-8):
-    /// that is caught here, and the error is returned beside the metadata without headers.
+    /// Copies a record out of the consumer's buffers (`topic` is the interned topic name).
+    /// Reading the headers can panic in the client (a header name that is not UTF-8): that is
+    /// caught here, and the error is returned beside the metadata without headers.
     pub(crate) fn of(message: &BorrowedMessage<'_>, topic: Arc<str>) -> (Meta, Option<String>) {
-        use rdkafka::Message as _;
-        let (headers, unreadable) = match message.headers() {
-            None => (Headers::default(), None),
-            Some(raw) => match catch_unwind(AssertUnwindSafe(|| Headers::from_kafka(raw))) {
-                Ok(headers) => (headers, None),
-                Err(_) => (
-                    Headers::default(),
-                    Some("a header name is not valid UTF-8".to_owned()),
-                ),
-            },
-        };
-        let meta = Meta {
+        let mut meta = Meta {
             topic,
-            partition: message.partition(),
-            offset: message.offset(),
-            timestamp: message.timestamp().to_millis(),
-            key: message.key().map(<[u8]>::to_vec),
-            headers,
+            partition: 0,
+            offset: 0,
+            timestamp: None,
+            key: None,
+            headers: Headers::default(),
+            body: Vec::new(),
         };
+        let unreadable = meta.refill(message, None);
         (meta, unreadable)
+    }
+
+    /// Copies another record into this one, reusing its buffers (as [`of`](Self::of) does;
+    /// `topic` is `None` when it is this one's).
+    pub(crate) fn refill(
+        &mut self,
+        message: &BorrowedMessage<'_>,
+        topic: Option<Arc<str>>,
+    ) -> Option<String> {
+        use rdkafka::Message as _;
+        if let Some(topic) = topic {
+            self.topic = topic;
+        }
+        self.partition = message.partition();
+        self.offset = message.offset();
+        self.timestamp = message.timestamp().to_millis();
+        match (message.key(), &mut self.key) {
+            (Some(key), Some(kept)) => {
+                kept.clear();
+                kept.extend_from_slice(key);
+            }
+            (key, kept) => *kept = key.map(<[u8]>::to_vec),
+        }
+        self.body.clear();
+        self.body
+            .extend_from_slice(message.payload().unwrap_or_default());
+        self.headers.0.clear();
+        let raw = message.headers()?;
+        match catch_unwind(AssertUnwindSafe(|| Headers::from_kafka(raw))) {
+            Ok(headers) => {
+                self.headers = headers;
+                None
+            }
+            Err(_) => Some("a header name is not valid UTF-8".to_owned()),
+        }
     }
 
     /// The record's key, if it has one.
@@ -208,17 +236,40 @@ impl fmt::Debug for Meta {
     }
 }
 
-/// Interned topic names, so that each record does not allocate its topic.
-#[derive(Default)]
-pub(crate) struct Topics(Vec<Arc<str>>);
+/// The topic names of an input's records, interned so that a record does not allocate its
+/// topic. With one topic subscribed by name, every record comes from it and its name is not
+/// read at all (reading it checks the client's C string for UTF-8, record after record).
+pub(crate) struct Topics {
+    only: Option<Arc<str>>,
+    seen: Vec<Arc<str>>,
+}
 
 impl Topics {
-    pub(crate) fn get(&mut self, topic: &str) -> Arc<str> {
-        if let Some(name) = self.0.iter().find(|name| &***name == topic) {
+    /// The names of an input subscribed to `subscribed` (a name starting with `^` is a
+    /// pattern to librdkafka: its records' topics are read).
+    pub(crate) fn new(subscribed: &[String]) -> Self {
+        let only = match subscribed {
+            [one] if !one.starts_with('^') => Some(Arc::from(one.as_str())),
+            _ => None,
+        };
+        Topics {
+            only,
+            seen: Vec::new(),
+        }
+    }
+
+    /// The topic of `message`.
+    pub(crate) fn of(&mut self, message: &BorrowedMessage<'_>) -> Arc<str> {
+        use rdkafka::Message as _;
+        if let Some(only) = &self.only {
+            return Arc::clone(only);
+        }
+        let topic = message.topic();
+        if let Some(name) = self.seen.iter().find(|name| &***name == topic) {
             return Arc::clone(name);
         }
         let name: Arc<str> = Arc::from(topic);
-        self.0.push(Arc::clone(&name));
+        self.seen.push(Arc::clone(&name));
         name
     }
 }

@@ -48,9 +48,9 @@ pub(crate) struct Session {
 }
 
 /// A Kafka record as the message engine holds it: its body and metadata copied out of the
-/// consumer, and its place in the input's tracker.
+/// consumer (one allocation, which the next record reuses once this one is gone), and its
+/// place in the input's tracker.
 pub struct Received {
-    body: Vec<u8>,
     meta: Arc<Meta>,
     /// Why the headers could not be read, if they could not.
     unreadable: Option<String>,
@@ -68,19 +68,13 @@ impl std::fmt::Debug for Received {
 }
 
 impl Received {
-    pub(crate) fn new(
-        session: &Arc<Session>,
-        body: Vec<u8>,
-        meta: Meta,
-        unreadable: Option<String>,
-    ) -> Self {
+    pub(crate) fn new(session: &Arc<Session>, meta: Arc<Meta>, unreadable: Option<String>) -> Self {
         let ticket = session
             .member
             .tracker
             .delivered(&meta.topic, meta.partition, meta.offset);
         Received {
-            body,
-            meta: Arc::new(meta),
+            meta,
             unreadable,
             ticket,
             session: Arc::clone(session),
@@ -138,7 +132,7 @@ impl tamarco_core::messaging::Received for Received {
     type Meta = Meta;
 
     fn body(&self) -> &[u8] {
-        &self.body
+        &self.meta.body
     }
 
     fn meta(&self) -> Result<Arc<Meta>, BoxError> {
@@ -184,7 +178,7 @@ impl tamarco_core::messaging::Received for Received {
             .insert(h::OFFSET, meta.offset.to_string())
             .insert(h::GROUP, member.group.as_str());
         let key = meta.key.as_deref();
-        match send(&session.state, &topic, key, &self.body, &headers, None).await {
+        match send(&session.state, &topic, key, &meta.body, &headers, None).await {
             Ok(receipt) => {
                 tracing::debug!(
                     resource = member.resource,

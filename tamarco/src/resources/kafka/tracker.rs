@@ -45,8 +45,10 @@ struct Inner {
 }
 
 impl Inner {
-    fn find(&mut self, topic: &str, partition: i32) -> Option<usize> {
-        self.find_by(|(t, p, _)| *p == partition && &**t == topic)
+    fn find(&mut self, topic: &Arc<str>, partition: i32) -> Option<usize> {
+        // Topic names are interned per consumer: the pointer is the same, the text compare
+        // is for a name interned elsewhere.
+        self.find_by(|(t, p, _)| *p == partition && (Arc::ptr_eq(t, topic) || **t == **topic))
     }
 
     fn find_by(&mut self, hit: impl Fn(&(Arc<str>, i32, Track)) -> bool) -> Option<usize> {
@@ -90,7 +92,11 @@ impl Track {
     }
 
     fn ack(&mut self, offset: i64) {
-        let at = self.pending.partition_point(|(o, _)| *o < offset);
+        // Records are mostly handled in order: the oldest is the one acked.
+        let at = match self.pending.front() {
+            Some((first, _)) if *first == offset => 0,
+            _ => self.pending.partition_point(|(o, _)| *o < offset),
+        };
         if let Some(entry) = self.pending.get_mut(at)
             && entry.0 == offset
         {

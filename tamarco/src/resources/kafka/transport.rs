@@ -7,7 +7,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rdkafka::Message as _;
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::Consumer as _;
 use rdkafka::error::KafkaError;
@@ -138,7 +137,8 @@ impl Transport for KafkaTransport {
             consumer: Some(consumer),
             open,
             registry: Arc::clone(&self.open),
-            topics: Topics::default(),
+            topics: Topics::new(&topics),
+            last: None,
         })
     }
 }
@@ -221,6 +221,10 @@ pub struct TopicConsumer {
     /// The transport's open consumers, which this one leaves when it closes.
     registry: Arc<Mutex<Vec<Arc<OpenConsumer>>>>,
     topics: Topics,
+    /// The copy of the record handed out last, kept to be reused for the next record once
+    /// nobody else holds it (no allocation per record while handlers let go of their
+    /// messages).
+    last: Option<Arc<Meta>>,
 }
 
 impl std::fmt::Debug for TopicConsumer {
@@ -244,10 +248,25 @@ impl Consumer for TopicConsumer {
         loop {
             let error = match consumer.recv().await {
                 Ok(message) => {
-                    let topic = self.topics.get(message.topic());
-                    let (meta, unreadable) = Meta::of(&message, topic);
-                    let body = message.payload().map(<[u8]>::to_vec).unwrap_or_default();
-                    return Some(Ok(Received::new(session, body, meta, unreadable)));
+                    // The last record's copy, if the engine and its handler let go of it.
+                    let reused = match self.last.as_mut().and_then(Arc::get_mut) {
+                        Some(meta) => {
+                            let topic = self.topics.of(&message);
+                            let topic = (!Arc::ptr_eq(&topic, &meta.topic)).then_some(topic);
+                            Some(meta.refill(&message, topic))
+                        }
+                        None => None,
+                    };
+                    let (meta, unreadable) = match (reused, &self.last) {
+                        (Some(unreadable), Some(last)) => (Arc::clone(last), unreadable),
+                        _ => {
+                            let (meta, unreadable) = Meta::of(&message, self.topics.of(&message));
+                            let meta = Arc::new(meta);
+                            self.last = Some(Arc::clone(&meta));
+                            (meta, unreadable)
+                        }
+                    };
+                    return Some(Ok(Received::new(session, meta, unreadable)));
                 }
                 Err(error) => error,
             };
@@ -271,6 +290,7 @@ impl Consumer for TopicConsumer {
     /// the consumer.
     async fn cancel(&mut self) {
         self.consumer = None;
+        self.last = None;
         let state = &self.open.session.state;
         let timeout = state
             .config()
