@@ -136,6 +136,17 @@ async fn requests_are_exported_as_sampled_when_they_arrive_whatever_the_log_leve
     // A call through the client's `get` is a client span, between the two server spans.
     let called = get(addr, "/call", None).await;
     let (called_trace, _) = trace_and_flags(&called);
+    // At a ratio between 0 and 1, a root is exported exactly when it was decided sampled on
+    // arrival (the tracer does not ask the ratio again).
+    running
+        .settings()
+        .set("system.tracing.sampling_ratio", 0.5)
+        .await
+        .unwrap();
+    let mut halfway = Vec::new();
+    for _ in 0..20 {
+        halfway.push(work(addr, None).await);
+    }
     // A graceful stop sends the spans still batched.
     timeout(Duration::from_secs(30), running.stop())
         .await
@@ -143,6 +154,20 @@ async fn requests_are_exported_as_sampled_when_they_arrive_whatever_the_log_leve
         .expect("the service stops cleanly");
 
     let spans = spans(&bodies);
+    let halfway: Vec<(&str, &str)> = halfway.iter().map(|t| trace_and_flags(t)).collect();
+    for (trace, flags) in &halfway {
+        let exported: Vec<_> = spans
+            .iter()
+            .map(|(_, s)| s)
+            .filter(|s| hex(&s.trace_id) == *trace)
+            .collect();
+        let expected = if *flags == "01" { 2 } else { 0 };
+        assert_eq!(exported.len(), expected, "{trace} {flags}: {exported:#?}");
+    }
+    let spans: Vec<_> = spans
+        .into_iter()
+        .filter(|(_, s)| halfway.iter().all(|(t, _)| hex(&s.trace_id) != *t))
+        .collect();
     let requests: Vec<_> = spans
         .iter()
         .map(|(_, s)| s)

@@ -46,9 +46,10 @@ fn span<R: Received>(run: &Run, received: &R) -> tracing::Span {
         messaging.operation.type = "process",
         messaging.destination.name = input,
         messaging.consumer.group.name = &*run.resource,
-        otel.sampled = true,
     );
-    if received.header_text("traceparent").is_some() {
+    let traceparent = received.header_text("traceparent");
+    crate::otel::mark_sampled(&span, traceparent);
+    if traceparent.is_some() {
         crate::otel::set_parent(&span, &Headers(received));
     }
     span

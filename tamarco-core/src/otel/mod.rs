@@ -232,6 +232,18 @@ impl LogIds {
     }
 }
 
+/// Marks the span of a request or message that was decided [`Sampling::Sampled`] when it
+/// arrived (`traceparent`: its header), so that the tracer samples it without asking the ratio
+/// again, which would keep a root with the ratio's square. Only a root at a ratio below 1 gets
+/// the mark (an attribute the tracer removes): the sampler keeps a sampled caller's child, and
+/// every root at 1, anyway. (A ratio changed between the decision and the span may drop it.)
+pub fn mark_sampled(span: &tracing::Span, traceparent: Option<&str>) {
+    let followed = traceparent.is_some_and(|value| sampling::parse_traceparent(value).is_some());
+    if !followed && ratio() < 1.0 {
+        span.set_attribute(sampling::SAMPLED_FIELD, true);
+    }
+}
+
 /// Sets an integer attribute of an exported span once it is known (a response's status): through
 /// the OpenTelemetry layer alone when the span is the exporter's only ([`UNLOGGED_TARGET`]),
 /// where recording a field would also pass every other layer's filter for nothing; otherwise
@@ -288,25 +300,19 @@ pub fn producer_span(
         Some(Sampling::Sampled) => true,
         None => false,
     };
-    macro_rules! send_span {
-        ($($sampled:tt)*) => {
-            tracing::info_span!(
-                target: UNLOGGED_TARGET,
-                "send",
-                otel.name = format!("{destination} {operation}"),
-                otel.kind = "producer",
-                messaging.system = system,
-                messaging.operation.type = "send",
-                messaging.operation.name = operation,
-                messaging.destination.name = destination,
-                $($sampled)*
-            )
-        };
+    let span = tracing::info_span!(
+        target: UNLOGGED_TARGET,
+        "send",
+        otel.name = format!("{destination} {operation}"),
+        otel.kind = "producer",
+        messaging.system = system,
+        messaging.operation.type = "send",
+        messaging.operation.name = operation,
+        messaging.destination.name = destination,
+    );
+    if sampled {
+        mark_sampled(&span, None);
     }
-    let span = match sampled {
-        true => send_span!(otel.sampled = true),
-        false => send_span!(),
-    };
     span.in_scope(|| inject(headers));
     span
 }

@@ -20,9 +20,9 @@ thread_local! {
     static UNSAMPLED: Cell<Option<TraceId>> = const { Cell::new(None) };
 }
 
-/// The field a framework span carries when its request was sampled before the span was made:
-/// the tracer then samples the span without asking the sampler again, and exports no such
-/// attribute. (`otel.` fields are left out of log records.)
+/// The attribute a framework span carries when its request was sampled before the span was made
+/// ([`super::mark_sampled`]): the tracer then samples the span without asking the sampler
+/// again, and exports no such attribute.
 pub(crate) const SAMPLED_FIELD: &str = "otel.sampled";
 
 /// What to do with a received request or message, decided before any span is made.
@@ -111,7 +111,7 @@ pub(crate) fn not_sampled(trace_id: TraceId) -> String {
 
 /// The trace id and the sampled flag of a W3C `traceparent` (`00-<trace>-<parent>-<flags>`);
 /// `None` when it is malformed or its ids are all zeros.
-fn parse_traceparent(value: &str) -> Option<(TraceId, bool)> {
+pub(crate) fn parse_traceparent(value: &str) -> Option<(TraceId, bool)> {
     let mut parts = value.trim().split('-');
     let version = parts.next()?;
     let (trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?);

@@ -219,7 +219,6 @@ fn traced_span<B>(
                 url.path = request.uri().path(),
                 request_id = id,
                 http.response.status_code = tracing::field::Empty,
-                otel.sampled = true,
             )
         };
     }
@@ -232,7 +231,9 @@ fn traced_span<B>(
         true => server_span!(),
         false => server_span!(target: tamarco_core::otel::UNLOGGED_TARGET,),
     };
-    if request.headers().contains_key("traceparent") {
+    let traceparent = request.headers().get("traceparent");
+    tamarco_core::otel::mark_sampled(&span, traceparent.and_then(|v| v.to_str().ok()));
+    if traceparent.is_some() {
         tamarco_core::otel::set_parent_http(&span, request.headers());
     }
     span
