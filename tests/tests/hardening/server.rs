@@ -1,4 +1,5 @@
-//! The server side: a cap on connections, and WebSockets with a message limit, a cap and pings.
+//! The server side: a cap on connections, the header read timeout, and WebSockets with a
+//! message limit, a cap and pings.
 
 use super::*;
 
@@ -30,6 +31,49 @@ async fn the_connection_cap_holds_new_clients_until_one_closes() {
         .expect("served once a slot is free")
         .unwrap();
     assert_eq!(answered.unwrap(), 200);
+    cx.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn clients_slow_with_their_headers_are_closed_and_slow_handlers_are_not() {
+    let settings = json!({"port": 0, "header_read_timeout_seconds": "400ms"});
+    let mut cx = context_with("api", settings);
+    let api = cx.add("api", HttpServer::new());
+    let slow = get(|| async {
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        "slow"
+    });
+    api.set_router(
+        Router::new()
+            .route("/", get(|| async { "hello" }))
+            .route("/slow", slow),
+    );
+    cx.start().await.unwrap();
+    let addr = api.local_addr().unwrap();
+    let closed = tokio::task::spawn_blocking(move || {
+        // Half a request's headers, then nothing: the server closes the connection.
+        let mut partial = TcpStream::connect(addr).unwrap();
+        partial
+            .write_all(b"GET / HTTP/1.1\r\nHost: probe\r\n")
+            .unwrap();
+        partial
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let read = partial.read(&mut [0; 64]);
+        // A handler three times the timeout is answered, and then the idle connection closed.
+        let mut kept = KeepAlive::connect(addr);
+        let slow = kept.get("/slow", "slow-1");
+        let mut rest = Vec::new();
+        let idle = kept.reader.read_to_end(&mut rest);
+        (read, slow, idle)
+    });
+    let (read, slow, idle) = tokio::time::timeout(Duration::from_secs(15), closed)
+        .await
+        .expect("bounded by the sockets' read timeouts")
+        .unwrap();
+    assert_eq!(read.unwrap(), 0, "closed without an answer");
+    assert_eq!(slow.unwrap(), 200, "a slow handler is answered");
+    assert_eq!(idle.unwrap(), 0, "the idle keep-alive connection is closed");
     cx.stop().await.unwrap();
 }
 

@@ -98,10 +98,10 @@ impl IdSource {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let mut id = [0u8; 32];
-        for (i, byte) in id.iter_mut().enumerate() {
-            let word = if i < 16 { self.prefix } else { n };
-            let shift = 4 * (15 - (i % 16));
-            *byte = HEX[((word >> shift) & 0xf) as usize];
+        let bytes = self.prefix.to_be_bytes().into_iter().chain(n.to_be_bytes());
+        for (pair, byte) in id.chunks_exact_mut(2).zip(bytes) {
+            pair[0] = HEX[usize::from(byte >> 4)];
+            pair[1] = HEX[usize::from(byte & 0xf)];
         }
         HeaderValue::from_maybe_shared(Bytes::from_owner(id))
             .expect("hex digits are a valid header value")
