@@ -41,7 +41,7 @@ fn span<R: Received>(run: &Run, received: &R) -> tracing::Span {
     let span = tracing::info_span!(
         target: crate::otel::UNLOGGED_TARGET,
         "process",
-        otel.name = format!("{input} process"),
+        otel.name = [input, " process"].concat(),
         otel.kind = "consumer",
         messaging.operation.type = "process",
         messaging.destination.name = input,

@@ -303,7 +303,7 @@ pub fn producer_span(
     let span = tracing::info_span!(
         target: UNLOGGED_TARGET,
         "send",
-        otel.name = format!("{destination} {operation}"),
+        otel.name = [destination, " ", operation].concat(),
         otel.kind = "producer",
         messaging.system = system,
         messaging.operation.type = "send",

@@ -204,7 +204,7 @@ fn traced_span<B>(
 ) -> Span {
     let method = request.method().as_str();
     let name = match route {
-        Some(route) => format!("{method} {}", route.as_str()),
+        Some(route) => [method, " ", route.as_str()].concat(),
         None => method.to_owned(),
     };
     macro_rules! server_span {
