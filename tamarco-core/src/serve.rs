@@ -276,7 +276,8 @@ async fn connection(
                 }
                 last = now;
                 let check = check.expect("checked by the branch");
-                watchdog.as_mut().reset(tokio::time::Instant::now() + check);
+                // A new sleep rather than a reset: `sleep` caps a huge timeout, `+` would panic.
+                watchdog.set(tokio::time::sleep(check));
             }
         }
     }
