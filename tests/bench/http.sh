@@ -30,31 +30,14 @@ n="${2:-2000}"
 out="${OUT:-/tmp/http-instructions}"
 mkdir -p "$out"
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# shellcheck source=tests/bench/callgrind_http.sh
+. tests/bench/callgrind_http.sh
 
 # Ir of one run of server $1 (axum or tamarco) serving $2 requests.
 run() {
-    local mode=$1 requests=$2 port file pid total calibration
+    local port
     port=$(free_port)
-    file="$out/callgrind.$mode.$requests"
-    RUST_LOG=info valgrind --tool=callgrind --callgrind-out-file="$file" \
-        "$bin" "$mode" "$port" >/dev/null 2>"$file.log" &
-    pid=$!
-    for _ in $(seq 600); do
-        curl -sf -o /dev/null "http://127.0.0.1:$port/" && break
-        sleep 0.2
-    done
-    curl -sf "http://127.0.0.1:$port/?[1-$requests]" >/dev/null
-    kill -TERM "$pid"
-    wait "$pid" || true
-    # Less quanta's clock calibration (the metrics recorder's): it loops for a time, not a
-    # number of steps, and moved the difference by up to 6k instructions per request.
-    total=$(sed -n 's/^summary: //p; s/^totals: //p' "$file" | head -1)
-    calibration=$(callgrind_annotate --inclusive=yes --tree=none --auto=no "$file" |
-        awk '/:quanta::Clock::new \[/ && !found { gsub(",", "", $1); print $1; found = 1 }')
-    echo "$((total - ${calibration:-0}))"
+    RUST_LOG=info callgrind_requests "$out/callgrind.$1.$2" "$port" "$2" "$bin" "$1" "$port"
 }
 
 printf '%-10s %14s %14s %12s\n' server "Ir at $n" "Ir at $((2 * n))" "Ir/request"

@@ -28,9 +28,8 @@ exec {to_receiver}> >(exec "$bin" receiver >"$out/receiver-url" 2>"$out/receiver
 for _ in $(seq 100); do [ -s "$out/receiver-url" ] && break; sleep 0.1; done
 receiver=$(cat "$out/receiver-url")
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# shellcheck source=tests/bench/callgrind_http.sh
+. tests/bench/callgrind_http.sh
 
 # The bytes the receiver has got so far.
 received() {
@@ -39,30 +38,17 @@ received() {
 
 # "Ir exported-bytes" of one server run with $2 requests; $1 is the variant.
 run() {
-    local variant=$1 requests=$2 port tracing file pid before total calibration
+    local variant=$1 requests=$2 port tracing before instructions
     port=$(free_port)
     case $variant in
         off) tracing='{}' ;;
         *) tracing="{\"enabled\": true, \"endpoint\": \"$receiver\", \"sampling_ratio\": $variant}" ;;
     esac
-    file="$out/callgrind.$variant.$requests"
     before=$(received)
-    BENCH_HTTP_TRACING="$tracing" RUST_LOG=info valgrind --tool=callgrind \
-        --callgrind-out-file="$file" "$bin" tamarco "$port" >/dev/null 2>"$file.log" &
-    pid=$!
-    for _ in $(seq 600); do
-        curl -sf -o /dev/null "http://127.0.0.1:$port/" && break
-        sleep 0.2
-    done
-    curl -sf "http://127.0.0.1:$port/?[1-$requests]" >/dev/null
-    kill -TERM "$pid"
-    wait "$pid" || true
+    instructions=$(BENCH_HTTP_TRACING="$tracing" RUST_LOG=info callgrind_requests \
+        "$out/callgrind.$variant.$requests" "$port" "$requests" "$bin" tamarco "$port")
     sleep 0.5 # the last export's report
-    # Less quanta's clock calibration (metrics), which runs for a time, not a number of steps.
-    total=$(sed -n 's/^summary: //p; s/^totals: //p' "$file" | head -1)
-    calibration=$(callgrind_annotate --inclusive=yes --tree=none --auto=no "$file" |
-        awk '/:quanta::Clock::new \[/ && !found { gsub(",", "", $1); print $1; found = 1 }')
-    echo "$((total - ${calibration:-0})) $(($(received) - before))"
+    echo "$instructions $(($(received) - before))"
 }
 
 printf '%-8s %14s %14s %12s %16s\n' variant "Ir at $n" "Ir at $((2 * n))" "Ir/request" "bytes/request"
