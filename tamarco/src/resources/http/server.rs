@@ -304,21 +304,27 @@ impl Config {
 
     /// `router` with the server's layers around every route, outermost first: request id,
     /// span, metrics and logs, and a panic turned into a 500; CORS; the request timeout; the
-    /// body limit; the cache.
+    /// body limit; the cache. Without any of the last four, only the first: an absent optional
+    /// layer would still be a `Either` around each request and its future.
     fn layered(&self, name: &str, router: Router) -> Router {
+        let observe = ObserveLayer::new(
+            name,
+            self.request_id_header.clone(),
+            self.settings.keep_alive,
+            self.span_level,
+        );
+        let timeout = self
+            .request_timeout
+            .map(|t| TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, t));
+        let limit = self.body_limit();
+        if self.cors.is_none() && timeout.is_none() && limit.is_none() && self.cache.is_none() {
+            return router.layer(observe);
+        }
         let stack = ServiceBuilder::new()
-            .layer(ObserveLayer::new(
-                name,
-                self.request_id_header.clone(),
-                self.settings.keep_alive,
-                self.span_level,
-            ))
+            .layer(observe)
             .option_layer(self.cors.clone())
-            .option_layer(
-                self.request_timeout
-                    .map(|t| TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, t)),
-            )
-            .option_layer(self.body_limit())
+            .option_layer(timeout)
+            .option_layer(limit)
             .option_layer(self.cache.clone());
         router.layer(stack)
     }

@@ -186,9 +186,17 @@ type RequestSampling = ();
 /// the path it takes with tracing off.
 #[cfg(feature = "tracing-otel")]
 fn sampling_of<B>(request: &Request<B>) -> Sampling {
-    let traceparent = request.headers().get("traceparent");
+    // Tracing off: no header to look for.
+    if !tamarco_core::otel::enabled() {
+        return Sampling::Off;
+    }
+    let traceparent = request.headers().get(TRACEPARENT);
     Sampling::decide(traceparent.and_then(|value| value.to_str().ok()))
 }
+
+/// A static name: a lookup by `&str` would parse the name at every request.
+#[cfg(feature = "tracing-otel")]
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// The server span of an exported request (OpenTelemetry HTTP semantic conventions), named
 /// after the matched route, the child of the caller's span when the request carries one. Log
@@ -231,7 +239,7 @@ fn traced_span<B>(
         true => server_span!(),
         false => server_span!(target: tamarco_core::otel::UNLOGGED_TARGET,),
     };
-    let traceparent = request.headers().get("traceparent");
+    let traceparent = request.headers().get(TRACEPARENT);
     tamarco_core::otel::mark_sampled(&span, traceparent.and_then(|v| v.to_str().ok()));
     if traceparent.is_some() {
         tamarco_core::otel::set_parent_http(&span, request.headers());

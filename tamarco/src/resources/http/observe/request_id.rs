@@ -70,15 +70,16 @@ fn usable(value: &HeaderValue) -> bool {
 
 /// Makes the ids of one server's requests.
 pub(super) struct IdSource {
-    /// Random per server, so that ids from different processes differ.
-    prefix: u64,
+    /// Random per server, so that ids from different processes differ: the first 16 hex
+    /// digits of every id, written once.
+    prefix: [u8; 16],
     next: AtomicU64,
 }
 
 impl IdSource {
     pub(super) fn new() -> Self {
         IdSource {
-            prefix: RandomState::new().build_hasher().finish(),
+            prefix: hex(RandomState::new().build_hasher().finish()),
             next: AtomicU64::new(0),
         }
     }
@@ -95,15 +96,39 @@ impl IdSource {
     /// allocation: the value is cloned into the request and the response by reference count
     /// (a header value made from a copied slice would allocate again on its first clone).
     fn new_id(&self) -> HeaderValue {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let mut id = [0u8; 32];
-        let bytes = self.prefix.to_be_bytes().into_iter().chain(n.to_be_bytes());
-        for (pair, byte) in id.chunks_exact_mut(2).zip(bytes) {
-            pair[0] = HEX[usize::from(byte >> 4)];
-            pair[1] = HEX[usize::from(byte & 0xf)];
-        }
+        id[..16].copy_from_slice(&self.prefix);
+        id[16..].copy_from_slice(&hex(n));
         HeaderValue::from_maybe_shared(Bytes::from_owner(id))
             .expect("hex digits are a valid header value")
+    }
+}
+
+/// `n` as 16 lowercase hex digits, most significant first.
+fn hex(n: u64) -> [u8; 16] {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = [0u8; 16];
+    for (i, digit) in text.iter_mut().enumerate() {
+        *digit = DIGITS[((n >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{IdSource, hex};
+
+    #[test]
+    fn ids_are_the_prefix_and_the_counter_in_hex() {
+        assert_eq!(&hex(0x0123_4567_89ab_cdef), b"0123456789abcdef");
+        assert_eq!(&hex(0), b"0000000000000000");
+        let ids = IdSource::new();
+        let first = ids.id_for(None);
+        let second = ids.id_for(None);
+        assert_eq!(first.len(), 32);
+        assert_eq!(&first.as_bytes()[..16], &second.as_bytes()[..16]);
+        assert_eq!(&first.as_bytes()[16..], b"0000000000000000");
+        assert_eq!(&second.as_bytes()[16..], b"0000000000000001");
     }
 }
