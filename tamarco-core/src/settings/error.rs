@@ -1,4 +1,3 @@
-use figment::error::{Actual, Kind};
 use thiserror::Error;
 
 use crate::secret::is_secret_name;
@@ -40,10 +39,10 @@ pub enum SettingsError {
 }
 
 /// serde's description of a bad value with the value itself left out, so that a setting's
-/// error never shows it (it may be a secret): ``invalid type: integer `1234`, expected a
-/// string`` becomes `invalid type: integer, expected a string`. A message in another form is
-/// kept, unless `key` names a secret ([`is_secret_name`]): only serde's own forms are known.
-pub(crate) fn without_value(key: &str, message: &str) -> String {
+/// error never shows it (it may be a secret): ``invalid type: string "1234x", expected u16``
+/// becomes `invalid type: found a string, expected u16`. A message in another form is kept,
+/// unless `key` names a secret ([`is_secret_name`]): only serde's own forms are known.
+pub(crate) fn describe(key: &str, message: &str) -> String {
     // The value may itself hold ", expected ": the last one starts what was expected.
     let expected = message
         .rsplit_once(", expected ")
@@ -53,9 +52,7 @@ pub(crate) fn without_value(key: &str, message: &str) -> String {
     }
     for lead in ["invalid type: ", "invalid value: "] {
         if let Some(found) = message.strip_prefix(lead) {
-            // The kind comes before the quoted value: `string "x"`, ``integer `5` ``.
-            let kind = found.split(['`', '"', ',']).next().unwrap_or("").trim();
-            return format!("{lead}{kind}{expected}");
+            return format!("{lead}found {}{expected}", found_kind(found));
         }
     }
     if is_secret_name(key) {
@@ -65,65 +62,20 @@ pub(crate) fn without_value(key: &str, message: &str) -> String {
     }
 }
 
-/// What is wrong with a value, from figment's description, without the value: the kind found
-/// and what was expected (`invalid type: found a string, expected u16`).
-pub(crate) fn describe(key: &str, kind: &Kind) -> String {
+/// The kind of value that serde's description starts with (``integer `5` ``, `string "x"`,
+/// or `found a string` in a message of tamarco's own), in the words of every setting's error.
+fn found_kind(found: &str) -> &str {
+    // The kind comes before the quoted value.
+    let kind = found.split(['`', '"', ',']).next().unwrap_or("").trim();
     match kind {
-        Kind::Message(message) => without_value(key, message),
-        Kind::InvalidType(found, expected) => {
-            format!(
-                "invalid type: found {}, expected {expected}",
-                found_kind(found)
-            )
-        }
-        Kind::InvalidValue(found, expected) => {
-            format!(
-                "invalid value: found {}, expected {expected}",
-                found_kind(found)
-            )
-        }
-        Kind::InvalidLength(length, expected) => {
-            format!("invalid length {length}, expected {expected}")
-        }
-        Kind::UnknownVariant(_, expected) => {
-            format!("unknown variant, expected one of {}", quoted(expected))
-        }
-        Kind::UnknownField(field, expected) => {
-            format!(
-                "unknown field `{field}`, expected one of {}",
-                quoted(expected)
-            )
-        }
-        Kind::MissingField(field) => format!("missing field `{field}`"),
-        Kind::DuplicateField(field) => format!("duplicate field `{field}`"),
-        Kind::ISizeOutOfRange(_) | Kind::USizeOutOfRange(_) => "number out of range".to_owned(),
-        Kind::Unsupported(found) => format!("unsupported: {}", found_kind(found)),
-        Kind::UnsupportedKey(found, expected) => {
-            format!(
-                "unsupported key: found {}, expected {expected}",
-                found_kind(found)
-            )
-        }
+        "boolean" => "a boolean",
+        "integer" | "floating point" => "a number",
+        "character" => "a character",
+        "string" => "a string",
+        "byte array" => "bytes",
+        "unit value" => "null",
+        "sequence" => "a list",
+        "map" => "a map",
+        _ => kind.strip_prefix("found ").unwrap_or("a value"),
     }
-}
-
-fn found_kind(found: &Actual) -> String {
-    match found {
-        Actual::Bool(_) => "a boolean".to_owned(),
-        Actual::Unsigned(_) | Actual::Signed(_) | Actual::Float(_) => "a number".to_owned(),
-        Actual::Char(_) => "a character".to_owned(),
-        Actual::Str(_) => "a string".to_owned(),
-        Actual::Bytes(_) => "bytes".to_owned(),
-        Actual::Unit => "null".to_owned(),
-        Actual::Seq => "a list".to_owned(),
-        Actual::Map => "a map".to_owned(),
-        Actual::Other(_) => "a value".to_owned(),
-        // The remaining kinds carry no value.
-        other => other.to_string(),
-    }
-}
-
-fn quoted(names: &[&str]) -> String {
-    let names: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
-    names.join(", ")
 }

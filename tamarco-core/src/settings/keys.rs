@@ -10,13 +10,10 @@
 //! Every note is kept on the [`Settings`] ([`Settings::key_notes`]) as well as logged, so that
 //! tests and tools can list them.
 
-use figment::Figment;
-use figment::error::Kind;
-use figment::providers::Serialized;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::error::describe;
+use super::read::read;
 use super::unknown::{closest, quoted};
 use super::{Settings, SettingsError, SettingsView, tree, unknown};
 
@@ -191,19 +188,11 @@ impl SettingsView {
         key: &str,
         tree: &Value,
     ) -> Result<T, SettingsError> {
-        lossy::<T>(tree).map_err(|error| {
-            let inner = error.path.join(".");
-            let key = match (key.is_empty(), inner.is_empty()) {
-                (_, true) => self.full_key(key),
-                (true, false) => self.full_key(&inner),
-                (false, false) => self.full_key(&format!("{key}.{inner}")),
-            };
-            // The tree read here carries no sources: name the place from the settings.
-            let mut message = describe(&key, &error.kind);
-            if let Some(place) = self.settings().snapshot().place(&key) {
-                message.push_str(&format!(" (from {place})"));
-            }
-            SettingsError::Invalid { message, key }
+        // The tree read here carries no sources: the settings name the place.
+        read(tree).map_err(|failure| {
+            self.settings()
+                .snapshot()
+                .invalid(&self.full_key(key), &failure)
         })
     }
 
@@ -260,13 +249,13 @@ impl SettingsView {
         let mut unknown = Vec::new();
         // Each round removes one key, so a tree of n keys takes at most n + 1 rounds.
         while unknown.len() < 256 {
-            let Err(error) = lossy::<T>(tree) else { break };
-            let Kind::UnknownField(field, expected) = &error.kind else {
+            let Err(failure) = read::<T>(tree) else { break };
+            let Some((field, expected)) = unknown_field(&failure.message) else {
                 break;
             };
-            let mut path = error.path.clone();
-            if path.last() != Some(field) {
-                path.push(field.clone());
+            let mut path = failure.path;
+            if path.last().map(String::as_str) != Some(field) {
+                path.push(field.to_owned());
             }
             let relative = path.join(".");
             if tree::lookup(tree, &relative).is_none() {
@@ -278,11 +267,11 @@ impl SettingsView {
                 Some((parent, _)) => self.full_key(parent),
                 None => self.root().to_owned(),
             };
-            let closest = closest(field, expected);
+            let closest = closest(field, &expected);
             let hint = match &closest {
                 Some(near) => format!("did you mean `{near}`?"),
                 None if expected.is_empty() => "it takes no keys".to_owned(),
-                None => format!("known keys: {}", quoted(expected)),
+                None => format!("known keys: {}", quoted(&expected)),
             };
             let message = format!(
                 "setting `{key}` is not a key of `{parent}` and is ignored ({hint}); `{UNKNOWN_KEYS_POLICY}: error` makes unknown keys fail the start"
@@ -353,12 +342,12 @@ pub(crate) fn check_known(
     Ok(())
 }
 
-/// `T` from a JSON tree through figment, which reads text as a number or boolean when `T`
-/// asks for one (environment values are text).
-fn lossy<T: DeserializeOwned>(tree: &Value) -> Result<T, Box<figment::Error>> {
-    Figment::from(Serialized::defaults(tree))
-        .extract_lossy()
-        .map_err(Box::new)
+/// The field and the known fields of serde's unknown-field message (``unknown field `x`,
+/// expected one of `a`, `b` ``, `` expected `a` or `b` ``, `there are no fields`).
+fn unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
+    let (field, rest) = message.strip_prefix("unknown field `")?.split_once('`')?;
+    let expected = rest.split('`').skip(1).step_by(2).collect();
+    Some((field, expected))
 }
 
 #[cfg(test)]

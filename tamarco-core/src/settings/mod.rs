@@ -27,6 +27,7 @@ pub mod etcd;
 mod keys;
 mod layer;
 mod live;
+mod read;
 mod running;
 mod snapshot;
 pub mod sources;

@@ -5,10 +5,8 @@
 //! when a typed read fails, with the same rule: maps merge key by key, anything else replaces.
 //!
 //! figment tags every value with the provider it came from, which is how a bad value's error
-//! names its source (the file, the environment variable, the etcd key). Typed reads try the
-//! plain JSON tree first (cheap) and go through figment only when that fails: figment then reads
-//! text as a number or a boolean when the target asks for one (environment values are text),
-//! and otherwise gives the error.
+//! names its source (the file, the environment variable, the etcd key). Typed reads decode the
+//! JSON tree ([`super::read`]).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
@@ -20,6 +18,7 @@ use serde_json::Value;
 
 use super::error::{SettingsError, describe};
 use super::layer::Layer;
+use super::read::{Failure, read};
 use super::tree;
 
 /// The figment provider of one layer: its JSON tree, named for the layer.
@@ -64,8 +63,8 @@ pub(super) struct Snapshot {
     sources: BTreeMap<Layer, String>,
     /// The layers merged by figment.
     merged: Figment,
-    /// `merged` with the override applied, built when a typed read first needs figment (the
-    /// JSON tree serves every read that succeeds), so that a change costs one merge.
+    /// `merged` with the override applied, built when an error first names the place of a value
+    /// (the JSON tree serves every read), so that a change costs one merge.
     resolved: OnceLock<Figment>,
     /// The tree every read sees: `stored` with the override applied.
     tree: Arc<Value>,
@@ -131,55 +130,34 @@ impl Snapshot {
         let Some(value) = tree::lookup(&self.tree, key) else {
             return Ok(None);
         };
-        if let Ok(typed) = T::deserialize(value) {
-            return Ok(Some(typed));
-        }
-        self.resolved()
-            .extract_inner_lossy(key)
+        read(value)
             .map(Some)
-            .map_err(|error| self.invalid(key, error))
+            .map_err(|failure| self.invalid(key, &failure))
     }
 
     /// The subtree at `root` as one typed value; a missing subtree reads as an empty map.
     pub(super) fn load<T: DeserializeOwned>(&self, root: &str) -> Result<T, SettingsError> {
         match self.get(root)? {
             Some(typed) => Ok(typed),
-            None => tree::decode_empty(root),
+            None => read(&Value::Object(Default::default()))
+                .map_err(|failure| self.invalid(root, &failure)),
         }
     }
 
     /// An error naming the full key, the place the bad value came from, and never the value.
-    fn invalid(&self, key: &str, error: figment::Error) -> SettingsError {
-        // figment puts the path inside the value first, then the key it was asked for.
-        let outer = key.split('.').count();
-        let inner = &error.path[..error.path.len().saturating_sub(outer)];
-        let full = if inner.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{key}.{}", inner.join("."))
-        };
-        let mut message = describe(&full, &error.kind);
-        // An error raised by a type's own `Deserialize` (a secret's) carries no source: the
-        // value's tag still knows it.
-        let metadata = error
-            .metadata
-            .as_ref()
-            .or_else(|| self.resolved().find_metadata(&full));
-        if let Some(place) = self.place_from(metadata, &full) {
+    pub(super) fn invalid(&self, key: &str, failure: &Failure) -> SettingsError {
+        let key = failure.key_under(key);
+        let mut message = describe(&key, &failure.message);
+        if let Some(place) = self.place(&key) {
             message.push_str(&format!(" (from {place})"));
         }
-        SettingsError::Invalid { key: full, message }
+        SettingsError::Invalid { key, message }
     }
 
-    /// Where the value read at `key` comes from (a file, an etcd key, an environment
-    /// variable), for errors found after the read, such as those of a typed read through
-    /// another tree.
-    pub(super) fn place(&self, key: &str) -> Option<String> {
-        self.place_from(self.resolved().find_metadata(key), key)
-    }
-
-    fn place_from(&self, metadata: Option<&figment::Metadata>, key: &str) -> Option<String> {
-        let layer = Layer::named(&metadata?.name)?;
+    /// Where the value read at `key` comes from: the file, the etcd key, the environment
+    /// variable (the override's own when it holds the value).
+    fn place(&self, key: &str) -> Option<String> {
+        let layer = Layer::named(&self.resolved().find_metadata(key)?.name)?;
         let stored = self.stored_key(layer, key);
         Some(layer.place_of(&stored, self.sources.get(&layer).map(String::as_str)))
     }

@@ -1,12 +1,9 @@
 //! Operations on the JSON trees of the layers behind [`Settings`](super::Settings): dotted-key
-//! lookup, insert, remove, deep merge (of in-code documents) and the typed read of a missing
-//! subtree.
+//! lookup, insert, remove and deep merge (of in-code documents).
 
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::SettingsError;
-use super::error::without_value;
 
 /// Rejects keys that cannot address the tree: empty, or with an empty segment.
 pub(super) fn check_key(key: &str) -> Result<(), SettingsError> {
@@ -111,15 +108,4 @@ pub(super) fn remove_pruning(tree: &mut Value, key: &str) {
         remove(tree, parent);
         child = parent;
     }
-}
-
-/// `T` read from an empty map, which is what a missing subtree reads as. Its only possible
-/// error is about `T` itself (a required field, a type that is not a map), so it names `key`.
-/// Through `&Value`, the deserializer every typed read tries first: one more deserializer here
-/// would compile every settings type's `Deserialize` once more.
-pub(super) fn decode_empty<T: DeserializeOwned>(key: &str) -> Result<T, SettingsError> {
-    T::deserialize(&Value::Object(Map::new())).map_err(|err| SettingsError::Invalid {
-        key: key.to_owned(),
-        message: without_value(key, &err.to_string()),
-    })
 }
