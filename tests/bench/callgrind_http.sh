@@ -1,5 +1,6 @@
-# Sourced by the instruction-count benchmarks (http.sh instructions, tracing_instructions.sh):
-# one server run under callgrind, driven by curl from outside valgrind.
+# Sourced by the instruction-count benchmarks (http.sh instructions, tracing_instructions.sh,
+# amqp_tracing_instructions.sh): one server run under callgrind, driven by curl from outside
+# valgrind, and the count of a callgrind run less the clock calibration.
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -11,7 +12,7 @@ free_port() {
 # instructions less the calibration of quanta's clock (the metrics recorder's), which loops for
 # a time, not a number of steps, and moved the difference by up to 6k instructions per request.
 callgrind_requests() {
-    local file=$1 port=$2 requests=$3 pid total calibration
+    local file=$1 port=$2 requests=$3 pid
     shift 3
     valgrind --tool=callgrind --callgrind-out-file="$file" "$@" >/dev/null 2>"$file.log" &
     pid=$!
@@ -22,8 +23,15 @@ callgrind_requests() {
     curl -sf "http://127.0.0.1:$port/?[1-$requests]" >/dev/null
     kill -TERM "$pid"
     wait "$pid" || true
-    total=$(sed -n 's/^summary: //p; s/^totals: //p' "$file" | head -1)
-    calibration=$(callgrind_annotate --inclusive=yes --tree=none --auto=no "$file" |
+    counted_instructions "$file"
+}
+
+# counted_instructions FILE: the instructions of the callgrind run in FILE less the calibration
+# of quanta's clock.
+counted_instructions() {
+    local total calibration
+    total=$(sed -n 's/^summary: //p; s/^totals: //p' "$1" | head -1)
+    calibration=$(callgrind_annotate --inclusive=yes --tree=none --auto=no "$1" |
         awk '/:quanta::Clock::new \[/ && !found { gsub(",", "", $1); print $1; found = 1 }')
     echo "$((total - ${calibration:-0}))"
 }

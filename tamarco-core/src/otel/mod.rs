@@ -23,6 +23,7 @@ mod config;
 mod export;
 mod filter;
 mod sampling;
+mod traceparent;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -238,7 +239,7 @@ impl LogIds {
 /// the mark (an attribute the tracer removes): the sampler keeps a sampled caller's child, and
 /// every root at 1, anyway. (A ratio changed between the decision and the span may drop it.)
 pub fn mark_sampled(span: &tracing::Span, traceparent: Option<&str>) {
-    let followed = traceparent.is_some_and(|value| sampling::parse_traceparent(value).is_some());
+    let followed = traceparent.is_some_and(|value| traceparent::parse(value).is_some());
     if !followed && ratio() < 1.0 {
         span.set_attribute(sampling::SAMPLED_FIELD, true);
     }

@@ -12,7 +12,7 @@
 
 use std::cell::Cell;
 
-use opentelemetry::trace::{SamplingDecision, SpanId, SpanKind, TraceId};
+use opentelemetry::trace::{SamplingDecision, SpanKind, TraceId};
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, Sampler, ShouldSample};
 
 thread_local! {
@@ -43,7 +43,7 @@ impl Sampling {
         if !super::enabled() {
             return Sampling::Off;
         }
-        if let Some((trace_id, sampled)) = traceparent.and_then(parse_traceparent) {
+        if let Some((trace_id, sampled)) = traceparent.and_then(super::traceparent::parse) {
             return match sampled {
                 true => Sampling::Sampled,
                 false => Sampling::Unsampled(trace_id),
@@ -105,64 +105,12 @@ pub(crate) fn unsampled_traceparent() -> Option<String> {
 
 /// The `traceparent` of a new span of the trace `trace_id`, not sampled.
 pub(crate) fn not_sampled(trace_id: TraceId) -> String {
-    let span_id: SpanId = RandomIdGenerator::default().new_span_id();
-    format!("00-{trace_id}-{span_id}-00")
-}
-
-/// The trace id and the sampled flag of a W3C `traceparent` (`00-<trace>-<parent>-<flags>`);
-/// `None` when it is malformed or its ids are all zeros.
-pub(crate) fn parse_traceparent(value: &str) -> Option<(TraceId, bool)> {
-    let mut parts = value.trim().split('-');
-    let version = parts.next()?;
-    let (trace, parent, flags) = (parts.next()?, parts.next()?, parts.next()?);
-    let known = version == "00" && parts.next().is_none();
-    let shaped = version.len() == 2 && trace.len() == 32 && parent.len() == 16 && flags.len() == 2;
-    // Later versions may add fields; the first four keep their meaning.
-    if !shaped || version == "ff" || (!known && version == "00") {
-        return None;
-    }
-    let hex = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    };
-    if !(hex(version) && hex(trace) && hex(parent) && hex(flags)) {
-        return None;
-    }
-    let trace_id = TraceId::from_hex(trace).ok()?;
-    let parent_id = SpanId::from_hex(parent).ok()?;
-    if trace_id == TraceId::INVALID || parent_id == SpanId::INVALID {
-        return None;
-    }
-    let flags = u8::from_str_radix(flags, 16).ok()?;
-    Some((trace_id, flags & 1 == 1))
+    super::traceparent::not_sampled(trace_id, RandomIdGenerator::default().new_span_id())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn traceparents_are_read_as_the_w3c_format_says() {
-        let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
-        let sampled = format!("00-{trace}-00f067aa0ba902b7-01");
-        let id = TraceId::from_hex(trace).unwrap();
-        assert_eq!(parse_traceparent(&sampled), Some((id, true)));
-        let unsampled = format!("00-{trace}-00f067aa0ba902b7-00");
-        assert_eq!(parse_traceparent(&unsampled), Some((id, false)));
-        let later = format!("01-{trace}-00f067aa0ba902b7-03-more");
-        assert_eq!(parse_traceparent(&later), Some((id, true)));
-        for bad in [
-            "",
-            "00-xyz",
-            &format!("00-{trace}-00f067aa0ba902b7-01-extra"),
-            &format!("ff-{trace}-00f067aa0ba902b7-01"),
-            &format!("00-{}-00f067aa0ba902b7-01", "0".repeat(32)),
-            &format!("00-{trace}-0000000000000000-01"),
-            &format!("00-{}-00f067aa0ba902b7-01", trace.to_uppercase()),
-        ] {
-            assert_eq!(parse_traceparent(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn an_unsampled_request_marks_its_thread_until_the_guard_drops() {
@@ -173,7 +121,10 @@ mod tests {
         let passed_on = unsampled_traceparent().unwrap();
         assert!(passed_on.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
         assert!(passed_on.ends_with("-00"));
-        assert_eq!(parse_traceparent(&passed_on), Some((id, false)));
+        assert_eq!(
+            crate::otel::traceparent::parse(&passed_on),
+            Some((id, false))
+        );
         {
             let _inner = Sampling::Sampled.enter();
             assert!(!in_unsampled());

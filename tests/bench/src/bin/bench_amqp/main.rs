@@ -9,7 +9,9 @@
 //!
 //! `bench_amqp tracing [MESSAGES] [ROUNDS]` measures the tamarco push/pull rounds only, with
 //! tracing off, on at sampling 0 and on at sampling 1 (exporting to an OTLP receiver in this
-//! process that discards what it gets), alternately.
+//! process that discards what it gets), alternately. `bench_amqp count VARIANT N` runs one
+//! tamarco round of N messages with tracing `off`, or on at the sampling ratio VARIANT (for
+//! `tests/bench/amqp_tracing_instructions.sh`, which counts its instructions).
 //!
 //! The parts: `setup` (the payload, the service, CPU time), `push_pull` (a round through
 //! tamarco and one through plain lapin), `request_response` and `tracing_overhead`.
@@ -29,7 +31,7 @@ use tamarco_tests::amqp::{cleanup, unique_prefix};
 use push_pull::{Round, lapin_round, tamarco_round};
 use request_response::{REQUESTERS, request_response};
 use setup::{PREFETCH, WINDOW, payload};
-use tracing_overhead::tracing_rounds;
+use tracing_overhead::{count_round, tracing_rounds};
 
 fn main() {
     let mut args = std::env::args().skip(1).peekable();
@@ -38,6 +40,12 @@ fn main() {
         let n: u64 = args.next().map_or(50_000, |a| a.parse().expect("MESSAGES"));
         let rounds: usize = args.next().map_or(3, |a| a.parse().expect("ROUNDS"));
         return tracing_rounds(n, rounds);
+    }
+    if args.peek().map(String::as_str) == Some("count") {
+        args.next();
+        let variant = args.next().expect("VARIANT: off or a sampling ratio");
+        let n: u64 = args.next().map_or(2_000, |a| a.parse().expect("N"));
+        return count_round(&variant, n);
     }
     let n: u64 = args.next().map_or(50_000, |a| a.parse().expect("MESSAGES"));
     let rounds: usize = args.next().map_or(3, |a| a.parse().expect("ROUNDS"));

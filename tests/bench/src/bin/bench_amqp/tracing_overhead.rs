@@ -1,5 +1,7 @@
 //! `bench_amqp tracing`: the tamarco push/pull rounds with tracing off, at sampling 0 and at
 //! sampling 1, exporting to an OTLP receiver in this process that discards what it gets.
+//! `bench_amqp count VARIANT N`: one such round alone (for callgrind,
+//! `tests/bench/amqp_tracing_instructions.sh`).
 
 use tamarco::amqp::Pattern;
 use tamarco::serde_json::json;
@@ -17,6 +19,32 @@ async fn discarding_receiver() -> String {
     let router = Router::new().route("/v1/traces", post(|_: Bytes| async {}));
     tokio::spawn(async move { tamarco::http::axum::serve(listener, router).await });
     url
+}
+
+/// One tamarco push/pull round of `n` messages with tracing `variant` (`off`, or the sampling
+/// ratio), exporting to the receiver at `BENCH_AMQP_RECEIVER` (a URL; without it, one in this
+/// process, whose work is then counted with the service's).
+pub(crate) fn count_round(variant: &str, n: u64) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let prefix = unique_prefix("bench_count");
+        let tracing = match variant {
+            "off" => json!({}),
+            ratio => {
+                let ratio: f64 = ratio.parse().expect("VARIANT: off or a sampling ratio");
+                let collector = match std::env::var("BENCH_AMQP_RECEIVER") {
+                    Ok(url) => url,
+                    Err(_) => discarding_receiver().await,
+                };
+                json!({"enabled": true, "endpoint": collector, "sampling_ratio": ratio})
+            }
+        };
+        tamarco_round(&prefix, n, &tracing).await;
+        cleanup(&prefix, &[(Pattern::PushPull, "bench")]).await;
+    });
 }
 
 /// The tamarco push/pull rounds with tracing off, at sampling 0 and at sampling 1.
