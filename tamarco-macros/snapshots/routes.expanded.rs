@@ -25,96 +25,116 @@ const _: () = {
         fn wire(
             __tamarco_svc: &::tamarco::__private::Arc<Self>,
         ) -> ::tamarco::__private::Result<(), ::tamarco::__private::BoxError> {
-            {
-                let __tamarco_router = ::tamarco::__private::http::Router::<
-                    ::tamarco::__private::Arc<Self>,
-                >::new();
-                let __tamarco_router = __tamarco_router
-                    .route(
-                        "/",
-                        ::tamarco::__private::http::get(|
-                            ::tamarco::__private::http::State(
-                                __tamarco_svc,
-                            ): ::tamarco::__private::http::State<
-                                ::tamarco::__private::Arc<Self>,
-                            >|
-                        async move {
-                            ::tamarco::__private::http::into_response(
-                                Self::hello(&__tamarco_svc).await,
-                            )
-                        }),
-                    );
-                let __tamarco_router = __tamarco_router
-                    .route(
-                        "/orders/{id}",
-                        ::tamarco::__private::http::get(|
-                            ::tamarco::__private::http::State(
-                                __tamarco_svc,
-                            ): ::tamarco::__private::http::State<
-                                ::tamarco::__private::Arc<Self>,
-                            >,
-                            __tamarco_arg0: Path<u64>,
-                            __tamarco_arg1: HeaderMap|
-                        async move {
-                            ::tamarco::__private::http::into_response(
-                                Self::order(__tamarco_svc, __tamarco_arg0, __tamarco_arg1)
-                                    .await,
-                            )
-                        }),
-                    );
-                let __tamarco_router = __tamarco_router
-                    .route(
-                        "/orders/{id}",
-                        ::tamarco::__private::http::delete(|
-                            ::tamarco::__private::http::State(
-                                __tamarco_svc,
-                            ): ::tamarco::__private::http::State<
-                                ::tamarco::__private::Arc<Self>,
-                            >,
-                            __tamarco_arg0: Path<u64>,
-                            __tamarco_arg1: HeaderMap|
-                        async move {
-                            ::tamarco::__private::http::into_response(
-                                Self::order(__tamarco_svc, __tamarco_arg0, __tamarco_arg1)
-                                    .await,
-                            )
-                        }),
-                    );
-                ::tamarco::__private::http::add_routes(
-                    __tamarco_resource_of_Shop!(
-                        http_server => & __tamarco_svc.http_server
-                    ),
+            ::tamarco::__private::http::add_routes(
+                __tamarco_resource_of_Shop!(http_server => & __tamarco_svc.http_server),
+                |__tamarco_route| {
+                    let __tamarco_router = ::tamarco::__private::http::Router::<
+                        ::tamarco::__private::Arc<Self>,
+                    >::new();
+                    let __tamarco_router = __tamarco_router
+                        .route(
+                            "/",
+                            ::tamarco::__private::http::observed(
+                                __tamarco_route("/"),
+                                ::tamarco::__private::Option::Some(
+                                    ::tamarco::__private::http::MethodFilter::GET,
+                                ),
+                                |
+                                    ::tamarco::__private::http::State(
+                                        __tamarco_svc,
+                                    ): ::tamarco::__private::http::State<
+                                        ::tamarco::__private::Arc<Self>,
+                                    >|
+                                async move {
+                                    ::tamarco::__private::http::into_response(
+                                        Self::hello(&__tamarco_svc).await,
+                                    )
+                                },
+                            ),
+                        );
+                    let __tamarco_router = __tamarco_router
+                        .route(
+                            "/orders/{id}",
+                            ::tamarco::__private::http::observed(
+                                __tamarco_route("/orders/{id}"),
+                                ::tamarco::__private::Option::Some(
+                                    ::tamarco::__private::http::MethodFilter::GET,
+                                ),
+                                |
+                                    ::tamarco::__private::http::State(
+                                        __tamarco_svc,
+                                    ): ::tamarco::__private::http::State<
+                                        ::tamarco::__private::Arc<Self>,
+                                    >,
+                                    __tamarco_arg0: Path<u64>,
+                                    __tamarco_arg1: HeaderMap|
+                                async move {
+                                    ::tamarco::__private::http::into_response(
+                                        Self::order(__tamarco_svc, __tamarco_arg0, __tamarco_arg1)
+                                            .await,
+                                    )
+                                },
+                            ),
+                        );
+                    let __tamarco_router = __tamarco_router
+                        .route(
+                            "/orders/{id}",
+                            ::tamarco::__private::http::observed(
+                                __tamarco_route("/orders/{id}"),
+                                ::tamarco::__private::Option::Some(
+                                    ::tamarco::__private::http::MethodFilter::DELETE,
+                                ),
+                                |
+                                    ::tamarco::__private::http::State(
+                                        __tamarco_svc,
+                                    ): ::tamarco::__private::http::State<
+                                        ::tamarco::__private::Arc<Self>,
+                                    >,
+                                    __tamarco_arg0: Path<u64>,
+                                    __tamarco_arg1: HeaderMap|
+                                async move {
+                                    ::tamarco::__private::http::into_response(
+                                        Self::order(__tamarco_svc, __tamarco_arg0, __tamarco_arg1)
+                                            .await,
+                                    )
+                                },
+                            ),
+                        );
                     __tamarco_router
-                        .with_state(::tamarco::__private::Arc::clone(__tamarco_svc)),
-                );
-            }
-            {
-                let __tamarco_router = ::tamarco::__private::http::Router::<
-                    ::tamarco::__private::Arc<Self>,
-                >::new();
-                #[cfg(feature = "ws")]
-                let __tamarco_router = __tamarco_router
-                    .route(
-                        "/echo",
-                        ::tamarco::__private::http::any(|
-                            ::tamarco::__private::http::State(
-                                __tamarco_svc,
-                            ): ::tamarco::__private::http::State<
-                                ::tamarco::__private::Arc<Self>,
-                            >,
-                            __tamarco_arg0: WebSocketUpgrade|
-                        async move {
-                            ::tamarco::__private::http::into_response(
-                                Self::echo(&__tamarco_svc, __tamarco_arg0).await,
-                            )
-                        }),
-                    );
-                ::tamarco::__private::http::add_routes(
-                    __tamarco_resource_of_Shop!(websocket => & __tamarco_svc.websocket),
+                        .with_state(::tamarco::__private::Arc::clone(__tamarco_svc))
+                },
+            );
+            ::tamarco::__private::http::add_routes(
+                __tamarco_resource_of_Shop!(websocket => & __tamarco_svc.websocket),
+                |__tamarco_route| {
+                    let __tamarco_router = ::tamarco::__private::http::Router::<
+                        ::tamarco::__private::Arc<Self>,
+                    >::new();
+                    #[cfg(feature = "ws")]
+                    let __tamarco_router = __tamarco_router
+                        .route(
+                            "/echo",
+                            ::tamarco::__private::http::observed(
+                                __tamarco_route("/echo"),
+                                ::tamarco::__private::Option::None,
+                                |
+                                    ::tamarco::__private::http::State(
+                                        __tamarco_svc,
+                                    ): ::tamarco::__private::http::State<
+                                        ::tamarco::__private::Arc<Self>,
+                                    >,
+                                    __tamarco_arg0: WebSocketUpgrade|
+                                async move {
+                                    ::tamarco::__private::http::into_response(
+                                        Self::echo(&__tamarco_svc, __tamarco_arg0).await,
+                                    )
+                                },
+                            ),
+                        );
                     __tamarco_router
-                        .with_state(::tamarco::__private::Arc::clone(__tamarco_svc)),
-                );
-            }
+                        .with_state(::tamarco::__private::Arc::clone(__tamarco_svc))
+                },
+            );
             ::tamarco::__private::Result::Ok(())
         }
     }

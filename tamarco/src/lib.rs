@@ -159,9 +159,9 @@ pub mod __private {
     /// What `#[route]` expands to.
     #[cfg(feature = "http")]
     pub mod http {
-        pub use crate::http::{add_routes, into_response};
+        pub use crate::http::{add_routes, into_response, observed};
         pub use axum::Router;
         pub use axum::extract::State;
-        pub use axum::routing::{any, delete, get, head, options, patch, post, put, trace};
+        pub use axum::routing::MethodFilter;
     }
 }

@@ -137,10 +137,12 @@ pub(crate) fn wire_fn(block: &TaskBlock, p: &Private) -> Option<TokenStream> {
                 let respond = quote_spanned! {route.output_span=>
                     #p::http::into_response(Self::#call(#receiver, #(#args),*).await)
                 };
-                let method_router = method_router(&route.method, p);
+                let method_filter = method_filter(&route.method, p);
                 quote_spanned! {handler.span()=>
                     #(#cfg)*
-                    let __tamarco_router = __tamarco_router.route(#path, #method_router(
+                    let __tamarco_router = __tamarco_router.route(#path, #p::http::observed(
+                        __tamarco_route(#path),
+                        #method_filter,
                         |#p::http::State(__tamarco_svc): #p::http::State<#p::Arc<Self>>, #(#args: #types),*| async move {
                             #respond
                         },
@@ -151,12 +153,13 @@ pub(crate) fn wire_fn(block: &TaskBlock, p: &Private) -> Option<TokenStream> {
             #lookup!(#resource => &__tamarco_svc.#resource)
         };
         let add = quote_spanned! {resource.span()=> #p::http::add_routes};
+        // The resource's observation of each route comes in as `__tamarco_route`.
         quote! {
-            {
+            #add(#target, |__tamarco_route| {
                 let __tamarco_router = #p::http::Router::<#p::Arc<Self>>::new();
                 #(#routes)*
-                #add(#target, __tamarco_router.with_state(#p::Arc::clone(__tamarco_svc)));
-            }
+                __tamarco_router.with_state(#p::Arc::clone(__tamarco_svc))
+            });
         }
     });
     Some(quote! {
@@ -232,14 +235,12 @@ fn input_binding(input: &Input, lookup: &TokenStream, p: &Private) -> TokenStrea
     }
 }
 
-/// `get`, `post`, ... or `any` of axum's routing functions.
-fn method_router(method: &Ident, p: &Private) -> TokenStream {
-    let function = format_ident!(
-        "{}",
-        method.to_string().to_ascii_lowercase(),
-        span = method.span()
-    );
-    quote!(#p::http::#function)
+/// The route's method as axum's `MethodFilter`; `None` for `ANY`.
+fn method_filter(method: &Ident, p: &Private) -> TokenStream {
+    match method.to_string().as_str() {
+        "ANY" => quote_spanned!(method.span()=> #p::Option::None),
+        _ => quote_spanned!(method.span()=> #p::Option::Some(#p::http::MethodFilter::#method)),
+    }
 }
 
 /// The lookup macro's path, next to the struct's path as the impl block names it

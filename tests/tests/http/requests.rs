@@ -248,6 +248,98 @@ async fn requests_are_counted_by_route_method_and_status_with_latency() {
     running.stop().await.unwrap();
 }
 
+/// The same routes declared with `#[route]` on two servers: `plain_api` observes each handler
+/// itself, `timed_api` (a request timeout set) observes its routes as a whole.
+#[microservice(name = "declared_metered")]
+#[derive(Default)]
+struct DeclaredMetered {
+    #[resource]
+    plain_api: HttpServer,
+    #[resource]
+    timed_api: HttpServer,
+}
+
+#[microservice]
+impl DeclaredMetered {
+    #[route(plain_api, GET "/items/{id}")]
+    #[route(timed_api, GET "/items/{id}")]
+    async fn item(&self, Path(id): Path<u32>, request: RequestId) -> String {
+        format!("item {id} of request {request}")
+    }
+
+    #[route(plain_api, GET "/panics")]
+    #[route(timed_api, GET "/panics")]
+    async fn panics(&self) -> &'static str {
+        panic!("a declared handler failed")
+    }
+}
+
+#[tokio::test]
+async fn declared_routes_are_observed_as_routes_built_by_hand() {
+    tamarco::metrics::install().expect("tamarco's recorder");
+    let settings = json!({"system": {"resources": {
+        "plain_api": {"port": 0},
+        "timed_api": {"port": 0, "request_timeout_seconds": 5},
+    }}});
+    let running = TestService::builder(DeclaredMetered::default())
+        .settings(settings)
+        .start()
+        .await
+        .unwrap();
+    let client = client_builder().pool_max_idle_per_host(0).build().unwrap();
+    let text = |server: &'static str| {
+        let text = tamarco::metrics::exposition("declared_metered").unwrap();
+        move |route: &str, method: &str, status: &str| -> f64 {
+            let series = format!(
+                "declared_metered_http_server_requests_total{{server=\"{server}\",route=\"{route}\",method=\"{method}\",status=\"{status}\"}} "
+            );
+            let line = text.lines().find_map(|line| line.strip_prefix(&series));
+            line.and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("no {series}in\n{text}"))
+        }
+    };
+    for (server, addr) in [
+        ("plain_api", running.service().plain_api.local_addr().unwrap()),
+        ("timed_api", running.service().timed_api.local_addr().unwrap()),
+    ] {
+        let response = client
+            .get(format!("http://{addr}/items/7"))
+            .header("x-request-id", "given-1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["x-request-id"], "given-1", "{server}");
+        assert_eq!(response.text().await.unwrap(), "item 7 of request given-1");
+        for (method, path, status) in [
+            ("GET", "/items/8", 200),
+            ("GET", "/items/x", 400),
+            ("DELETE", "/items/7", 405),
+            ("GET", "/nowhere", 404),
+            ("GET", "/panics", 500),
+        ] {
+            let method = method.parse().unwrap();
+            let response = client
+                .request(method, format!("http://{addr}{path}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), status, "{server} {path}");
+            assert_eq!(
+                response.headers()["x-request-id"].len(),
+                32,
+                "{server} {path}: a generated id"
+            );
+        }
+        let value = text(server);
+        assert_eq!(value("/items/{id}", "GET", "200"), 2.0, "{server}");
+        assert_eq!(value("/items/{id}", "GET", "400"), 1.0, "{server}");
+        assert_eq!(value("/items/{id}", "DELETE", "405"), 1.0, "{server}");
+        assert_eq!(value("unmatched", "GET", "404"), 1.0, "{server}");
+        assert_eq!(value("/panics", "GET", "500"), 1.0, "{server}");
+    }
+    running.stop().await.unwrap();
+}
+
 // --- server options: CORS, timeout, body limit ---------------------------------------------------
 
 #[microservice(name = "options")]

@@ -42,10 +42,10 @@ pub use client::{HttpClient, client_builder};
 pub use client_request::ClientRequest;
 #[cfg(feature = "http-client")]
 pub use discovery::DiscoverySettings;
-pub use observe::RequestId;
+pub use observe::{DeclaredRoute, RequestId};
 pub use routes::ServesRoutes;
 #[doc(hidden)]
-pub use routes::{add_routes, into_response};
+pub use routes::{add_routes, into_response, observed};
 pub use server::HttpServer;
 #[cfg(feature = "http-client")]
 pub use settings::ClientSettings;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use serde_json::{Map, Value, json};
 use tamarco_core::serve::{Listener, ServeOptions};
@@ -18,7 +19,7 @@ use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, Any, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
 use super::cache::ResponseCacheLayer;
-use super::observe::{ObserveLayer, SpanLevel};
+use super::observe::{DeclaredRoute, ObserveLayer, SpanLevel};
 use super::settings::{CorsSettings, ServerSettings};
 use crate::{BoxError, Resource, ResourceContext};
 
@@ -75,10 +76,20 @@ use crate::{BoxError, Resource, ResourceContext};
 #[derive(Debug, Default)]
 pub struct HttpServer {
     router: Mutex<Option<Router>>,
+    /// The service's `#[route]`s, observed around each handler (see [`DeclaredRoute`]), and
+    /// the observation of each.
+    declared: Mutex<Declared>,
     config: Mutex<Option<Arc<Config>>>,
     local_addr: Mutex<Option<SocketAddr>>,
     running: Mutex<Option<Listener>>,
     connections: Arc<AtomicUsize>,
+}
+
+/// The `#[route]`s handed over so far.
+#[derive(Debug, Default)]
+struct Declared {
+    router: Option<Router>,
+    handlers: Vec<DeclaredRoute>,
 }
 
 /// The settings, checked and turned into what the server uses.
@@ -114,6 +125,23 @@ impl HttpServer {
             None => router,
         };
         *slot = Some(merged);
+    }
+
+    /// Adds the service's `#[route]`s, whose handlers observe their requests themselves.
+    pub(crate) fn add_declared(&self, router: Router) {
+        let mut declared = self.declared.lock().expect("routes lock");
+        declared.router = Some(match declared.router.take() {
+            Some(routes) => routes.merge(router),
+            None => router,
+        });
+    }
+
+    /// The observation of the `#[route]` handler of `route`, bound at each start.
+    pub(crate) fn declare(&self, route: &'static str) -> DeclaredRoute {
+        let handler = DeclaredRoute::unbound(route);
+        let mut declared = self.declared.lock().expect("routes lock");
+        declared.handlers.push(handler.clone());
+        handler
     }
 
     /// The address the server listens on, once started: with port 0 in the settings, the
@@ -171,7 +199,15 @@ impl HttpServer {
             .map_err(|e| format!("cannot listen on {address}: {e}"))?;
         let local = listener.local_addr()?;
         *self.local_addr.lock().expect("address lock") = Some(local);
-        let router = config.layered(cx.name(), router);
+        let router = {
+            let declared = self.declared.lock().expect("routes lock");
+            config.layered(
+                cx.name(),
+                router,
+                declared.router.clone(),
+                &declared.handlers,
+            )
+        };
         let serving = Listener::spawn(
             listener,
             router,
@@ -206,10 +242,14 @@ impl HttpServer {
         fields
     }
 
-    /// The routes set so far; an empty router (every path 404) with a warning if none.
+    /// The routes set so far (besides the `#[route]`s); an empty router (every path 404)
+    /// with a warning if there are none of either.
     pub(crate) fn routes(&self, cx: &ResourceContext) -> Router {
         let routes = self.router.lock().expect("router lock").clone();
         routes.unwrap_or_else(|| {
+            if self.declared.lock().expect("routes lock").router.is_some() {
+                return Router::new();
+            }
             tracing::warn!(
                 resource = cx.name(),
                 "no routes: call `set_router` before the start stage; every request gets 404"
@@ -221,6 +261,11 @@ impl HttpServer {
     /// Forgets the routes; they may hold the service, which holds this server.
     pub(crate) fn forget_routes(&self) {
         self.router.lock().expect("router lock").take();
+        let mut declared = self.declared.lock().expect("routes lock");
+        for handler in &declared.handlers {
+            handler.unbind();
+        }
+        *declared = Declared::default();
     }
 }
 
@@ -302,11 +347,23 @@ impl Config {
         })
     }
 
-    /// `router` with the server's layers around every route, outermost first: request id,
-    /// span, metrics and logs, and a panic turned into a 500; CORS; the request timeout; the
-    /// body limit; the cache. Without any of the last four, only the first: an absent optional
-    /// layer would still be a `Either` around each request and its future.
-    fn layered(&self, name: &str, router: Router) -> Router {
+    /// `router` and the `#[route]`s (`declared`, whose handlers are `handlers`) with the
+    /// server's layers around every route, outermost first: request id, span, metrics and
+    /// logs, and a panic turned into a 500; CORS; the request timeout; the body limit; the
+    /// cache.
+    ///
+    /// Without any of the last four, the first alone, and the `#[route]` handlers observe
+    /// their requests themselves: each request then goes through one boxed service, the one
+    /// axum makes of the handler, instead of a second one for the router layer (an absent
+    /// optional layer would also be an `Either` around each request and its future). With
+    /// any of them, every route gets the whole stack as a router layer.
+    fn layered(
+        &self,
+        name: &str,
+        router: Router,
+        declared: Option<Router>,
+        handlers: &[DeclaredRoute],
+    ) -> Router {
         let observe = ObserveLayer::new(
             name,
             self.request_id_header.clone(),
@@ -318,8 +375,27 @@ impl Config {
             .map(|t| TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, t));
         let limit = self.body_limit();
         if self.cors.is_none() && timeout.is_none() && limit.is_none() && self.cache.is_none() {
-            return router.layer(observe);
+            for handler in handlers {
+                handler.bind(&observe);
+            }
+            let router = router.layer(observe.clone());
+            return match declared {
+                // A declared path asked with another method is answered 405 by axum's method
+                // router, outside the handlers: observed here. Merged into `router`, whose
+                // fallback (404, observed) is the one kept.
+                Some(declared) => declared
+                    .method_not_allowed_fallback(method_not_allowed.layer(observe))
+                    .merge(router),
+                None => router,
+            };
         }
+        for handler in handlers {
+            handler.unbind();
+        }
+        let router = match declared {
+            Some(declared) => declared.merge(router),
+            None => router,
+        };
         let stack = ServiceBuilder::new()
             .layer(observe)
             .option_layer(self.cors.clone())
@@ -328,6 +404,12 @@ impl Config {
             .option_layer(self.cache.clone());
         router.layer(stack)
     }
+}
+
+/// The answer to a request for a route's path with a method it does not serve (axum adds
+/// the `Allow` header).
+async fn method_not_allowed() -> StatusCode {
+    StatusCode::METHOD_NOT_ALLOWED
 }
 
 impl Config {

@@ -1,5 +1,5 @@
 //! Request metrics and logs: the layer every [`HttpServer`](super::HttpServer) puts around
-//! each route. Per request it takes the request id from its header (or makes one), opens a
+//! each route (around each `#[route]` handler itself, see [`DeclaredRoute`]). Per request it takes the request id from its header (or makes one), opens a
 //! `request` span carrying it, echoes the id in the response, and records, through the
 //! [`metrics`] facade:
 //!
@@ -13,6 +13,7 @@
 //! poll of its future) is answered 500 here too: catching it in this layer rather than in one
 //! of its own spares every response a boxed body.
 
+mod declared;
 mod meters;
 mod request_id;
 
@@ -35,6 +36,7 @@ use tracing::Span;
 use tamarco_core::otel::Sampling;
 
 use super::panic::panic_response;
+pub use declared::DeclaredRoute;
 use meters::{FirstMeters, RouteMeters};
 use request_id::IdSource;
 pub use request_id::RequestId;
@@ -83,25 +85,46 @@ impl<S> Layer<S> for ObserveLayer {
     fn layer(&self, inner: S) -> Self::Service {
         Observe {
             inner,
-            endpoint: Arc::new(Endpoint {
-                server: Arc::clone(&self.shared),
-                first: FirstMeters::default(),
-            }),
+            endpoint: Some(self.endpoint(None)),
         }
     }
 }
 
-/// What the requests of one endpoint share.
-struct Endpoint {
-    server: Arc<RequestObserver>,
-    first: FirstMeters,
+impl ObserveLayer {
+    /// A new endpoint of the server: `route` is a declared route's template, or `None` to
+    /// take the router's [`MatchedPath`].
+    fn endpoint(&self, route: Option<&'static str>) -> Arc<Endpoint> {
+        Arc::new(Endpoint {
+            server: Arc::clone(&self.shared),
+            first: FirstMeters::default(),
+            route,
+        })
+    }
 }
 
-/// The service the layer makes.
+/// What the requests of one endpoint share.
+pub(crate) struct Endpoint {
+    server: Arc<RequestObserver>,
+    first: FirstMeters,
+    /// A declared route's template; `None` for the router's [`MatchedPath`].
+    route: Option<&'static str>,
+}
+
+/// The service the layer makes. Public only as a type in [`DeclaredRoute`]'s layer.
 #[derive(Clone)]
-pub(crate) struct Observe<S> {
+pub struct Observe<S> {
     inner: S,
-    endpoint: Arc<Endpoint>,
+    /// `None`: requests pass through unobserved (a declared route whose server observes its
+    /// routes as a whole, or not bound yet).
+    endpoint: Option<Arc<Endpoint>>,
+}
+
+impl<S> std::fmt::Debug for Observe<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observe")
+            .field("observed", &self.endpoint.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<S, ReqBody> Service<Request<ReqBody>> for Observe<S>
@@ -117,12 +140,21 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        let Some(endpoint) = &self.endpoint else {
+            return ObserveFuture::passing(self.inner.call(request));
+        };
         let started = Instant::now();
-        let shared = &self.endpoint.server;
+        let shared = &endpoint.server;
         let id = shared.ids.id_for(request.headers().get(&shared.header));
-        let route = request.extensions().get::<MatchedPath>().cloned();
+        let route = match endpoint.route {
+            Some(declared) => RouteName::Declared(declared),
+            None => match request.extensions().get::<MatchedPath>() {
+                Some(matched) => RouteName::Matched(matched.clone()),
+                None => RouteName::Unmatched,
+            },
+        };
         let method = request.method().clone();
-        let route_name = route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+        let route_name = route.as_str();
         let id_text = id.to_str().unwrap_or_default();
         #[cfg(feature = "tracing-otel")]
         let sampling = sampling_of(&request);
@@ -134,7 +166,7 @@ where
         let span = match shared.span_level {
             #[cfg(feature = "tracing-otel")]
             level if sampling == Sampling::Sampled => {
-                traced_span(&request, route.as_ref(), id_text, level)
+                traced_span(&request, route.template(), id_text, level)
             }
             SpanLevel::Info => {
                 tracing::info_span!(
@@ -165,13 +197,40 @@ where
             panicked,
             span,
             sampling,
+            passing: false,
             pending: Some(Pending {
                 started,
                 id,
                 route,
                 method,
-                endpoint: Arc::clone(&self.endpoint),
+                endpoint: Arc::clone(endpoint),
             }),
+        }
+    }
+}
+
+/// The route of a request, as its span and metrics name it.
+enum RouteName {
+    /// A `#[route]`'s template.
+    Declared(&'static str),
+    /// The template the router matched.
+    Matched(MatchedPath),
+    /// No route matched (the fallback).
+    Unmatched,
+}
+
+impl RouteName {
+    /// The template, or `unmatched`.
+    fn as_str(&self) -> &str {
+        self.template().unwrap_or(UNMATCHED)
+    }
+
+    /// The template, if a route matched.
+    fn template(&self) -> Option<&str> {
+        match self {
+            RouteName::Declared(route) => Some(route),
+            RouteName::Matched(matched) => Some(matched.as_str()),
+            RouteName::Unmatched => None,
         }
     }
 }
@@ -204,15 +263,10 @@ const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 /// `request_log_level`); otherwise it is made for the exporter alone
 /// ([`UNLOGGED_TARGET`](tamarco_core::otel::UNLOGGED_TARGET)).
 #[cfg(feature = "tracing-otel")]
-fn traced_span<B>(
-    request: &Request<B>,
-    route: Option<&MatchedPath>,
-    id: &str,
-    level: SpanLevel,
-) -> Span {
+fn traced_span<B>(request: &Request<B>, route: Option<&str>, id: &str, level: SpanLevel) -> Span {
     let method = request.method().as_str();
     let name = match route {
-        Some(route) => [method, " ", route.as_str()].concat(),
+        Some(route) => [method, " ", route].concat(),
         None => method.to_owned(),
     };
     macro_rules! server_span {
@@ -223,7 +277,7 @@ fn traced_span<B>(
                 otel.name = name,
                 otel.kind = "server",
                 http.request.method = method,
-                http.route = route.map(MatchedPath::as_str),
+                http.route = route,
                 url.path = request.uri().path(),
                 request_id = id,
                 http.response.status_code = tracing::field::Empty,
@@ -253,21 +307,40 @@ const UNMATCHED: &str = "unmatched";
 struct Pending {
     started: Instant,
     id: HeaderValue,
-    route: Option<MatchedPath>,
+    route: RouteName,
     method: Method,
     endpoint: Arc<Endpoint>,
 }
 
 pin_project_lite::pin_project! {
     /// The response future of [`Observe`].
-    pub(crate) struct ObserveFuture<F> {
+    pub struct ObserveFuture<F> {
         // `None` when the handler panicked in its call: then `panicked` holds the panic.
         #[pin]
         inner: Option<F>,
         panicked: Option<Box<dyn Any + Send>>,
         span: Span,
         sampling: RequestSampling,
+        // The request is not observed here: the inner future's output is the response.
+        passing: bool,
         pending: Option<Pending>,
+    }
+}
+
+impl<F> ObserveFuture<F> {
+    /// The future of a request that passes through unobserved.
+    fn passing(inner: F) -> Self {
+        ObserveFuture {
+            inner: Some(inner),
+            panicked: None,
+            span: Span::none(),
+            #[cfg(feature = "tracing-otel")]
+            sampling: Sampling::Off,
+            #[cfg(not(feature = "tracing-otel"))]
+            sampling: (),
+            passing: true,
+            pending: None,
+        }
     }
 }
 
@@ -279,6 +352,13 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        if *this.passing {
+            let inner = this
+                .inner
+                .as_pin_mut()
+                .expect("a passing future has its inner one");
+            return inner.poll(cx);
+        }
         #[cfg(feature = "tracing-otel")]
         let _sampling = this.sampling.enter();
         let _entered = this.span.enter();
@@ -299,10 +379,7 @@ where
         let latency = pending.started.elapsed();
         let status = response.status();
         let shared = &pending.endpoint.server;
-        let route = pending
-            .route
-            .as_ref()
-            .map_or(UNMATCHED, MatchedPath::as_str);
+        let route = pending.route.as_str();
         pending.endpoint.first.record(
             &shared.meters,
             route,
