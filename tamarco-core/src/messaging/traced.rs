@@ -14,22 +14,25 @@ pub(crate) async fn dispatch<R: Received, D: Dispatch<R>>(
     run: &Arc<Run>,
     received: R,
 ) -> Flow {
+    // Tracing off, the headers are not looked at (a transport may read them only on demand).
     #[cfg(feature = "tracing-otel")]
-    match crate::otel::Sampling::decide(received.header_text("traceparent")) {
-        crate::otel::Sampling::Off => {}
-        crate::otel::Sampling::Sampled => {
-            use tracing::Instrument;
-            let span = span(run, &received);
-            return dispatch.dispatch(run, received).instrument(span).await;
-        }
-        unsampled @ crate::otel::Sampling::Unsampled(_) => {
-            // The plain path, marked unsampled at each poll: nothing inside is exported.
-            let mut handled = std::pin::pin!(dispatch.dispatch(run, received));
-            return std::future::poll_fn(|cx| {
-                let _unsampled = unsampled.enter();
-                std::future::Future::poll(handled.as_mut(), cx)
-            })
-            .await;
+    if crate::otel::enabled() {
+        match crate::otel::Sampling::decide(received.header_text("traceparent")) {
+            crate::otel::Sampling::Off => {}
+            crate::otel::Sampling::Sampled => {
+                use tracing::Instrument;
+                let span = span(run, &received);
+                return dispatch.dispatch(run, received).instrument(span).await;
+            }
+            unsampled @ crate::otel::Sampling::Unsampled(_) => {
+                // The plain path, marked unsampled at each poll: nothing inside is exported.
+                let mut handled = std::pin::pin!(dispatch.dispatch(run, received));
+                return std::future::poll_fn(|cx| {
+                    let _unsampled = unsampled.enter();
+                    std::future::Future::poll(handled.as_mut(), cx)
+                })
+                .await;
+            }
         }
     }
     dispatch.dispatch(run, received).await

@@ -111,7 +111,7 @@ pub enum DeadReason {
     Handler,
     /// The codec refused (or panicked on) the body.
     Decode,
-    /// The metadata could not be read (for example a Kafka header key that is not UTF-8).
+    /// The metadata could not be read (for example a header the transport cannot decode).
     Headers,
     /// The broker delivered it more than `max_deliveries` times.
     DeliveryLimit,

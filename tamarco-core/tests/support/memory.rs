@@ -32,7 +32,7 @@ pub struct Msg {
     pub id: u64,
     pub body: Vec<u8>,
     pub deliveries: u32,
-    /// Reading its metadata panics (like a Kafka header key that is not UTF-8).
+    /// Reading its metadata panics (like a header the transport cannot decode).
     pub poison_headers: bool,
     pub meta: Arc<Meta>,
 }

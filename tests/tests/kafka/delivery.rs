@@ -174,3 +174,69 @@ async fn typed_payloads_through_each_codec() {
     )
     .await;
 }
+
+/// Headers are read from the client only when asked: a message a handler keeps, and a
+/// delivery buffered for a stream's reader, still show their own headers once the input has
+/// moved on to later records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn headers_of_messages_kept_past_their_turn() {
+    let broker = Broker::start();
+    let (kept_topic, stream_topic) = (unique_topic("kept"), unique_topic("streamed"));
+    broker.create_topic(&kept_topic, 1);
+    broker.create_topic(&stream_topic, 1);
+    let mut cx = MicroserviceContext::new("late_headers");
+    cx.settings().update_internal(settings(&broker)).unwrap();
+    let kafka = cx.add("kafka", Kafka::new());
+    let kept: Arc<Mutex<Vec<Message<Order>>>> = Arc::default();
+    {
+        let kept = Arc::clone(&kept);
+        kafka
+            .input(&kept_topic, Json)
+            .handle(move |message: Message<Order>| {
+                kept.lock().unwrap().push(message);
+                async { Ok::<_, std::convert::Infallible>(()) }
+            })
+            .unwrap();
+    }
+    let mut stream = kafka.input::<Order>(&stream_topic, Json).stream().unwrap();
+    let (kept_output, stream_output) = (
+        kafka.output(&kept_topic, Json),
+        kafka.output(&stream_topic, Json),
+    );
+    cx.start().await.unwrap();
+    for id in 0..3 {
+        for output in [&kept_output, &stream_output] {
+            let mut message = output.message(&order(id));
+            if id != 1 {
+                message = message.header("n", id.to_string());
+            }
+            message.push().await.unwrap();
+        }
+    }
+    wait_until(WAIT, || kept.lock().unwrap().len() >= 3, || "3 orders kept").await;
+    let header = |headers: &Headers| headers.get_str("n").map(str::to_owned);
+    let expected = |id: u64| (id != 1).then(|| id.to_string());
+    for message in kept.lock().unwrap().iter() {
+        let id = message.value().id;
+        assert_eq!(header(message.headers()), expected(id), "kept order {id}");
+    }
+    let mut deliveries = Vec::new();
+    while deliveries.len() < 3 {
+        let delivery = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .expect("3 deliveries in time")
+            .expect("the stream is open");
+        deliveries.push(delivery);
+    }
+    for delivery in deliveries {
+        let id = delivery.value().id;
+        assert_eq!(
+            header(delivery.headers()),
+            expected(id),
+            "streamed order {id}"
+        );
+        delivery.ack().await.unwrap();
+    }
+    kept.lock().unwrap().clear();
+    cx.stop().await.unwrap();
+}

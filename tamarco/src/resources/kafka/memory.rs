@@ -14,20 +14,14 @@ use super::state::KafkaState;
 /// What a handler sees of a message fed through the in-memory broker: read from partition 0 of
 /// the topic it was sent to, with its key and headers, at offset 0 and without a timestamp.
 pub(super) fn meta_of(envelope: &Envelope) -> Meta {
-    Meta {
-        topic: Arc::from(envelope.name.as_str()),
-        partition: 0,
-        offset: 0,
-        timestamp: None,
-        key: envelope.key.as_ref().map(|k| k.as_bytes().to_vec()),
-        headers: envelope
-            .headers
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_bytes()))
-            .collect(),
-        // The engine reads the body from the envelope.
-        body: Vec::new(),
-    }
+    let headers = envelope
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_bytes()))
+        .collect();
+    let key = envelope.key.as_ref().map(|k| k.as_bytes().to_vec());
+    // The engine reads the body from the envelope.
+    Meta::new(Arc::from(envelope.name.as_str()), key, headers)
 }
 
 /// Puts the resource on `broker`: its outputs record there from now on (the caller starts the

@@ -2,10 +2,11 @@
 //! headers, partition, offset and timestamp) and [`Headers`].
 
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 
-use rdkafka::message::{BorrowedHeaders, BorrowedMessage, Header, Headers as _, OwnedHeaders};
+use rdkafka::message::{BorrowedMessage, Header, OwnedHeaders};
+
+use super::held::HeldStream;
 
 /// Kafka record headers: an ordered list of names with byte values. Names may repeat;
 /// [`get`](Headers::get) returns the last value of a name. A null header value reads as empty.
@@ -59,22 +60,6 @@ impl Headers {
         self.0.is_empty()
     }
 
-    /// Copies the client's headers. It panics on a header name that is not UTF-8 (the
-    /// client's accessors unwrap it): call it under a panic guard.
-    fn from_kafka(headers: &BorrowedHeaders) -> Headers {
-        Headers(
-            headers
-                .iter()
-                .map(|h| {
-                    (
-                        h.key.to_owned(),
-                        h.value.map(<[u8]>::to_vec).unwrap_or_default(),
-                    )
-                })
-                .collect(),
-        )
-    }
-
     pub(crate) fn to_kafka(&self) -> Option<OwnedHeaders> {
         if self.0.is_empty() {
             return None;
@@ -124,36 +109,53 @@ pub struct Meta {
     pub(crate) offset: i64,
     pub(crate) timestamp: Option<i64>,
     pub(crate) key: Option<Vec<u8>>,
-    pub(crate) headers: Headers,
+    /// Read on first use (see [`held`](super::held)).
+    headers: OnceLock<Headers>,
+    /// The consumer's held record, where unread headers are read from.
+    held: Weak<HeldStream>,
     /// The record's value, for the codec (and a dead letter); handlers see it decoded.
     pub(crate) body: Vec<u8>,
 }
 
 impl Meta {
-    /// Copies a record out of the consumer's buffers (`topic` is the interned topic name).
-    /// Reading the headers can panic in the client (a header name that is not UTF-8): that is
-    /// caught here, and the error is returned beside the metadata without headers.
-    pub(crate) fn of(message: &BorrowedMessage<'_>, topic: Arc<str>) -> (Meta, Option<String>) {
+    /// Metadata made by hand (the in-memory broker's), headers included.
+    pub(crate) fn new(topic: Arc<str>, key: Option<Vec<u8>>, headers: Headers) -> Meta {
+        Meta {
+            topic,
+            partition: 0,
+            offset: 0,
+            timestamp: None,
+            key,
+            headers: OnceLock::from(headers),
+            held: Weak::new(),
+            body: Vec::new(),
+        }
+    }
+
+    /// Copies a record out of the consumer's buffers but for its headers, which are read from
+    /// `held` when asked (`topic` is the interned topic name).
+    pub(crate) fn of(
+        message: &BorrowedMessage<'_>,
+        topic: Arc<str>,
+        held: Weak<HeldStream>,
+    ) -> Meta {
         let mut meta = Meta {
             topic,
             partition: 0,
             offset: 0,
             timestamp: None,
             key: None,
-            headers: Headers::default(),
+            headers: OnceLock::new(),
+            held,
             body: Vec::new(),
         };
-        let unreadable = meta.refill(message, None);
-        (meta, unreadable)
+        meta.refill(message, None);
+        meta
     }
 
-    /// Copies another record into this one, reusing its buffers (as [`of`](Self::of) does;
-    /// `topic` is `None` when it is this one's).
-    pub(crate) fn refill(
-        &mut self,
-        message: &BorrowedMessage<'_>,
-        topic: Option<Arc<str>>,
-    ) -> Option<String> {
+    /// Copies another record of the same consumer into this one, reusing its buffers (as
+    /// [`of`](Self::of) does; `topic` is `None` when it is this one's).
+    pub(crate) fn refill(&mut self, message: &BorrowedMessage<'_>, topic: Option<Arc<str>>) {
         use rdkafka::Message as _;
         if let Some(topic) = topic {
             self.topic = topic;
@@ -171,15 +173,7 @@ impl Meta {
         self.body.clear();
         self.body
             .extend_from_slice(message.payload().unwrap_or_default());
-        self.headers.0.clear();
-        let raw = message.headers()?;
-        match catch_unwind(AssertUnwindSafe(|| Headers::from_kafka(raw))) {
-            Ok(headers) => {
-                self.headers = headers;
-                None
-            }
-            Err(_) => Some("a header name is not valid UTF-8".to_owned()),
-        }
+        self.headers.take();
     }
 
     /// The record's key, if it has one.
@@ -192,9 +186,16 @@ impl Meta {
         self.key().and_then(|k| std::str::from_utf8(k).ok())
     }
 
-    /// The record's headers.
+    /// The record's headers. A header whose name is not UTF-8 is left out (Kafka's header
+    /// names are text).
     pub fn headers(&self) -> &Headers {
-        &self.headers
+        // Unread, the record is still the one its consumer holds (or the consumer is gone and
+        // the record had been read).
+        self.headers.get_or_init(|| {
+            self.held
+                .upgrade()
+                .map_or_else(Headers::new, |held| held.headers())
+        })
     }
 
     /// The topic it was read from.
@@ -230,7 +231,7 @@ impl fmt::Debug for Meta {
                     .key_str()
                     .map_or_else(|| format!("{:?}", self.key()), |k| format!("{k:?}")),
             )
-            .field("headers", &self.headers)
+            .field("headers", self.headers())
             .field("timestamp_millis", &self.timestamp)
             .finish()
     }
@@ -276,6 +277,8 @@ impl Topics {
 
 #[cfg(test)]
 mod tests {
+    use rdkafka::message::Headers as _;
+
     use super::*;
 
     #[test]

@@ -98,6 +98,7 @@
 
 mod client;
 mod error;
+mod held;
 mod input;
 mod lifecycle;
 mod member;

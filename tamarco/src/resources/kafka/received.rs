@@ -48,12 +48,10 @@ pub(crate) struct Session {
 }
 
 /// A Kafka record as the message engine holds it: its body and metadata copied out of the
-/// consumer (one allocation, which the next record reuses once this one is gone), and its
-/// place in the input's tracker.
+/// consumer (one allocation, which the next record reuses once this one is gone; the headers
+/// are read when asked), and its place in the input's tracker.
 pub struct Received {
     meta: Arc<Meta>,
-    /// Why the headers could not be read, if they could not.
-    unreadable: Option<String>,
     ticket: Ticket,
     session: Arc<Session>,
     settled: AtomicBool,
@@ -68,14 +66,13 @@ impl std::fmt::Debug for Received {
 }
 
 impl Received {
-    pub(crate) fn new(session: &Arc<Session>, meta: Arc<Meta>, unreadable: Option<String>) -> Self {
+    pub(crate) fn new(session: &Arc<Session>, meta: Arc<Meta>) -> Self {
         let ticket = session
             .member
             .tracker
             .delivered(&meta.topic, meta.partition, meta.offset);
         Received {
             meta,
-            unreadable,
             ticket,
             session: Arc::clone(session),
             settled: AtomicBool::new(false),
@@ -136,15 +133,12 @@ impl tamarco_core::messaging::Received for Received {
     }
 
     fn meta(&self) -> Result<Arc<Meta>, BoxError> {
-        match &self.unreadable {
-            None => Ok(Arc::clone(&self.meta)),
-            Some(why) => Err(why.clone().into()),
-        }
+        Ok(Arc::clone(&self.meta))
     }
 
     /// Header values are bytes: those that are UTF-8 (trace context) read as text.
     fn header_text(&self, name: &str) -> Option<&str> {
-        self.meta.headers.get_str(name)
+        self.meta.headers().get_str(name)
     }
 
     async fn ack(&self) -> Result<(), BoxError> {
@@ -167,7 +161,7 @@ impl tamarco_core::messaging::Received for Received {
         let meta = &self.meta;
         let member = &session.member;
         let topic: Arc<str> = Arc::from(session.dead_letter.replace("{topic}", &meta.topic));
-        let mut headers: Headers = meta.headers.clone();
+        let mut headers: Headers = meta.headers().clone();
         headers
             .insert(h::REASON, letter.reason.as_str())
             .insert(h::ERROR, letter.error)

@@ -10,12 +10,14 @@ use std::time::Duration;
 use rdkafka::config::FromClientConfigAndContext;
 use rdkafka::consumer::Consumer as _;
 use rdkafka::error::KafkaError;
+use rdkafka::message::BorrowedMessage;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use tamarco_core::BoxError;
 use tamarco_core::messaging::{Consumer, InputInfo, Transport};
 
+use super::held::HeldStream;
 use super::member::{ConsumerCallbacks, GroupMember, KafkaConsumer};
 use super::message::{Meta, Topics};
 use super::received::{Received, Session};
@@ -134,7 +136,7 @@ impl Transport for KafkaTransport {
             "kafka: input subscribed"
         );
         Ok(TopicConsumer {
-            consumer: Some(consumer),
+            held: Some(Arc::new(HeldStream::new(consumer))),
             open,
             registry: Arc::clone(&self.open),
             topics: Topics::new(&topics),
@@ -215,8 +217,9 @@ async fn store_periodically(
 
 /// The consumer of one input, read by the engine's workers.
 pub struct TopicConsumer {
-    /// Taken when the input stops, so that the last handle closes off the runtime.
-    consumer: Option<Arc<KafkaConsumer>>,
+    /// The client's stream and the record handed out last; taken when the input stops, so
+    /// that the consumer's last handle closes off the runtime.
+    held: Option<Arc<HeldStream>>,
     open: Arc<OpenConsumer>,
     /// The transport's open consumers, which this one leaves when it closes.
     registry: Arc<Mutex<Vec<Arc<OpenConsumer>>>>,
@@ -225,6 +228,49 @@ pub struct TopicConsumer {
     /// nobody else holds it (no allocation per record while handlers let go of their
     /// messages).
     last: Option<Arc<Meta>>,
+}
+
+impl TopicConsumer {
+    /// Reads the headers of the record handed out last if anyone but this consumer holds its
+    /// metadata, before the record is let go: they may still be asked for.
+    fn keep_headers(&mut self) {
+        if let Some(last) = &mut self.last
+            && Arc::get_mut(last).is_none()
+        {
+            let _ = last.headers();
+        }
+    }
+
+    /// Lets go of the record handed out last.
+    fn let_go(&mut self) {
+        self.keep_headers();
+        if let Some(held) = &self.held {
+            held.release();
+        }
+    }
+}
+
+impl Drop for TopicConsumer {
+    fn drop(&mut self) {
+        self.let_go();
+    }
+}
+
+/// The metadata of `message`: `last` refilled when nobody else holds it, else a new one.
+fn copied(
+    last: &mut Option<Arc<Meta>>,
+    topics: &mut Topics,
+    held: &Arc<HeldStream>,
+    message: &BorrowedMessage<'_>,
+) -> Arc<Meta> {
+    let topic = topics.of(message);
+    if let Some(meta) = last.as_mut().and_then(Arc::get_mut) {
+        let topic = (!Arc::ptr_eq(&topic, &meta.topic)).then_some(topic);
+        meta.refill(message, topic);
+    } else {
+        *last = Some(Arc::new(Meta::of(message, topic, Arc::downgrade(held))));
+    }
+    Arc::clone(last.as_ref().expect("set above"))
 }
 
 impl std::fmt::Debug for TopicConsumer {
@@ -242,32 +288,19 @@ impl Consumer for TopicConsumer {
     /// (throttled) while librdkafka retries; a fatal one ends the session (and fails the
     /// resource).
     async fn next(&mut self) -> Option<Result<Received, BoxError>> {
-        let consumer = self.consumer.as_ref()?;
+        // Polling lets go of the record handed out before.
+        self.keep_headers();
+        let held = self.held.as_ref()?;
         let session = &self.open.session;
         let member = &session.member;
         loop {
-            let error = match consumer.recv().await {
-                Ok(message) => {
-                    // The last record's copy, if the engine and its handler let go of it.
-                    let reused = match self.last.as_mut().and_then(Arc::get_mut) {
-                        Some(meta) => {
-                            let topic = self.topics.of(&message);
-                            let topic = (!Arc::ptr_eq(&topic, &meta.topic)).then_some(topic);
-                            Some(meta.refill(&message, topic))
-                        }
-                        None => None,
-                    };
-                    let (meta, unreadable) = match (reused, &self.last) {
-                        (Some(unreadable), Some(last)) => (Arc::clone(last), unreadable),
-                        _ => {
-                            let (meta, unreadable) = Meta::of(&message, self.topics.of(&message));
-                            let meta = Arc::new(meta);
-                            self.last = Some(Arc::clone(&meta));
-                            (meta, unreadable)
-                        }
-                    };
-                    return Some(Ok(Received::new(session, meta, unreadable)));
-                }
+            let (last, topics) = (&mut self.last, &mut self.topics);
+            let polled = std::future::poll_fn(|cx| {
+                held.poll_next(cx, |message| copied(last, topics, held, message))
+            })
+            .await;
+            let error = match polled? {
+                Ok(meta) => return Some(Ok(Received::new(session, meta))),
                 Err(error) => error,
             };
             if let KafkaError::MessageConsumptionFatal(_) = error {
@@ -289,7 +322,8 @@ impl Consumer for TopicConsumer {
     /// Waits for the records handed out (stream deliveries) to be settled, commits and closes
     /// the consumer.
     async fn cancel(&mut self) {
-        self.consumer = None;
+        self.let_go();
+        self.held = None;
         self.last = None;
         let state = &self.open.session.state;
         let timeout = state
