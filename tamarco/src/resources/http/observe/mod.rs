@@ -38,8 +38,8 @@ use tamarco_core::otel::Sampling;
 use super::panic::panic_response;
 pub use declared::DeclaredRoute;
 use meters::{FirstMeters, RouteMeters};
-use request_id::IdSource;
 pub use request_id::RequestId;
+use request_id::{IdSource, Serving};
 
 /// What every request of one server shares.
 pub(crate) struct RequestObserver {
@@ -139,13 +139,13 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let Some(endpoint) = &self.endpoint else {
             return ObserveFuture::passing(self.inner.call(request));
         };
         let started = Instant::now();
         let shared = &endpoint.server;
-        let id = shared.ids.id_for(request.headers().get(&shared.header));
+        let mut id = shared.ids.id_for(request.headers().get(&shared.header));
         let route = match endpoint.route {
             Some(declared) => RouteName::Declared(declared),
             None => match request.extensions().get::<MatchedPath>() {
@@ -186,8 +186,10 @@ where
             }
             SpanLevel::Off => Span::none(),
         };
-        request.extensions_mut().insert(RequestId(id.clone()));
-        let inner = span.in_scope(|| catch_unwind(AssertUnwindSafe(|| self.inner.call(request))));
+        let inner = {
+            let _serving = Serving::enter(&mut id);
+            span.in_scope(|| catch_unwind(AssertUnwindSafe(|| self.inner.call(request))))
+        };
         let (inner, panicked) = match inner {
             Ok(inner) => (Some(inner), None),
             Err(panic) => (None, Some(panic)),
@@ -362,15 +364,18 @@ where
         #[cfg(feature = "tracing-otel")]
         let _sampling = this.sampling.enter();
         let _entered = this.span.enter();
-        let Some(pending) = this.pending.as_ref() else {
+        let Some(pending) = this.pending.as_mut() else {
             panic!("ObserveFuture polled after completion");
         };
-        let shared = &pending.endpoint.server;
-        let polled = match (this.inner.as_pin_mut(), this.panicked.take()) {
-            (Some(inner), _) => catch_unwind(AssertUnwindSafe(|| inner.poll(cx))),
-            (None, Some(panic)) => Err(panic),
-            (None, None) => unreachable!("a future without its call's panic"),
+        let polled = {
+            let _serving = Serving::enter(&mut pending.id);
+            match (this.inner.as_pin_mut(), this.panicked.take()) {
+                (Some(inner), _) => catch_unwind(AssertUnwindSafe(|| inner.poll(cx))),
+                (None, Some(panic)) => Err(panic),
+                (None, None) => unreachable!("a future without its call's panic"),
+            }
         };
+        let shared = &pending.endpoint.server;
         let mut response = match polled {
             Ok(ready) => ready!(ready)?,
             Err(panic) => panic_response(&shared.panics, panic),

@@ -1,6 +1,7 @@
 //! [`RequestId`]: the id of each request, taken from the client when usable, otherwise made
 //! from the server's random prefix and a counter.
 
+use std::cell::Cell;
 use std::collections::hash_map::RandomState;
 use std::convert::Infallible;
 use std::fmt;
@@ -53,12 +54,44 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     type Rejection = Infallible;
 
     /// The id the server assigned; outside a tamarco server, an empty id.
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(parts
-            .extensions
-            .get::<RequestId>()
-            .cloned()
-            .unwrap_or(RequestId(HeaderValue::from_static(""))))
+    async fn from_request_parts(_parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let id = SERVING.with(|serving| {
+            let id = serving.take();
+            let copy = id.clone();
+            serving.set(id);
+            copy
+        });
+        Ok(RequestId(id.unwrap_or(HeaderValue::from_static(""))))
+    }
+}
+
+thread_local! {
+    /// The id of the request this thread serves now: set around each call and poll of the
+    /// request's handler, where its extractors run. A request extension would cost an
+    /// allocation and, as axum's fourth, the growth of the extension map, per request.
+    static SERVING: Cell<Option<HeaderValue>> = const { Cell::new(None) };
+}
+
+/// Makes an id the one of the request this thread serves, until dropped; then hands it back.
+pub(super) struct Serving<'a> {
+    id: &'a mut HeaderValue,
+    before: Option<HeaderValue>,
+}
+
+impl<'a> Serving<'a> {
+    /// Moves `id` in (no copy): it is empty until the guard drops.
+    pub(super) fn enter(id: &'a mut HeaderValue) -> Self {
+        let serving = std::mem::replace(id, HeaderValue::from_static(""));
+        let before = SERVING.replace(Some(serving));
+        Serving { id, before }
+    }
+}
+
+impl Drop for Serving<'_> {
+    fn drop(&mut self) {
+        if let Some(serving) = SERVING.replace(self.before.take()) {
+            *self.id = serving;
+        }
     }
 }
 
