@@ -259,7 +259,9 @@ async fn connection(
     let mut last = exchanges.snapshot();
     let mut quiet = 0;
     loop {
+        // In order: no random draw at each wake-up of the connection.
         tokio::select! {
+            biased;
             result = conn.as_mut() => {
                 if let Err(error) = result {
                     tracing::trace!("connection from {peer}: {error}");

@@ -18,6 +18,7 @@ mod meters;
 mod request_id;
 
 use std::any::Any;
+use std::cell::Cell;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
@@ -145,7 +146,7 @@ where
         };
         let started = Instant::now();
         let shared = &endpoint.server;
-        let mut id = shared.ids.id_for(request.headers().get(&shared.header));
+        let id = shared.ids.id_for(request.headers().get(&shared.header));
         let route = match endpoint.route {
             Some(declared) => RouteName::Declared(declared),
             None => match request.extensions().get::<MatchedPath>() {
@@ -186,8 +187,9 @@ where
             }
             SpanLevel::Off => Span::none(),
         };
+        let id = Cell::new(Some(id));
         let inner = {
-            let _serving = Serving::enter(&mut id);
+            let _serving = Serving::enter(&id);
             span.in_scope(|| catch_unwind(AssertUnwindSafe(|| self.inner.call(request))))
         };
         let (inner, panicked) = match inner {
@@ -308,7 +310,8 @@ const UNMATCHED: &str = "unmatched";
 
 struct Pending {
     started: Instant,
-    id: HeaderValue,
+    /// The request's id; `None` while its handler is polled (see [`Serving`]).
+    id: Cell<Option<HeaderValue>>,
     route: RouteName,
     method: Method,
     endpoint: Arc<Endpoint>,
@@ -364,11 +367,11 @@ where
         #[cfg(feature = "tracing-otel")]
         let _sampling = this.sampling.enter();
         let _entered = this.span.enter();
-        let Some(pending) = this.pending.as_mut() else {
+        let Some(pending) = this.pending.as_ref() else {
             panic!("ObserveFuture polled after completion");
         };
         let polled = {
-            let _serving = Serving::enter(&mut pending.id);
+            let _serving = Serving::enter(&pending.id);
             match (this.inner.as_pin_mut(), this.panicked.take()) {
                 (Some(inner), _) => catch_unwind(AssertUnwindSafe(|| inner.poll(cx))),
                 (None, Some(panic)) => Err(panic),
@@ -407,7 +410,9 @@ where
             tracing::debug!(status = status.as_u16(), latency_us, "request");
         }
         let headers = response.headers_mut();
-        headers.insert(shared.header.clone(), pending.id);
+        if let Some(id) = pending.id.into_inner() {
+            headers.insert(shared.header.clone(), id);
+        }
         if !shared.keep_alive {
             headers.insert(CONNECTION, HeaderValue::from_static("close"));
         }

@@ -73,25 +73,21 @@ thread_local! {
 }
 
 /// Makes an id the one of the request this thread serves, until dropped; then hands it back.
-pub(super) struct Serving<'a> {
-    id: &'a mut HeaderValue,
-    before: Option<HeaderValue>,
-}
+/// The id moves by swapping cells: nothing is copied, made or dropped.
+pub(super) struct Serving<'a>(&'a Cell<Option<HeaderValue>>);
 
 impl<'a> Serving<'a> {
-    /// Moves `id` in (no copy): it is empty until the guard drops.
-    pub(super) fn enter(id: &'a mut HeaderValue) -> Self {
-        let serving = std::mem::replace(id, HeaderValue::from_static(""));
-        let before = SERVING.replace(Some(serving));
-        Serving { id, before }
+    /// Moves the id out of `id` (left with whatever this thread served before) until the
+    /// guard drops.
+    pub(super) fn enter(id: &'a Cell<Option<HeaderValue>>) -> Self {
+        SERVING.with(|serving| serving.swap(id));
+        Serving(id)
     }
 }
 
 impl Drop for Serving<'_> {
     fn drop(&mut self) {
-        if let Some(serving) = SERVING.replace(self.before.take()) {
-            *self.id = serving;
-        }
+        SERVING.with(|serving| serving.swap(self.0));
     }
 }
 
