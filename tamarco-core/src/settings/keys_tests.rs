@@ -147,7 +147,7 @@ fn unknown_keys_fail_the_read_when_the_policy_says_error() {
 
 #[test]
 fn text_values_still_read_as_numbers_beside_an_unknown_key() {
-    // Environment values are text, read as the number asked for.
+    // Environment values are text; figment reads them as the number asked for.
     let settings = settings("system: {resources: {web: {port: '8081', prot: 1}}}");
     let server: Server = settings.resource_view("web").load_checked(&[]).unwrap();
     assert_eq!(server.port, 8081);

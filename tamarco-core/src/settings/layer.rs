@@ -41,6 +41,11 @@ impl Layer {
         }
     }
 
+    /// The layer called `name` by [`name`](Layer::name).
+    pub(super) fn named(name: &str) -> Option<Layer> {
+        Layer::ALL.into_iter().find(|layer| layer.name() == name)
+    }
+
     /// Where this layer keeps the dotted `key`, for errors: the environment variable, the etcd
     /// key, the file. `source` is what [`Settings::name_source`](super::Settings::name_source)
     /// recorded: the file's path, etcd's key prefix.

@@ -1,6 +1,7 @@
 //! The settings model: one tree of values addressed by dotted keys (`system.resources.db.host`).
 //!
-//! The tree is the merge of layers. Precedence, lowest first (a later layer wins key by key):
+//! The tree is the merge of layers, each a [figment](https://docs.rs/figment) provider.
+//! Precedence, lowest first (a later layer wins key by key):
 //!
 //! 1. the framework's defaults ([`Layer::Defaults`]);
 //! 2. the service's in-code settings ([`Settings::update_internal`], [`Settings::set_internal`]);
