@@ -67,7 +67,7 @@ where
     T: 'static,
     S: Clone + Send + Sync + 'static,
 {
-    let handler = handler.layer(route);
+    let handler = route.around(handler);
     match method {
         Some(method) => MethodRouter::new().on(method, handler),
         None => any(handler),

@@ -1,13 +1,20 @@
-//! [`DeclaredRoute`]: the observe layer around one `#[route]` handler itself, inside the one
-//! boxed service axum makes of each handler, rather than around the handler's boxed route as
-//! a router layer (a second boxed service, cloned and called per request).
+//! [`DeclaredRoute`]: the observation of one `#[route]` handler, done by the handler itself
+//! ([`Observed`]), inside the one boxed service axum makes of each handler, rather than around
+//! the handler's boxed route as a router layer (a second boxed service, cloned and called per
+//! request).
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use arc_swap::ArcSwapOption;
-use tower::Layer;
+use axum::extract::Request;
+use axum::handler::Handler;
+use axum::response::Response;
 
-use super::{Endpoint, Observe, ObserveLayer};
+use super::{Endpoint, ObserveFuture, ObserveLayer, observe};
 
 /// The observation of one `#[route]` handler (used by the generated code, through
 /// [`ServesRoutes::declared_route`](crate::http::ServesRoutes::declared_route)).
@@ -52,14 +59,77 @@ impl std::fmt::Debug for DeclaredRoute {
     }
 }
 
-/// Called by axum for each request (a handler's layer is applied per call).
-impl<S> Layer<S> for DeclaredRoute {
-    type Service = Observe<S>;
-
-    fn layer(&self, inner: S) -> Observe<S> {
-        Observe {
-            inner,
-            endpoint: self.endpoint.load_full(),
+impl DeclaredRoute {
+    /// `handler` with this route's observation around it.
+    pub(crate) fn around<H>(self, handler: H) -> Observed<H> {
+        Observed {
+            handler,
+            route: self,
         }
+    }
+}
+
+/// A `#[route]` handler with its route's observation around it: the handler is called
+/// directly, with no tower service between them.
+#[derive(Clone, Debug)]
+pub(crate) struct Observed<H> {
+    handler: H,
+    route: DeclaredRoute,
+}
+
+impl<H, T, S> Handler<T, S> for Observed<H>
+where
+    H: Handler<T, S>,
+    T: 'static,
+    S: Send + 'static,
+{
+    type Future = ObservedFuture<H::Future>;
+
+    fn call(self, request: Request, state: S) -> Self::Future {
+        let handler = self.handler;
+        let inner = match self.route.endpoint.load_full() {
+            Some(endpoint) => observe(&endpoint, request, move |request| Answer {
+                inner: handler.call(request, state),
+            }),
+            None => ObserveFuture::passing(Answer {
+                inner: handler.call(request, state),
+            }),
+        };
+        ObservedFuture { inner }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of an [`Observed`] handler.
+    pub(crate) struct ObservedFuture<F> {
+        #[pin]
+        inner: ObserveFuture<Answer<F>>,
+    }
+}
+
+impl<F: Future<Output = Response>> Future for ObservedFuture<F> {
+    type Output = Response;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Response> {
+        self.project().inner.poll(cx).map(|answer| match answer {
+            Ok(response) => response,
+            Err(never) => match never {},
+        })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A handler's future as a service's, which [`ObserveFuture`] wraps.
+    pub(crate) struct Answer<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F: Future<Output = Response>> Future for Answer<F> {
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.project().inner.poll(cx).map(Ok)
     }
 }

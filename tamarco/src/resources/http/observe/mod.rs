@@ -111,9 +111,9 @@ pub(crate) struct Endpoint {
     route: Option<&'static str>,
 }
 
-/// The service the layer makes. Public only as a type in [`DeclaredRoute`]'s layer.
+/// The service the layer makes.
 #[derive(Clone)]
-pub struct Observe<S> {
+pub(crate) struct Observe<S> {
     inner: S,
     /// `None`: requests pass through unobserved (a declared route whose server observes its
     /// routes as a whole, or not bound yet).
@@ -141,75 +141,84 @@ where
     }
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        let Some(endpoint) = &self.endpoint else {
-            return ObserveFuture::passing(self.inner.call(request));
-        };
-        let started = Instant::now();
-        let shared = &endpoint.server;
-        let id = shared.ids.id_for(request.headers().get(&shared.header));
-        let route = match endpoint.route {
-            Some(declared) => RouteName::Declared(declared),
-            None => match request.extensions().get::<MatchedPath>() {
-                Some(matched) => RouteName::Matched(matched.clone()),
-                None => RouteName::Unmatched,
-            },
-        };
-        let method = request.method().clone();
-        let route_name = route.as_str();
-        let id_text = id.to_str().unwrap_or_default();
-        #[cfg(feature = "tracing-otel")]
-        let sampling = sampling_of(&request);
-        #[cfg(not(feature = "tracing-otel"))]
-        let sampling = ();
-        // Marked before any span is made: an unsampled request's spans are not exported.
-        #[cfg(feature = "tracing-otel")]
-        let _marked = sampling.enter();
-        let span = match shared.span_level {
-            #[cfg(feature = "tracing-otel")]
-            level if sampling == Sampling::Sampled => {
-                traced_span(&request, route.template(), id_text, level)
-            }
-            SpanLevel::Info => {
-                tracing::info_span!(
-                    "request",
-                    method = method.as_str(),
-                    route = route_name,
-                    request_id = id_text
-                )
-            }
-            SpanLevel::Debug => {
-                tracing::debug_span!(
-                    "request",
-                    method = method.as_str(),
-                    route = route_name,
-                    request_id = id_text
-                )
-            }
-            SpanLevel::Off => Span::none(),
-        };
-        let id = Cell::new(Some(id));
-        let inner = {
-            let _serving = Serving::enter(&id);
-            span.in_scope(|| catch_unwind(AssertUnwindSafe(|| self.inner.call(request))))
-        };
-        let (inner, panicked) = match inner {
-            Ok(inner) => (Some(inner), None),
-            Err(panic) => (None, Some(panic)),
-        };
-        ObserveFuture {
-            inner,
-            panicked,
-            span,
-            sampling,
-            passing: false,
-            pending: Some(Pending {
-                started,
-                id,
-                route,
-                method,
-                endpoint: Arc::clone(endpoint),
-            }),
+        match &self.endpoint {
+            Some(endpoint) => observe(endpoint, request, |request| self.inner.call(request)),
+            None => ObserveFuture::passing(self.inner.call(request)),
         }
+    }
+}
+
+/// Observes one request of `endpoint`, handed to `call` (see the module docs).
+fn observe<B, F>(
+    endpoint: &Arc<Endpoint>,
+    request: Request<B>,
+    call: impl FnOnce(Request<B>) -> F,
+) -> ObserveFuture<F> {
+    let started = Instant::now();
+    let shared = &endpoint.server;
+    let id = shared.ids.id_for(request.headers().get(&shared.header));
+    let route = match endpoint.route {
+        Some(declared) => RouteName::Declared(declared),
+        None => match request.extensions().get::<MatchedPath>() {
+            Some(matched) => RouteName::Matched(matched.clone()),
+            None => RouteName::Unmatched,
+        },
+    };
+    let method = request.method().clone();
+    let route_name = route.as_str();
+    let id_text = id.to_str().unwrap_or_default();
+    #[cfg(feature = "tracing-otel")]
+    let sampling = sampling_of(&request);
+    #[cfg(not(feature = "tracing-otel"))]
+    let sampling = ();
+    // Marked before any span is made: an unsampled request's spans are not exported.
+    #[cfg(feature = "tracing-otel")]
+    let _marked = sampling.enter();
+    let span = match shared.span_level {
+        #[cfg(feature = "tracing-otel")]
+        level if sampling == Sampling::Sampled => {
+            traced_span(&request, route.template(), id_text, level)
+        }
+        SpanLevel::Info => {
+            tracing::info_span!(
+                "request",
+                method = method.as_str(),
+                route = route_name,
+                request_id = id_text
+            )
+        }
+        SpanLevel::Debug => {
+            tracing::debug_span!(
+                "request",
+                method = method.as_str(),
+                route = route_name,
+                request_id = id_text
+            )
+        }
+        SpanLevel::Off => Span::none(),
+    };
+    let id = Cell::new(Some(id));
+    let inner = {
+        let _serving = Serving::enter(&id);
+        span.in_scope(|| catch_unwind(AssertUnwindSafe(|| call(request))))
+    };
+    let (inner, panicked) = match inner {
+        Ok(inner) => (Some(inner), None),
+        Err(panic) => (None, Some(panic)),
+    };
+    ObserveFuture {
+        inner,
+        panicked,
+        span,
+        sampling,
+        passing: false,
+        pending: Some(Pending {
+            started,
+            id,
+            route,
+            method,
+            endpoint: Arc::clone(endpoint),
+        }),
     }
 }
 
@@ -319,7 +328,7 @@ struct Pending {
 
 pin_project_lite::pin_project! {
     /// The response future of [`Observe`].
-    pub struct ObserveFuture<F> {
+    pub(crate) struct ObserveFuture<F> {
         // `None` when the handler panicked in its call: then `panicked` holds the panic.
         #[pin]
         inner: Option<F>,
