@@ -260,18 +260,19 @@ impl Topics {
     }
 
     /// The topic of `message`.
-    pub(crate) fn of(&mut self, message: &BorrowedMessage<'_>) -> Arc<str> {
+    pub(crate) fn of(&mut self, message: &BorrowedMessage<'_>) -> &Arc<str> {
         use rdkafka::Message as _;
         if let Some(only) = &self.only {
-            return Arc::clone(only);
+            return only;
         }
         let topic = message.topic();
-        if let Some(name) = self.seen.iter().find(|name| &***name == topic) {
-            return Arc::clone(name);
+        match self.seen.iter().position(|name| &**name == topic) {
+            Some(at) => &self.seen[at],
+            None => {
+                self.seen.push(Arc::from(topic));
+                self.seen.last().expect("pushed")
+            }
         }
-        let name: Arc<str> = Arc::from(topic);
-        self.seen.push(Arc::clone(&name));
-        name
     }
 }
 

@@ -119,7 +119,8 @@ impl Received {
 impl Drop for Received {
     /// A record dropped unsettled (its input was aborted) is left uncommitted.
     fn drop(&mut self) {
-        if self.settle() {
+        // Nobody else sees it now: no atomic operation needed.
+        if !std::mem::replace(self.settled.get_mut(), true) {
             self.session.member.tracker.abandon(&self.ticket);
         }
     }

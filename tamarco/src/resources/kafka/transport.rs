@@ -265,9 +265,11 @@ fn copied(
 ) -> Arc<Meta> {
     let topic = topics.of(message);
     if let Some(meta) = last.as_mut().and_then(Arc::get_mut) {
-        let topic = (!Arc::ptr_eq(&topic, &meta.topic)).then_some(topic);
+        // The topic is cloned only when it changes.
+        let topic = (!Arc::ptr_eq(topic, &meta.topic)).then(|| Arc::clone(topic));
         meta.refill(message, topic);
     } else {
+        let topic = Arc::clone(topic);
         *last = Some(Arc::new(Meta::of(message, topic, Arc::downgrade(held))));
     }
     Arc::clone(last.as_ref().expect("set above"))
