@@ -18,7 +18,7 @@ use tokio::sync::{Mutex, watch};
 use super::dispatch::{Dispatch, Flow, Run, raised};
 use super::stats::Tally;
 use super::traced;
-use super::transport::{Consumer, Received};
+use super::transport::Consumer;
 use crate::BoxError;
 
 /// How a session ended.
@@ -158,38 +158,32 @@ where
             }
         };
         tally.received += 1;
-        if dispatched(dispatch, run, received, &mut tally).await == Flow::ReaderGone {
-            over.send_replace(true);
-            return SessionEnd::ReaderGone;
+        // Dispatched in place: awaiting a function that did this moved the message path's
+        // whole state (a memcpy per message). Should it wait (a handler's I/O, a broker's
+        // answer), the message counts as in flight meanwhile and the tally is flushed first,
+        // so that `/status` and the metrics are current while the worker waits.
+        let mut handling = pin!(traced::dispatch(dispatch, run, received));
+        let mut waited = false;
+        let flow = poll_fn(|cx| {
+            let poll = handling.as_mut().poll(cx);
+            if poll.is_pending() && !waited {
+                waited = true;
+                tally.flush();
+                run.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+            }
+            poll
+        })
+        .await;
+        if waited {
+            run.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
+        match flow {
+            Flow::Handled => tally.handled += 1,
+            Flow::Continue => {}
+            Flow::ReaderGone => {
+                over.send_replace(true);
+                return SessionEnd::ReaderGone;
+            }
         }
     }
-}
-
-/// Dispatches one message. Should it wait (a handler's I/O, a broker's answer), it counts as
-/// in flight meanwhile and the tally is flushed first, so that `/status` and the metrics are
-/// current while the worker waits.
-async fn dispatched<R, D>(dispatch: &D, run: &Arc<Run>, received: R, tally: &mut Tally<'_>) -> Flow
-where
-    R: Received,
-    D: Dispatch<R>,
-{
-    let mut handling = pin!(traced::dispatch(dispatch, run, received));
-    let mut waited = false;
-    let flow = poll_fn(|cx| {
-        let poll = handling.as_mut().poll(cx);
-        if poll.is_pending() && !waited {
-            waited = true;
-            tally.flush();
-            run.stats.in_flight.fetch_add(1, Ordering::Relaxed);
-        }
-        poll
-    })
-    .await;
-    if waited {
-        run.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-    }
-    if flow == Flow::Handled {
-        tally.handled += 1;
-    }
-    flow
 }
