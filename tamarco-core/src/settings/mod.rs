@@ -126,7 +126,21 @@ impl Settings {
 
     /// The typed value at `key`, or `None` when it is missing; a wrong type is still an error.
     pub fn get_opt<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SettingsError> {
-        let (read, secrets) = crate::secret::collect_read(|| self.snapshot().get(key));
+        let mut typed = None;
+        self.decode(key, false, &mut read::read_into(&mut typed))?;
+        Ok(typed)
+    }
+
+    /// Decodes the value at `key` (see [`Snapshot::decode`]) and remembers the secrets it read.
+    fn decode(
+        &self,
+        key: &str,
+        missing_as_empty: bool,
+        decode: &mut read::Decode<'_>,
+    ) -> Result<bool, SettingsError> {
+        let snapshot = self.snapshot();
+        let (read, secrets) =
+            crate::secret::collect_read(|| snapshot.decode(key, missing_as_empty, decode));
         self.note_secrets(secrets);
         read
     }
@@ -232,9 +246,9 @@ impl Settings {
 
     /// The subtree at `root` as one typed value; a missing subtree reads as an empty map.
     fn load<T: DeserializeOwned>(&self, root: &str) -> Result<T, SettingsError> {
-        let (read, secrets) = crate::secret::collect_read(|| self.snapshot().load(root));
-        self.note_secrets(secrets);
-        read
+        let mut typed = None;
+        self.decode(root, true, &mut read::read_into(&mut typed))?;
+        Ok(typed.expect("a missing subtree decodes as an empty map"))
     }
 
     /// The merged settings now.

@@ -35,15 +35,29 @@ impl Failure {
 
 type Tracked = serde_path_to_error::Error<serde_json::Error>;
 
+/// A typed read with the type left out: it decodes a tree and keeps the value. What surrounds a
+/// read (lookups, the secrets it noted, its errors) takes one, so that it is compiled once, not
+/// once per settings type.
+pub(super) type Decode<'a> = dyn FnMut(&Value) -> Result<(), Failure> + 'a;
+
 /// `T` from `tree`.
 pub(super) fn read<T: DeserializeOwned>(tree: &Value) -> Result<T, Failure> {
     let mut typed = None;
-    // Only this closure depends on `T`: the retries are compiled once.
-    read_with(tree, &mut |tree| {
-        typed = Some(serde_path_to_error::deserialize(tree)?);
-        Ok(())
-    })?;
+    read_into(&mut typed)(tree)?;
     Ok(typed.expect("a read that succeeded kept its value"))
+}
+
+/// The [`Decode`] of a `T` into `slot`.
+pub(super) fn read_into<T: DeserializeOwned>(
+    slot: &mut Option<T>,
+) -> impl FnMut(&Value) -> Result<(), Failure> + '_ {
+    // Only this closure depends on `T`: the retries are compiled once.
+    move |tree| {
+        read_with(tree, &mut |tree| {
+            *slot = Some(serde_path_to_error::deserialize(tree)?);
+            Ok(())
+        })
+    }
 }
 
 fn read_with(

@@ -13,12 +13,11 @@ use std::sync::{Arc, OnceLock};
 
 use figment::value::{Dict, Map, Value as Figured};
 use figment::{Figment, Metadata, Profile, Provider};
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::error::{SettingsError, describe};
 use super::layer::Layer;
-use super::read::{Failure, read};
+use super::read::{Decode, Failure};
 use super::tree;
 
 /// The figment provider of one layer: its JSON tree, named for the layer.
@@ -125,23 +124,22 @@ impl Snapshot {
         tree::lookup(&self.tree, key).cloned()
     }
 
-    /// The typed value at `key`, `None` when it is missing.
-    pub(super) fn get<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, SettingsError> {
-        let Some(value) = tree::lookup(&self.tree, key) else {
-            return Ok(None);
+    /// Decodes the value at `key`; `false` when it is missing, unless `missing_as_empty`, which
+    /// decodes an empty map instead (a struct whose fields have defaults gets them).
+    pub(super) fn decode(
+        &self,
+        key: &str,
+        missing_as_empty: bool,
+        decode: &mut Decode<'_>,
+    ) -> Result<bool, SettingsError> {
+        let empty = Value::Object(Default::default());
+        let value = match tree::lookup(&self.tree, key) {
+            Some(value) => value,
+            None if missing_as_empty => &empty,
+            None => return Ok(false),
         };
-        read(value)
-            .map(Some)
-            .map_err(|failure| self.invalid(key, &failure))
-    }
-
-    /// The subtree at `root` as one typed value; a missing subtree reads as an empty map.
-    pub(super) fn load<T: DeserializeOwned>(&self, root: &str) -> Result<T, SettingsError> {
-        match self.get(root)? {
-            Some(typed) => Ok(typed),
-            None => read(&Value::Object(Default::default()))
-                .map_err(|failure| self.invalid(root, &failure)),
-        }
+        decode(value).map_err(|failure| self.invalid(key, &failure))?;
+        Ok(true)
     }
 
     /// An error naming the full key, the place the bad value came from, and never the value.
