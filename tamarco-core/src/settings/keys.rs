@@ -13,7 +13,7 @@
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::read::read;
+use super::read::{Decode, read_into};
 use super::unknown::{closest, quoted};
 use super::{Settings, SettingsError, SettingsView, tree, unknown};
 
@@ -150,6 +150,19 @@ impl SettingsView {
         legacy: &[LegacyKey],
         beside: &[&str],
     ) -> Result<T, SettingsError> {
+        let mut typed = None;
+        self.load_checked_into(legacy, beside, &mut read_into(&mut typed))?;
+        Ok(typed.expect("a checked load that succeeded kept its value"))
+    }
+
+    /// [`load_checked_beside`](SettingsView::load_checked_beside) with the type left out: the
+    /// policy is compiled once, not once per settings type.
+    fn load_checked_into(
+        &self,
+        legacy: &[LegacyKey],
+        beside: &[&str],
+        decode: &mut Decode<'_>,
+    ) -> Result<(), SettingsError> {
         let settings = self.settings();
         let mut original = settings
             .value(self.root())
@@ -162,7 +175,7 @@ impl SettingsView {
         }
         let mut tree = original.clone();
         self.apply_legacy(&mut tree, legacy);
-        let unknown = self.strip_unknown::<T>(&mut tree);
+        let unknown = self.strip_unknown(&mut tree, decode);
         if !unknown.is_empty() && settings.unknown_keys_fail()? {
             let keys: Vec<String> = unknown.iter().map(|k| format!("`{k}`")).collect();
             return Err(SettingsError::Invalid {
@@ -175,21 +188,34 @@ impl SettingsView {
         }
         if tree == original && !had_beside {
             // The usual read, whose errors name the source of a bad value.
-            return self.load();
+            return settings.decode(self.root(), true, decode).map(drop);
         }
-        self.read_tree("", &tree)
+        self.decode_tree("", &tree, decode)
     }
 
     /// `tree`, the subtree at `key` (relative to the root) as the reader edited it, as one
     /// typed value: text is read as a number where one is expected, as typed reads do, and an
     /// error names the full key and where its value came from.
+    #[cfg(feature = "messaging")]
     pub(crate) fn read_tree<T: DeserializeOwned>(
         &self,
         key: &str,
         tree: &Value,
     ) -> Result<T, SettingsError> {
+        let mut typed = None;
+        self.decode_tree(key, tree, &mut read_into(&mut typed))?;
+        Ok(typed.expect("a read that succeeded kept its value"))
+    }
+
+    /// [`read_tree`](SettingsView::read_tree) with the type left out.
+    fn decode_tree(
+        &self,
+        key: &str,
+        tree: &Value,
+        decode: &mut Decode<'_>,
+    ) -> Result<(), SettingsError> {
         // The tree read here carries no sources: the settings name the place.
-        read(tree).map_err(|failure| {
+        decode(tree).map_err(|failure| {
             self.settings()
                 .snapshot()
                 .invalid(&self.full_key(key), &failure)
@@ -243,13 +269,14 @@ impl SettingsView {
         }
     }
 
-    /// Removes every key of `tree` that `T` does not know, noting each; returns their full keys.
-    /// Stops at the first error of another kind: the typed read reports it.
-    fn strip_unknown<T: DeserializeOwned>(&self, tree: &mut Value) -> Vec<String> {
+    /// Removes every key of `tree` that the type `decode` reads does not know, noting each;
+    /// returns their full keys. Stops at the first error of another kind: the typed read
+    /// reports it.
+    fn strip_unknown(&self, tree: &mut Value, decode: &mut Decode<'_>) -> Vec<String> {
         let mut unknown = Vec::new();
         // Each round removes one key, so a tree of n keys takes at most n + 1 rounds.
         while unknown.len() < 256 {
-            let Err(failure) = read::<T>(tree) else { break };
+            let Err(failure) = decode(tree) else { break };
             let Some((field, expected)) = unknown_field(&failure.message) else {
                 break;
             };

@@ -40,13 +40,6 @@ type Tracked = serde_path_to_error::Error<serde_json::Error>;
 /// once per settings type.
 pub(super) type Decode<'a> = dyn FnMut(&Value) -> Result<(), Failure> + 'a;
 
-/// `T` from `tree`.
-pub(super) fn read<T: DeserializeOwned>(tree: &Value) -> Result<T, Failure> {
-    let mut typed = None;
-    read_into(&mut typed)(tree)?;
-    Ok(typed.expect("a read that succeeded kept its value"))
-}
-
 /// The [`Decode`] of a `T` into `slot`.
 pub(super) fn read_into<T: DeserializeOwned>(
     slot: &mut Option<T>,
@@ -138,6 +131,12 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    fn read<T: DeserializeOwned>(tree: &Value) -> Result<T, Failure> {
+        let mut typed = None;
+        read_into(&mut typed)(tree)?;
+        Ok(typed.expect("a read that succeeded kept its value"))
+    }
 
     #[test]
     fn text_is_a_number_or_a_boolean_only_where_one_is_wanted() {
