@@ -299,8 +299,14 @@ async fn declared_routes_are_observed_as_routes_built_by_hand() {
         }
     };
     for (server, addr) in [
-        ("plain_api", running.service().plain_api.local_addr().unwrap()),
-        ("timed_api", running.service().timed_api.local_addr().unwrap()),
+        (
+            "plain_api",
+            running.service().plain_api.local_addr().unwrap(),
+        ),
+        (
+            "timed_api",
+            running.service().timed_api.local_addr().unwrap(),
+        ),
     ] {
         let response = client
             .get(format!("http://{addr}/items/7"))
