@@ -18,8 +18,8 @@ use rdkafka::consumer::MessageStream;
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Headers as _};
 
+use super::headers::Headers;
 use super::member::{ConsumerCallbacks, KafkaConsumer};
-use super::message::Headers;
 
 /// What borrows the consumer: one stream for the consumer's life (a stream made per record
 /// registers and unregisters a waker, under a lock, each time), and the last record.

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use tamarco_core::ResourceContext;
 use tamarco_core::messaging::memory::{Envelope, MemoryBroker};
 
-use super::message::{Headers, Meta};
+use super::headers::Headers;
+use super::message::Meta;
 use super::state::KafkaState;
 
 /// What a handler sees of a message fed through the in-memory broker: read from partition 0 of

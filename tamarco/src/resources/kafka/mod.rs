@@ -98,6 +98,7 @@
 
 mod client;
 mod error;
+mod headers;
 mod held;
 mod input;
 mod lifecycle;
@@ -124,8 +125,9 @@ use tamarco_core::messaging::{Engine, Inputs, kind};
 use state::{KafkaState, create_topics};
 
 pub use error::Error;
+pub use headers::Headers;
 pub use input::{Delivery, InputBuilder, InputStream};
-pub use message::{Headers, Message, Meta};
+pub use message::{Message, Meta};
 pub use outgoing::{Outgoing, Pending, Receipt};
 pub use output::{GenericOutput, TopicOutput};
 pub use received::{Received, dead_letter_headers};

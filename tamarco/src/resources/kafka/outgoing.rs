@@ -15,7 +15,7 @@ use rdkafka::producer::{DeliveryFuture, FutureRecord};
 use tamarco_core::messaging::Unbound;
 
 use super::Error;
-use super::message::Headers;
+use super::headers::Headers;
 use super::state::KafkaState;
 
 /// The error of a message from an output that was never bound.

@@ -14,8 +14,9 @@ use rdkafka::consumer::Consumer as _;
 use tamarco_core::messaging::DeadLetter;
 use tamarco_core::{BoxError, error_chain};
 
+use super::headers::Headers;
 use super::member::{GroupMember, KafkaConsumer};
-use super::message::{Headers, Meta};
+use super::message::Meta;
 use super::outgoing::send;
 use super::state::KafkaState;
 use super::tracker::Ticket;

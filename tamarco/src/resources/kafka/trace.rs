@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use tracing::Span;
 
-use super::message::Headers;
+use super::headers::Headers;
 
 /// The producer span of a record to `topic` (none when it is not exported), and `headers`
 /// carrying its context. Without exporting on, the headers as they were and no span.
