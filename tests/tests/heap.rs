@@ -75,7 +75,10 @@ fn live_after_allocating(addr: std::net::SocketAddr, expected: u64) -> u64 {
         if live >= expected || std::time::Instant::now() >= deadline {
             return live;
         }
-        eprintln!("the heap profile shows {:.1} MiB live so far", live as f64 / MIB as f64);
+        eprintln!(
+            "the heap profile shows {:.1} MiB live so far",
+            live as f64 / MIB as f64
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
