@@ -21,20 +21,13 @@ target_dir="${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps | 
 bin="$target_dir/release/bench_http"
 out="${OUT:-/tmp/tracing-instructions}"
 mkdir -p "$out"
-rm -f "$out/receiver-url" "$out/receiver.log"
 
-# The discarding receiver, until this script's end closes its stdin.
-exec {to_receiver}> >(exec "$bin" receiver >"$out/receiver-url" 2>"$out/receiver.log")
-for _ in $(seq 100); do [ -s "$out/receiver-url" ] && break; sleep 0.1; done
-receiver=$(cat "$out/receiver-url")
+# shellcheck source=tests/bench/discarding_receiver.sh
+. tests/bench/discarding_receiver.sh
+start_discarding_receiver "$bin" "$out"
 
 # shellcheck source=tests/bench/callgrind_http.sh
 . tests/bench/callgrind_http.sh
-
-# The bytes the receiver has got so far.
-received() {
-    { grep -o '[0-9]*$' "$out/receiver.log" || echo 0; } | tail -1
-}
 
 # "Ir exported-bytes" of one server run with $2 requests; $1 is the variant.
 run() {
