@@ -5,14 +5,15 @@
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::Request;
 use futures_util::FutureExt;
+use futures_util::task::AtomicWaker;
 use hyper::body::{Body as HttpBody, Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
@@ -256,28 +257,56 @@ async fn connection(
     let check = shared.header_read_timeout.map(|timeout| timeout / 4);
     let watchdog = tokio::time::sleep(check.unwrap_or(Duration::MAX));
     tokio::pin!(watchdog);
+    // The stop signal and the watchdog wake the task through a waker of their own, which
+    // flags them: each wake-up of the connection polls them only when they woke it, and
+    // hyper alone otherwise (most wake-ups are the client's bytes).
+    let side = Arc::new(SideWake::default());
+    let side_waker = Waker::from(Arc::clone(&side));
     let mut last = exchanges.snapshot();
     let mut quiet = 0;
     loop {
-        // In order: no random draw at each wake-up of the connection.
-        tokio::select! {
-            biased;
-            result = conn.as_mut() => {
+        let stop = closing.wait_for(|closing| *closing);
+        tokio::pin!(stop);
+        // A new future (or a new sleep): polled once to register.
+        side.woken.store(true, Ordering::Release);
+        let event = std::future::poll_fn(|cx| {
+            if let Poll::Ready(result) = conn.as_mut().poll(cx) {
+                return Poll::Ready(Event::Ended(result));
+            }
+            side.task.register(cx.waker());
+            if side.woken.swap(false, Ordering::AcqRel) {
+                let mut side_cx = Context::from_waker(&side_waker);
+                if stop.as_mut().poll(&mut side_cx).is_ready() {
+                    return Poll::Ready(Event::Closing);
+                }
+                if check.is_some() && watchdog.as_mut().poll(&mut side_cx).is_ready() {
+                    return Poll::Ready(Event::Check);
+                }
+            }
+            Poll::Pending
+        })
+        .await;
+        match event {
+            Event::Ended(result) => {
                 if let Err(error) = result {
                     tracing::trace!("connection from {peer}: {error}");
                 }
                 return;
             }
-            _ = closing.wait_for(|closing| *closing) => break,
-            () = &mut watchdog, if check.is_some() => {
+            Event::Closing => break,
+            Event::Check => {
                 let now = exchanges.snapshot();
-                quiet = if now == last && now.0 == now.1 { quiet + 1 } else { 0 };
+                quiet = if now == last && now.0 == now.1 {
+                    quiet + 1
+                } else {
+                    0
+                };
                 if quiet == 4 {
                     tracing::trace!("connection from {peer}: no request headers in time");
                     return;
                 }
                 last = now;
-                let check = check.expect("checked by the branch");
+                let check = check.expect("the watchdog runs with a check period");
                 // A new sleep rather than a reset: `sleep` caps a huge timeout, `+` would panic.
                 watchdog.set(tokio::time::sleep(check));
             }
@@ -289,6 +318,35 @@ async fn connection(
     conn.as_mut().graceful_shutdown();
     if let Err(error) = conn.await {
         tracing::trace!("connection from {peer}: {error}");
+    }
+}
+
+/// What ended a wait of [`connection`].
+enum Event<E> {
+    /// hyper is done with the connection.
+    Ended(Result<(), E>),
+    /// The server stops.
+    Closing,
+    /// The watchdog's period passed.
+    Check,
+}
+
+/// The waker of a connection's stop signal and watchdog: it flags that one of them woke the
+/// connection's task, then wakes the task.
+#[derive(Default)]
+struct SideWake {
+    woken: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Wake for SideWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.task.wake();
     }
 }
 
