@@ -88,7 +88,7 @@ where
     fn call(self, request: Request, state: S) -> Self::Future {
         let handler = self.handler;
         let inner = match self.route.endpoint.load_full() {
-            Some(endpoint) => observe(&endpoint, request, move |request| Answer {
+            Some(endpoint) => observe(endpoint, request, move |request| Answer {
                 inner: handler.call(request, state),
             }),
             None => ObserveFuture::passing(Answer {

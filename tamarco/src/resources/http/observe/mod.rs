@@ -142,7 +142,9 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         match &self.endpoint {
-            Some(endpoint) => observe(endpoint, request, |request| self.inner.call(request)),
+            Some(endpoint) => observe(Arc::clone(endpoint), request, |request| {
+                self.inner.call(request)
+            }),
             None => ObserveFuture::passing(self.inner.call(request)),
         }
     }
@@ -150,7 +152,7 @@ where
 
 /// Observes one request of `endpoint`, handed to `call` (see the module docs).
 fn observe<B, F>(
-    endpoint: &Arc<Endpoint>,
+    endpoint: Arc<Endpoint>,
     request: Request<B>,
     call: impl FnOnce(Request<B>) -> F,
 ) -> ObserveFuture<F> {
@@ -166,7 +168,8 @@ fn observe<B, F>(
     };
     let method = request.method().clone();
     let route_name = route.as_str();
-    let id_text = id.to_str().unwrap_or_default();
+    // Only for a span that is made (its text is checked a byte at a time).
+    let id_text = || id.to_str().unwrap_or_default();
     #[cfg(feature = "tracing-otel")]
     let sampling = sampling_of(&request);
     #[cfg(not(feature = "tracing-otel"))]
@@ -177,14 +180,14 @@ fn observe<B, F>(
     let span = match shared.span_level {
         #[cfg(feature = "tracing-otel")]
         level if sampling == Sampling::Sampled => {
-            traced_span(&request, route.template(), id_text, level)
+            traced_span(&request, route.template(), id_text(), level)
         }
         SpanLevel::Info => {
             tracing::info_span!(
                 "request",
                 method = method.as_str(),
                 route = route_name,
-                request_id = id_text
+                request_id = id_text()
             )
         }
         SpanLevel::Debug => {
@@ -192,7 +195,7 @@ fn observe<B, F>(
                 "request",
                 method = method.as_str(),
                 route = route_name,
-                request_id = id_text
+                request_id = id_text()
             )
         }
         SpanLevel::Off => Span::none(),
@@ -217,7 +220,7 @@ fn observe<B, F>(
             id,
             route,
             method,
-            endpoint: Arc::clone(endpoint),
+            endpoint,
         }),
     }
 }

@@ -1,7 +1,7 @@
 //! [`RequestId`]: the id of each request, taken from the client when usable, otherwise made
 //! from the server's random prefix and a counter.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::hash_map::RandomState;
 use std::convert::Infallible;
 use std::fmt;
@@ -103,13 +103,39 @@ pub(super) struct IdSource {
     /// digits of every id, written once.
     prefix: [u8; 16],
     next: AtomicU64,
+    /// This source among all, for the blocks of ids threads keep (see [`BLOCK`]).
+    key: u64,
+}
+
+/// The length of a generated id: 32 hex digits.
+const ID_LEN: usize = 32;
+/// How many ids a thread takes from its server's counter at once.
+const IDS_PER_BLOCK: usize = 32;
+
+/// Ids written in advance by one thread, each a slice of one buffer.
+struct Block {
+    /// The [`IdSource::key`] of their server.
+    source: u64,
+    ids: Bytes,
+    /// The next one to hand out; [`IDS_PER_BLOCK`] when all are.
+    next: usize,
+}
+
+thread_local! {
+    /// The ids this thread hands out next: one allocation per block, not per id (the slices
+    /// share the buffer by reference count).
+    static BLOCK: RefCell<Block> = const {
+        RefCell::new(Block { source: u64::MAX, ids: Bytes::new(), next: IDS_PER_BLOCK })
+    };
 }
 
 impl IdSource {
     pub(super) fn new() -> Self {
+        static SOURCES: AtomicU64 = AtomicU64::new(0);
         IdSource {
             prefix: hex(RandomState::new().build_hasher().finish()),
             next: AtomicU64::new(0),
+            key: SOURCES.fetch_add(1, Ordering::Relaxed),
         }
     }
 
@@ -121,16 +147,35 @@ impl IdSource {
         }
     }
 
-    /// A new request id: the server's random prefix and a counter, 32 hex digits. One
-    /// allocation: the value is cloned into the request and the response by reference count
-    /// (a header value made from a copied slice would allocate again on its first clone).
+    /// A new request id: the server's random prefix and a counter, 32 hex digits, from this
+    /// thread's block (ids are unique, and in order within a thread's block, not across
+    /// threads). It is cloned into the request and the response by reference count.
     fn new_id(&self) -> HeaderValue {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut id = [0u8; 32];
-        id[..16].copy_from_slice(&self.prefix);
-        id[16..].copy_from_slice(&hex(n));
-        HeaderValue::from_maybe_shared(Bytes::from_owner(id))
-            .expect("hex digits are a valid header value")
+        BLOCK.with(|block| {
+            let mut block = block.borrow_mut();
+            if block.source != self.key || block.next == IDS_PER_BLOCK {
+                *block = self.block();
+            }
+            let at = block.next * ID_LEN;
+            block.next += 1;
+            HeaderValue::from_maybe_shared(block.ids.slice(at..at + ID_LEN))
+                .expect("hex digits are a valid header value")
+        })
+    }
+
+    /// The next [`IDS_PER_BLOCK`] ids of the counter.
+    fn block(&self) -> Block {
+        let first = self.next.fetch_add(IDS_PER_BLOCK as u64, Ordering::Relaxed);
+        let mut ids = Vec::with_capacity(IDS_PER_BLOCK * ID_LEN);
+        for n in first..first + IDS_PER_BLOCK as u64 {
+            ids.extend_from_slice(&self.prefix);
+            ids.extend_from_slice(&hex(n));
+        }
+        Block {
+            source: self.key,
+            ids: Bytes::from(ids),
+            next: 0,
+        }
     }
 }
 
@@ -159,5 +204,20 @@ mod tests {
         assert_eq!(&first.as_bytes()[..16], &second.as_bytes()[..16]);
         assert_eq!(&first.as_bytes()[16..], b"0000000000000000");
         assert_eq!(&second.as_bytes()[16..], b"0000000000000001");
+        // Past a block, and with another server's ids in between on the same thread.
+        let other = IdSource::new();
+        let mut last = second;
+        for _ in 0..super::IDS_PER_BLOCK {
+            assert_ne!(
+                &other.id_for(None).as_bytes()[..16],
+                &first.as_bytes()[..16]
+            );
+            let next = ids.id_for(None);
+            assert!(
+                next.as_bytes()[16..] > last.as_bytes()[16..],
+                "{next:?} after {last:?}"
+            );
+            last = next;
+        }
     }
 }
