@@ -163,13 +163,22 @@ impl IdSource {
         })
     }
 
-    /// The next [`IDS_PER_BLOCK`] ids of the counter.
+    /// The next [`IDS_PER_BLOCK`] ids of the counter. The counter only moves by whole
+    /// blocks, so the ids of one block differ in their last byte alone: the first one is
+    /// written in full, the others copy it and write their last two digits.
     fn block(&self) -> Block {
         let first = self.next.fetch_add(IDS_PER_BLOCK as u64, Ordering::Relaxed);
+        debug_assert_eq!(first % IDS_PER_BLOCK as u64, 0);
+        let mut id = [0u8; ID_LEN];
+        id[..16].copy_from_slice(&self.prefix);
+        id[16..].copy_from_slice(&hex(first));
         let mut ids = Vec::with_capacity(IDS_PER_BLOCK * ID_LEN);
-        for n in first..first + IDS_PER_BLOCK as u64 {
-            ids.extend_from_slice(&self.prefix);
-            ids.extend_from_slice(&hex(n));
+        for i in 0..IDS_PER_BLOCK {
+            // No carry: the first id's last byte is a multiple of the block's size.
+            let low = first as u8 + i as u8;
+            id[ID_LEN - 2] = HEX_DIGITS[usize::from(low >> 4)];
+            id[ID_LEN - 1] = HEX_DIGITS[usize::from(low & 0xf)];
+            ids.extend_from_slice(&id);
         }
         Block {
             source: self.key,
@@ -179,12 +188,14 @@ impl IdSource {
     }
 }
 
+/// The digits of [`hex`].
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
 /// `n` as 16 lowercase hex digits, most significant first.
 fn hex(n: u64) -> [u8; 16] {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut text = [0u8; 16];
     for (i, digit) in text.iter_mut().enumerate() {
-        *digit = DIGITS[((n >> (60 - 4 * i)) & 0xf) as usize];
+        *digit = HEX_DIGITS[((n >> (60 - 4 * i)) & 0xf) as usize];
     }
     text
 }
