@@ -203,7 +203,13 @@ fn observe<B, F>(
     let id = Cell::new(Some(id));
     let inner = {
         let _serving = Serving::enter(&id);
-        span.in_scope(|| catch_unwind(AssertUnwindSafe(|| call(request))))
+        let _entered = span.enter();
+        // Borrowed by the closure: the request is moved once, into `call`, rather than into
+        // each closure around it and catch_unwind's own slot.
+        let mut request = Some(request);
+        catch_unwind(AssertUnwindSafe(|| {
+            call(request.take().expect("the closure runs once"))
+        }))
     };
     let (inner, panicked) = match inner {
         Ok(inner) => (Some(inner), None),
