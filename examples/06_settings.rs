@@ -2,7 +2,7 @@
 //! per-service override `system.microservices.<service>.<path>`.
 //!
 //! ```text
-//! cargo run --example settings
+//! cargo run --example settings --features yaml
 //! ```
 
 use std::sync::OnceLock;

@@ -4,7 +4,7 @@
 //! itself after a few seconds.
 //!
 //! ```text
-//! cargo run --example logging_and_metrics --features prometheus
+//! cargo run --example logging_and_metrics --features prometheus,yaml
 //! curl -s 127.0.0.1:5747/metrics | grep orders_   # while it runs
 //! cat /tmp/logging_and_metrics.log                 # JSON documents, one per line
 //! ```

@@ -5,7 +5,7 @@
 //! and the service stops by itself.
 //!
 //! ```text
-//! cargo run --example restart_policies
+//! cargo run --example restart_policies --features yaml
 //! curl -s 127.0.0.1:5747/status     # while it runs: `flaky` goes FAILED, then STARTED again
 //! ```
 

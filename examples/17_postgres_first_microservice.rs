@@ -6,7 +6,7 @@
 //! database `test` without a password.
 //!
 //! ```text
-//! cargo run --example postgres_first_microservice --features postgres
+//! cargo run --example postgres_first_microservice --features postgres,yaml
 //! ```
 
 use tamarco::postgres::Postgres;

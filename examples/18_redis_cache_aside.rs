@@ -4,7 +4,7 @@
 //! default).
 //!
 //! ```text
-//! cargo run --example redis_cache_aside --features redis
+//! cargo run --example redis_cache_aside --features redis,yaml
 //! ```
 
 use std::time::{Duration, Instant};

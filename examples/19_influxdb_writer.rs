@@ -5,7 +5,7 @@
 //! created at start.
 //!
 //! ```text
-//! cargo run --example influxdb_writer --features influxdb
+//! cargo run --example influxdb_writer --features influxdb,yaml
 //! ```
 
 use std::sync::atomic::{AtomicU32, Ordering};

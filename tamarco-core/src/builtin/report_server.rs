@@ -193,7 +193,9 @@ mod tests {
     fn the_originals_status_address_is_used_unless_the_server_has_its_own() {
         let settings = Settings::new("svc");
         settings
-            .update_internal_yaml("system: {resources: {status: {host: 127.0.0.2, port: 6001}}}")
+            .update_internal_json(
+                r#"{"system": {"resources": {"status": {"host": "127.0.0.2", "port": 6001}}}}"#,
+            )
             .unwrap();
         let view = settings.resource_view(ReportServer::NAME);
         let mut server = ReportServerSettings::default();

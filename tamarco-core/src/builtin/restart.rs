@@ -295,8 +295,8 @@ mod tests {
         let settings = Settings::new("svc");
         let key = "system.resources.status.restart_policy.resources";
         settings
-            .update_internal_yaml(
-                "system: {resources: {status: {restart_policy: {resources: {restart_microservice_on_failure: ['all'], restart_resource_on_failure: [all, db]}}}}}",
+            .update_internal_json(
+                r#"{"system": {"resources": {"status": {"restart_policy": {"resources": {"restart_microservice_on_failure": ["all"], "restart_resource_on_failure": ["all", "db"]}}}}}}"#,
             )
             .unwrap();
         let policies = settings.get::<Policies>(key).unwrap();

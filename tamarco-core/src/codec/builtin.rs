@@ -27,11 +27,14 @@ impl<T: Serialize + DeserializeOwned + 'static> Codec<T> for Json {
     }
 }
 
-/// YAML through `serde_yaml_ng`, for any serde type. JSON bodies decode too (JSON is YAML).
+/// YAML through `serde_yaml_ng`, for any serde type (cargo feature `yaml`). JSON bodies decode
+/// too (JSON is YAML).
+#[cfg(feature = "yaml")]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Yaml;
 
 // A type that is not serde reports one error, `Codec`'s, instead of one per missing trait.
+#[cfg(feature = "yaml")]
 #[diagnostic::do_not_recommend]
 impl<T: Serialize + DeserializeOwned + 'static> Codec<T> for Yaml {
     fn name(&self) -> &str {

@@ -8,7 +8,7 @@
 //! | codec | carries | wire format | content type |
 //! |---|---|---|---|
 //! | [`Json`] | any serde type | JSON (`serde_json`) | `application/json` |
-//! | [`Yaml`] | any serde type | YAML (`serde_yaml_ng`) | `application/yaml` |
+//! | [`Yaml`] | any serde type | YAML (`serde_yaml_ng`, cargo feature `yaml`) | `application/yaml` |
 //! | [`Postcard`] | any serde type | compact binary ([`postcard`](https://docs.rs/postcard)) | `application/x-postcard` |
 //! | [`Text`] | `String` | UTF-8 text | `text/plain; charset=utf-8` |
 //! | [`Raw`] | `Vec<u8>` | the bytes as they are (the original's "no codec") | `application/octet-stream` |
@@ -41,7 +41,9 @@ use std::sync::Arc;
 
 use crate::BoxError;
 
-pub use builtin::{Json, Postcard, Raw, Text, Yaml};
+#[cfg(feature = "yaml")]
+pub use builtin::Yaml;
+pub use builtin::{Json, Postcard, Raw, Text};
 
 /// Turns values of type `T` into message bodies and back.
 ///

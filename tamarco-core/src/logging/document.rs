@@ -21,6 +21,7 @@
 //! (`tags = "customer=acme,tier=gold"`), the form the original's docs use
 //! (`extra={'tags': {'tag': 'tag_value'}}`); a bare tag among pairs maps to `true`.
 
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 use tracing::Level;
 
@@ -136,88 +137,134 @@ pub(crate) fn level_name(level: Level) -> &'static str {
     }
 }
 
-/// The document as a JSON value, in the context's version.
-pub(crate) fn value(record: &Record, cx: &DocContext) -> Value {
+/// A JSON object that keeps its keys in the order they were written, the order of the
+/// original's formatters (`@timestamp`, `@version`, `message`...): serde_json's own map sorts
+/// its keys unless its `preserve_order` feature is on, which would put indexmap into every
+/// service's build for the sake of log documents alone.
+#[derive(Debug, Default)]
+pub(crate) struct Document(Vec<(String, Entry)>);
+
+#[derive(Debug)]
+enum Entry {
+    Value(Value),
+    Document(Document),
+}
+
+impl Document {
+    fn with_capacity(capacity: usize) -> Self {
+        Document(Vec::with_capacity(capacity))
+    }
+
+    /// Appends `key`, which the caller knows to be new.
+    fn push(&mut self, key: &str, value: impl Into<Value>) {
+        self.0.push((key.to_owned(), Entry::Value(value.into())));
+    }
+
+    /// Sets `key`: in place when it is already there (a span field and an event field of the
+    /// same name: the later one wins, as a map insert would), appended otherwise.
+    fn insert(&mut self, key: &str, value: Value) {
+        match self.0.iter_mut().find(|(name, _)| name == key) {
+            Some((_, entry)) => *entry = Entry::Value(value),
+            None => self.0.push((key.to_owned(), Entry::Value(value))),
+        }
+    }
+
+    /// The keys, in order.
+    #[cfg(test)]
+    pub(crate) fn keys(&self) -> Vec<&str> {
+        self.0.iter().map(|(key, _)| key.as_str()).collect()
+    }
+}
+
+impl Serialize for Document {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, entry) in &self.0 {
+            match entry {
+                Entry::Value(value) => map.serialize_entry(key, value)?,
+                Entry::Document(document) => map.serialize_entry(key, document)?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// The document, in the context's version.
+pub(crate) fn document(record: &Record, cx: &DocContext) -> Document {
     match cx.version {
         Version::V1 => v1(record, cx),
         Version::V0 => v0(record, cx),
     }
 }
 
-fn v1(record: &Record, cx: &DocContext) -> Value {
-    let mut doc = Map::with_capacity(12 + record.fields.len());
-    doc.insert("@timestamp".into(), rfc3339_millis(record.time).into());
-    doc.insert("@version".into(), "1".into());
-    doc.insert("message".into(), record.message.clone().into());
-    doc.insert("host".into(), cx.host.clone().into());
-    doc.insert(
-        "path".into(),
+fn v1(record: &Record, cx: &DocContext) -> Document {
+    let mut doc = Document::with_capacity(12 + record.fields.len());
+    doc.push("@timestamp", rfc3339_millis(record.time));
+    doc.push("@version", "1");
+    doc.push("message", record.message.clone());
+    doc.push("host", cx.host.clone());
+    doc.push(
+        "path",
         record.file.as_deref().map_or(Value::Null, Value::from),
     );
-    doc.insert("tags".into(), tags(&record.tags));
-    doc.insert("type".into(), cx.kind.into());
-    doc.insert("level".into(), level_name(record.level).into());
-    doc.insert("logger_name".into(), record.target.as_ref().into());
-    doc.insert("service_name".into(), cx.service.clone().into());
-    doc.insert("deploy_name".into(), cx.deploy.clone().into());
+    doc.push("tags", tags(&record.tags));
+    doc.push("type", cx.kind);
+    doc.push("level", level_name(record.level));
+    doc.push("logger_name", record.target.as_ref());
+    doc.push("service_name", cx.service.clone());
+    doc.push("deploy_name", cx.deploy.clone());
     if let Some((trace_id, span_id)) = &record.trace {
-        doc.insert("trace_id".into(), trace_id.clone().into());
-        doc.insert("span_id".into(), span_id.clone().into());
+        doc.push("trace_id", trace_id.clone());
+        doc.push("span_id", span_id.clone());
     }
     extra_fields(record, RESERVED, &mut doc);
     debug_fields(record, &mut doc);
-    Value::Object(doc)
+    doc
 }
 
-fn v0(record: &Record, cx: &DocContext) -> Value {
+fn v0(record: &Record, cx: &DocContext) -> Document {
     let path = record.file.as_deref().unwrap_or_default();
-    let mut fields = Map::with_capacity(8 + record.fields.len());
-    fields.insert("levelname".into(), level_name(record.level).into());
-    fields.insert("logger".into(), record.target.as_ref().into());
+    let mut fields = Document::with_capacity(8 + record.fields.len());
+    fields.push("levelname", level_name(record.level));
+    fields.push("logger", record.target.as_ref());
     extra_fields(record, RESERVED_V0, &mut fields);
-    fields.insert("service_name".into(), cx.service.clone().into());
-    fields.insert("deploy_name".into(), cx.deploy.clone().into());
+    fields.push("service_name", cx.service.clone());
+    fields.push("deploy_name", cx.deploy.clone());
     if let Some((trace_id, span_id)) = &record.trace {
-        fields.insert("trace_id".into(), trace_id.clone().into());
-        fields.insert("span_id".into(), span_id.clone().into());
+        fields.push("trace_id", trace_id.clone());
+        fields.push("span_id", span_id.clone());
     }
     debug_fields(record, &mut fields);
-    let mut doc = Map::with_capacity(8);
-    doc.insert("@timestamp".into(), rfc3339_millis(record.time).into());
-    doc.insert("@message".into(), record.message.clone().into());
-    doc.insert(
-        "@source".into(),
-        format!("{}://{}/{path}", cx.kind, cx.host).into(),
-    );
-    doc.insert("@source_host".into(), cx.host.clone().into());
-    doc.insert("@source_path".into(), path.into());
-    doc.insert("@tags".into(), tags(&record.tags));
-    doc.insert("@type".into(), cx.kind.into());
-    doc.insert("@fields".into(), Value::Object(fields));
-    Value::Object(doc)
+    let mut doc = Document::with_capacity(8);
+    doc.push("@timestamp", rfc3339_millis(record.time));
+    doc.push("@message", record.message.clone());
+    doc.push("@source", format!("{}://{}/{path}", cx.kind, cx.host));
+    doc.push("@source_host", cx.host.clone());
+    doc.push("@source_path", path);
+    doc.push("@tags", tags(&record.tags));
+    doc.push("@type", cx.kind);
+    doc.0.push(("@fields".to_owned(), Entry::Document(fields)));
+    doc
 }
 
-fn extra_fields(record: &Record, reserved: &[&str], into: &mut Map<String, Value>) {
+fn extra_fields(record: &Record, reserved: &[&str], into: &mut Document) {
     for (name, value) in &record.fields {
         if !reserved.contains(name) {
-            into.insert((*name).to_owned(), json_value(value));
+            into.insert(name, json_value(value));
         }
     }
 }
 
 /// What the original added when a record carried an exception.
-fn debug_fields(record: &Record, into: &mut Map<String, Value>) {
+fn debug_fields(record: &Record, into: &mut Document) {
     if record.errors.is_empty() {
         return;
     }
-    into.insert("stack_trace".into(), record.errors.join("\n").into());
-    into.insert(
-        "lineno".into(),
-        record.line.map_or(Value::Null, Value::from),
-    );
-    into.insert("process".into(), std::process::id().into());
-    into.insert(
-        "thread_name".into(),
+    into.push("stack_trace", record.errors.join("\n"));
+    into.push("lineno", record.line.map_or(Value::Null, Value::from));
+    into.push("process", std::process::id());
+    into.push(
+        "thread_name",
         record.thread.as_deref().map_or(Value::Null, Value::from),
     );
 }
@@ -227,7 +274,7 @@ fn tags(tags: &[String]) -> Value {
     if !tags.iter().any(|tag| tag.contains('=')) {
         return tags.to_vec().into();
     }
-    let map = tags
+    let map: Map<String, Value> = tags
         .iter()
         .map(|tag| match tag.split_once('=') {
             Some((key, value)) => (key.trim().to_owned(), Value::from(value.trim())),
@@ -239,7 +286,7 @@ fn tags(tags: &[String]) -> Value {
 
 /// The document as compact JSON text.
 pub(crate) fn json(record: &Record, cx: &DocContext) -> String {
-    value(record, cx).to_string()
+    serde_json::to_string(&document(record, cx)).unwrap_or_default()
 }
 
 fn json_value(value: &FieldValue) -> Value {

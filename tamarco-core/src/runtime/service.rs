@@ -77,7 +77,8 @@ pub trait TaskSet: Microservice {
     }
 }
 
-/// A YAML document of in-code settings embedded in the program, with the file it came from.
+/// A document of in-code settings embedded in the program (YAML, or JSON without the cargo
+/// feature `yaml`), with the file it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EmbeddedSettings {
     /// The file's name as the attribute gives it, for errors.

@@ -1,7 +1,8 @@
-//! Settings documents read into a settings tree: YAML (JSON is YAML too) through the maintained
-//! `serde_yaml_ng`, and TOML (cargo feature `toml`, so that services without TOML settings do
-//! not build a TOML parser). Errors name the document and, for a malformed one, the line; never
-//! a value, which may be a secret.
+//! Settings documents read into a settings tree: JSON through `serde_json`; YAML (JSON is
+//! YAML too) through the maintained `serde_yaml_ng` (cargo feature `yaml`, on by default in
+//! `tamarco`); TOML (cargo feature `toml`). A service that reads no YAML or TOML builds no parser
+//! for them. Errors name the document and, for a malformed one, the line; never a value, which
+//! may be a secret.
 
 use std::path::Path;
 
@@ -11,19 +12,22 @@ use super::SettingsError;
 
 /// Reads the document at `path` as a settings tree (an empty file is an empty tree): TOML when
 /// the name ends in `.toml` (`parse_toml`, cargo feature `toml`; without it such a file is an
-/// error naming the file and the feature), otherwise YAML or JSON ([`parse_document`]).
-/// Errors name the file.
+/// error naming the file and the feature), JSON when it ends in `.json`, otherwise YAML or JSON
+/// ([`parse_document`]). Errors name the file.
 pub fn read_document(path: &Path) -> Result<Value, SettingsError> {
     let source_name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| SettingsError::Source {
         source_name: source_name.clone(),
         message: e.to_string(),
     })?;
-    if path
-        .extension()
-        .is_some_and(|ext| ext.eq_ignore_ascii_case("toml"))
-    {
+    let extension = |name: &str| {
+        path.extension()
+            .is_some_and(|ext| ext.eq_ignore_ascii_case(name))
+    };
+    if extension("toml") {
         toml_document(&source_name, &text)
+    } else if extension("json") {
+        parse_json(&source_name, &text)
     } else {
         parse_document(&source_name, &text)
     }
@@ -33,7 +37,48 @@ pub fn read_document(path: &Path) -> Result<Value, SettingsError> {
 /// (`<<: *anchor`) are applied; number and boolean map keys become strings. Errors name
 /// `source_name`, and the line for a malformed document, or the key for a value that JSON
 /// cannot hold (`.inf`, `.nan`, a tagged value, a list as a map key).
+///
+/// Without the cargo feature `yaml` the document must be JSON; one that is not is an error
+/// naming `source_name` and the feature.
 pub fn parse_document(source_name: &str, text: &str) -> Result<Value, SettingsError> {
+    #[cfg(feature = "yaml")]
+    return parse_yaml(source_name, text);
+    #[cfg(not(feature = "yaml"))]
+    return parse_json(source_name, text).map_err(|error| match error {
+        SettingsError::Source {
+            source_name,
+            message,
+        } => SettingsError::Source {
+            source_name,
+            message: format!(
+                "this build reads settings documents as JSON only (YAML needs the cargo \
+                 feature `yaml` of tamarco), and this one is not JSON: {message}"
+            ),
+        },
+        other => other,
+    });
+}
+
+/// Parses a JSON document whose root is a map into a settings tree (an empty document is an
+/// empty tree). Errors name `source_name` and, for a malformed document, the line and column.
+pub(super) fn parse_json(source_name: &str, text: &str) -> Result<Value, SettingsError> {
+    let error = |message: String| SettingsError::Source {
+        source_name: source_name.to_owned(),
+        message,
+    };
+    if text.trim().is_empty() {
+        return Ok(Value::Object(Default::default()));
+    }
+    // serde_json's message names the line and column, never the text there.
+    let value: Value = serde_json::from_str(text).map_err(|e| error(e.to_string()))?;
+    if !value.is_object() {
+        return Err(error("the document's root must be a map of keys".into()));
+    }
+    Ok(value)
+}
+
+#[cfg(feature = "yaml")]
+fn parse_yaml(source_name: &str, text: &str) -> Result<Value, SettingsError> {
     let error = |message: String| SettingsError::Source {
         source_name: source_name.to_owned(),
         message,
@@ -52,6 +97,7 @@ pub fn parse_document(source_name: &str, text: &str) -> Result<Value, SettingsEr
     Ok(value)
 }
 
+#[cfg(feature = "yaml")]
 /// Converts a YAML value to JSON; an error names the dotted key of the value at fault.
 fn yaml_to_json(key: &str, yaml: serde_yaml_ng::Value) -> Result<Value, Fault> {
     use serde_yaml_ng::Value as Yaml;
@@ -145,9 +191,11 @@ fn toml_to_json(key: &str, value: toml::Value) -> Result<Value, Fault> {
     })
 }
 
+#[cfg(any(feature = "yaml", feature = "toml"))]
 /// A conversion's error: the dotted key of the value at fault, and what is wrong.
 type Fault = (String, String);
 
+#[cfg(any(feature = "yaml", feature = "toml"))]
 fn float(key: &str, f: f64) -> Result<Value, Fault> {
     serde_json::Number::from_f64(f)
         .map(Value::Number)
@@ -159,6 +207,7 @@ fn float(key: &str, f: f64) -> Result<Value, Fault> {
         })
 }
 
+#[cfg(any(feature = "yaml", feature = "toml"))]
 fn list<T>(
     key: &str,
     items: Vec<T>,
@@ -172,6 +221,7 @@ fn list<T>(
         .map(Value::Array)
 }
 
+#[cfg(any(feature = "yaml", feature = "toml"))]
 fn child(key: &str, name: &str) -> String {
     if key.is_empty() {
         name.to_owned()

@@ -377,6 +377,6 @@ fn unknown_field(message: &str) -> Option<(&str, Vec<&str>)> {
     Some((field, expected))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "yaml"))]
 #[path = "keys_tests.rs"]
 mod tests;

@@ -49,7 +49,8 @@ impl Settings {
         self.merge_into_layer(Layer::InCode, "in-code JSON settings", value)
     }
 
-    /// Merges a YAML document into the in-code layer.
+    /// Merges a YAML document into the in-code layer (cargo feature `yaml`).
+    #[cfg(feature = "yaml")]
     pub fn update_internal_yaml(&self, yaml: &str) -> Result<(), SettingsError> {
         let value: Value = serde_yaml_ng::from_str(yaml).map_err(|e| SettingsError::Source {
             source_name: "in-code YAML settings".into(),
@@ -58,14 +59,12 @@ impl Settings {
         self.merge_into_layer(Layer::InCode, "in-code YAML settings", value)
     }
 
-    /// Merges a YAML document embedded in the program (`#[microservice(settings = "...")]`)
-    /// into the in-code layer; errors name `file`.
+    /// Merges a settings document embedded in the program (`#[microservice(settings = "...")]`)
+    /// into the in-code layer: YAML, or JSON without the cargo feature `yaml` (see
+    /// [`parse_document`](super::sources::parse_document)); errors name `file`.
     pub fn update_internal_yaml_file(&self, file: &str, yaml: &str) -> Result<(), SettingsError> {
         let source = format!("in-code settings file `{file}`");
-        let value: Value = serde_yaml_ng::from_str(yaml).map_err(|e| SettingsError::Source {
-            source_name: source.clone(),
-            message: e.to_string(),
-        })?;
+        let value = super::document::parse_document(&source, yaml)?;
         self.merge_into_layer(Layer::InCode, &source, value)
     }
 

@@ -1,6 +1,7 @@
-//! `#[microservice(settings = "service.yml")]`: a YAML file of in-code settings, found like
-//! `include_str!` finds its file (next to the source file), checked here so that a missing file
-//! or a YAML mistake is a compile error at the literal, and embedded with `include_str!` so
+//! `#[microservice(settings = "service.yml")]`: a YAML (or, without tamarco's feature `yaml`,
+//! JSON) file of in-code settings, found like `include_str!` finds its file (next to the source
+//! file), checked here so that a missing file or a syntax mistake is a compile error at the
+//! literal, and embedded with `include_str!` so
 //! that cargo rebuilds the service when the file changes.
 
 use std::path::PathBuf;
@@ -9,7 +10,8 @@ use syn::LitStr;
 
 use crate::diagnostics::Diagnostics;
 
-/// Checks the settings file named by `literal`: readable, valid YAML, a map at its root.
+/// Checks the settings file named by `literal`: readable, valid YAML (JSON without the feature
+/// `yaml`), a map at its root.
 /// Records an error at the literal otherwise, and returns whether the file is sound (only then
 /// is it embedded, so that `include_str!` adds no second error).
 pub(crate) fn check(diag: &mut Diagnostics, literal: &LitStr) -> bool {
@@ -27,14 +29,44 @@ pub(crate) fn check(diag: &mut Diagnostics, literal: &LitStr) -> bool {
             return false;
         }
     };
-    let problem = match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text) {
-        Ok(serde_yaml_ng::Value::Mapping(_)) => return true,
-        Ok(_) => format!("the settings file `{file}` must hold a map of keys at its root"),
+    match parse(&file, &text) {
+        Ok(()) => true,
+        Err(problem) => {
+            diag.error_at(literal, problem);
+            false
+        }
+    }
+}
+
+/// Checks that `text` holds a map of keys at its root, as YAML.
+#[cfg(feature = "yaml")]
+fn parse(file: &str, text: &str) -> Result<(), String> {
+    match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) {
+        Ok(serde_yaml_ng::Value::Mapping(_)) => Ok(()),
+        Ok(_) => Err(format!(
+            "the settings file `{file}` must hold a map of keys at its root"
+        )),
         // The parser's message names the line and column, never the text there.
-        Err(error) => format!("the settings file `{file}` is not valid YAML: {error}"),
-    };
-    diag.error_at(literal, problem);
-    false
+        Err(error) => Err(format!(
+            "the settings file `{file}` is not valid YAML: {error}"
+        )),
+    }
+}
+
+/// Checks that `text` holds a map of keys at its root, as JSON: this build of tamarco reads no
+/// YAML (its feature `yaml` is off).
+#[cfg(not(feature = "yaml"))]
+fn parse(file: &str, text: &str) -> Result<(), String> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(_)) => Ok(()),
+        Ok(_) => Err(format!(
+            "the settings file `{file}` must hold a map of keys at its root"
+        )),
+        Err(error) => Err(format!(
+            "the settings file `{file}` is not valid JSON: {error}; YAML settings files need \
+             the cargo feature `yaml` of tamarco, which this build does not have"
+        )),
+    }
 }
 
 /// The file's path: relative to the source file holding the literal, as `include_str!`

@@ -23,7 +23,7 @@ pub(crate) struct Service {
     pub(crate) contexts: Vec<Ident>,
     /// The `#[output]` fields (after the checks, the sound ones).
     pub(crate) outputs: Vec<Output>,
-    /// `settings = "file.yml"`, once the file was found to be sound YAML.
+    /// `settings = "file.yml"`, once the file was found sound.
     pub(crate) settings: Option<syn::LitStr>,
     /// `main`: where it was written, for the `Default` bound's error.
     pub(crate) main: Option<Span>,

@@ -62,6 +62,7 @@ fn missing_key_is_named() {
     );
 }
 
+#[cfg(feature = "yaml")]
 #[test]
 fn a_wrong_type_error_never_shows_the_value() {
     let settings = Settings::new("dog");
@@ -89,6 +90,7 @@ fn a_wrong_type_error_never_shows_the_value() {
     assert!(!password.contains("hunter2"), "{password}");
 }
 
+#[cfg(feature = "yaml")]
 #[test]
 fn a_secret_that_looks_like_a_number_is_read_as_text() {
     let settings = Settings::new("dog");

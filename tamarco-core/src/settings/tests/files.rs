@@ -1,8 +1,9 @@
-//! Settings files: YAML, TOML and JSON read alike, and their errors name the file and line but
+//! Settings files: YAML, TOML and JSON read alike (YAML with the feature `yaml`), and their errors name the file and line but
 //! never the value.
 
 use super::*;
 
+#[cfg(feature = "yaml")]
 #[test]
 fn malformed_yaml_names_the_line() {
     let settings = Settings::new("dog");
@@ -12,6 +13,7 @@ fn malformed_yaml_names_the_line() {
     assert!(err.to_string().contains("line"), "{err}");
 }
 
+#[cfg(feature = "yaml")]
 #[test]
 fn a_malformed_file_names_the_file_and_line() {
     let path = std::env::temp_dir().join(format!("tamarco-bad-{}.yml", std::process::id()));
@@ -41,6 +43,7 @@ impl Drop for TempFile {
     }
 }
 
+#[cfg(feature = "yaml")]
 #[test]
 fn a_wrong_type_in_a_file_names_the_key_and_the_file_but_not_the_value() {
     let file = TempFile::new(
@@ -110,4 +113,34 @@ fn a_toml_file_without_the_toml_feature_names_the_file_and_the_feature() {
         .to_string();
     assert!(err.contains(&toml.0.display().to_string()), "{err}");
     assert!(err.contains("cargo feature `toml`"), "{err}");
+}
+
+#[test]
+fn a_malformed_json_file_names_the_file_and_line() {
+    let file = TempFile::new(
+        "bad.json",
+        "{\"system\": {\"password\": \"hunter2\",\n \"port\": }}",
+    );
+    let err = sources::load_file(&Settings::new("dog"), &file.0)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&file.0.display().to_string()), "{err}");
+    assert!(err.contains("line 2"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[cfg(not(feature = "yaml"))]
+#[test]
+fn a_yaml_file_without_the_yaml_feature_names_the_file_and_the_feature() {
+    let yaml = TempFile::new("settings.yml", "system:\n  port: 1\n");
+    let settings = Settings::new("dog");
+    let err = sources::load_file(&settings, &yaml.0)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains(&yaml.0.display().to_string()), "{err}");
+    assert!(err.contains("cargo feature `yaml`"), "{err}");
+    // JSON is YAML: a `.yml` file that holds JSON is read all the same.
+    let json = TempFile::new("json.yml", r#"{"system": {"port": 2}}"#);
+    sources::load_file(&settings, &json.0).unwrap();
+    assert_eq!(settings.get::<u16>("system.port").unwrap(), 2);
 }

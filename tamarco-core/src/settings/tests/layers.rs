@@ -16,6 +16,7 @@ fn defaults_let_a_service_run_without_settings() {
     assert_eq!(port, 5747);
 }
 
+#[cfg(feature = "yaml")]
 #[test]
 fn in_code_settings_merge_over_defaults() {
     let settings = Settings::new("dog");
