@@ -4,7 +4,8 @@
 use std::sync::{Arc, OnceLock};
 
 use axum::http::StatusCode;
-use serde_json::{Map, Value, json};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
 
 use crate::lifecycle::{Driver, Entry};
 use crate::resource::ResourceStatus;
@@ -44,8 +45,8 @@ impl StatusBoard {
     }
 
     /// The `/status` document and its HTTP code.
-    pub(crate) fn report(&self) -> (StatusCode, Map<String, Value>) {
-        let mut body = Map::new();
+    pub(crate) fn report(&self) -> (StatusCode, StatusReport) {
+        let mut resources = Vec::with_capacity(self.entries().len());
         let mut code = StatusCode::OK;
         for entry in self.entries() {
             let status = entry.status();
@@ -59,13 +60,53 @@ impl StatusBoard {
             };
             let mut fields = entry.resource.status_fields_dyn();
             hide_secrets(&mut fields);
-            let mut item = json!({"status": status.code(), "status_str": status.as_str()});
-            if let Value::Object(item) = &mut item {
-                item.extend(fields);
-            }
-            body.insert(entry.name().to_owned(), item);
+            resources.push((entry.name().to_owned(), status, fields));
         }
-        (code, body)
+        (code, StatusReport(resources))
+    }
+}
+
+/// The `/status` document: the resources in start order, each with its `status` and
+/// `status_str` first, then its own fields (which win on a name clash). Serialized in this
+/// order by hand: serde_json's map sorts its keys unless its `preserve_order` feature brings
+/// indexmap into every service's build.
+#[derive(Debug)]
+pub(crate) struct StatusReport(Vec<(String, ResourceStatus, Map<String, Value>)>);
+
+impl Serialize for StatusReport {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, status, fields) in &self.0 {
+            map.serialize_entry(
+                name,
+                &ResourceReport {
+                    status: *status,
+                    fields,
+                },
+            )?;
+        }
+        map.end()
+    }
+}
+
+struct ResourceReport<'a> {
+    status: ResourceStatus,
+    fields: &'a Map<String, Value>,
+}
+
+impl Serialize for ResourceReport<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        if !self.fields.contains_key("status") {
+            map.serialize_entry("status", &self.status.code())?;
+        }
+        if !self.fields.contains_key("status_str") {
+            map.serialize_entry("status_str", self.status.as_str())?;
+        }
+        for (key, value) in self.fields {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
     }
 }
 
@@ -87,6 +128,8 @@ fn hide_secrets_in(value: &mut Value) {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use serde_json::{Map, Value, json};
 
-use super::board::StatusBoard;
+use super::board::{StatusBoard, StatusReport};
 use crate::BoxError;
 use crate::resource::ResourceContext;
 use crate::settings::Settings;
@@ -152,7 +152,7 @@ struct Probes {
     shutdown: ShutdownHandle,
 }
 
-async fn status(State(probes): State<Probes>) -> (StatusCode, axum::Json<Map<String, Value>>) {
+async fn status(State(probes): State<Probes>) -> (StatusCode, axum::Json<StatusReport>) {
     let (code, body) = probes.board.report();
     (code, axum::Json(body))
 }

@@ -191,20 +191,21 @@ fn key_by_key_readers_get_the_same_policy() {
         .into_iter()
         .map(|n| (n.key, n.kind))
         .collect();
+    // Unknown keys in the settings tree's order: by name.
     assert_eq!(
         notes,
         [
             ("system.logging.file".into(), KeyNoteKind::NoEffect),
             (
-                "system.logging.stdout_fromat".into(),
-                KeyNoteKind::Unknown {
-                    closest: Some("stdout_format".into())
-                }
-            ),
-            (
                 "system.logging.logstash.enabeld".into(),
                 KeyNoteKind::Unknown {
                     closest: Some("enabled".into())
+                }
+            ),
+            (
+                "system.logging.stdout_fromat".into(),
+                KeyNoteKind::Unknown {
+                    closest: Some("stdout_format".into())
                 }
             ),
         ]
