@@ -8,6 +8,7 @@ use rdkafka::message::BorrowedMessage;
 
 use super::headers::Headers;
 use super::held::HeldStream;
+use super::tracker::Settling;
 
 /// A message received by an input: the decoded value, which attempt this is, and (through
 /// `Deref` to [`Meta`]) its key, headers, topic, partition, offset and timestamp.
@@ -27,6 +28,8 @@ pub struct Meta {
     held: Weak<HeldStream>,
     /// The record's value, for the codec (and a dead letter); handlers see it decoded.
     pub(crate) body: Vec<u8>,
+    /// How the record is settled, shared by its consumer and the engine's copy of it.
+    pub(crate) settling: Settling,
 }
 
 impl Meta {
@@ -41,6 +44,7 @@ impl Meta {
             headers: OnceLock::from(headers),
             held: Weak::new(),
             body: Vec::new(),
+            settling: Settling::default(),
         }
     }
 
@@ -60,6 +64,7 @@ impl Meta {
             headers: OnceLock::new(),
             held,
             body: Vec::new(),
+            settling: Settling::default(),
         };
         meta.refill(message, None);
         meta

@@ -1,6 +1,7 @@
 //! One Kafka record as the message engine settles it. Kafka has no per-message ack: a record
-//! is *acked* in the input's [tracker](super::tracker), and its offset is committed once it and
-//! everything before it in its partition is done. *Requeued*, its partition is sought back to
+//! is *acked* in the input's [tracker](super::tracker) (on its own, while its consumer has not
+//! moved on from it), and its offset is committed once it and everything before it in its
+//! partition is done. *Requeued*, its partition is sought back to
 //! it so that it (and what followed) is read again. *Dead-lettered*, it is pushed to the
 //! dead-letter topic with the error in its headers, then acked.
 
@@ -19,7 +20,7 @@ use super::member::{GroupMember, KafkaConsumer};
 use super::message::Meta;
 use super::outgoing::send;
 use super::state::KafkaState;
-use super::tracker::Ticket;
+use super::tracker::Finish;
 
 /// The headers a dead-lettered record carries, besides its own (the first four are the
 /// engine's, for every transport).
@@ -50,12 +51,10 @@ pub(crate) struct Session {
 
 /// A Kafka record as the message engine holds it: its body and metadata copied out of the
 /// consumer (one allocation, which the next record reuses once this one is gone; the headers
-/// are read when asked), and its place in the input's tracker.
+/// are read when asked), with how it is settled.
 pub struct Received {
     meta: Arc<Meta>,
-    ticket: Ticket,
     session: Arc<Session>,
-    settled: AtomicBool,
 }
 
 impl std::fmt::Debug for Received {
@@ -68,41 +67,37 @@ impl std::fmt::Debug for Received {
 
 impl Received {
     pub(crate) fn new(session: &Arc<Session>, meta: Arc<Meta>) -> Self {
-        let ticket = session
-            .member
-            .tracker
-            .delivered(&meta.topic, meta.partition, meta.offset);
         Received {
             meta,
-            ticket,
             session: Arc::clone(session),
-            settled: AtomicBool::new(false),
         }
     }
 
-    /// Whether this is the first settling (the engine settles once; a drop after it is no
-    /// settling).
-    fn settle(&self) -> bool {
-        !self.settled.swap(true, Ordering::AcqRel)
+    /// Settles the record, if it was not settled yet (the engine settles once; a drop after it
+    /// is no settling).
+    fn settle(&self, how: Finish) {
+        let meta = &self.meta;
+        meta.settling
+            .settle(&self.session.member.tracker, meta.offset, how);
     }
 
     /// Leaves the record uncommitted; unless the session is closing, seeks its partition
     /// back to it, so that it comes again to this consumer.
     fn give_back(&self) {
         let session = &self.session;
-        let tracker = &session.member.tracker;
         let consumer = session.consumer.upgrade();
         let Some(consumer) = consumer.filter(|_| !session.closing.load(Ordering::Acquire)) else {
-            tracker.abandon(&self.ticket);
+            self.settle(Finish::Abandon);
             return;
         };
         let meta = &self.meta;
-        // A zero timeout starts the seek without waiting for it.
+        // A zero timeout starts the seek without waiting for it. The seek comes before the
+        // rewind: a record the consumer polls after the rewind comes after the seek.
         let offset = Offset::Offset(meta.offset);
         match consumer.seek(&meta.topic, meta.partition, offset, Duration::ZERO) {
-            Ok(()) => tracker.rewind(&self.ticket),
+            Ok(()) => self.settle(Finish::Rewind),
             Err(error) => {
-                tracker.abandon(&self.ticket);
+                self.settle(Finish::Abandon);
                 tracing::warn!(
                     resource = session.member.resource,
                     input = session.member.input,
@@ -120,9 +115,8 @@ impl Received {
 impl Drop for Received {
     /// A record dropped unsettled (its input was aborted) is left uncommitted.
     fn drop(&mut self) {
-        // Nobody else sees it now: no atomic operation needed.
-        if !std::mem::replace(self.settled.get_mut(), true) {
-            self.session.member.tracker.abandon(&self.ticket);
+        if !self.meta.settling.is_settled() {
+            self.settle(Finish::Abandon);
         }
     }
 }
@@ -144,14 +138,12 @@ impl tamarco_core::messaging::Received for Received {
     }
 
     async fn ack(&self) -> Result<(), BoxError> {
-        if self.settle() {
-            self.session.member.tracker.ack(&self.ticket);
-        }
+        self.settle(Finish::Ack);
         Ok(())
     }
 
     async fn requeue(&self) -> Result<(), BoxError> {
-        if self.settle() {
+        if !self.meta.settling.is_settled() {
             self.give_back();
         }
         Ok(())
@@ -186,9 +178,7 @@ impl tamarco_core::messaging::Received for Received {
                     meta.partition,
                     meta.offset
                 );
-                if self.settle() {
-                    member.tracker.ack(&self.ticket);
-                }
+                self.settle(Finish::Ack);
                 Ok(())
             }
             Err(error) => Err(format!(

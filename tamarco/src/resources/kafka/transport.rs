@@ -23,6 +23,7 @@ use super::message::{Meta, Topics};
 use super::received::{Received, Session};
 use super::spec::{INPUT_KEYS, Subscription};
 use super::state::{CLOSE_TIMEOUT, KafkaState, create_dead_letter_topics, off_runtime};
+use super::tracker::{HandedOut, Lane};
 
 /// How often an input hands the positions of finished records to its consumer's offset store.
 const STORE_EVERY: Duration = Duration::from_millis(100);
@@ -141,6 +142,8 @@ impl Transport for KafkaTransport {
             registry: Arc::clone(&self.open),
             topics: Topics::new(&topics),
             last: None,
+            handed: false,
+            lane: Lane::default(),
         })
     }
 }
@@ -228,22 +231,39 @@ pub struct TopicConsumer {
     /// nobody else holds it (no allocation per record while handlers let go of their
     /// messages).
     last: Option<Arc<Meta>>,
+    /// `last` is a record handed out that the consumer has not moved on from yet.
+    handed: bool,
+    /// Where records done in order go without the tracker's lock.
+    lane: Lane,
 }
 
 impl TopicConsumer {
-    /// Reads the headers of the record handed out last if anyone but this consumer holds its
-    /// metadata, before the record is let go: they may still be asked for.
-    fn keep_headers(&mut self) {
-        if let Some(last) = &mut self.last
-            && Arc::get_mut(last).is_none()
-        {
+    /// Moves on from the record handed out last: its settling (done, still in flight...) goes
+    /// to the tracker (see its lane). Its headers are read if anyone but this consumer holds
+    /// its metadata, before the record is let go: they may still be asked for.
+    fn move_on(&mut self) {
+        if !std::mem::take(&mut self.handed) {
+            return;
+        }
+        let Some(last) = &mut self.last else {
+            return;
+        };
+        if Arc::get_mut(last).is_none() {
             let _ = last.headers();
         }
+        let record = HandedOut {
+            topic: &last.topic,
+            partition: last.partition,
+            offset: last.offset,
+            settling: &last.settling,
+        };
+        let tracker = &self.open.session.member.tracker;
+        tracker.move_on(&mut self.lane, record);
     }
 
     /// Lets go of the record handed out last.
     fn let_go(&mut self) {
-        self.keep_headers();
+        self.move_on();
         if let Some(held) = &self.held {
             held.release();
         }
@@ -256,21 +276,26 @@ impl Drop for TopicConsumer {
     }
 }
 
-/// The metadata of `message`: `last` refilled when nobody else holds it, else a new one.
+/// The metadata of `message`, taken in `epoch`: `last` refilled when nobody else holds it,
+/// else a new one.
 fn copied(
     last: &mut Option<Arc<Meta>>,
     topics: &mut Topics,
     held: &Arc<HeldStream>,
     message: &BorrowedMessage<'_>,
+    epoch: u64,
 ) -> Arc<Meta> {
     let topic = topics.of(message);
     if let Some(meta) = last.as_mut().and_then(Arc::get_mut) {
         // The topic is cloned only when it changes.
         let topic = (!Arc::ptr_eq(topic, &meta.topic)).then(|| Arc::clone(topic));
         meta.refill(message, topic);
+        meta.settling.reset(epoch);
     } else {
         let topic = Arc::clone(topic);
-        *last = Some(Arc::new(Meta::of(message, topic, Arc::downgrade(held))));
+        let mut meta = Meta::of(message, topic, Arc::downgrade(held));
+        meta.settling.reset(epoch);
+        *last = Some(Arc::new(meta));
     }
     Arc::clone(last.as_ref().expect("set above"))
 }
@@ -291,18 +316,23 @@ impl Consumer for TopicConsumer {
     /// resource).
     async fn next(&mut self) -> Option<Result<Received, BoxError>> {
         // Polling lets go of the record handed out before.
-        self.keep_headers();
+        self.move_on();
         let held = self.held.as_ref()?;
         let session = &self.open.session;
         let member = &session.member;
         loop {
             let (last, topics) = (&mut self.last, &mut self.topics);
             let polled = std::future::poll_fn(|cx| {
-                held.poll_next(cx, |message| copied(last, topics, held, message))
+                // Read before each poll (see `Tracker::epoch`).
+                let epoch = member.tracker.epoch();
+                held.poll_next(cx, |message| copied(last, topics, held, message, epoch))
             })
             .await;
             let error = match polled? {
-                Ok(meta) => return Some(Ok(Received::new(session, meta))),
+                Ok(meta) => {
+                    self.handed = true;
+                    return Some(Ok(Received::new(session, meta)));
+                }
                 Err(error) => error,
             };
             if let KafkaError::MessageConsumptionFatal(_) = error {
