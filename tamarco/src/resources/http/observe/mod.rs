@@ -180,7 +180,7 @@ fn observe<B, F>(
     let span = match shared.span_level {
         #[cfg(feature = "tracing-otel")]
         level if sampling == Sampling::Sampled => {
-            traced_span(&request, route.template(), id_text(), level)
+            traced_span(&request, route.template(), &id, level)
         }
         SpanLevel::Info => {
             tracing::info_span!(
@@ -287,7 +287,12 @@ const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 /// which no semantic convention names (the log lines carry it, with the trace id): one
 /// attribute fewer copied, converted and encoded per exported request.
 #[cfg(feature = "tracing-otel")]
-fn traced_span<B>(request: &Request<B>, route: Option<&str>, id: &str, level: SpanLevel) -> Span {
+fn traced_span<B>(
+    request: &Request<B>,
+    route: Option<&str>,
+    id: &HeaderValue,
+    level: SpanLevel,
+) -> Span {
     let method = request.method().as_str();
     let name = match route {
         Some(route) => [method, " ", route].concat(),
@@ -314,7 +319,7 @@ fn traced_span<B>(request: &Request<B>, route: Option<&str>, id: &str, level: Sp
         SpanLevel::Off => false,
     };
     let span = match logged {
-        true => server_span!([] request_id = id,),
+        true => server_span!([] request_id = id.to_str().unwrap_or_default(),),
         false => server_span!([target: tamarco_core::otel::UNLOGGED_TARGET,]),
     };
     let traceparent = request.headers().get(TRACEPARENT);
