@@ -131,19 +131,30 @@ impl Taken {
     }
 }
 
+/// A record taken, settled `how` while the consumer still holds it, then moved on from: the
+/// path of a record handled in order.
+fn in_turn(
+    tracker: &Tracker,
+    lane: &mut Lane,
+    topic: &Arc<str>,
+    partition: i32,
+    offset: i64,
+    how: Finish,
+) {
+    let taken = Taken::new(tracker, topic, partition, offset);
+    taken.settle(tracker, how);
+    taken.move_on(tracker, lane);
+}
+
 #[test]
 fn records_done_in_order_move_their_partition_without_delivery() {
     let tracker = Tracker::default();
     let mut lane = Lane::default();
     let t = topic();
     for offset in 10..20 {
-        let taken = Taken::new(&tracker, &t, 0, offset);
-        taken.settle(&tracker, Finish::Ack);
-        taken.move_on(&tracker, &mut lane);
+        in_turn(&tracker, &mut lane, &t, 0, offset, Finish::Ack);
     }
-    let other = Taken::new(&tracker, &t, 1, 3);
-    other.settle(&tracker, Finish::Ack);
-    other.move_on(&tracker, &mut lane);
+    in_turn(&tracker, &mut lane, &t, 1, 3, Finish::Ack);
     let mut positions = tracker.take_positions();
     positions.sort();
     assert_eq!(positions, vec![(t.clone(), 0, 20), (t.clone(), 1, 4)]);
@@ -162,17 +173,13 @@ fn a_record_in_flight_when_the_consumer_moves_on_holds_its_partition_until_done(
     let tracker = Tracker::default();
     let mut lane = Lane::default();
     let t = topic();
-    let first = Taken::new(&tracker, &t, 0, 0);
-    first.settle(&tracker, Finish::Ack);
-    first.move_on(&tracker, &mut lane);
+    in_turn(&tracker, &mut lane, &t, 0, 0, Finish::Ack);
     // Still handled (by another worker) when the consumer takes the next record.
     let slow = Taken::new(&tracker, &t, 0, 1);
     slow.move_on(&tracker, &mut lane);
     assert_eq!(tracker.outstanding(), 1);
     for offset in 2..5 {
-        let taken = Taken::new(&tracker, &t, 0, offset);
-        taken.settle(&tracker, Finish::Ack);
-        taken.move_on(&tracker, &mut lane);
+        in_turn(&tracker, &mut lane, &t, 0, offset, Finish::Ack);
     }
     assert_eq!(tracker.take_positions(), vec![(t.clone(), 0, 1)]);
     slow.settle(&tracker, Finish::Ack);
@@ -185,9 +192,7 @@ fn a_rewind_keeps_what_was_taken_before_it_from_moving_the_partition() {
     let tracker = Tracker::default();
     let mut lane = Lane::default();
     let t = topic();
-    let zero = Taken::new(&tracker, &t, 0, 0);
-    zero.settle(&tracker, Finish::Ack);
-    zero.move_on(&tracker, &mut lane);
+    in_turn(&tracker, &mut lane, &t, 0, 0, Finish::Ack);
     let failing = Taken::new(&tracker, &t, 0, 1);
     failing.move_on(&tracker, &mut lane);
     // Taken before the seek back to 1, done after it, or before it: either way the
@@ -203,9 +208,7 @@ fn a_rewind_keeps_what_was_taken_before_it_from_moving_the_partition() {
     assert_eq!(tracker.outstanding(), 0);
     // Read again from 1.
     for offset in 1..4 {
-        let taken = Taken::new(&tracker, &t, 0, offset);
-        taken.settle(&tracker, Finish::Ack);
-        taken.move_on(&tracker, &mut lane);
+        in_turn(&tracker, &mut lane, &t, 0, offset, Finish::Ack);
     }
     assert_eq!(tracker.take_positions(), vec![(t, 0, 4)]);
 }
@@ -215,20 +218,14 @@ fn a_record_given_back_before_the_consumer_moves_on_is_never_passed() {
     let tracker = Tracker::default();
     let mut lane = Lane::default();
     let t = topic();
-    let zero = Taken::new(&tracker, &t, 0, 0);
-    zero.settle(&tracker, Finish::Ack);
-    zero.move_on(&tracker, &mut lane);
-    let rewound = Taken::new(&tracker, &t, 0, 1);
-    rewound.settle(&tracker, Finish::Rewind);
-    rewound.move_on(&tracker, &mut lane);
+    in_turn(&tracker, &mut lane, &t, 0, 0, Finish::Ack);
+    in_turn(&tracker, &mut lane, &t, 0, 1, Finish::Rewind);
     assert_eq!(tracker.take_positions(), vec![(t.clone(), 0, 1)]);
     // Abandoned (its input closing): the partition stays before it for good.
     let abandoned = Taken::new(&tracker, &t, 0, 1);
     abandoned.settle(&tracker, Finish::Abandon);
     abandoned.move_on(&tracker, &mut lane);
-    let later = Taken::new(&tracker, &t, 0, 2);
-    later.settle(&tracker, Finish::Ack);
-    later.move_on(&tracker, &mut lane);
+    in_turn(&tracker, &mut lane, &t, 0, 2, Finish::Ack);
     assert!(tracker.take_positions().is_empty(), "1 was abandoned");
     assert_eq!(tracker.outstanding(), 0);
 }
@@ -238,15 +235,11 @@ fn a_revoke_closes_the_lane_and_records_taken_after_it_count() {
     let tracker = Tracker::default();
     let mut lane = Lane::default();
     let t = topic();
-    let first = Taken::new(&tracker, &t, 0, 7);
-    first.settle(&tracker, Finish::Ack);
-    first.move_on(&tracker, &mut lane);
+    in_turn(&tracker, &mut lane, &t, 0, 7, Finish::Ack);
     assert_eq!(tracker.take_positions(), vec![(t.clone(), 0, 8)]);
     tracker.revoke(&[("t".into(), 0)]);
     // Assigned again, read from the committed position.
-    let again = Taken::new(&tracker, &t, 0, 8);
-    again.settle(&tracker, Finish::Ack);
-    again.move_on(&tracker, &mut lane);
+    in_turn(&tracker, &mut lane, &t, 0, 8, Finish::Ack);
     assert_eq!(tracker.take_positions(), vec![(t, 0, 9)]);
 }
 
