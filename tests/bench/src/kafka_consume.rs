@@ -150,7 +150,9 @@ pub async fn consume_tamarco<K: Clock>(run: &Run<'_>) -> Pass<K> {
     }
 }
 
-/// Consumes with a plain rdkafka `StreamConsumer` loop: decode, store the offset.
+/// Consumes with a plain rdkafka `StreamConsumer` loop: decode, store the offset. The loop runs
+/// in a task spawned on the runtime, where a service runs it (and where the tamarco input runs),
+/// not on the thread that called this.
 pub async fn consume_plain<K: Clock>(run: &Run<'_>) -> Pass<K> {
     let started = K::now();
     let mut config = ClientConfig::new();
@@ -166,9 +168,10 @@ pub async fn consume_plain<K: Clock>(run: &Run<'_>) -> Pass<K> {
         .create()
         .unwrap();
     consumer.subscribe(&[run.topic]).unwrap();
-    let mut began = None;
-    let ended = tokio::time::timeout(run.timeout, async {
-        for n in 1..=run.messages {
+    let (messages, pause) = (run.messages, run.pause);
+    let consuming = tokio::spawn(async move {
+        let mut began = None;
+        for n in 1..=messages {
             let message = consumer.recv().await.unwrap();
             let payload: Payload =
                 tamarco::serde_json::from_slice(message.payload().unwrap()).unwrap();
@@ -176,16 +179,18 @@ pub async fn consume_plain<K: Clock>(run: &Run<'_>) -> Pass<K> {
             consumer.store_offset_from_message(&message).unwrap();
             drop(message);
             if n == 1 {
-                if let Some(pause) = run.pause {
+                if let Some(pause) = pause {
                     tokio::time::sleep(pause).await;
                 }
                 began = Some(K::now());
             }
         }
-        K::now()
-    })
-    .await
-    .expect("all consumed in time");
+        (consumer, began, K::now())
+    });
+    let (consumer, began, ended) = tokio::time::timeout(run.timeout, consuming)
+        .await
+        .expect("all consumed in time")
+        .unwrap();
     tokio::task::spawn_blocking(move || drop(consumer))
         .await
         .unwrap();
