@@ -144,7 +144,7 @@ where
                 return Err(Failure::Dead(reason, error, attempt));
             }
         };
-        let message = Message::new(value, meta, Arc::clone(&run.info.name), attempt);
+        let message = Message::new(value, meta, run.info.name, attempt);
         let error = match catch_unwind(AssertUnwindSafe(|| handler(message))) {
             Ok(future) => match AssertUnwindSafe(future).catch_unwind().await {
                 Ok(Ok(out)) => return Ok(out),

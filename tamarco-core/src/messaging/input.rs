@@ -104,7 +104,7 @@ where
                 return Err("the input was released when the service stopped".into());
             };
             let info = InputInfo {
-                name: Arc::from(self.spec.name()),
+                name: super::names::interned(self.spec.name()),
                 kind: self.kind,
                 mode: D::MODE,
                 codec: self.codec.clone(),

@@ -12,13 +12,15 @@ use std::sync::Arc;
 pub struct Message<T, M = ()> {
     value: T,
     meta: Arc<M>,
-    input: Arc<str>,
+    input: &'static str,
     attempt: u32,
 }
 
 impl<T, M> Message<T, M> {
     /// A message; transports and tests build them, the engine hands them to handlers.
-    pub fn new(value: T, meta: Arc<M>, input: Arc<str>, attempt: u32) -> Self {
+    /// `input` is the input's name, which lives as long as the process (the engine keeps each
+    /// name once: a reference counted per message costs two atomic operations).
+    pub fn new(value: T, meta: Arc<M>, input: &'static str, attempt: u32) -> Self {
         Message {
             value,
             meta,
@@ -39,7 +41,7 @@ impl<T, M> Message<T, M> {
 
     /// The name of the input it came from, as declared.
     pub fn input(&self) -> &str {
-        &self.input
+        self.input
     }
 
     /// Which attempt at handling it this is: 1, then 2 on the first retry...

@@ -38,6 +38,7 @@ mod input;
 pub mod kind;
 pub mod memory;
 mod message;
+mod names;
 mod reader;
 mod resolve;
 mod running;

@@ -2,7 +2,6 @@
 //! it ([`InputOptions`] under `inputs.<name>` of the resource), and what the transport is told
 //! when it opens the input ([`InputInfo`]).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -155,7 +154,8 @@ impl InputOptions {
 /// options resolved (code, then settings, then the resource's defaults).
 #[derive(Debug, Clone)]
 pub struct InputInfo {
-    pub(crate) name: Arc<str>,
+    /// Kept for the life of the process ([`interned`](super::names::interned)).
+    pub(crate) name: &'static str,
     pub(crate) kind: &'static str,
     pub(crate) mode: &'static str,
     pub(crate) codec: String,
@@ -175,13 +175,8 @@ pub(crate) struct TransportOption {
 
 impl InputInfo {
     /// The input's name, as declared.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The name, shared (handlers' messages carry it without a copy).
-    pub fn name_arc(&self) -> &Arc<str> {
-        &self.name
+    pub fn name(&self) -> &'static str {
+        self.name
     }
 
     /// Its kind (`pull`, `subscribe`, `request`, `topic`...).

@@ -188,7 +188,7 @@ impl<T: Send + 'static, R: Received> Dispatch<R> for Stream<T, R> {
             }
         };
         let delivery = Delivery {
-            message: Message::new(value, meta, Arc::clone(&run.info.name), 1),
+            message: Message::new(value, meta, run.info.name, 1),
             ack: AckHandle {
                 received: Some(received),
                 run: Arc::clone(run),

@@ -48,6 +48,15 @@ pub trait Consumer: Send + 'static {
     /// it once without waiting to take what is ready before it waits.
     fn next(&mut self) -> impl Future<Output = Option<Result<Self::Received, BoxError>>> + Send;
 
+    /// What [`next`](Self::next) has ready now, without waiting: `None` when it would wait.
+    /// The engine takes messages this way while they are ready, and calls `next` only to wait.
+    /// The default polls `next` once; a transport whose client can be asked without making a
+    /// future overrides it (Kafka does: that future cost more than the rest of taking a
+    /// record).
+    fn try_next(&mut self) -> Option<Option<Result<Self::Received, BoxError>>> {
+        futures_util::FutureExt::now_or_never(self.next())
+    }
+
     /// Stops intake when the input stops; messages already handed out are still settled.
     fn cancel(&mut self) -> impl Future<Output = ()> + Send {
         async {}

@@ -12,7 +12,6 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use futures_util::FutureExt;
 use tokio::sync::{Mutex, watch};
 
 use super::dispatch::{Dispatch, Flow, Run, raised};
@@ -82,12 +81,11 @@ type Next<R> = Option<Result<R, BoxError>>;
 
 impl<C: Consumer> Intake<'_, C> {
     /// What the consumer has ready now, without waiting; `None` when nothing is (or another
-    /// worker holds the consumer). Consumers' `next` is cancel-safe, so a poll that finds
-    /// nothing loses nothing.
+    /// worker holds the consumer).
     fn ready(&mut self) -> Option<Next<C::Received>> {
         match self {
-            Intake::Alone(consumer) => consumer.next().now_or_never(),
-            Intake::Shared(consumer) => consumer.try_lock().ok()?.next().now_or_never(),
+            Intake::Alone(consumer) => consumer.try_next(),
+            Intake::Shared(consumer) => consumer.try_lock().ok()?.try_next(),
         }
     }
 

@@ -94,4 +94,3 @@ fn json(source_name: &str, text: &str, context: &str) -> Result<Value, SettingsE
     }
     Ok(value)
 }
-

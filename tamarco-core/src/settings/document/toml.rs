@@ -45,4 +45,3 @@ fn toml_to_json(key: &str, value: ::toml::Value) -> Result<Value, Fault> {
         }
     })
 }
-

@@ -58,4 +58,3 @@ fn yaml_to_json(key: &str, yaml: serde_yaml_ng::Value) -> Result<Value, Fault> {
         Yaml::Tagged(_) => return fail("tagged values (`!tag`) are not supported"),
     })
 }
-

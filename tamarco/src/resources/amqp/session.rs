@@ -24,5 +24,5 @@ pub(crate) struct Session {
     /// The full name of the queue or exchange the input reads.
     pub(crate) source: ShortString,
     pub(crate) dead_letter: Target,
-    pub(crate) input: Arc<str>,
+    pub(crate) input: &'static str,
 }

@@ -221,7 +221,7 @@ impl Transport for AmqpTransport {
             config,
             source,
             dead_letter,
-            input: Arc::clone(input.name_arc()),
+            input: input.name(),
         });
         Ok(AmqpConsumer {
             session,

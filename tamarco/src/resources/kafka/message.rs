@@ -8,6 +8,7 @@ use rdkafka::message::BorrowedMessage;
 
 use super::headers::Headers;
 use super::held::HeldStream;
+use super::received::Session;
 use super::tracker::Settling;
 
 /// A message received by an input: the decoded value, which attempt this is, and (through
@@ -30,6 +31,10 @@ pub struct Meta {
     pub(crate) body: Vec<u8>,
     /// How the record is settled, shared by its consumer and the engine's copy of it.
     pub(crate) settling: Settling,
+    /// The consuming session it came from, which settles it: kept here, set once per copy
+    /// (which later records reuse), rather than cloned into every record received. `None` only
+    /// for the in-memory broker's metadata, which is never settled through a session.
+    pub(crate) session: Option<Arc<Session>>,
 }
 
 impl Meta {
@@ -45,15 +50,17 @@ impl Meta {
             held: Weak::new(),
             body: Vec::new(),
             settling: Settling::default(),
+            session: None,
         }
     }
 
-    /// Copies a record out of the consumer's buffers but for its headers, which are read from
-    /// `held` when asked (`topic` is the interned topic name).
+    /// Copies a record of `session` out of the consumer's buffers but for its headers, which
+    /// are read from `held` when asked (`topic` is the interned topic name).
     pub(crate) fn of(
         message: &BorrowedMessage<'_>,
         topic: Arc<str>,
         held: Weak<HeldStream>,
+        session: &Arc<Session>,
     ) -> Meta {
         let mut meta = Meta {
             topic,
@@ -65,6 +72,7 @@ impl Meta {
             held,
             body: Vec::new(),
             settling: Settling::default(),
+            session: Some(Arc::clone(session)),
         };
         meta.refill(message, None);
         meta

@@ -51,10 +51,9 @@ pub(crate) struct Session {
 
 /// A Kafka record as the message engine holds it: its body and metadata copied out of the
 /// consumer (one allocation, which the next record reuses once this one is gone; the headers
-/// are read when asked), with how it is settled.
+/// are read when asked), with how it is settled and the session that settles it.
 pub struct Received {
     meta: Arc<Meta>,
-    session: Arc<Session>,
 }
 
 impl std::fmt::Debug for Received {
@@ -66,11 +65,17 @@ impl std::fmt::Debug for Received {
 }
 
 impl Received {
-    pub(crate) fn new(session: &Arc<Session>, meta: Arc<Meta>) -> Self {
-        Received {
-            meta,
-            session: Arc::clone(session),
-        }
+    /// `meta` must come from a consumer ([`Meta::of`]): it carries its session.
+    pub(crate) fn new(meta: Arc<Meta>) -> Self {
+        debug_assert!(meta.session.is_some(), "a consumed record has its session");
+        Received { meta }
+    }
+
+    fn session(&self) -> &Session {
+        self.meta
+            .session
+            .as_deref()
+            .expect("a consumed record carries its session")
     }
 
     /// Settles the record, if it was not settled yet (the engine settles once; a drop after it
@@ -78,13 +83,13 @@ impl Received {
     fn settle(&self, how: Finish) {
         let meta = &self.meta;
         meta.settling
-            .settle(&self.session.member.tracker, meta.offset, how);
+            .settle(&self.session().member.tracker, meta.offset, how);
     }
 
     /// Leaves the record uncommitted; unless the session is closing, seeks its partition
     /// back to it, so that it comes again to this consumer.
     fn give_back(&self) {
-        let session = &self.session;
+        let session = self.session();
         let consumer = session.consumer.upgrade();
         let Some(consumer) = consumer.filter(|_| !session.closing.load(Ordering::Acquire)) else {
             self.settle(Finish::Abandon);
@@ -151,7 +156,7 @@ impl tamarco_core::messaging::Received for Received {
 
     async fn dead_letter(&self, letter: &DeadLetter<'_>) -> Result<(), BoxError> {
         use dead_letter_headers as h;
-        let session = &self.session;
+        let session = self.session();
         let meta = &self.meta;
         let member = &session.member;
         let topic: Arc<str> = Arc::from(session.dead_letter.replace("{topic}", &meta.topic));

@@ -5,6 +5,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use rdkafka::config::FromClientConfigAndContext;
@@ -245,10 +246,12 @@ impl TopicConsumer {
         if !std::mem::take(&mut self.handed) {
             return;
         }
-        let Some(last) = &mut self.last else {
+        let Some(last) = &self.last else {
             return;
         };
-        if Arc::get_mut(last).is_none() {
+        // Held elsewhere (a count read, where `Arc::get_mut` would take the count's lock):
+        // no `Weak` to it is ever made, and only its holders can clone it.
+        if Arc::strong_count(last) > 1 {
             let _ = last.headers();
         }
         let record = HandedOut {
@@ -282,6 +285,7 @@ fn copied(
     last: &mut Option<Arc<Meta>>,
     topics: &mut Topics,
     held: &Arc<HeldStream>,
+    session: &Arc<Session>,
     message: &BorrowedMessage<'_>,
     epoch: u64,
 ) -> Arc<Meta> {
@@ -293,7 +297,7 @@ fn copied(
         meta.settling.reset(epoch);
     } else {
         let topic = Arc::clone(topic);
-        let mut meta = Meta::of(message, topic, Arc::downgrade(held));
+        let mut meta = Meta::of(message, topic, Arc::downgrade(held), session);
         meta.settling.reset(epoch);
         *last = Some(Arc::new(meta));
     }
@@ -308,36 +312,37 @@ impl std::fmt::Debug for TopicConsumer {
     }
 }
 
-impl Consumer for TopicConsumer {
-    type Received = Received;
-
-    /// The next record, copied out of the consumer. Transient client errors are logged
-    /// (throttled) while librdkafka retries; a fatal one ends the session (and fails the
-    /// resource).
-    async fn next(&mut self) -> Option<Result<Received, BoxError>> {
+impl TopicConsumer {
+    /// Polls for the next record, copied out of the consumer. Transient client errors are
+    /// logged (throttled) while librdkafka retries, and polling goes on; a fatal one ends the
+    /// session (and fails the resource).
+    fn poll_record(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Received, BoxError>>> {
         // Polling lets go of the record handed out before.
         self.move_on();
-        let held = self.held.as_ref()?;
+        let Some(held) = self.held.as_ref() else {
+            return Poll::Ready(None);
+        };
         let session = &self.open.session;
         let member = &session.member;
         loop {
+            // Read before each poll (see `Tracker::epoch`).
+            let epoch = member.tracker.epoch();
             let (last, topics) = (&mut self.last, &mut self.topics);
-            let polled = std::future::poll_fn(|cx| {
-                // Read before each poll (see `Tracker::epoch`).
-                let epoch = member.tracker.epoch();
-                held.poll_next(cx, |message| copied(last, topics, held, message, epoch))
-            })
-            .await;
-            let error = match polled? {
-                Ok(meta) => {
+            let polled = held.poll_next(cx, |message| {
+                copied(last, topics, held, session, message, epoch)
+            });
+            let error = match polled {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Ready(Some(Ok(meta))) => {
                     self.handed = true;
-                    return Some(Ok(Received::new(session, meta)));
+                    return Poll::Ready(Some(Ok(Received::new(meta))));
                 }
-                Err(error) => error,
+                Poll::Ready(Some(Err(error))) => error,
             };
             if let KafkaError::MessageConsumptionFatal(_) = error {
                 member.health.fail(&member.resource, error.to_string());
-                return Some(Err(error.into()));
+                return Poll::Ready(Some(Err(error.into())));
             }
             let what = error.to_string();
             if let Some(held) = member.throttle.admit(&what) {
@@ -348,6 +353,25 @@ impl Consumer for TopicConsumer {
                     "kafka consumer: {what}; retrying"
                 );
             }
+        }
+    }
+}
+
+impl Consumer for TopicConsumer {
+    type Received = Received;
+
+    /// The next record (see `poll_record`).
+    async fn next(&mut self) -> Option<Result<Received, BoxError>> {
+        std::future::poll_fn(|cx| self.poll_record(cx)).await
+    }
+
+    /// A record ready in the client's queue, taken without a future: a poll whose waker does
+    /// nothing (the engine waits through [`next`](Consumer::next), which registers its own).
+    fn try_next(&mut self) -> Option<Option<Result<Received, BoxError>>> {
+        let mut cx = Context::from_waker(Waker::noop());
+        match self.poll_record(&mut cx) {
+            Poll::Ready(next) => Some(next),
+            Poll::Pending => None,
         }
     }
 
