@@ -8,7 +8,7 @@ use rdkafka::message::BorrowedMessage;
 
 use super::headers::Headers;
 use super::held::HeldStream;
-use super::received::Session;
+use super::session::Session;
 use super::tracker::Settling;
 
 /// A message received by an input: the decoded value, which attempt this is, and (through

@@ -108,6 +108,7 @@ mod message;
 mod outgoing;
 mod output;
 mod received;
+mod session;
 mod settings;
 mod spec;
 mod state;

@@ -5,8 +5,8 @@
 //! it so that it (and what followed) is read again. *Dead-lettered*, it is pushed to the
 //! dead-letter topic with the error in its headers, then acked.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use rdkafka::Offset;
@@ -16,10 +16,9 @@ use tamarco_core::messaging::DeadLetter;
 use tamarco_core::{BoxError, error_chain};
 
 use super::headers::Headers;
-use super::member::{GroupMember, KafkaConsumer};
 use super::message::Meta;
 use super::outgoing::send;
-use super::state::KafkaState;
+use super::session::Session;
 use super::tracker::Finish;
 
 /// The headers a dead-lettered record carries, besides its own (the first four are the
@@ -34,19 +33,6 @@ pub mod dead_letter_headers {
     pub const OFFSET: &str = "tamarco.dead_letter.offset";
     /// The consumer group that gave up on it.
     pub const GROUP: &str = "tamarco.dead_letter.group";
-}
-
-/// One consuming session of an input: what its records need to settle themselves.
-pub(crate) struct Session {
-    pub(crate) state: Arc<KafkaState>,
-    pub(crate) member: Arc<GroupMember>,
-    /// For seeking back; weak, so that a record a reader keeps never keeps the consumer open.
-    pub(crate) consumer: Weak<KafkaConsumer>,
-    /// The dead-letter topic; `{topic}` stands for the source topic.
-    pub(crate) dead_letter: String,
-    /// Raised when the session closes: a requeued record is then left uncommitted, without a
-    /// seek.
-    pub(crate) closing: AtomicBool,
 }
 
 /// A Kafka record as the message engine holds it: its body and metadata copied out of the
