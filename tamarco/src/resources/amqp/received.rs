@@ -88,7 +88,7 @@ impl Received {
             Err(_) => {
                 tracing::warn!(
                     resource = session.shared.resource(),
-                    input = &*session.input,
+                    input = session.input,
                     "amqp: an ack went unanswered for {SETTLE_TIMEOUT:?}; reopening the input's channel"
                 );
                 session.broken.notify_one();
@@ -213,7 +213,7 @@ impl tamarco_core::messaging::Received for Received {
         send_reply(
             &self.session.shared,
             &self.meta,
-            &self.session.input,
+            self.session.input,
             body,
             properties,
             self.publish_deadline(),
