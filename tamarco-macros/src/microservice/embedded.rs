@@ -38,33 +38,27 @@ pub(crate) fn check(diag: &mut Diagnostics, literal: &LitStr) -> bool {
     }
 }
 
-/// Checks that `text` holds a map of keys at its root, as YAML.
-#[cfg(feature = "yaml")]
+/// Checks that `text` holds a map of keys at its root: as YAML, or as JSON when this build of
+/// tamarco reads no YAML (its feature `yaml` is off).
 fn parse(file: &str, text: &str) -> Result<(), String> {
-    match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) {
-        Ok(serde_yaml_ng::Value::Mapping(_)) => Ok(()),
-        Ok(_) => Err(format!(
+    #[cfg(feature = "yaml")]
+    let map = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text)
+        .map(|root| root.is_mapping())
+        .map_err(|error| format!("the settings file `{file}` is not valid YAML: {error}"));
+    #[cfg(not(feature = "yaml"))]
+    let map = serde_json::from_str::<serde_json::Value>(text)
+        .map(|root| root.is_object())
+        .map_err(|error| {
+            format!(
+                "the settings file `{file}` is not valid JSON: {error}; YAML settings files \
+                 need the cargo feature `yaml` of tamarco, which this build does not have"
+            )
+        });
+    // The parsers' messages name the line and column, never the text there.
+    match map? {
+        true => Ok(()),
+        false => Err(format!(
             "the settings file `{file}` must hold a map of keys at its root"
-        )),
-        // The parser's message names the line and column, never the text there.
-        Err(error) => Err(format!(
-            "the settings file `{file}` is not valid YAML: {error}"
-        )),
-    }
-}
-
-/// Checks that `text` holds a map of keys at its root, as JSON: this build of tamarco reads no
-/// YAML (its feature `yaml` is off).
-#[cfg(not(feature = "yaml"))]
-fn parse(file: &str, text: &str) -> Result<(), String> {
-    match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(serde_json::Value::Object(_)) => Ok(()),
-        Ok(_) => Err(format!(
-            "the settings file `{file}` must hold a map of keys at its root"
-        )),
-        Err(error) => Err(format!(
-            "the settings file `{file}` is not valid JSON: {error}; YAML settings files need \
-             the cargo feature `yaml` of tamarco, which this build does not have"
         )),
     }
 }
