@@ -158,7 +158,9 @@ fn observe<B, F>(
 ) -> ObserveFuture<F> {
     let started = Instant::now();
     let shared = &endpoint.server;
-    let id = shared.ids.id_for(request.headers().get(&shared.header));
+    let id = shared
+        .ids
+        .id_for(request_id::given(request.headers(), &shared.header));
     let route = match endpoint.route {
         Some(declared) => RouteName::Declared(declared),
         None => match request.extensions().get::<MatchedPath>() {
@@ -202,7 +204,8 @@ fn observe<B, F>(
     };
     let id = Cell::new(Some(id));
     let inner = {
-        let _serving = Serving::enter(&id);
+        // No `Serving` here: the id is read by the `RequestId` extractor, which axum runs when
+        // the handler's future is polled, never in its call.
         let _entered = span.enter();
         // Borrowed by the closure: the request is moved once, into `call`, rather than into
         // each closure around it and catch_unwind's own slot.

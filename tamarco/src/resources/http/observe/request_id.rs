@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::body::Bytes;
 use axum::extract::FromRequestParts;
-use axum::http::HeaderValue;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The id of the request being served: from the request's id header (`x-request-id` by
 /// default) when it has a usable one, otherwise generated. The server echoes it in the
@@ -66,7 +66,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
 }
 
 thread_local! {
-    /// The id of the request this thread serves now: set around each call and poll of the
+    /// The id of the request this thread serves now: set around each poll of the
     /// request's handler, where its extractors run. A request extension would cost an
     /// allocation and, as axum's fourth, the growth of the extension map, per request.
     static SERVING: Cell<Option<HeaderValue>> = const { Cell::new(None) };
@@ -90,6 +90,21 @@ impl Drop for Serving<'_> {
         SERVING.with(|serving| serving.swap(self.0));
     }
 }
+
+/// The request id a client sent in `header`, if any. A request has a few headers: they are
+/// compared by name one after the other (a custom name against a standard one is a tag
+/// check), where a lookup would hash the name first; a request with many goes by lookup.
+pub(super) fn given<'a>(headers: &'a HeaderMap, header: &HeaderName) -> Option<&'a HeaderValue> {
+    match headers.len() <= SCANNED_HEADERS {
+        true => headers
+            .iter()
+            .find_map(|(name, value)| (name == header).then_some(value)),
+        false => headers.get(header),
+    }
+}
+
+/// Up to how many headers [`given`] compares names rather than looking one up.
+const SCANNED_HEADERS: usize = 8;
 
 /// A request id from a client is used when it is 1 to 128 visible ASCII characters.
 fn usable(value: &HeaderValue) -> bool {
@@ -202,7 +217,26 @@ fn hex(n: u64) -> [u8; 16] {
 
 #[cfg(test)]
 mod tests {
-    use super::{IdSource, hex};
+    use axum::http::{HeaderMap, HeaderName, HeaderValue};
+
+    use super::{IdSource, SCANNED_HEADERS, given, hex};
+
+    #[test]
+    fn the_given_id_is_found_by_scan_or_lookup_as_get_finds_it() {
+        let header = HeaderName::from_static("x-request-id");
+        for others in [0, 3, SCANNED_HEADERS, SCANNED_HEADERS + 5] {
+            let mut headers = HeaderMap::new();
+            for i in 0..others {
+                let name = HeaderName::try_from(format!("x-other-{i}")).unwrap();
+                headers.insert(name, HeaderValue::from_static("no"));
+            }
+            assert_eq!(given(&headers, &header), None, "{others} other headers");
+            headers.append(header.clone(), HeaderValue::from_static("first"));
+            headers.append(header.clone(), HeaderValue::from_static("second"));
+            assert_eq!(given(&headers, &header), headers.get(&header));
+            assert_eq!(given(&headers, &header).unwrap(), "first");
+        }
+    }
 
     #[test]
     fn ids_are_the_prefix_and_the_counter_in_hex() {
