@@ -77,9 +77,9 @@ pub struct Pass<K> {
 pub struct Run<'a> {
     /// The cluster's bootstrap servers.
     pub bootstrap: &'a str,
-    /// The filled topic; each pass reads it whole, in a new consumer group.
-    pub topic: &'a str,
-    /// How many records to consume.
+    /// The filled topics; each pass reads them whole, in a new consumer group.
+    pub topics: &'a [&'a str],
+    /// How many records to consume, from all the topics.
     pub messages: u64,
     /// A wait after the first record, so that the rest is fetched before the clock begins.
     pub pause: Option<Duration>,
@@ -113,8 +113,11 @@ pub async fn consume_tamarco<K: Clock>(run: &Run<'_>) -> Pass<K> {
             run.messages,
             run.pause,
         );
-        kafka
-            .input(run.topic, Json)
+        let mut input = kafka.input(run.topics[0], Json);
+        for topic in &run.topics[1..] {
+            input = input.topic(topic);
+        }
+        input
             .handle(move |message: Message<Payload>| {
                 let n = count.fetch_add(1, Ordering::Relaxed) + 1;
                 std::hint::black_box(message.value().id);
@@ -167,7 +170,7 @@ pub async fn consume_plain<K: Clock>(run: &Run<'_>) -> Pass<K> {
         .set("auto.offset.reset", "earliest")
         .create()
         .unwrap();
-    consumer.subscribe(&[run.topic]).unwrap();
+    consumer.subscribe(run.topics).unwrap();
     let (messages, pause) = (run.messages, run.pause);
     let consuming = tokio::spawn(async move {
         let mut began = None;

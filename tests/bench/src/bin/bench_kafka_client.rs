@@ -1,4 +1,4 @@
-//! Kafka consume on the client alone: librdkafka's in-process mock cluster, the topic filled
+//! Kafka consume on the client alone: librdkafka's in-process mock cluster, the topics filled
 //! beforehand by a plain producer, each consumer paused after its first record until the rest
 //! is fetched; then the clock and the process's CPU time run to the last record. Both sides do
 //! the same work per record: decode 200 bytes of JSON, mark the record done for an
@@ -6,7 +6,8 @@
 //! offset). Run through `tests/bench/kafka.sh`.
 //!
 //! - `bench_kafka_client [MESSAGES] [ROUNDS]`: both sides ROUNDS times, alternating which goes
-//!   first; the median msg/s and CPU ns per record of each, and the ratios (defaults 8000, 10).
+//!   first, each round over [`TOPICS`] topics of MESSAGES records; the median msg/s and CPU ns
+//!   per record of each, and the ratios (defaults 2500, 10).
 //! - `bench_kafka_client one <tamarco|plain> N`: one side once, without the pause, for
 //!   `valgrind --tool=callgrind --separate-threads=yes` (`tests/bench/kafka_instructions.sh`):
 //!   a topic of N records, consumed whole by a task on the runtime's worker threads, while the
@@ -15,8 +16,8 @@
 //!   tamarco input takes every record that is ready until it is stopped, so the topic holds
 //!   exactly the records to consume.)
 //!
-//! The mock cluster stalls with more than about 10000 records in a topic: keep MESSAGES and
-//! 2N under it.
+//! The mock cluster stalls with more than about 10000 records in a topic, or in the topics a
+//! consumer reads at once (4 topics of 8000 stalled): keep TOPICS x MESSAGES and 2N under it.
 
 use std::time::{Duration, Instant};
 
@@ -35,17 +36,18 @@ const PREFETCH: Duration = Duration::from_secs(2);
 
 const TIMEOUT: Duration = Duration::from_secs(600);
 
-/// This process's CPU time so far, all threads, in nanoseconds (the scheduler's per-thread
-/// run time, `/proc/self/task/*/schedstat`; threads that ended are not counted).
+/// How many topics of MESSAGES records a round reads: one topic of 8000 took 4 ms on a fast
+/// machine, about one scheduler tick, so that a preemption or a tick's work moved a round's
+/// rate by tens of percent.
+const TOPICS: usize = 4;
+
+/// This process's CPU time so far, all threads, in nanoseconds: the kernel's process CPU
+/// clock, which counts the running threads up to now (the per-thread `schedstat` files lag by
+/// up to a scheduler tick for a thread that is running, a large part of a round of a few
+/// milliseconds).
 fn cpu_ns() -> u64 {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return 0;
-    };
-    tasks
-        .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
-        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
 }
 
 /// What one side measured: records per second and CPU nanoseconds per record.
@@ -104,9 +106,10 @@ fn main() {
             let topic = filled(&mock, messages).await;
             let bootstrap = mock.bootstrap_servers();
             tokio::spawn(async move {
+                let topics = [topic.as_str()];
                 let run = Run {
                     bootstrap: &bootstrap,
-                    topic: &topic,
+                    topics: &topics,
                     messages,
                     pause: None,
                     timeout: TIMEOUT,
@@ -122,26 +125,32 @@ fn main() {
         });
         return;
     }
-    let messages: u64 = args.first().map_or(8_000, |n| n.parse().expect("MESSAGES"));
+    let messages: u64 = args.first().map_or(2_500, |n| n.parse().expect("MESSAGES"));
     let rounds: usize = args.get(1).map_or(10, |n| n.parse().expect("ROUNDS"));
     runtime.block_on(rounds_of(messages, rounds));
 }
 
 async fn rounds_of(messages: u64, rounds: usize) {
     println!(
-        "kafka consume, client alone: {messages} records of 200 bytes of JSON, {rounds} rounds, \
-         librdkafka mock cluster in process, 1 partition, all fetched before the clock starts"
+        "kafka consume, client alone: {TOPICS} topics of {messages} records of 200 bytes of \
+         JSON, {rounds} rounds, librdkafka mock cluster in process, 1 partition each, all \
+         fetched before the clock starts"
     );
     let mock = MockCluster::new(1).expect("a mock cluster");
     let (mut tamarco, mut plain) = (Vec::new(), Vec::new());
     for round in 0..rounds {
-        let topic = filled(&mock, messages).await;
+        let mut topics = Vec::with_capacity(TOPICS);
+        for _ in 0..TOPICS {
+            topics.push(filled(&mock, messages).await);
+        }
+        let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+        let total = messages * TOPICS as u64;
         let order = match round % 2 {
             0 => [Side::Tamarco, Side::Plain],
             _ => [Side::Plain, Side::Tamarco],
         };
         for side in order {
-            let measured = consume(&mock, &topic, side, messages, true).await;
+            let measured = consume(&mock, &topics, side, total, true).await;
             match side {
                 Side::Tamarco => tamarco.push(measured),
                 Side::Plain => plain.push(measured),
@@ -209,13 +218,13 @@ async fn filled(mock: &Mock, messages: u64) -> String {
     topic
 }
 
-/// Consumes `messages` records of `topic` on `side`, in a new group. With `pause`, measures
-/// from the end of a pause after the first record to the last.
-async fn consume(mock: &Mock, topic: &str, side: Side, messages: u64, pause: bool) -> Measured {
+/// Consumes the `messages` records of `topics` on `side`, in a new group. With `pause`,
+/// measures from the end of a pause after the first record to the last.
+async fn consume(mock: &Mock, topics: &[&str], side: Side, messages: u64, pause: bool) -> Measured {
     let bootstrap = mock.bootstrap_servers();
     let run = Run {
         bootstrap: &bootstrap,
-        topic,
+        topics,
         messages,
         pause: pause.then_some(PREFETCH),
         timeout: TIMEOUT,
