@@ -59,6 +59,7 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 pub const UNLOGGED_TARGET: &str = "tamarco::traced";
 
 /// Whether `system.tracing` is on (spans are being exported).
+#[inline] // read per request and message, from other crates
 pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }

@@ -69,6 +69,7 @@ impl Sampling {
     /// Marks this thread as polling the request or message (until the guard drops): for an
     /// unsampled one, the spans made meanwhile are not exported; for a sampled one, they are
     /// again (a sampled request polled inside an unsampled one).
+    #[inline] // twice per request and message, from other crates; mostly `Off`
     pub fn enter(&self) -> Entered {
         let now = match self {
             Sampling::Off => return Entered(None),
@@ -85,6 +86,7 @@ impl Sampling {
 pub struct Entered(Option<Option<TraceId>>);
 
 impl Drop for Entered {
+    #[inline]
     fn drop(&mut self) {
         if let Some(before) = self.0 {
             UNSAMPLED.with(|cell| cell.set(before));

@@ -426,7 +426,7 @@ where
         let latency_us = latency.as_micros() as u64;
         // Only the exported server span has the field.
         #[cfg(feature = "tracing-otel")]
-        {
+        if *this.sampling == Sampling::Sampled {
             let code = i64::from(status.as_u16());
             tamarco_core::otel::record_exported(this.span, "http.response.status_code", code);
         }
