@@ -5,12 +5,13 @@
 //! has no boxed future and no allocation of its own.
 
 use std::any::Any;
-use std::future::Future;
+use std::future::{Future, poll_fn};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use futures_util::FutureExt;
 use tokio::sync::watch;
 
 use super::kind::{Kind, Request};
@@ -105,6 +106,18 @@ pub(crate) fn panicked(who: &str, panic: &(dyn Any + Send)) -> String {
     format!("{who} panicked: {text}")
 }
 
+/// Polls `future` under a panic guard: its output, or the panic of this poll.
+fn poll_guarded<F: Future>(
+    future: Pin<&mut F>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<F::Output, Box<dyn Any + Send>>> {
+    match catch_unwind(AssertUnwindSafe(|| future.poll(cx))) {
+        Ok(Poll::Ready(out)) => Poll::Ready(Ok(out)),
+        Ok(Poll::Pending) => Poll::Pending,
+        Err(panic) => Poll::Ready(Err(panic)),
+    }
+}
+
 /// How the attempts at handling a message ended, when they did not succeed.
 enum Failure {
     Dead(DeadReason, String, u32),
@@ -146,11 +159,16 @@ where
         };
         let message = Message::new(value, meta, run.info.name, attempt);
         let error = match catch_unwind(AssertUnwindSafe(|| handler(message))) {
-            Ok(future) => match AssertUnwindSafe(future).catch_unwind().await {
-                Ok(Ok(out)) => return Ok(out),
-                Ok(Err(error)) => error_chain(&*error.into()),
-                Err(panic) => panicked("the handler", &*panic),
-            },
+            Ok(future) => {
+                // Pinned where it is, where `FutureExt::catch_unwind` would move it into a
+                // wrapper first (a copy of the handler's whole state per message).
+                let mut future = pin!(future);
+                match poll_fn(|cx| poll_guarded(future.as_mut(), cx)).await {
+                    Ok(Ok(out)) => return Ok(out),
+                    Ok(Err(error)) => error_chain(&*error.into()),
+                    Err(panic) => panicked("the handler", &*panic),
+                }
+            }
             Err(panic) => panicked("the handler", &*panic),
         };
         run.stats.add(Count::Failed);

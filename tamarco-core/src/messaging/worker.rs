@@ -127,8 +127,10 @@ where
             tally.flush();
         }
         tokio::task::coop::consume_budget().await;
-        // The halt and the end of the session are checked first, as the `select!` does.
-        let ready = match moved(&halt) || moved(&over_rx) {
+        // The halt and the end of the session are checked first, as the `select!` does. A
+        // worker alone ends its session itself: no other worker can.
+        let ended = matches!(intake, Intake::Shared(_)) && moved(&over_rx);
+        let ready = match moved(&halt) || ended {
             true => None,
             false => intake.ready(),
         };
