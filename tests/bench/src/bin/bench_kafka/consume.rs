@@ -24,7 +24,7 @@ pub(crate) async fn consume_tamarco(
     pause: bool,
 ) -> f64 {
     let bootstrap = broker.bootstrap();
-    let pass = kafka_consume::consume_tamarco(&run(&bootstrap, &topic, messages, pause)).await;
+    let pass = kafka_consume::consume_tamarco(&run(&bootstrap, &[topic], messages, pause)).await;
     rate(pass, messages, pause)
 }
 
@@ -36,14 +36,14 @@ pub(crate) async fn consume_plain(
     pause: bool,
 ) -> f64 {
     let bootstrap = broker.bootstrap();
-    let pass = kafka_consume::consume_plain(&run(&bootstrap, &topic, messages, pause)).await;
+    let pass = kafka_consume::consume_plain(&run(&bootstrap, &[topic], messages, pause)).await;
     rate(pass, messages, pause)
 }
 
-fn run<'a>(bootstrap: &'a str, topic: &'a &'a str, messages: u64, pause: bool) -> Run<'a> {
+fn run<'a>(bootstrap: &'a str, topics: &'a [&'a str], messages: u64, pause: bool) -> Run<'a> {
     Run {
         bootstrap,
-        topics: std::slice::from_ref(topic),
+        topics,
         messages,
         pause: pause.then_some(PREFETCH),
         timeout: TIMEOUT,
