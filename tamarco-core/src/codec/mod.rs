@@ -36,6 +36,7 @@ mod builtin;
 #[cfg(test)]
 mod tests;
 
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
@@ -193,9 +194,15 @@ pub struct BoundCodec<T: 'static> {
 }
 
 impl<T: 'static> BoundCodec<T> {
-    /// Binds `codec` to the input or output `endpoint` (its queue or topic).
-    pub fn new(endpoint: impl Into<String>, codec: impl Codec<T>) -> Self {
-        BoundCodec::from_arc(endpoint, Arc::new(codec))
+    /// Binds `codec` to the input or output `endpoint` (its queue or topic). A codec that is
+    /// already an `Arc<dyn Codec<T>>` (as resources keep their inputs' codecs) is shared, not
+    /// wrapped: wrapped, every message would go through two dynamic calls.
+    pub fn new<C: Codec<T>>(endpoint: impl Into<String>, codec: C) -> Self {
+        let shared = match (&codec as &dyn Any).downcast_ref::<Arc<dyn Codec<T>>>() {
+            Some(shared) => Arc::clone(shared),
+            None => Arc::new(codec),
+        };
+        BoundCodec::from_arc(endpoint, shared)
     }
 
     /// Binds an already shared codec.

@@ -163,6 +163,20 @@ fn user_codecs_and_shared_codecs_go_through_the_same_trait() {
 }
 
 #[test]
+fn a_shared_codec_is_bound_as_it_is_not_wrapped_again() {
+    let shared: Arc<dyn Codec<Vec<String>>> = Arc::new(Lines);
+    let bound = BoundCodec::new("lines", Arc::clone(&shared));
+    assert!(Arc::ptr_eq(bound.codec(), &shared));
+    let lines = vec!["a".to_owned()];
+    assert_eq!(bound.decode(b"a").unwrap(), lines);
+    // Any other codec, an `Arc` of a concrete one included, is wrapped as before.
+    let concrete = Arc::new(Lines);
+    let bound = BoundCodec::new("lines", Arc::clone(&concrete));
+    assert_eq!(Arc::strong_count(&concrete), 2);
+    assert_eq!(bound.decode(b"a").unwrap(), lines);
+}
+
+#[test]
 fn codecs_can_be_chosen_at_run_time() {
     fn pick(name: &str) -> Arc<dyn Codec<Order>> {
         match name {

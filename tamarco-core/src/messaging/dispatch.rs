@@ -202,23 +202,32 @@ pub(crate) async fn ack<R: Received>(run: &Run, received: &R) -> bool {
     match received.ack().await {
         Ok(()) => true,
         Err(error) => {
-            tracing::debug!(
-                resource = &*run.resource,
-                input = run.info.name(),
-                "the ack was lost; the broker delivers the message again: {}",
-                error_chain(&*error)
-            );
+            ack_lost(run, error);
             false
         }
     }
 }
 
-/// Acks a handled message: [`Flow::Handled`] when the ack went through.
+/// Acks a handled message: [`Flow::Handled`] when the ack went through. It awaits the
+/// transport's ack itself, where awaiting [`ack`] would add a layer of future to every message.
 async fn acked<R: Received>(run: &Run, received: &R) -> Flow {
-    match ack(run, received).await {
-        true => Flow::Handled,
-        false => Flow::Continue,
+    match received.ack().await {
+        Ok(()) => Flow::Handled,
+        Err(error) => {
+            ack_lost(run, error);
+            Flow::Continue
+        }
     }
+}
+
+#[cold]
+fn ack_lost(run: &Run, error: BoxError) {
+    tracing::debug!(
+        resource = &*run.resource,
+        input = run.info.name(),
+        "the ack was lost; the broker delivers the message again: {}",
+        error_chain(&*error)
+    );
 }
 
 /// Gives a message back to the broker.

@@ -20,6 +20,9 @@ use super::traced;
 use super::transport::Consumer;
 use crate::BoxError;
 
+/// How many messages a worker takes in a row before it yields: tokio's own budget per task poll.
+const MESSAGES_BEFORE_YIELD: u32 = 128;
+
 /// How a session ended.
 pub(crate) enum SessionEnd {
     Halted,
@@ -120,13 +123,18 @@ where
         return SessionEnd::Halted;
     }
     let mut tally = Tally::new(&run.stats);
+    let mut taken_in_a_row = 0;
     loop {
-        // Taking ready messages does not yield on its own: this lets the runtime's other
-        // tasks run once the worker has used its budget (the counts are made current first).
-        if !tokio::task::coop::has_budget_remaining() {
+        // Taking ready messages does not yield on its own: the worker lets the runtime's other
+        // tasks run after a budget's worth of messages, or sooner when its handlers used up
+        // the task's budget (the counts are made current first). A count of its own, where
+        // tokio's `consume_budget` would be a future polled per message.
+        taken_in_a_row += 1;
+        if taken_in_a_row > MESSAGES_BEFORE_YIELD || !tokio::task::coop::has_budget_remaining() {
+            taken_in_a_row = 0;
             tally.flush();
+            tokio::task::yield_now().await;
         }
-        tokio::task::coop::consume_budget().await;
         // The halt and the end of the session are checked first, as the `select!` does. A
         // worker alone ends its session itself: no other worker can.
         let ended = matches!(intake, Intake::Shared(_)) && moved(&over_rx);
@@ -138,6 +146,8 @@ where
             Some(next) => next,
             None => {
                 tally.flush();
+                // Waiting lets the other tasks run: a new run of messages starts after it.
+                taken_in_a_row = 0;
                 tokio::select! {
                     biased;
                     () = raised(&mut halt) => return SessionEnd::Halted,

@@ -34,6 +34,24 @@ async fn one_worker_handles_messages_in_order_and_acks_each() {
 }
 
 #[tokio::test]
+async fn a_busy_input_lets_the_other_tasks_run_while_it_works_through_a_backlog() {
+    // One thread: the test itself runs only when the input yields.
+    let (broker, queue) = accepting_queue();
+    let backlog = 2000;
+    for i in 0..backlog {
+        broker.send("orders", i.to_string());
+    }
+    let (mut cx, _queue) = started(queue).await;
+    let events = broker.until("an ack", |e| acks(e) >= 1).await;
+    assert!(
+        acks(&events) < backlog,
+        "the input took the whole backlog before anything else ran"
+    );
+    broker.until("every ack", |e| acks(e) == backlog).await;
+    cx.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn a_stop_finishes_the_messages_in_flight_and_takes_no_more() {
     let broker = Broker::new();
     let queue = MemQueue::new(&broker);
