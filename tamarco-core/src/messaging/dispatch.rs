@@ -197,20 +197,9 @@ where
     }
 }
 
-/// Acks a handled message; whether the ack went through (the caller counts it as handled).
-pub(crate) async fn ack<R: Received>(run: &Run, received: &R) -> bool {
-    match received.ack().await {
-        Ok(()) => true,
-        Err(error) => {
-            ack_lost(run, error);
-            false
-        }
-    }
-}
-
-/// Acks a handled message: [`Flow::Handled`] when the ack went through. It awaits the
-/// transport's ack itself, where awaiting [`ack`] would add a layer of future to every message.
-async fn acked<R: Received>(run: &Run, received: &R) -> Flow {
+/// Acks a handled message: [`Flow::Handled`] when the ack went through (the caller counts it
+/// as handled), [`Flow::Continue`] when it was lost (the broker delivers the message again).
+pub(crate) async fn acked<R: Received>(run: &Run, received: &R) -> Flow {
     match received.ack().await {
         Ok(()) => Flow::Handled,
         Err(error) => {

@@ -77,7 +77,7 @@ impl<T, R: Received> Delivery<T, R> {
         let Some(received) = self.ack.received.take() else {
             return Ok(());
         };
-        if dispatch::ack(&self.ack.run, &received).await {
+        if dispatch::acked(&self.ack.run, &received).await == Flow::Handled {
             self.ack.run.stats.add(Count::Handled);
             Ok(())
         } else {
