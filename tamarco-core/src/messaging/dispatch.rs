@@ -1,8 +1,10 @@
 //! One message, from received to settled: metadata and decode under a panic guard, the handler
 //! under a panic guard with retries and backoff, then ack, reply, dead letter or requeue.
 //!
-//! Everything here is generic over the transport, codec and handler, so the per-message path
-//! has no boxed future and no allocation of its own.
+//! Everything here is generic over the transport, codec and handler, so a handled message's
+//! path has no boxed future and no allocation of its own. A failing message's retries and
+//! settling run in boxed futures: kept out of line, they leave every message's future small
+//! and its code compact.
 
 use std::any::Any;
 use std::future::{Future, poll_fn};
@@ -125,7 +127,9 @@ enum Failure {
     Requeue,
 }
 
-/// Decodes and runs the handler until it succeeds or gives up (retries with backoff).
+/// Decodes and runs the handler until it succeeds or gives up (retries with backoff). The
+/// first attempt runs here; the retries, which most messages never need, run in a future of
+/// their own on the heap, so that every message's future stays small.
 async fn attempts<R, T, F, Fut, O, E>(
     run: &Run,
     received: &R,
@@ -145,46 +149,91 @@ where
         let error = format!("delivered {count} times, more than max_deliveries ({limit})");
         return Err(Failure::Dead(DeadReason::DeliveryLimit, error, 0));
     }
+    match attempt(run, received, codec, handler, 1).await {
+        Attempt::Done(out) => Ok(out),
+        Attempt::Dead(reason, error) => Err(Failure::Dead(reason, error, 1)),
+        Attempt::Failed(error) => Box::pin(retry(run, received, codec, handler, error)).await,
+    }
+}
+
+/// How one attempt at handling a message ended.
+enum Attempt<O> {
+    Done(O),
+    /// The message cannot be handled (its metadata or body does not decode): no retry.
+    Dead(DeadReason, String),
+    /// The handler failed or panicked, with this error.
+    Failed(String),
+}
+
+/// Decodes the message and runs the handler once (attempt `number`), both under panic guards.
+async fn attempt<R, T, F, Fut, O, E>(
+    run: &Run,
+    received: &R,
+    codec: &BoundCodec<T>,
+    handler: &F,
+    number: u32,
+) -> Attempt<O>
+where
+    R: Received,
+    F: Fn(Message<T, R::Meta>) -> Fut,
+    Fut: Future<Output = Result<O, E>>,
+    E: Into<BoxError>,
+{
+    let (meta, value) = match decode(received, codec) {
+        Ok(decoded) => decoded,
+        Err((reason, error)) => {
+            run.stats.add(Count::Failed);
+            return Attempt::Dead(reason, error);
+        }
+    };
+    let message = Message::new(value, meta, run.info.name, number);
+    let error = match catch_unwind(AssertUnwindSafe(|| handler(message))) {
+        Ok(future) => {
+            // Pinned where it is, where `FutureExt::catch_unwind` would move it into a
+            // wrapper first (a copy of the handler's whole state per message).
+            let mut future = pin!(future);
+            match poll_fn(|cx| poll_guarded(future.as_mut(), cx)).await {
+                Ok(Ok(out)) => return Attempt::Done(out),
+                Ok(Err(error)) => error_chain(&*error.into()),
+                Err(panic) => panicked("the handler", &*panic),
+            }
+        }
+        Err(panic) => panicked("the handler", &*panic),
+    };
+    run.stats.add(Count::Failed);
+    Attempt::Failed(error)
+}
+
+/// The attempts after a failed first one (whose error is `error`), each after a backoff,
+/// until one succeeds, the retries run out or the input halts.
+async fn retry<R, T, F, Fut, O, E>(
+    run: &Run,
+    received: &R,
+    codec: &BoundCodec<T>,
+    handler: &F,
+    mut error: String,
+) -> Result<O, Failure>
+where
+    R: Received,
+    F: Fn(Message<T, R::Meta>) -> Fut,
+    Fut: Future<Output = Result<O, E>>,
+    E: Into<BoxError>,
+{
     let retries = run.info.retries();
-    // Made at the first failure: most messages need none.
-    let mut backoff = None;
-    let mut attempt = 1;
+    let mut backoff = Backoff::new(run.info.retry_backoff(), MAX_RETRY_BACKOFF);
+    let mut number = 1;
     loop {
-        let (meta, value) = match decode(received, codec) {
-            Ok(decoded) => decoded,
-            Err((reason, error)) => {
-                run.stats.add(Count::Failed);
-                return Err(Failure::Dead(reason, error, attempt));
-            }
-        };
-        let message = Message::new(value, meta, run.info.name, attempt);
-        let error = match catch_unwind(AssertUnwindSafe(|| handler(message))) {
-            Ok(future) => {
-                // Pinned where it is, where `FutureExt::catch_unwind` would move it into a
-                // wrapper first (a copy of the handler's whole state per message).
-                let mut future = pin!(future);
-                match poll_fn(|cx| poll_guarded(future.as_mut(), cx)).await {
-                    Ok(Ok(out)) => return Ok(out),
-                    Ok(Err(error)) => error_chain(&*error.into()),
-                    Err(panic) => panicked("the handler", &*panic),
-                }
-            }
-            Err(panic) => panicked("the handler", &*panic),
-        };
-        run.stats.add(Count::Failed);
-        if attempt > retries {
-            return Err(Failure::Dead(DeadReason::Handler, error, attempt));
+        if number > retries {
+            return Err(Failure::Dead(DeadReason::Handler, error, number));
         }
         if run.halted() {
             return Err(Failure::Requeue);
         }
-        let wait = backoff
-            .get_or_insert_with(|| Backoff::new(run.info.retry_backoff(), MAX_RETRY_BACKOFF))
-            .next_delay();
+        let wait = backoff.next_delay();
         tracing::warn!(
             resource = &*run.resource,
             input = run.info.name(),
-            attempt,
+            attempt = number,
             "the handler failed; retrying in {wait:?}: {error}"
         );
         run.stats.add(Count::Retried);
@@ -193,7 +242,12 @@ where
             () = tokio::time::sleep(wait) => {}
             () = raised(&mut halt) => return Err(Failure::Requeue),
         }
-        attempt += 1;
+        number += 1;
+        error = match attempt(run, received, codec, handler, number).await {
+            Attempt::Done(out) => return Ok(out),
+            Attempt::Dead(reason, error) => return Err(Failure::Dead(reason, error, number)),
+            Attempt::Failed(error) => error,
+        };
     }
 }
 
@@ -307,6 +361,18 @@ pub(crate) async fn give_up<R: Received>(
     dead
 }
 
+/// Settles a message whose attempts failed: dead-lettered for good, or requeued. Boxed where
+/// it is awaited, so that every message's future does not make room for it.
+async fn settle_failure<R: Received>(run: &Run, received: &R, failure: Failure) -> Flow {
+    match failure {
+        Failure::Dead(reason, error, n) => {
+            give_up(run, received, reason, &error, n).await;
+        }
+        Failure::Requeue => requeue(run, received).await,
+    }
+    Flow::Continue
+}
+
 /// Runs a handler that returns nothing to send back.
 pub(crate) struct Handle<T: 'static, F> {
     pub(crate) codec: BoundCodec<T>,
@@ -325,13 +391,9 @@ where
 
     async fn dispatch(&self, run: &Arc<Run>, received: R) -> Flow {
         match attempts(run, &received, &self.codec, &self.handler).await {
-            Ok(()) => return acked(run, &received).await,
-            Err(Failure::Dead(reason, error, n)) => {
-                give_up(run, &received, reason, &error, n).await;
-            }
-            Err(Failure::Requeue) => requeue(run, &received).await,
+            Ok(()) => acked(run, &received).await,
+            Err(failure) => Box::pin(settle_failure(run, &received, failure)).await,
         }
-        Flow::Continue
     }
 }
 
@@ -354,7 +416,7 @@ where
     const MODE: &'static str = "handler";
 
     async fn dispatch(&self, run: &Arc<Run>, received: R) -> Flow {
-        match attempts(run, &received, &self.codec, &self.handler).await {
+        let failure = match attempts(run, &received, &self.codec, &self.handler).await {
             Ok(reply) => {
                 let sent = match self.reply_codec.encode(&reply) {
                     Ok(body) => {
@@ -370,15 +432,12 @@ where
                     Ok(()) => return acked(run, &received).await,
                     Err(error) => {
                         let error = format!("cannot send the reply: {error}");
-                        give_up(run, &received, DeadReason::Handler, &error, 1).await;
+                        Failure::Dead(DeadReason::Handler, error, 1)
                     }
                 }
             }
-            Err(Failure::Dead(reason, error, n)) => {
-                give_up(run, &received, reason, &error, n).await;
-            }
-            Err(Failure::Requeue) => requeue(run, &received).await,
-        }
-        Flow::Continue
+            Err(failure) => failure,
+        };
+        Box::pin(settle_failure(run, &received, failure)).await
     }
 }
