@@ -11,14 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:-2000}
 rounds=${2:-3}
-command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
-if [[ -z "${BIN:-}" ]]; then
-    cargo build --quiet --release -p tamarco-bench --bin bench_kafka_client
-    target_dir="${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}"
-    BIN="$target_dir/release/bench_kafka_client"
-fi
-out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+# shellcheck source=tests/bench/callgrind_kafka.sh
+. tests/bench/callgrind_kafka.sh
 # The instructions of the threads that ran tokio's worker loop, in callgrind's files of one run.
 workers() {
     local total=0 file ir

@@ -14,7 +14,8 @@
 //!   producer ran on the main thread; instructions per record on the consuming side are the
 //!   difference of the worker threads' counts with 2N and with N records, divided by N. (A
 //!   tamarco input takes every record that is ready until it is stopped, so the topic holds
-//!   exactly the records to consume.)
+//!   exactly the records to consume.) `tests/bench/kafka_footprint.sh` runs it the same way
+//!   to count the lines of machine code each record's path touches.
 //!
 //! The mock cluster stalls with more than about 10000 records in a topic, or in the topics a
 //! consumer reads at once (4 topics of 8000 stalled): keep TOPICS x MESSAGES and 2N under it.
