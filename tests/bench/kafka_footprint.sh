@@ -4,14 +4,14 @@
 # least once per two records). The instruction cache holds 32 KiB on this kind of machine, 8
 # lines per set: the more lines a record's path touches, the likelier some sets overflow and
 # miss on every record, depending on where the linker placed each function. Unlike msg/s, the
-# count does not depend on the machine's load or on that placement, so it shows whether a
-# change makes the path more compact.
+# count does not depend on the machine's load, and hardly on that placement (within a line or
+# two between builds), so it shows whether a change makes the path more compact.
 #
 # How: `bench_kafka_client one SIDE N` and `... 2N` under `valgrind --tool=callgrind
 # --separate-threads=yes --dump-instr=yes`; per instruction address, the count at 2N less the
 # count at N, on the tokio worker threads; a line counts when its instructions ran N/2 times or
 # more. Prints the lines of each side and, per function, the lines of tamarco's path. Release
-# build; about a minute per side.
+# build; about 15 s per side.
 # Usage: tests/bench/kafka_footprint.sh [N, default 2000] [FUNCTIONS listed, default 15];
 # BIN=path runs that bench_kafka_client instead of building one (to compare two builds).
 set -euo pipefail
