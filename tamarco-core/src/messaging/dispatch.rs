@@ -120,6 +120,33 @@ fn poll_guarded<F: Future>(
     }
 }
 
+/// A handler as the attempts call it: a message in, a future of its output or an error out.
+/// Named once here rather than spelled out as bounds on each function.
+trait HandlerFn<R: Received, T, O> {
+    /// What a call returns.
+    type Future: Future<Output = Result<O, Self::Error>>;
+    /// The handler's error.
+    type Error: Into<BoxError>;
+
+    /// Calls the handler with `message`.
+    fn call(&self, message: Message<T, R::Meta>) -> Self::Future;
+}
+
+impl<R, T, O, F, Fut, E> HandlerFn<R, T, O> for F
+where
+    R: Received,
+    F: Fn(Message<T, R::Meta>) -> Fut,
+    Fut: Future<Output = Result<O, E>>,
+    E: Into<BoxError>,
+{
+    type Future = Fut;
+    type Error = E;
+
+    fn call(&self, message: Message<T, R::Meta>) -> Fut {
+        self(message)
+    }
+}
+
 /// How the attempts at handling a message ended, when they did not succeed.
 enum Failure {
     Dead(DeadReason, String, u32),
@@ -130,18 +157,12 @@ enum Failure {
 /// Decodes and runs the handler until it succeeds or gives up (retries with backoff). The
 /// first attempt runs here; the retries, which most messages never need, run in a future of
 /// their own on the heap, so that every message's future stays small.
-async fn attempts<R, T, F, Fut, O, E>(
+async fn attempts<R: Received, T, O, F: HandlerFn<R, T, O>>(
     run: &Run,
     received: &R,
     codec: &BoundCodec<T>,
     handler: &F,
-) -> Result<O, Failure>
-where
-    R: Received,
-    F: Fn(Message<T, R::Meta>) -> Fut,
-    Fut: Future<Output = Result<O, E>>,
-    E: Into<BoxError>,
-{
+) -> Result<O, Failure> {
     let limit = run.info.options.max_deliveries;
     if let (Some(limit), Some(count)) = (limit, received.deliveries())
         && count > limit
@@ -166,19 +187,13 @@ enum Attempt<O> {
 }
 
 /// Decodes the message and runs the handler once (attempt `number`), both under panic guards.
-async fn attempt<R, T, F, Fut, O, E>(
+async fn attempt<R: Received, T, O, F: HandlerFn<R, T, O>>(
     run: &Run,
     received: &R,
     codec: &BoundCodec<T>,
     handler: &F,
     number: u32,
-) -> Attempt<O>
-where
-    R: Received,
-    F: Fn(Message<T, R::Meta>) -> Fut,
-    Fut: Future<Output = Result<O, E>>,
-    E: Into<BoxError>,
-{
+) -> Attempt<O> {
     let (meta, value) = match decode(received, codec) {
         Ok(decoded) => decoded,
         Err((reason, error)) => {
@@ -187,7 +202,7 @@ where
         }
     };
     let message = Message::new(value, meta, run.info.name, number);
-    let error = match catch_unwind(AssertUnwindSafe(|| handler(message))) {
+    let error = match catch_unwind(AssertUnwindSafe(|| handler.call(message))) {
         Ok(future) => {
             // Pinned where it is, where `FutureExt::catch_unwind` would move it into a
             // wrapper first (a copy of the handler's whole state per message).
@@ -206,19 +221,13 @@ where
 
 /// The attempts after a failed first one (whose error is `error`), each after a backoff,
 /// until one succeeds, the retries run out or the input halts.
-async fn retry<R, T, F, Fut, O, E>(
+async fn retry<R: Received, T, O, F: HandlerFn<R, T, O>>(
     run: &Run,
     received: &R,
     codec: &BoundCodec<T>,
     handler: &F,
     mut error: String,
-) -> Result<O, Failure>
-where
-    R: Received,
-    F: Fn(Message<T, R::Meta>) -> Fut,
-    Fut: Future<Output = Result<O, E>>,
-    E: Into<BoxError>,
-{
+) -> Result<O, Failure> {
     let retries = run.info.retries();
     let mut backoff = Backoff::new(run.info.retry_backoff(), MAX_RETRY_BACKOFF);
     let mut number = 1;
