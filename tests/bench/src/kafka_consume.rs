@@ -17,6 +17,7 @@ use tamarco::resources::kafka::{Kafka, Message};
 use tamarco::serde::{Deserialize, Serialize};
 use tamarco::serde_json::{Map, Value, json};
 use tamarco::tokio;
+use tamarco::tokio::sync::Notify;
 use tamarco_tests::kafka::unique_topic;
 
 /// Consumer options both sides use: fetch everything in one go.
@@ -46,6 +47,69 @@ pub fn payload(id: u64, sent_us: u64) -> Payload {
     let base = tamarco::serde_json::to_vec(&p).unwrap().len();
     p.body = "x".repeat(200 - base);
     p
+}
+
+/// What a pass does between its first record and the start of its clock.
+#[derive(Debug, Clone, Default)]
+pub enum Hold {
+    /// Nothing: the clock begins at once.
+    #[default]
+    None,
+    /// Waits this long, so that the rest is fetched before the clock begins.
+    For(Duration),
+    /// Waits for its gate to open; after its last record, waits for the gate to close before
+    /// it stops its consumer. Two passes held this way can be run one right after the other,
+    /// a few milliseconds apart, with neither consumer's start or stop in the other's clock.
+    Gate(Arc<Gate>),
+}
+
+impl Hold {
+    /// After the first record.
+    async fn begin(&self) {
+        match self {
+            Hold::None => {}
+            Hold::For(pause) => tokio::time::sleep(*pause).await,
+            Hold::Gate(gate) => {
+                gate.held.notify_one();
+                gate.open.notified().await;
+            }
+        }
+    }
+
+    /// After the last record, before the consumer stops.
+    async fn end(&self) {
+        if let Hold::Gate(gate) = self {
+            gate.finished.notify_one();
+            gate.closed.notified().await;
+        }
+    }
+}
+
+/// Where a [`Hold::Gate`] pass waits, and what it tells its driver.
+#[derive(Debug, Default)]
+pub struct Gate {
+    held: Notify,
+    open: Notify,
+    finished: Notify,
+    closed: Notify,
+}
+
+impl Gate {
+    /// Waits until the pass holds after its first record.
+    pub async fn held(&self) {
+        self.held.notified().await;
+    }
+
+    /// Lets the pass's clock begin, and waits for its last record.
+    pub async fn run(&self) {
+        self.open.notify_one();
+        self.finished.notified().await;
+    }
+
+    /// Lets the pass stop its consumer.
+    pub fn close(&self) {
+        self.closed.notify_one();
+    }
 }
 
 /// A moment as a benchmark measures it (a wall clock, or a wall clock with CPU time).
@@ -81,8 +145,8 @@ pub struct Run<'a> {
     pub topics: &'a [&'a str],
     /// How many records to consume, from all the topics.
     pub messages: u64,
-    /// A wait after the first record, so that the rest is fetched before the clock begins.
-    pub pause: Option<Duration>,
+    /// What the pass does after the first record, before its clock begins.
+    pub hold: Hold,
     /// The longest a pass may take.
     pub timeout: Duration,
 }
@@ -107,11 +171,11 @@ pub async fn consume_tamarco<K: Clock>(run: &Run<'_>) -> Pass<K> {
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let done_tx = Arc::new(Mutex::new(Some(done_tx)));
     {
-        let (count, first, messages, pause) = (
+        let (count, first, messages, hold) = (
             Arc::clone(&count),
             Arc::clone(&first),
             run.messages,
-            run.pause,
+            run.hold.clone(),
         );
         let mut input = kafka.input(run.topics[0], Json);
         for topic in &run.topics[1..] {
@@ -126,12 +190,10 @@ pub async fn consume_tamarco<K: Clock>(run: &Run<'_>) -> Pass<K> {
                 {
                     let _ = tx.send(K::now());
                 }
-                let first = (n == 1).then(|| Arc::clone(&first));
+                let first = (n == 1).then(|| (Arc::clone(&first), hold.clone()));
                 async move {
-                    if let Some(first) = first {
-                        if let Some(pause) = pause {
-                            tokio::time::sleep(pause).await;
-                        }
+                    if let Some((first, hold)) = first {
+                        hold.begin().await;
                         *first.lock().unwrap() = Some(K::now());
                     }
                     Ok::<_, std::convert::Infallible>(())
@@ -145,6 +207,7 @@ pub async fn consume_tamarco<K: Clock>(run: &Run<'_>) -> Pass<K> {
         .expect("all consumed in time")
         .unwrap();
     let began = first.lock().unwrap().unwrap();
+    run.hold.end().await;
     cx.stop().await.unwrap();
     Pass {
         started,
@@ -171,7 +234,7 @@ pub async fn consume_plain<K: Clock>(run: &Run<'_>) -> Pass<K> {
         .create()
         .unwrap();
     consumer.subscribe(run.topics).unwrap();
-    let (messages, pause) = (run.messages, run.pause);
+    let (messages, hold) = (run.messages, run.hold.clone());
     let consuming = tokio::spawn(async move {
         let mut began = None;
         for n in 1..=messages {
@@ -182,13 +245,13 @@ pub async fn consume_plain<K: Clock>(run: &Run<'_>) -> Pass<K> {
             consumer.store_offset_from_message(&message).unwrap();
             drop(message);
             if n == 1 {
-                if let Some(pause) = pause {
-                    tokio::time::sleep(pause).await;
-                }
+                hold.begin().await;
                 began = Some(K::now());
             }
         }
-        (consumer, began, K::now())
+        let ended = K::now();
+        hold.end().await;
+        (consumer, began, ended)
     });
     let (consumer, began, ended) = tokio::time::timeout(run.timeout, consuming)
         .await

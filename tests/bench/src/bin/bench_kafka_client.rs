@@ -1,14 +1,18 @@
 //! Kafka consume on the client alone: librdkafka's in-process mock cluster, the topics filled
-//! beforehand by a plain producer, each consumer paused after its first record until the rest
-//! is fetched; then the clock and the process's CPU time run to the last record. Both sides do
-//! the same work per record: decode 200 bytes of JSON, mark the record done for an
-//! at-least-once commit (tamarco: a handler input; plain: a `StreamConsumer` loop storing the
-//! offset). Run through `tests/bench/kafka.sh`.
+//! beforehand by a plain producer. In each round both consumers start at once and hold after
+//! their first record until the rest is fetched; then one runs to its last record, and right
+//! after it the other (which goes first alternates), so that the two clocks run milliseconds
+//! apart on a machine in the same state, with no consumer starting or stopping meanwhile. Each
+//! side's clock, the process's CPU time and the consuming thread's CPU time run from the end of
+//! its hold to its last record. Both sides do the same work per record: decode 200 bytes of
+//! JSON, mark the record done for an at-least-once commit (tamarco: a handler input; plain: a
+//! `StreamConsumer` loop storing the offset). Run through `tests/bench/kafka.sh`.
 //!
-//! - `bench_kafka_client [MESSAGES] [ROUNDS]`: both sides ROUNDS times, alternating which goes
-//!   first, each round over [`TOPICS`] topics of MESSAGES records; the median msg/s and CPU ns
-//!   per record of each, and the ratios (defaults 2500, 10).
-//! - `bench_kafka_client one <tamarco|plain> N`: one side once, without the pause, for
+//! - `bench_kafka_client [MESSAGES] [ROUNDS]`: ROUNDS rounds, each side over [`TOPICS`] topics
+//!   of MESSAGES records of its own; the median msg/s, CPU ns per record (process, consuming
+//!   thread) of each, their ratios, and the median of the rounds' own throughput ratios
+//!   (defaults 2500, 10).
+//! - `bench_kafka_client one <tamarco|plain> N`: one side once, without a hold, for
 //!   `valgrind --tool=callgrind --separate-threads=yes` (`tests/bench/kafka_instructions.sh`):
 //!   a topic of N records, consumed whole by a task on the runtime's worker threads, while the
 //!   producer ran on the main thread; instructions per record on the consuming side are the
@@ -20,19 +24,20 @@
 //! The mock cluster stalls with more than about 10000 records in a topic, or in the topics a
 //! consumer reads at once (4 topics of 8000 stalled): keep TOPICS x MESSAGES and 2N under it.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{DefaultProducerContext, FutureProducer, FutureRecord};
 use tamarco::tokio;
-use tamarco_bench::kafka_consume::{self, Clock, Pass, Run, payload};
+use tamarco_bench::kafka_consume::{self, Clock, Gate, Hold, Pass, Run, payload};
 use tamarco_tests::kafka::unique_topic;
 
 type Mock = MockCluster<'static, DefaultProducerContext>;
 
-/// How long a consumer waits after its first record, so that the rest is fetched before the
-/// clock starts.
+/// How long the consumers hold after their first record, so that the rest is fetched before
+/// either clock starts.
 const PREFETCH: Duration = Duration::from_secs(2);
 
 const TIMEOUT: Duration = Duration::from_secs(600);
@@ -47,7 +52,11 @@ const TOPICS: usize = 4;
 /// up to a scheduler tick for a thread that is running, a large part of a round of a few
 /// milliseconds).
 fn cpu_ns() -> u64 {
-    let now = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    clock_ns(rustix::time::ClockId::ProcessCPUTime)
+}
+
+fn clock_ns(clock: rustix::time::ClockId) -> u64 {
+    let now = rustix::time::clock_gettime(clock);
     now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
 }
 
@@ -56,6 +65,8 @@ fn cpu_ns() -> u64 {
 struct Measured {
     rate: f64,
     cpu_ns: f64,
+    /// The consuming thread's own CPU nanoseconds per record (both marks are taken on it).
+    thread_ns: f64,
 }
 
 /// A moment: wall clock and CPU time.
@@ -63,6 +74,7 @@ struct Measured {
 struct Mark {
     at: Instant,
     cpu: u64,
+    thread: u64,
 }
 
 impl Clock for Mark {
@@ -70,6 +82,7 @@ impl Clock for Mark {
         Mark {
             at: Instant::now(),
             cpu: cpu_ns(),
+            thread: clock_ns(rustix::time::ClockId::ThreadCPUTime),
         }
     }
 }
@@ -79,6 +92,7 @@ impl Mark {
         Measured {
             rate: records as f64 / end.at.duration_since(self.at).as_secs_f64(),
             cpu_ns: end.cpu.saturating_sub(self.cpu) as f64 / records as f64,
+            thread_ns: end.thread.saturating_sub(self.thread) as f64 / records as f64,
         }
     }
 }
@@ -112,7 +126,7 @@ fn main() {
                     bootstrap: &bootstrap,
                     topics: &topics,
                     messages,
-                    pause: None,
+                    hold: Hold::None,
                     timeout: TIMEOUT,
                 };
                 let _: Pass<Instant> = match side {
@@ -135,65 +149,115 @@ async fn rounds_of(messages: u64, rounds: usize) {
     println!(
         "kafka consume, client alone: {TOPICS} topics of {messages} records of 200 bytes of \
          JSON, {rounds} rounds, librdkafka mock cluster in process, 1 partition each, all \
-         fetched before the clock starts"
+         fetched before the clock starts; per round both sides hold after their first record, \
+         then run one right after the other"
     );
     let mock = MockCluster::new(1).expect("a mock cluster");
     let (mut tamarco, mut plain) = (Vec::new(), Vec::new());
     for round in 0..rounds {
-        let mut topics = Vec::with_capacity(TOPICS);
-        for _ in 0..TOPICS {
-            topics.push(filled(&mock, messages).await);
-        }
-        let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
-        let total = messages * TOPICS as u64;
-        let order = match round % 2 {
-            0 => [Side::Tamarco, Side::Plain],
-            _ => [Side::Plain, Side::Tamarco],
+        let first = match round % 2 {
+            0 => Side::Tamarco,
+            _ => Side::Plain,
         };
-        for side in order {
-            let measured = consume(&mock, &topics, side, total, true).await;
-            match side {
-                Side::Tamarco => tamarco.push(measured),
-                Side::Plain => plain.push(measured),
-            }
-        }
-        let (t, p) = (tamarco[round], plain[round]);
+        let (t, p) = round_of(&mock, messages, first).await;
         println!(
             "  round {}: tamarco {:.0} msg/s, {:.0} ns CPU/record; plain {:.0} msg/s, {:.0} ns \
-             CPU/record",
+             CPU/record; ratio {:.3} ({first:?} first)",
             round + 1,
             t.rate,
             t.cpu_ns,
             p.rate,
-            p.cpu_ns
+            p.cpu_ns,
+            t.rate / p.rate,
         );
+        tamarco.push(t);
+        plain.push(p);
     }
-    let median = |values: &mut Vec<f64>| {
+    let median = |mut values: Vec<f64>| {
         values.sort_by(f64::total_cmp);
         values[values.len() / 2]
     };
-    let (mut tr, mut pr): (Vec<f64>, Vec<f64>) = (
-        tamarco.iter().map(|m| m.rate).collect(),
-        plain.iter().map(|m| m.rate).collect(),
-    );
-    let (mut tc, mut pc): (Vec<f64>, Vec<f64>) = (
-        tamarco.iter().map(|m| m.cpu_ns).collect(),
-        plain.iter().map(|m| m.cpu_ns).collect(),
-    );
-    let (tr, pr, tc, pc) = (
-        median(&mut tr),
-        median(&mut pr),
-        median(&mut tc),
-        median(&mut pc),
+    let of = |side: &[Measured], f: fn(&Measured) -> f64| median(side.iter().map(f).collect());
+    let (tr, pr) = (of(&tamarco, |m| m.rate), of(&plain, |m| m.rate));
+    let (tc, pc) = (of(&tamarco, |m| m.cpu_ns), of(&plain, |m| m.cpu_ns));
+    let (tt, pt) = (of(&tamarco, |m| m.thread_ns), of(&plain, |m| m.thread_ns));
+    let paired = median(
+        tamarco
+            .iter()
+            .zip(&plain)
+            .map(|(t, p)| t.rate / p.rate)
+            .collect(),
     );
     println!(
-        "throughput: tamarco {tr:.0} msg/s, plain rdkafka {pr:.0} msg/s, ratio {:.3} (goal >= 0.9)",
+        "throughput: tamarco {tr:.0} msg/s, plain rdkafka {pr:.0} msg/s, ratio {:.3}; median of \
+         the rounds' ratios {paired:.3} (goal >= 0.9)",
         tr / pr
     );
     println!(
         "CPU per record: tamarco {tc:.0} ns, plain rdkafka {pc:.0} ns, ratio plain/tamarco {:.3}",
         pc / tc
     );
+    println!(
+        "CPU per record of the consuming thread: tamarco {tt:.0} ns, plain rdkafka {pt:.0} ns, \
+         ratio plain/tamarco {:.3}",
+        pt / tt
+    );
+}
+
+/// One round: both sides consume topics of their own, filled alike, in new groups. Both start
+/// at once and hold after their first record; after [`PREFETCH`], `first` runs to its last
+/// record, then the other; then both stop. So the two clocks run a few milliseconds apart, on
+/// a machine in the same state, with no consumer starting or stopping meanwhile.
+async fn round_of(mock: &Mock, messages: u64, first: Side) -> (Measured, Measured) {
+    let mut names = [Vec::with_capacity(TOPICS), Vec::with_capacity(TOPICS)];
+    for side in &mut names {
+        for _ in 0..TOPICS {
+            side.push(filled(mock, messages).await);
+        }
+    }
+    let topics: Vec<Vec<&str>> = names
+        .iter()
+        .map(|side| side.iter().map(String::as_str).collect())
+        .collect();
+    let bootstrap = mock.bootstrap_servers();
+    let total = messages * TOPICS as u64;
+    let gates = [Arc::new(Gate::default()), Arc::new(Gate::default())];
+    let run = |side: usize| Run {
+        bootstrap: &bootstrap,
+        topics: &topics[side],
+        messages: total,
+        hold: Hold::Gate(Arc::clone(&gates[side])),
+        timeout: TIMEOUT,
+    };
+    let (tamarco_run, plain_run) = (run(0), run(1));
+    let drive = async {
+        gates[0].held().await;
+        gates[1].held().await;
+        tokio::time::sleep(PREFETCH).await;
+        let order = match first {
+            Side::Tamarco => [0, 1],
+            Side::Plain => [1, 0],
+        };
+        for side in order {
+            gates[side].run().await;
+        }
+        for gate in &gates {
+            gate.close();
+        }
+    };
+    let (tamarco, plain, ()) = tokio::time::timeout(TIMEOUT, async {
+        tokio::join!(
+            kafka_consume::consume_tamarco::<Mark>(&tamarco_run),
+            kafka_consume::consume_plain::<Mark>(&plain_run),
+            drive,
+        )
+    })
+    .await
+    .expect("a round within the timeout");
+    (
+        tamarco.began.to(tamarco.ended, total - 1),
+        plain.began.to(plain.ended, total - 1),
+    )
 }
 
 /// A new topic of `messages` records, produced by a plain producer.
@@ -217,22 +281,4 @@ async fn filled(mock: &Mock, messages: u64) -> String {
         .await
         .unwrap();
     topic
-}
-
-/// Consumes the `messages` records of `topics` on `side`, in a new group. With `pause`,
-/// measures from the end of a pause after the first record to the last.
-async fn consume(mock: &Mock, topics: &[&str], side: Side, messages: u64, pause: bool) -> Measured {
-    let bootstrap = mock.bootstrap_servers();
-    let run = Run {
-        bootstrap: &bootstrap,
-        topics,
-        messages,
-        pause: pause.then_some(PREFETCH),
-        timeout: TIMEOUT,
-    };
-    let pass: Pass<Mark> = match side {
-        Side::Tamarco => kafka_consume::consume_tamarco(&run).await,
-        Side::Plain => kafka_consume::consume_plain(&run).await,
-    };
-    pass.began.to(pass.ended, messages - 1)
 }

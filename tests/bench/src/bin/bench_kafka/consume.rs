@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use tamarco_bench::kafka_consume::{self, Pass, Run};
+use tamarco_bench::kafka_consume::{self, Hold, Pass, Run};
 
 use crate::setup::Cluster;
 
@@ -45,7 +45,10 @@ fn run<'a>(bootstrap: &'a str, topics: &'a [&'a str], messages: u64, pause: bool
         bootstrap,
         topics,
         messages,
-        pause: pause.then_some(PREFETCH),
+        hold: match pause {
+            true => Hold::For(PREFETCH),
+            false => Hold::None,
+        },
         timeout: TIMEOUT,
     }
 }
