@@ -254,6 +254,14 @@ impl<T: 'static> BoundCodec<T> {
             .map_err(|source| self.error(Direction::Decode, source))
     }
 
+    /// The error of a failed [`Codec::decode`] of this codec, naming the input and the codec:
+    /// for a caller that decodes through [`codec`](Self::codec) to keep the error out of the
+    /// way of every message that decodes.
+    #[cold]
+    pub(crate) fn decode_error(&self, source: BoxError) -> CodecError {
+        self.error(Direction::Decode, source)
+    }
+
     fn error(&self, direction: Direction, source: BoxError) -> CodecError {
         CodecError {
             direction,

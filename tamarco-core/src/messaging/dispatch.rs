@@ -91,9 +91,11 @@ pub(crate) fn decode<R: Received, T>(
             ));
         }
     };
-    match catch_unwind(AssertUnwindSafe(|| codec.decode(received.body()))) {
+    // The codec itself, without `BoundCodec::decode`'s error wrapping: a layer (and a larger
+    // result to move) for every message that decodes.
+    match catch_unwind(AssertUnwindSafe(|| codec.codec().decode(received.body()))) {
         Ok(Ok(value)) => Ok((meta, value)),
-        Ok(Err(error)) => Err((DeadReason::Decode, error_chain(&error))),
+        Ok(Err(source)) => Err((DeadReason::Decode, error_chain(&codec.decode_error(source)))),
         Err(panic) => Err((DeadReason::Decode, panicked("the codec", &*panic))),
     }
 }
@@ -202,11 +204,14 @@ async fn attempt<R: Received, T, O, F: HandlerFn<R, T, O>>(
         }
     };
     let message = Message::new(value, meta, run.info.name, number);
-    let error = match catch_unwind(AssertUnwindSafe(|| handler.call(message))) {
-        Ok(future) => {
-            // Pinned where it is, where `FutureExt::catch_unwind` would move it into a
-            // wrapper first (a copy of the handler's whole state per message).
-            let mut future = pin!(future);
+    // The handler's future is made where it is polled: returned through `catch_unwind`, then
+    // pinned, it was copied twice on the way (its whole state, per message).
+    let mut future = pin!(None);
+    let error = match catch_unwind(AssertUnwindSafe(|| {
+        future.set(Some(handler.call(message)));
+    })) {
+        Ok(()) => {
+            let mut future = future.as_mut().as_pin_mut().expect("made above");
             match poll_fn(|cx| poll_guarded(future.as_mut(), cx)).await {
                 Ok(Ok(out)) => return Attempt::Done(out),
                 Ok(Err(error)) => error_chain(&*error.into()),

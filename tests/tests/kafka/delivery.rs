@@ -240,3 +240,72 @@ async fn headers_of_messages_kept_past_their_turn() {
     kept.lock().unwrap().clear();
     cx.stop().await.unwrap();
 }
+
+/// Records already waiting when an input starts are taken from the client several at a time,
+/// ahead of their turn: each still shows its own headers, to its handler and, for a message
+/// the handler keeps, after the input has moved on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn headers_of_records_taken_together() {
+    const COUNT: u64 = 40;
+    let broker = Broker::start();
+    let topic = unique_topic("waiting");
+    broker.create_topic(&topic, 1);
+    let mut writer = MicroserviceContext::new("early_writer");
+    writer
+        .settings()
+        .update_internal(settings(&broker))
+        .unwrap();
+    let output = writer.add("kafka", Kafka::new()).output(&topic, Json);
+    writer.start().await.unwrap();
+    for id in 0..COUNT {
+        let mut message = output.message(&order(id));
+        if id % 3 != 1 {
+            message = message.header("n", id.to_string());
+        }
+        message.push().await.unwrap();
+    }
+    writer.stop().await.unwrap();
+
+    let header = |headers: &Headers| headers.get_str("n").map(str::to_owned);
+    let expected = |id: u64| (id % 3 != 1).then(|| id.to_string());
+    let mut cx = MicroserviceContext::new("early_reader");
+    cx.settings().update_internal(settings(&broker)).unwrap();
+    let kafka = cx.add("kafka", Kafka::new());
+    // Each order's id, and its header as its handler read it.
+    type Handled = Vec<(u64, Option<String>)>;
+    let seen: Arc<Mutex<Handled>> = Arc::default();
+    let kept: Arc<Mutex<Vec<Message<Order>>>> = Arc::default();
+    {
+        let (seen, kept) = (Arc::clone(&seen), Arc::clone(&kept));
+        kafka
+            .input(&topic, Json)
+            .handle(move |message: Message<Order>| {
+                let id = message.value().id;
+                seen.lock().unwrap().push((id, header(message.headers())));
+                if id.is_multiple_of(5) {
+                    kept.lock().unwrap().push(message);
+                }
+                async { Ok::<_, std::convert::Infallible>(()) }
+            })
+            .unwrap();
+    }
+    cx.start().await.unwrap();
+    wait_until(
+        WAIT,
+        || seen.lock().unwrap().len() as u64 >= COUNT,
+        || format!("{COUNT} orders handled"),
+    )
+    .await;
+    let seen = seen.lock().unwrap().clone();
+    let ids: Vec<u64> = seen.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids, (0..COUNT).collect::<Vec<_>>(), "in order, once each");
+    for (id, headers) in seen {
+        assert_eq!(headers, expected(id), "order {id} as its handler saw it");
+    }
+    for message in kept.lock().unwrap().iter() {
+        let id = message.value().id;
+        assert_eq!(header(message.headers()), expected(id), "kept order {id}");
+    }
+    kept.lock().unwrap().clear();
+    cx.stop().await.unwrap();
+}

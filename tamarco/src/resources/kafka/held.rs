@@ -1,13 +1,16 @@
-//! An input consumer's message stream and the record it handed out last, kept beside the
-//! client consumer they borrow. Holding the record lets its headers be read only if someone
-//! asks: librdkafka parses a record's headers on demand, and that parse (an allocation, even
-//! for a record without headers) costs more than the rest of taking a record, for headers
-//! most handlers never read.
+//! An input consumer's message stream and the records it took and has not let go of yet (the
+//! one handed out last, and those taken ahead of it), kept beside the client consumer they
+//! borrow. Holding the records lets their headers be read only if someone asks: librdkafka
+//! parses a record's headers on demand, and that parse (an allocation, even for a record
+//! without headers) costs more than the rest of taking a record, for headers most handlers
+//! never read.
 //!
 //! A record's [`Meta`](super::message::Meta) reads its headers from here on first use, while
-//! its record is the one held. Before letting go of a record, the consumer reads the headers
-//! into its metadata unless nobody else holds that metadata (then nobody can ask any more).
+//! its record is held, by the sequence number it was taken under. Before letting go of a
+//! record, the consumer reads the headers into its metadata unless nobody else holds that
+//! metadata (then nobody can ask any more).
 
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -22,10 +25,13 @@ use super::headers::Headers;
 use super::member::{ConsumerCallbacks, KafkaConsumer};
 
 /// What borrows the consumer: one stream for the consumer's life (a stream made per record
-/// registers and unregisters a waker, under a lock, each time), and the last record.
+/// registers and unregisters a waker, under a lock, each time), and the records held, oldest
+/// first, each with its sequence number.
 struct Borrowing<'a> {
     stream: MessageStream<'a, ConsumerCallbacks>,
-    record: Option<BorrowedMessage<'a>>,
+    records: VecDeque<(u64, BorrowedMessage<'a>)>,
+    /// The sequence number of the next record taken.
+    next: u64,
 }
 
 self_cell::self_cell!(
@@ -36,8 +42,8 @@ self_cell::self_cell!(
     }
 );
 
-/// The stream and the record handed out last, shared by the input's consumer (which polls)
-/// and the metadata of that record (which reads its headers).
+/// The stream and the records held, shared by the input's consumer (which polls) and the
+/// metadata of those records (which read their headers).
 pub(crate) struct HeldStream {
     cell: Mutex<Cell>,
 }
@@ -46,51 +52,63 @@ impl HeldStream {
     pub(crate) fn new(consumer: Arc<KafkaConsumer>) -> Self {
         let cell = Cell::new(consumer, |consumer| Borrowing {
             stream: consumer.stream(),
-            record: None,
+            records: VecDeque::new(),
+            next: 0,
         });
         HeldStream {
             cell: Mutex::new(cell),
         }
     }
 
-    /// Lets go of the record held, and polls for the next one; `take` copies what it needs of
-    /// a record it yields, which is then held until the next poll (or [`release`](Self::release)).
-    pub(crate) fn poll_next<T>(
+    /// Lets go of the records held, then takes ready records while `take` wants more: `take`
+    /// copies what it needs of each (given its sequence number) and says whether to take
+    /// another; the records taken are held until the next call (or
+    /// [`release_all`](Self::release_all)). One lock for them all. Ends `Ready(Some(Ok(())))`
+    /// when `take` wants no more, else with what the client's stream gave instead of a record.
+    pub(crate) fn take_ready(
         &self,
         cx: &mut Context<'_>,
-        take: impl FnOnce(&BorrowedMessage<'_>) -> T,
-    ) -> Poll<Option<Result<T, KafkaError>>> {
+        mut take: impl FnMut(&BorrowedMessage<'_>, u64) -> bool,
+    ) -> Poll<Option<Result<(), KafkaError>>> {
         let mut cell = self.cell.lock().expect("held record lock");
         cell.with_dependent_mut(|_, borrowing| {
-            borrowing.record = None;
-            match borrowing.stream.poll_next_unpin(cx) {
-                Poll::Ready(Some(Ok(record))) => {
-                    let taken = take(&record);
-                    borrowing.record = Some(record);
-                    Poll::Ready(Some(Ok(taken)))
+            borrowing.records.clear();
+            loop {
+                match borrowing.stream.poll_next_unpin(cx) {
+                    Poll::Ready(Some(Ok(record))) => {
+                        let seq = borrowing.next;
+                        borrowing.next += 1;
+                        let more = take(&record, seq);
+                        borrowing.records.push_back((seq, record));
+                        if !more {
+                            return Poll::Ready(Some(Ok(())));
+                        }
+                    }
+                    Poll::Ready(Some(Err(error))) => return Poll::Ready(Some(Err(error))),
+                    Poll::Ready(None) => return Poll::Ready(None),
+                    Poll::Pending => return Poll::Pending,
                 }
-                Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(error))),
-                Poll::Ready(None) => Poll::Ready(None),
-                Poll::Pending => Poll::Pending,
             }
         })
     }
 
-    /// Lets go of the record held.
-    pub(crate) fn release(&self) {
+    /// Lets go of every record held.
+    pub(crate) fn release_all(&self) {
         let mut cell = self.cell.lock().expect("held record lock");
-        cell.with_dependent_mut(|_, borrowing| borrowing.record = None);
+        cell.with_dependent_mut(|_, borrowing| borrowing.records.clear());
     }
 
-    /// The headers of the record held (none when none is held). A header whose name is not
-    /// UTF-8 is left out: the client cannot read it (Kafka's header names are text).
-    pub(crate) fn headers(&self) -> Headers {
+    /// The headers of the record taken under `seq` (none when it is not held). A header whose
+    /// name is not UTF-8 is left out: the client cannot read it (Kafka's header names are
+    /// text).
+    pub(crate) fn headers(&self, seq: u64) -> Headers {
         let cell = self.cell.lock().expect("held record lock");
         let Some(raw) = cell
             .borrow_dependent()
-            .record
-            .as_ref()
-            .and_then(|record| record.headers())
+            .records
+            .iter()
+            .find(|(s, _)| *s == seq)
+            .and_then(|(_, record)| record.headers())
         else {
             return Headers::new();
         };

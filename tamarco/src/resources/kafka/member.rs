@@ -33,6 +33,9 @@ pub(crate) struct GroupMember {
     pub(crate) joined: AtomicBool,
     pub(crate) assignment: Mutex<Vec<(String, i32)>>,
     pub(crate) rebalances: AtomicU64,
+    /// How many revocations there were: the consumer drops the records of revoked partitions
+    /// that it took but had not handed out.
+    pub(crate) revocations: AtomicU64,
     pub(crate) throttle: Throttle,
     /// Held while positions go from the tracker to the offset store, so that a commit (on
     /// rebalance or stop) never misses positions that were taken but not stored yet.
@@ -57,6 +60,7 @@ impl GroupMember {
             joined: AtomicBool::new(false),
             assignment: Mutex::new(Vec::new()),
             rebalances: AtomicU64::new(0),
+            revocations: AtomicU64::new(0),
             throttle: Throttle::default(),
             storing: Mutex::new(()),
         }
@@ -160,6 +164,7 @@ impl ConsumerContext for ConsumerCallbacks {
                 .lock()
                 .expect("assignment lock")
                 .retain(|p| !revoked.contains(p));
+            member.revocations.fetch_add(1, Ordering::AcqRel);
             tracing::info!(
                 resource = member.resource,
                 input = member.input,

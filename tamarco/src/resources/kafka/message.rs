@@ -25,8 +25,10 @@ pub struct Meta {
     pub(crate) key: Option<Vec<u8>>,
     /// Read on first use (see [`held`](super::held)).
     headers: OnceLock<Headers>,
-    /// The consumer's held record, where unread headers are read from.
+    /// The consumer's held records, where unread headers are read from.
     held: Weak<HeldStream>,
+    /// The sequence number the consumer took the record under, which names it there.
+    pub(crate) seq: u64,
     /// The record's value, for the codec (and a dead letter); handlers see it decoded.
     pub(crate) body: Vec<u8>,
     /// How the record is settled, shared by its consumer and the engine's copy of it.
@@ -48,6 +50,7 @@ impl Meta {
             key,
             headers: OnceLock::from(headers),
             held: Weak::new(),
+            seq: 0,
             body: Vec::new(),
             settling: Settling::default(),
             session: None,
@@ -70,6 +73,7 @@ impl Meta {
             key: None,
             headers: OnceLock::new(),
             held,
+            seq: 0,
             body: Vec::new(),
             settling: Settling::default(),
             session: Some(Arc::clone(session)),
@@ -114,12 +118,12 @@ impl Meta {
     /// The record's headers. A header whose name is not UTF-8 is left out (Kafka's header
     /// names are text).
     pub fn headers(&self) -> &Headers {
-        // Unread, the record is still the one its consumer holds (or the consumer is gone and
-        // the record had been read).
+        // Unread, the record is still held by its consumer (or the consumer is gone and the
+        // record had been read).
         self.headers.get_or_init(|| {
             self.held
                 .upgrade()
-                .map_or_else(Headers::new, |held| held.headers())
+                .map_or_else(Headers::new, |held| held.headers(self.seq))
         })
     }
 
