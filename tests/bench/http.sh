@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Benchmark: a hello-world handler through tamarco's HttpServer (request metrics and logs on)
-# against the same handler on bare axum, with the same `wrk -t2 -c50` in alternating turns;
-# prints req/s of both and their ratio (goal: 0.95 or better), and, with `perf` (Debian package
-# linux-perf, optional), the CPU time per request of each server.
+# Benchmark: a hello-world handler through tamarco's HttpServer (default settings: request ids,
+# metrics, the request span at debug level under RUST_LOG=info) against the same handler on
+# bare axum, with the same `wrk -t2 -c50`, both servers in each round, which goes first
+# alternating; prints req/s of both, the ratio of the means and the median of the rounds' own
+# ratios (goal: 0.95 or better), and, with `perf` (Debian package linux-perf, optional), the CPU
+# time per request of each server. Rounds of one server on this 2-core machine swing by 20%:
+# take 10 rounds or more.
 #
 # `instructions` mode counts instead, under callgrind, the instructions each server executes per
 # request, which does not depend on the machine's other load: each server runs twice, serving N
