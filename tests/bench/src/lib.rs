@@ -1,3 +1,4 @@
 //! What the benchmark binaries (`src/bin`, run by `tests/bench/*.sh`) share.
 
 pub mod kafka_consume;
+pub mod stats;

@@ -24,6 +24,7 @@ use tamarco::http::HttpServer;
 use tamarco::http::axum::{Router, routing::get};
 use tamarco::prelude::*;
 use tamarco::serde_json::json;
+use tamarco_bench::stats::median;
 use tamarco_tests::http_get;
 
 #[microservice(name = "bench_http")]
@@ -275,16 +276,6 @@ fn run(seconds: u32, rounds: usize) {
              throughput it allows, tamarco / bare axum: {:.3}",
             a / t
         );
-    }
-}
-
-/// The median of `values` (the mean of the middle two for an even count).
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let middle = values.len() / 2;
-    match values.len() % 2 {
-        0 => (values[middle - 1] + values[middle]) / 2.0,
-        _ => values[middle],
     }
 }
 

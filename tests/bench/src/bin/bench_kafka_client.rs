@@ -32,6 +32,7 @@ use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{DefaultProducerContext, FutureProducer, FutureRecord};
 use tamarco::tokio;
 use tamarco_bench::kafka_consume::{self, Clock, Gate, Hold, Pass, Run, payload};
+use tamarco_bench::stats::median;
 use tamarco_tests::kafka::unique_topic;
 
 type Mock = MockCluster<'static, DefaultProducerContext>;
@@ -173,20 +174,18 @@ async fn rounds_of(messages: u64, rounds: usize) {
         tamarco.push(t);
         plain.push(p);
     }
-    let median = |mut values: Vec<f64>| {
-        values.sort_by(f64::total_cmp);
-        values[values.len() / 2]
+    let of = |side: &[Measured], f: fn(&Measured) -> f64| {
+        median(&mut side.iter().map(f).collect::<Vec<_>>())
     };
-    let of = |side: &[Measured], f: fn(&Measured) -> f64| median(side.iter().map(f).collect());
     let (tr, pr) = (of(&tamarco, |m| m.rate), of(&plain, |m| m.rate));
     let (tc, pc) = (of(&tamarco, |m| m.cpu_ns), of(&plain, |m| m.cpu_ns));
     let (tt, pt) = (of(&tamarco, |m| m.thread_ns), of(&plain, |m| m.thread_ns));
     let paired = median(
-        tamarco
+        &mut tamarco
             .iter()
             .zip(&plain)
             .map(|(t, p)| t.rate / p.rate)
-            .collect(),
+            .collect::<Vec<_>>(),
     );
     println!(
         "throughput: tamarco {tr:.0} msg/s, plain rdkafka {pr:.0} msg/s, ratio {:.3}; median of \

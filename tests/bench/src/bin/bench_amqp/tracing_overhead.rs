@@ -6,6 +6,7 @@
 use tamarco::amqp::Pattern;
 use tamarco::serde_json::json;
 use tamarco::tokio;
+use tamarco_bench::stats::median;
 use tamarco_tests::amqp::{cleanup, unique_prefix};
 
 use crate::push_pull::tamarco_round;
@@ -75,11 +76,7 @@ pub(crate) fn tracing_rounds(n: u64, rounds: usize) {
             }
             println!("{line}");
         }
-        let median = |v: &mut Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
-        let medians: Vec<f64> = results.iter_mut().map(median).collect();
+        let medians: Vec<f64> = results.iter_mut().map(|v| median(v)).collect();
         println!(
             "  median: off {:.0} msg/s, sampling 0 {:.0} msg/s (ratio {:.3}), sampling 1 {:.0} msg/s (ratio {:.3})",
             medians[0],
