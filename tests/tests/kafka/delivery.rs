@@ -309,3 +309,67 @@ async fn headers_of_records_taken_together() {
     kept.lock().unwrap().clear();
     cx.stop().await.unwrap();
 }
+
+/// A record requeued from a stream comes again before the records after it, and each of those
+/// once more after it: the records the input had taken ahead of it are dropped when its
+/// partition is sought back, not handed out first (and then again).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_requeued_record_comes_again_before_those_after_it() {
+    const COUNT: i64 = 40;
+    let broker = Broker::start();
+    let topic = unique_topic("requeued");
+    broker.create_topic(&topic, 1);
+    let mut writer = MicroserviceContext::new("requeue_writer");
+    writer
+        .settings()
+        .update_internal(settings(&broker))
+        .unwrap();
+    let output = writer.add("kafka", Kafka::new()).output(&topic, Json);
+    writer.start().await.unwrap();
+    for id in 0..COUNT as u64 {
+        output.push(&order(id)).await.unwrap();
+    }
+    writer.stop().await.unwrap();
+
+    let mut cx = MicroserviceContext::new("requeue_reader");
+    cx.settings().update_internal(settings(&broker)).unwrap();
+    let kafka = cx.add("kafka", Kafka::new());
+    // One delivery waits for the reader: few records are handed out ahead of it.
+    let mut stream = kafka
+        .input::<Order>(&topic, Json)
+        .prefetch(1)
+        .stream()
+        .unwrap();
+    cx.start().await.unwrap();
+    let first = tokio::time::timeout(WAIT, stream.next())
+        .await
+        .expect("a delivery in time")
+        .expect("the stream is open");
+    assert_eq!(first.offset(), 0, "the first record first");
+    first.requeue().await;
+    let mut offsets = Vec::new();
+    while offsets.last() != Some(&(COUNT - 1)) {
+        let delivery = tokio::time::timeout(WAIT, stream.next())
+            .await
+            .unwrap_or_else(|_| panic!("the records again in time; so far {offsets:?}"))
+            .expect("the stream is open");
+        offsets.push(delivery.offset());
+        delivery.ack().await.unwrap();
+    }
+    // Handed out before the requeue: the one waiting in the stream and the one the input
+    // waited to put there.
+    let again = offsets
+        .iter()
+        .position(|&offset| offset == 0)
+        .unwrap_or_else(|| panic!("the requeued record comes again: {offsets:?}"));
+    assert!(
+        again <= 3,
+        "records taken ahead of the requeued one came before it: {offsets:?}"
+    );
+    assert_eq!(
+        offsets[again..],
+        (0..COUNT).collect::<Vec<_>>(),
+        "from the requeued record on: in order, once each"
+    );
+    cx.stop().await.unwrap();
+}

@@ -9,17 +9,23 @@
 //! its record is held, by the sequence number it was taken under. Before letting go of a
 //! record, the consumer reads the headers into its metadata unless nobody else holds that
 //! metadata (then nobody can ask any more).
+//!
+//! A requeued record's partition is sought back here, under the same lock as taking, so that
+//! the consumer can tell the records it took ahead of the seek (stale: they come again) from
+//! those it took after (see [`Rewound`]).
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures_util::StreamExt;
-use rdkafka::Message as _;
-use rdkafka::consumer::MessageStream;
-use rdkafka::error::KafkaError;
+use rdkafka::consumer::{Consumer as _, MessageStream};
+use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{BorrowedMessage, Headers as _};
+use rdkafka::{Message as _, Offset};
 
 use super::headers::Headers;
 use super::member::{ConsumerCallbacks, KafkaConsumer};
@@ -32,6 +38,24 @@ struct Borrowing<'a> {
     records: VecDeque<(u64, BorrowedMessage<'a>)>,
     /// The sequence number of the next record taken.
     next: u64,
+    /// The seeks since the consumer last looked.
+    rewound: Vec<Rewound>,
+}
+
+/// A partition sought back: the records of it taken before the seek (sequence numbers below
+/// `before`) come again, so the consumer drops those it has not handed out yet.
+#[derive(Debug, Clone)]
+pub(crate) struct Rewound {
+    pub(crate) topic: Arc<str>,
+    pub(crate) partition: i32,
+    pub(crate) before: u64,
+}
+
+impl Rewound {
+    /// Whether the record of `topic`/`partition` taken under `seq` comes again.
+    pub(crate) fn covers(&self, topic: &str, partition: i32, seq: u64) -> bool {
+        seq < self.before && partition == self.partition && topic == &*self.topic
+    }
 }
 
 self_cell::self_cell!(
@@ -46,6 +70,8 @@ self_cell::self_cell!(
 /// metadata of those records (which read their headers).
 pub(crate) struct HeldStream {
     cell: Mutex<Cell>,
+    /// How many seeks there were: the consumer reads it for every record, without the lock.
+    seeks: AtomicU64,
 }
 
 impl HeldStream {
@@ -54,10 +80,39 @@ impl HeldStream {
             stream: consumer.stream(),
             records: VecDeque::new(),
             next: 0,
+            rewound: Vec::new(),
         });
         HeldStream {
             cell: Mutex::new(cell),
+            seeks: AtomicU64::new(0),
         }
+    }
+
+    /// Seeks `topic`/`partition` back to `offset`, without waiting (the client then reads from
+    /// there on; what it had fetched past it is discarded), and notes it for the consumer.
+    pub(crate) fn seek(&self, topic: &Arc<str>, partition: i32, offset: i64) -> KafkaResult<()> {
+        let mut cell = self.cell.lock().expect("held record lock");
+        cell.with_dependent_mut(|consumer, borrowing| {
+            consumer.seek(topic, partition, Offset::Offset(offset), Duration::ZERO)?;
+            borrowing.rewound.push(Rewound {
+                topic: Arc::clone(topic),
+                partition,
+                before: borrowing.next,
+            });
+            self.seeks.fetch_add(1, Ordering::Release);
+            Ok(())
+        })
+    }
+
+    /// How many seeks there were so far.
+    pub(crate) fn seeks(&self) -> u64 {
+        self.seeks.load(Ordering::Acquire)
+    }
+
+    /// The seeks noted since the last call.
+    pub(crate) fn take_rewound(&self) -> Vec<Rewound> {
+        let mut cell = self.cell.lock().expect("held record lock");
+        cell.with_dependent_mut(|_, borrowing| std::mem::take(&mut borrowing.rewound))
     }
 
     /// Lets go of the records held, then takes ready records while `take` wants more: `take`

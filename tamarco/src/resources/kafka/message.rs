@@ -127,6 +127,11 @@ impl Meta {
         })
     }
 
+    /// The stream of the consumer that took it, while that consumer is open.
+    pub(crate) fn held(&self) -> Option<Arc<HeldStream>> {
+        self.held.upgrade()
+    }
+
     /// The topic it was read from.
     pub fn topic(&self) -> &str {
         &self.topic

@@ -7,10 +7,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
-
-use rdkafka::Offset;
-use rdkafka::consumer::Consumer as _;
 
 use tamarco_core::messaging::DeadLetter;
 use tamarco_core::{BoxError, error_chain};
@@ -76,16 +72,15 @@ impl Received {
     /// back to it, so that it comes again to this consumer.
     fn give_back(&self) {
         let session = self.session();
-        let consumer = session.consumer.upgrade();
-        let Some(consumer) = consumer.filter(|_| !session.closing.load(Ordering::Acquire)) else {
+        let meta = &self.meta;
+        let held = meta.held();
+        let Some(held) = held.filter(|_| !session.closing.load(Ordering::Acquire)) else {
             self.settle(Finish::Abandon);
             return;
         };
-        let meta = &self.meta;
-        // A zero timeout starts the seek without waiting for it. The seek comes before the
-        // rewind: a record the consumer polls after the rewind comes after the seek.
-        let offset = Offset::Offset(meta.offset);
-        match consumer.seek(&meta.topic, meta.partition, offset, Duration::ZERO) {
+        // The seek comes before the rewind: a record the consumer polls after the rewind
+        // comes after the seek.
+        match held.seek(&meta.topic, meta.partition, meta.offset) {
             Ok(()) => self.settle(Finish::Rewind),
             Err(error) => {
                 self.settle(Finish::Abandon);

@@ -121,7 +121,6 @@ impl Transport for KafkaTransport {
         let session = Arc::new(Session {
             state: Arc::clone(state),
             member: Arc::clone(&member),
-            consumer: Arc::downgrade(&consumer),
             dead_letter,
             closing: Default::default(),
         });
@@ -150,6 +149,7 @@ impl Transport for KafkaTransport {
             handed: false,
             lane: Lane::default(),
             failed: None,
+            seeks: 0,
         })
     }
 }
@@ -246,6 +246,8 @@ pub struct TopicConsumer {
     lane: Lane,
     /// A fatal client error met while records taken before it were still to be handed out.
     failed: Option<KafkaError>,
+    /// How many seeks the consumer had seen when it last dropped the records they made stale.
+    seeks: u64,
 }
 
 /// How many ready records the consumer takes from the client in a row, before it hands the
@@ -295,6 +297,23 @@ impl TopicConsumer {
         if let Some(held) = &self.held {
             held.release_all();
         }
+    }
+
+    /// Drops the records taken but not handed out that a seek made stale: their partition was
+    /// sought back to a record before them after they were taken, so they come again (handed
+    /// out now, they would be handled twice, and ahead of the record requeued).
+    fn drop_rewound(&mut self, held: &HeldStream) {
+        let rewound = held.take_rewound();
+        let spare = &mut self.spare;
+        self.batch.retain(|meta| {
+            let stale = rewound
+                .iter()
+                .any(|r| r.covers(&meta.topic, meta.partition, meta.seq));
+            if stale && Arc::strong_count(meta) == 1 {
+                spare.push(Arc::clone(meta));
+            }
+            !stale
+        });
     }
 
     /// Drops the records taken but not handed out of the partitions revoked while they were
@@ -365,6 +384,14 @@ impl TopicConsumer {
     fn poll_record(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Received, BoxError>>> {
         // Polling lets go of the record handed out before.
         self.move_on();
+        if let Some(held) = &self.held {
+            let seeks = held.seeks();
+            if seeks != self.seeks {
+                self.seeks = seeks;
+                let held = Arc::clone(held);
+                self.drop_rewound(&held);
+            }
+        }
         if self.batch.is_empty() {
             if let Some(error) = self.failed.take() {
                 return Poll::Ready(Some(Err(error.into())));
