@@ -241,6 +241,30 @@ async fn headers_of_messages_kept_past_their_turn() {
     cx.stop().await.unwrap();
 }
 
+/// Creates `topic` (one partition) and writes orders `0..count` to it from a service of their
+/// own, stopped before any reader starts; order `id` carries the header `n` = `header(id)`
+/// when that is some.
+async fn write_beforehand(
+    broker: &Broker,
+    topic: &str,
+    count: u64,
+    header: impl Fn(u64) -> Option<String>,
+) {
+    broker.create_topic(topic, 1);
+    let mut writer = MicroserviceContext::new("early_writer");
+    writer.settings().update_internal(settings(broker)).unwrap();
+    let output = writer.add("kafka", Kafka::new()).output(topic, Json);
+    writer.start().await.unwrap();
+    for id in 0..count {
+        let mut message = output.message(&order(id));
+        if let Some(value) = header(id) {
+            message = message.header("n", value);
+        }
+        message.push().await.unwrap();
+    }
+    writer.stop().await.unwrap();
+}
+
 /// Records already waiting when an input starts are taken from the client several at a time,
 /// ahead of their turn: each still shows its own headers, to its handler and, for a message
 /// the handler keeps, after the input has moved on.
@@ -249,25 +273,9 @@ async fn headers_of_records_taken_together() {
     const COUNT: u64 = 40;
     let broker = Broker::start();
     let topic = unique_topic("waiting");
-    broker.create_topic(&topic, 1);
-    let mut writer = MicroserviceContext::new("early_writer");
-    writer
-        .settings()
-        .update_internal(settings(&broker))
-        .unwrap();
-    let output = writer.add("kafka", Kafka::new()).output(&topic, Json);
-    writer.start().await.unwrap();
-    for id in 0..COUNT {
-        let mut message = output.message(&order(id));
-        if id % 3 != 1 {
-            message = message.header("n", id.to_string());
-        }
-        message.push().await.unwrap();
-    }
-    writer.stop().await.unwrap();
-
     let header = |headers: &Headers| headers.get_str("n").map(str::to_owned);
     let expected = |id: u64| (id % 3 != 1).then(|| id.to_string());
+    write_beforehand(&broker, &topic, COUNT, expected).await;
     let mut cx = MicroserviceContext::new("early_reader");
     cx.settings().update_internal(settings(&broker)).unwrap();
     let kafka = cx.add("kafka", Kafka::new());
@@ -318,18 +326,7 @@ async fn a_requeued_record_comes_again_before_those_after_it() {
     const COUNT: i64 = 40;
     let broker = Broker::start();
     let topic = unique_topic("requeued");
-    broker.create_topic(&topic, 1);
-    let mut writer = MicroserviceContext::new("requeue_writer");
-    writer
-        .settings()
-        .update_internal(settings(&broker))
-        .unwrap();
-    let output = writer.add("kafka", Kafka::new()).output(&topic, Json);
-    writer.start().await.unwrap();
-    for id in 0..COUNT as u64 {
-        output.push(&order(id)).await.unwrap();
-    }
-    writer.stop().await.unwrap();
+    write_beforehand(&broker, &topic, COUNT as u64, |_| None).await;
 
     let mut cx = MicroserviceContext::new("requeue_reader");
     cx.settings().update_internal(settings(&broker)).unwrap();

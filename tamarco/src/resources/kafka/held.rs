@@ -44,7 +44,7 @@ struct Borrowing<'a> {
 
 /// A partition sought back: the records of it taken before the seek (sequence numbers below
 /// `before`) come again, so the consumer drops those it has not handed out yet.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Rewound {
     pub(crate) topic: Arc<str>,
     pub(crate) partition: i32,

@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use tamarco_core::BoxError;
 use tamarco_core::messaging::{Consumer, InputInfo, Transport};
 
-use super::held::HeldStream;
+use super::held::{HeldStream, Rewound};
 use super::member::{ConsumerCallbacks, GroupMember, KafkaConsumer};
 use super::message::{Meta, Topics};
 use super::received::Received;
@@ -302,8 +302,7 @@ impl TopicConsumer {
     /// Drops the records taken but not handed out that a seek made stale: their partition was
     /// sought back to a record before them after they were taken, so they come again (handed
     /// out now, they would be handled twice, and ahead of the record requeued).
-    fn drop_rewound(&mut self, held: &HeldStream) {
-        let rewound = held.take_rewound();
+    fn drop_rewound(&mut self, rewound: &[Rewound]) {
         let spare = &mut self.spare;
         self.batch.retain(|meta| {
             let stale = rewound
@@ -388,8 +387,8 @@ impl TopicConsumer {
             let seeks = held.seeks();
             if seeks != self.seeks {
                 self.seeks = seeks;
-                let held = Arc::clone(held);
-                self.drop_rewound(&held);
+                let rewound = held.take_rewound();
+                self.drop_rewound(&rewound);
             }
         }
         if self.batch.is_empty() {
