@@ -30,17 +30,19 @@ pub(crate) async fn throughput(broker: &Cluster, messages: u64, rounds: usize) {
             produce_p.push(produce_plain(broker, &other, messages).await);
             produce_t.push(produce_tamarco(broker, &topic, messages).await);
         }
-        // Both topics now hold `messages` records; each side consumes one of them.
-        // Each consumer is in a new group, so each reads the whole topic.
+        // Both topics now hold `messages` records. Both sides consume the same one, each in a
+        // new group (so each reads it whole), so that they read the same record batches (the
+        // two producers may batch differently). Which producer's topic alternates.
+        let read = if round % 2 == 0 { &topic } else { &other };
         let mut t = [0.0; 2];
         let mut p = [0.0; 2];
         for (i, pause) in [true, false].into_iter().enumerate() {
             if round % 2 == 0 {
-                t[i] = consume_tamarco(broker, &topic, messages, pause).await;
-                p[i] = consume_plain(broker, &other, messages, pause).await;
+                t[i] = consume_tamarco(broker, read, messages, pause).await;
+                p[i] = consume_plain(broker, read, messages, pause).await;
             } else {
-                p[i] = consume_plain(broker, &other, messages, pause).await;
-                t[i] = consume_tamarco(broker, &topic, messages, pause).await;
+                p[i] = consume_plain(broker, read, messages, pause).await;
+                t[i] = consume_tamarco(broker, read, messages, pause).await;
             }
         }
         consume_t.push(t[0]);
