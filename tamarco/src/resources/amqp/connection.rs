@@ -131,11 +131,14 @@ impl Link {
         properties: &BasicProperties,
     ) -> Result<(), PublishFailure> {
         let failed = |action: &'static str, error: lapin::Error| {
+            // The socket's own failure is the connection's, even while its status still reads
+            // connected: lapin hands a publish its write's error (a broken pipe) before it
+            // marks the connection lost.
+            let lost = matches!(error.kind(), lapin::ErrorKind::IOError(_)) || !self.connected();
             let error = Error::broker(action, target.label.clone(), error);
-            if self.connected() {
-                PublishFailure::Final(error)
-            } else {
-                PublishFailure::Retry(error)
+            match lost {
+                true => PublishFailure::Retry(error),
+                false => PublishFailure::Final(error),
             }
         };
         if target.declared_on.load(Ordering::Relaxed) != self.generation
