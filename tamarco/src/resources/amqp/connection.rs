@@ -44,6 +44,13 @@ impl Link {
         self.connection.status().connected()
     }
 
+    /// Whether `error` means this connection is lost. The socket's own failure is the
+    /// connection's even while its status still reads connected: lapin hands an operation
+    /// its write's error (a broken pipe) before it marks the connection lost.
+    pub(crate) fn lost_by(&self, error: &lapin::Error) -> bool {
+        matches!(error.kind(), lapin::ErrorKind::IOError(_)) || !self.connected()
+    }
+
     /// Marks the connection lost for good.
     pub(crate) fn mark_dead(&self) {
         self.dead.send_replace(true);
@@ -131,10 +138,7 @@ impl Link {
         properties: &BasicProperties,
     ) -> Result<(), PublishFailure> {
         let failed = |action: &'static str, error: lapin::Error| {
-            // The socket's own failure is the connection's, even while its status still reads
-            // connected: lapin hands a publish its write's error (a broken pipe) before it
-            // marks the connection lost.
-            let lost = matches!(error.kind(), lapin::ErrorKind::IOError(_)) || !self.connected();
+            let lost = self.lost_by(&error);
             let error = Error::broker(action, target.label.clone(), error);
             match lost {
                 true => PublishFailure::Retry(error),

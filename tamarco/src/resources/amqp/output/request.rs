@@ -141,7 +141,7 @@ async fn request<Q: 'static, R: 'static>(
         };
         let replies = match link.unless_dead(link.replies()).await {
             Some(Ok(replies)) => replies,
-            Some(Err(error)) if link.connected() => {
+            Some(Err(error)) if !link.lost_by(&error) => {
                 return Err(Error::broker("consume replies for", queue(), error));
             }
             _ => {
