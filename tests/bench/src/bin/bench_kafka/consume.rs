@@ -11,8 +11,8 @@ use crate::setup::Cluster;
 /// fetched before the client-side clock starts: 3 s on the mock cluster; on tansu, which
 /// served about 20000 records a second from SQLite on a 2-core machine (so 50000 took most of
 /// 3 s), 3 s more per 10000 records. (With it, the tamarco side's rounds spread 1.12x where
-/// they had spread 1.7x; the plain side's still spread 1.65x: most of the noise is the
-/// machine's, over a clock of some 50 ms.)
+/// they had spread 1.69x; the plain side's spread 1.65x where they had spread 1.49x: most of
+/// the noise is the machine's, over a clock of some 50 ms.)
 fn prefetch(broker: &Cluster, messages: u64) -> Duration {
     match broker {
         Cluster::Mock(_) => Duration::from_secs(3),
