@@ -4,8 +4,9 @@
 # bare axum, with the same `wrk -t2 -c50`, both servers in each round, which goes first
 # alternating; prints req/s of both, the ratio of the means and the median of the rounds' own
 # ratios (goal: 0.95 or better), and, with `perf` (Debian package linux-perf, optional), the CPU
-# time per request of each server. Rounds of one server on this 2-core machine swing by 20%:
-# take 10 rounds or more.
+# time per request of each server. Rounds of one server on this 2-core machine swing by 20%,
+# and runs of 10 rounds gave ratios from 0.88 to 1.03: take 30 rounds or more (two runs of 30
+# on one quiet machine gave 0.931 and 0.907, ratio of the means).
 #
 # `instructions` mode counts instead, under callgrind, the instructions each server executes per
 # request, which does not depend on the machine's other load: each server runs twice, serving N
