@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Benchmark: a hello-world handler through tamarco's HttpServer (default settings: request ids,
-# metrics, the request span at debug level under RUST_LOG=info) against the same handler on
-# bare axum, with the same `wrk -t2 -c50`, both servers in each round, which goes first
-# alternating; prints req/s of both, the ratio of the means and the median of the rounds' own
-# ratios (goal: 0.95 or better), and, with `perf` (Debian package linux-perf, optional), the CPU
-# time per request of each server. Rounds of one server on this 2-core machine swing by 20%,
-# and runs of 10 rounds gave ratios from 0.88 to 1.03: take 30 rounds or more (two runs of 30
-# on one quiet machine gave 0.931 and 0.907, ratio of the means). The ratio also depends on the
-# machine: on another of the same size (AMD EPYC, 2 vCPUs) two runs of 30 gave 0.975 and 0.957
-# for the same code, so compare rates from one machine only (instruction counts travel).
+# metrics, the request span at debug level under RUST_LOG=info) against the same handler on bare
+# axum, with the same `wrk -t2 -c50`, both servers in each round, which goes first alternating;
+# prints req/s of both, the ratio of the means and the median of the rounds' own ratios (goal:
+# 0.95 or better), and, with `perf` (Debian package linux-perf, optional), the CPU time per
+# request of each server; and, from /proc, how each server's CPU time splits between user and
+# system (the kernel's share sets how much the servers' own code moves the ratio). Rounds of one
+# server on this 2-core machine swing by 20%, and runs of 10 rounds gave ratios from 0.88 to 1.03:
+# take 30 rounds or more (two runs of 30 on one quiet machine gave 0.931 and 0.907, ratio of the
+# means). The ratio also depends on the machine: on another of the same size (AMD EPYC, 2 vCPUs)
+# two runs of 30 gave 0.975 and 0.957 for the same code, so compare rates from one machine only
+# (instruction counts travel).
 #
 # `instructions` mode counts instead, under callgrind, the instructions each server executes per
 # request, which does not depend on the machine's other load: each server runs twice, serving N

@@ -5,7 +5,8 @@
 //! right after the other in each round, which goes first alternating. Prints requests per
 //! second of each round, the ratio tamarco / axum of the means and the median of the rounds'
 //! own ratios; with `perf` installed, also the CPU time each server spends per request, which
-//! the other load of a shared machine moves less than the rate.
+//! the other load of a shared machine moves less than the rate; and how each server's CPU time
+//! splits between its own code and the kernel.
 //!
 //! Modes: `bench_http run [SECONDS] [ROUNDS]` starts both servers (this program in the two
 //! modes below) and drives wrk; `bench_http axum PORT` and `bench_http tamarco PORT` serve.
@@ -231,6 +232,7 @@ fn run(seconds: u32, rounds: usize) {
     );
     wrk(&axum_server, axum_addr, 2);
     wrk(&tamarco_server, tamarco_addr, 2);
+    let ticks_before = (cpu_ticks(&axum_server), cpu_ticks(&tamarco_server));
     let (mut axum, mut tamarco, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
         // The machine's state drifts over seconds (other load, the scheduler's placement of
@@ -277,6 +279,31 @@ fn run(seconds: u32, rounds: usize) {
             a / t
         );
     }
+    // The kernel's share sets how much a difference in the servers' own code moves the rate,
+    // and it differs between machines: it tells why one ratio differs from another machine's.
+    let ticks_after = (cpu_ticks(&axum_server), cpu_ticks(&tamarco_server));
+    if let ((Some(a0), Some(t0)), (Some(a1), Some(t1))) = (ticks_before, ticks_after) {
+        let split = |(user0, system0): (u64, u64), (user1, system1): (u64, u64)| {
+            let (user, system) = ((user1 - user0) as f64, (system1 - system0) as f64);
+            let percent = |part: f64| 100.0 * part / (user + system).max(1.0);
+            format!("{:.0}% / {:.0}%", percent(user), percent(system))
+        };
+        println!(
+            "  server CPU, user / system: bare axum {}, tamarco {}",
+            split(a0, a1),
+            split(t0, t1)
+        );
+    }
+}
+
+/// The user and system CPU time a server has used so far, in clock ticks (fields 14 and 15 of
+/// `/proc/PID/stat`); `None` where there is no such file.
+fn cpu_ticks(server: &Server) -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", server.0.id())).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces: count from its end,
+    // where field 3 starts.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
 }
 
 fn per_request(cpu_us: Option<f64>) -> String {
