@@ -1,4 +1,5 @@
 //! What the benchmark binaries (`src/bin`, run by `tests/bench/*.sh`) share.
 
+pub mod cpu;
 pub mod kafka_consume;
 pub mod stats;

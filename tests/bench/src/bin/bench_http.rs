@@ -25,6 +25,7 @@ use tamarco::http::HttpServer;
 use tamarco::http::axum::{Router, routing::get};
 use tamarco::prelude::*;
 use tamarco::serde_json::json;
+use tamarco_bench::cpu::cpu_ticks;
 use tamarco_bench::stats::median;
 use tamarco_tests::http_get;
 
@@ -232,7 +233,10 @@ fn run(seconds: u32, rounds: usize) {
     );
     wrk(&axum_server, axum_addr, 2);
     wrk(&tamarco_server, tamarco_addr, 2);
-    let ticks_before = (cpu_ticks(&axum_server), cpu_ticks(&tamarco_server));
+    let ticks_before = (
+        cpu_ticks(axum_server.0.id()),
+        cpu_ticks(tamarco_server.0.id()),
+    );
     let (mut axum, mut tamarco, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
         // The machine's state drifts over seconds (other load, the scheduler's placement of
@@ -280,8 +284,11 @@ fn run(seconds: u32, rounds: usize) {
         );
     }
     // The kernel's share sets how much a difference in the servers' own code moves the rate,
-    // and it differs between machines: it tells why one ratio differs from another machine's.
-    let ticks_after = (cpu_ticks(&axum_server), cpu_ticks(&tamarco_server));
+    // and it differs between machines: part of why one machine's ratio is not another's.
+    let ticks_after = (
+        cpu_ticks(axum_server.0.id()),
+        cpu_ticks(tamarco_server.0.id()),
+    );
     if let ((Some(a0), Some(t0)), (Some(a1), Some(t1))) = (ticks_before, ticks_after) {
         let split = |(user0, system0): (u64, u64), (user1, system1): (u64, u64)| {
             let (user, system) = ((user1 - user0) as f64, (system1 - system0) as f64);
@@ -294,16 +301,6 @@ fn run(seconds: u32, rounds: usize) {
             split(t0, t1)
         );
     }
-}
-
-/// The user and system CPU time a server has used so far, in clock ticks (fields 14 and 15 of
-/// `/proc/PID/stat`); `None` where there is no such file.
-fn cpu_ticks(server: &Server) -> Option<(u64, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", server.0.id())).ok()?;
-    // The command name (field 2) is in parentheses and may hold spaces: count from its end,
-    // where field 3 starts.
-    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
-    Some((fields.next()?.parse().ok()?, fields.next()?.parse().ok()?))
 }
 
 fn per_request(cpu_us: Option<f64>) -> String {

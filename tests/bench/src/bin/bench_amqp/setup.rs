@@ -7,6 +7,7 @@ use tamarco::amqp::Amqp;
 use tamarco::prelude::*;
 use tamarco::serde::{Deserialize, Serialize};
 use tamarco::serde_json::{Value, json};
+use tamarco_bench::cpu::cpu_ticks;
 use tamarco_tests::amqp::settings;
 
 pub(crate) const WINDOW: u64 = 256;
@@ -63,16 +64,7 @@ pub(crate) async fn start(service: Svc, prefix: &str, tracing: &Value) -> tamarc
 
 /// This process's CPU time so far (user + system, all threads), from `/proc/self/stat`.
 pub(crate) fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
-    // After the command: state is field 3, utime 14 and stime 15 (in clock ticks of 10 ms).
-    let ticks = |i: usize| {
-        fields
-            .get(i - 3)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    Duration::from_millis((ticks(14) + ticks(15)) * 10)
+    let (user, system) = cpu_ticks(std::process::id()).unwrap_or_default();
+    // Clock ticks of 10 ms.
+    Duration::from_millis((user + system) * 10)
 }
