@@ -124,8 +124,8 @@ fn serve_axum(port: u16) {
     });
 }
 
-/// A server of this program, killed when dropped.
-struct Server(Child);
+/// A server of this program and its mode (`axum`, `tamarco`), killed when dropped.
+struct Server(Child, String);
 
 impl Drop for Server {
     fn drop(&mut self) {
@@ -157,7 +157,7 @@ fn start_with(mode: &str, env: &[(&str, String)]) -> (Server, SocketAddr) {
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let server = Server(child);
+    let server = Server(child, mode.to_owned());
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let began = Instant::now();
     while !matches!(http_get(addr, "/"), Ok((200, ref body)) if body == "Hello world!") {
@@ -199,11 +199,16 @@ fn wrk(server: &Server, addr: SocketAddr, seconds: u32) -> (f64, Option<f64>) {
         .output()
         .expect("wrk runs (install the Debian package `wrk`)");
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "wrk failed:\n{text}");
-    assert!(!text.contains("Non-2xx"), "errors under load:\n{text}");
+    // Named, since both servers log to this program's stderr.
+    let name = &server.1;
+    assert!(output.status.success(), "wrk failed on {name}:\n{text}");
+    assert!(
+        !text.contains("Non-2xx"),
+        "errors under load on {name}:\n{text}"
+    );
     assert!(
         !text.contains("Socket errors"),
-        "socket errors under load:\n{text}"
+        "socket errors under load on {name}:\n{text}"
     );
     let rps: f64 = text
         .lines()
