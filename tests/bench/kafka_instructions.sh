@@ -4,13 +4,16 @@
 # `valgrind --tool=callgrind --separate-threads=yes`, counting the tokio worker threads only
 # (the consumer and everything it calls; the producer that filled the topic ran on the main
 # thread, librdkafka fetches on its own threads). Per record = (Ir at 2N - Ir at N) / N, the
-# median of ROUNDS. Release build; about 30 s per round.
-# Usage: tests/bench/kafka_instructions.sh [N] [ROUNDS]   (defaults 2000 and 3); BIN=path runs
-# that bench_kafka_client instead of building one (to compare two builds).
+# median of ROUNDS. Then, from the last round, the functions whose own instructions per record
+# (not those of what they call) differ most between the two sides: where the gap lies, without
+# a script of one's own over callgrind's files. Release build; about 30 s per round.
+# Usage: tests/bench/kafka_instructions.sh [N] [ROUNDS] [FUNCTIONS]   (defaults 2000, 3 and 25);
+# BIN=path runs that bench_kafka_client instead of building one (to compare two builds).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 n=${1:-2000}
 rounds=${2:-3}
+top=${3:-25}
 # shellcheck source=tests/bench/callgrind_kafka.sh
 . tests/bench/callgrind_kafka.sh
 # The instructions of the threads that ran tokio's worker loop, in callgrind's files of one run.
@@ -39,3 +42,60 @@ for side in tamarco plain; do
     eval "median_$side=$median"
 done
 echo "ratio plain/tamarco (throughput ratio if instructions were time): $(awk "BEGIN {printf \"%.3f\", $median_plain / $median_tamarco}")"
+python3 - "$out" "$n" "$rounds" "$top" <<'PYTHON'
+"""Own instructions per record of each function on the worker threads, both sides, from the
+last round's callgrind files (format: valgrind's callgrind/docs/cl-format)."""
+import collections
+import glob
+import re
+import sys
+
+out, n, last, top = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+WORKER = "tokio::runtime::scheduler::multi_thread::worker::run"
+
+
+def own(prefix):
+    """Instructions per function, less those of the functions it calls."""
+    per_function = collections.Counter()
+    for path in sorted(glob.glob(prefix + "-*")):
+        text = open(path, errors="replace").read()
+        if WORKER not in text:
+            continue
+        names, function, call_cost_next = {}, None, False
+        for line in text.splitlines():
+            named = re.match(r"(c?fn)=\((\d+)\)(?: (.*))?$", line)
+            if named:
+                kind, number, name = named.groups()
+                if name:
+                    names[number] = name
+                if kind == "fn":
+                    function = names.get(number, number)
+                continue
+            if line.startswith("calls="):
+                call_cost_next = True
+                continue
+            if not line or line[0] not in "0123456789+-*":
+                continue
+            if call_cost_next:
+                # The cost of the call on the line before: the callee's, counted there.
+                call_cost_next = False
+                continue
+            fields = line.split()
+            if len(fields) > 1:
+                per_function[function] += int(fields[1])
+    return per_function
+
+
+per_record = {}
+for side in ("plain", "tamarco"):
+    before, after = own(f"{out}/{side}.{n}.{last}"), own(f"{out}/{side}.{2 * n}.{last}")
+    per_record[side] = {f: (after[f] - before[f]) / n for f in set(before) | set(after)}
+plain, tamarco = per_record["plain"], per_record["tamarco"]
+functions = set(plain) | set(tamarco)
+ranked = sorted(functions, key=lambda f: -abs(tamarco.get(f, 0) - plain.get(f, 0)))
+print(f"own instructions per record, the {top} functions that differ most (round {last}):")
+print(f"  {'plain':>7} {'tamarco':>7} {'diff':>7}  function")
+for function in ranked[:top]:
+    p, t = plain.get(function, 0), tamarco.get(function, 0)
+    print(f"  {p:7.0f} {t:7.0f} {t - p:+7.0f}  {function[:120]}")
+PYTHON
