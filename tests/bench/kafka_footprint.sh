@@ -27,54 +27,21 @@ for side in plain tamarco; do
             "$BIN" one "$side" "$k" >/dev/null 2>&1
     done
 done
-python3 - "$out" "$n" "$top" <<'PYTHON'
-"""Reads callgrind's per-instruction files (format: valgrind's callgrind/docs/cl-format)."""
+PYTHONPATH=tests/bench PYTHONDONTWRITEBYTECODE=1 python3 - "$out" "$n" "$top" <<'PYTHON'
 import collections
-import glob
-import re
 import sys
 
+from callgrind_files import worker_costs
+
 out, n, top = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-WORKER = "tokio::runtime::scheduler::multi_thread::worker::run"
 
 
 def costs(prefix):
     """Instructions run per address, and each address's function, on the worker threads."""
     per_address, function_of = collections.Counter(), {}
-    for path in sorted(glob.glob(prefix + "-*")):
-        text = open(path, errors="replace").read()
-        if WORKER not in text:
-            continue
-        names, function, last, call_cost_next = {}, None, 0, False
-        for line in text.splitlines():
-            named = re.match(r"(c?fn)=\((\d+)\)(?: (.*))?$", line)
-            if named:
-                kind, number, name = named.groups()
-                if name:
-                    names[number] = name
-                if kind == "fn":
-                    function = names.get(number, number)
-                continue
-            if line.startswith("calls="):
-                call_cost_next = True
-                continue
-            if not line or line[0] not in "0123456789+-*":
-                continue
-            position, *events = line.split()
-            # Absolute addresses are hex; relative ones decimal; `*` repeats the last.
-            if position.startswith("0x"):
-                address = int(position, 16)
-            elif position == "*":
-                address = last
-            else:
-                address = last + int(position)
-            if call_cost_next:
-                # A call's inclusive cost: it neither moves the position nor is run here.
-                call_cost_next = False
-                continue
-            last = address
-            per_address[address] += int(events[0]) if events else 0
-            function_of[address] = function
+    for function, address, events in worker_costs(prefix):
+        per_address[address] += events[0] if events else 0
+        function_of[address] = function
     return per_address, function_of
 
 

@@ -42,47 +42,23 @@ for side in tamarco plain; do
     eval "median_$side=$median"
 done
 echo "ratio plain/tamarco (throughput ratio if instructions were time): $(awk "BEGIN {printf \"%.3f\", $median_plain / $median_tamarco}")"
-python3 - "$out" "$n" "$rounds" "$top" <<'PYTHON'
+PYTHONPATH=tests/bench PYTHONDONTWRITEBYTECODE=1 python3 - "$out" "$n" "$rounds" "$top" <<'PYTHON'
 """Own instructions per record of each function on the worker threads, both sides, from the
-last round's callgrind files (format: valgrind's callgrind/docs/cl-format)."""
+last round's callgrind files."""
 import collections
-import glob
-import re
 import sys
 
+from callgrind_files import worker_costs
+
 out, n, last, top = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-WORKER = "tokio::runtime::scheduler::multi_thread::worker::run"
 
 
 def own(prefix):
     """Instructions per function, less those of the functions it calls."""
     per_function = collections.Counter()
-    for path in sorted(glob.glob(prefix + "-*")):
-        text = open(path, errors="replace").read()
-        if WORKER not in text:
-            continue
-        names, function, call_cost_next = {}, None, False
-        for line in text.splitlines():
-            named = re.match(r"(c?fn)=\((\d+)\)(?: (.*))?$", line)
-            if named:
-                kind, number, name = named.groups()
-                if name:
-                    names[number] = name
-                if kind == "fn":
-                    function = names.get(number, number)
-                continue
-            if line.startswith("calls="):
-                call_cost_next = True
-                continue
-            if not line or line[0] not in "0123456789+-*":
-                continue
-            if call_cost_next:
-                # The cost of the call on the line before: the callee's, counted there.
-                call_cost_next = False
-                continue
-            fields = line.split()
-            if len(fields) > 1:
-                per_function[function] += int(fields[1])
+    for function, _, events in worker_costs(prefix):
+        if events:
+            per_function[function] += events[0]
     return per_function
 
 
