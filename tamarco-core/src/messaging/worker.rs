@@ -32,6 +32,26 @@ const RUN_BEFORE_YIELD: Duration = Duration::from_millis(1);
 /// cost more than the yields it bounds).
 const MESSAGES_BETWEEN_CLOCK_READS: u32 = 32;
 
+/// A worker's run of messages taken back to back, since it last let the other tasks run.
+#[derive(Default)]
+struct Streak {
+    taken: u32,
+    /// When the run's first look at the clock was.
+    first_look: Option<Instant>,
+}
+
+impl Streak {
+    /// Counts one more message taken; whether the run has now lasted [`RUN_BEFORE_YIELD`]
+    /// (seen at every [`MESSAGES_BETWEEN_CLOCK_READS`]th message).
+    fn one_more_is_long(&mut self) -> bool {
+        self.taken += 1;
+        self.taken.is_multiple_of(MESSAGES_BETWEEN_CLOCK_READS) && {
+            let now = Instant::now();
+            now - *self.first_look.get_or_insert(now) >= RUN_BEFORE_YIELD
+        }
+    }
+}
+
 /// How a session ended.
 pub(crate) enum SessionEnd {
     Halted,
@@ -132,22 +152,14 @@ where
         return SessionEnd::Halted;
     }
     let mut tally = Tally::new(&run.stats);
-    // Since the worker last let the other tasks run: messages taken, and when the first look at
-    // the clock was.
-    let mut taken_in_a_row = 0;
-    let mut run_began: Option<Instant> = None;
+    let mut streak = Streak::default();
     loop {
         // Taking ready messages does not yield on its own: the worker lets the runtime's other
         // tasks run once it has taken them for `RUN_BEFORE_YIELD`, or sooner when its
         // handlers used up the task's budget (the counts are made current first). A count of
         // its own, where tokio's `consume_budget` would be a future polled per message.
-        taken_in_a_row += 1;
-        let long_run = taken_in_a_row % MESSAGES_BETWEEN_CLOCK_READS == 0 && {
-            let now = Instant::now();
-            now - *run_began.get_or_insert(now) >= RUN_BEFORE_YIELD
-        };
-        if long_run || !tokio::task::coop::has_budget_remaining() {
-            (taken_in_a_row, run_began) = (0, None);
+        if streak.one_more_is_long() || !tokio::task::coop::has_budget_remaining() {
+            streak = Streak::default();
             tally.flush();
             tokio::task::yield_now().await;
         }
@@ -163,7 +175,7 @@ where
             None => {
                 tally.flush();
                 // Waiting lets the other tasks run: a new run of messages starts after it.
-                (taken_in_a_row, run_began) = (0, None);
+                streak = Streak::default();
                 tokio::select! {
                     biased;
                     () = raised(&mut halt) => return SessionEnd::Halted,
@@ -203,7 +215,7 @@ where
         if waited {
             run.stats.in_flight.fetch_sub(1, Ordering::Relaxed);
             // The handler's wait let the other tasks run too.
-            (taken_in_a_row, run_began) = (0, None);
+            streak = Streak::default();
         }
         match flow {
             Flow::Handled => tally.handled += 1,
